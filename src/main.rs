@@ -1,0 +1,3 @@
+fn main() {
+    println!("nat64-dpdk: under construction");
+}

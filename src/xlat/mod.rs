@@ -1,0 +1,188 @@
+//! Stateless IP/ICMP translation: RFC 6052 address mapping and the RFC 7915
+//! header translation algorithm, both directions, in place on a buffer with
+//! headroom.
+//!
+//! The translator is told *what* the translated packet's addresses and
+//! transport identifiers are (a [`Plan`]: the stateful NAT64 computes it per
+//! RFC 6146 §3.6, a stateless caller from RFC 6052) and does *how*: header
+//! rewriting, checksums, ICMP type/code mapping, inner packets of ICMP
+//! errors, fragments and MTU. Every outcome is a [`Verdict`].
+
+pub mod buf;
+pub mod rfc6052;
+
+pub use buf::PacketBuf;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Translation settings taken from `[translation]` and the port MTUs.
+#[derive(Debug, Clone)]
+pub struct XlatConfig {
+    /// `translation.lowest_ipv6_mtu`: DF=0 IPv4 packets are fragmented to fit it.
+    pub lowest_ipv6_mtu: u16,
+    /// `translation.copy_traffic_class`: copy TOS <-> Traffic Class, else 0.
+    pub copy_traffic_class: bool,
+    /// `translation.amend_udp_checksum_zero`: compute a checksum for IPv4 UDP
+    /// with checksum 0 (true) or drop it (false).
+    pub amend_udp_checksum_zero: bool,
+    /// MTU of the IPv6 (inside) link.
+    pub ipv6_mtu: u16,
+    /// MTU of the IPv4 (outside) link.
+    pub ipv4_mtu: u16,
+    /// Source of ICMPv6 errors the translator itself generates (hop limit
+    /// exceeded, packet too big, parameter problem): the box's inside address.
+    pub own_ipv6: Ipv6Addr,
+    /// Source of ICMPv4 errors the translator itself generates.
+    pub own_ipv4: Ipv4Addr,
+}
+
+impl Default for XlatConfig {
+    fn default() -> Self {
+        XlatConfig {
+            lowest_ipv6_mtu: 1280,
+            copy_traffic_class: true,
+            amend_udp_checksum_zero: true,
+            ipv6_mtu: 1500,
+            ipv4_mtu: 1500,
+            own_ipv6: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
+            own_ipv4: Ipv4Addr::new(192, 0, 2, 254),
+        }
+    }
+}
+
+/// Addresses and transport identifiers of one translated header.
+///
+/// `src_port`/`dst_port` are TCP/UDP ports; for ICMP echo both carry the
+/// identifier the translated packet must have (`src_port` is used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrite<A> {
+    pub src: A,
+    pub dst: A,
+    pub src_port: u16,
+    pub dst_port: u16,
+}
+
+/// What the translated packet must look like.
+///
+/// For an ICMP error, `outer` gives the outer header's addresses (ports
+/// unused) and `inner` the embedded packet's addresses and ports, which is
+/// the reverse of the flow it belongs to. For anything else `inner` is `None`
+/// (and ignored if present).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan<A> {
+    pub outer: Rewrite<A>,
+    pub inner: Option<Rewrite<A>>,
+}
+
+/// Per-worker mutable translation state (IPv4 identification counter).
+#[derive(Debug, Clone, Default)]
+pub struct XlatState {
+    pub next_ipv4_id: u16,
+}
+
+/// The outcome of translating one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The buffer now holds the translated packet (starting at its IP
+    /// header); forward it out of the other port.
+    Forward,
+    /// The buffer holds the translated IPv6 packet, larger than `mtu`; the
+    /// caller splits it with [`fragment_ipv6`] into fragments of at most
+    /// `mtu` bytes (RFC 7915 §4, DF=0 IPv4 packets).
+    Fragment { mtu: u16 },
+    /// The buffer now holds an ICMP error (same family as the input)
+    /// addressed to the original sender; send it back out of the port the
+    /// packet came in on.
+    Reply(ReplyReason),
+    /// Drop the packet; count `DropReason`.
+    Drop(DropReason),
+}
+
+/// Why the translator answered a packet with an ICMP error of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyReason {
+    /// TTL / hop limit would reach zero (RFC 7915 §4.1 / §5.1).
+    TimeExceeded,
+    /// DF=1 IPv4 packet, or IPv6 packet, too big for the egress MTU.
+    PacketTooBig,
+    /// IPv6 routing header with segments left != 0 (RFC 7915 §5.1).
+    ParameterProblem,
+    /// The caller asked for a destination unreachable (e.g. RFC 6052 §3.1).
+    DestinationUnreachable,
+}
+
+/// Every reason the translator drops a packet. A flat `Copy` enum: one
+/// counter per variant, named only when scraped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Shorter than its headers say, or a header malformed.
+    Truncated,
+    /// Not IPv4 / IPv6 where expected, or bad version/IHL/length field.
+    BadHeader,
+    /// IPv4 header checksum wrong.
+    BadIpv4Checksum,
+    /// Transport protocol the translator does not carry.
+    UnknownProtocol,
+    /// ICMP type/code RFC 7915 says to drop silently (§4.2 / §5.2).
+    IcmpUntranslatable,
+    /// ICMP error inside an ICMP error, or inner packet unusable.
+    IcmpInnerBad,
+    /// IPv4 with source route option (RFC 7915 §4.1).
+    SourceRoute,
+    /// IPv4 UDP checksum 0 and `amend_udp_checksum_zero = false` (§4.5), or
+    /// a fragmented UDP checksum-0 datagram that cannot be amended.
+    UdpChecksumZero,
+    /// TTL/hop limit expired on an ICMP error (never answer errors with errors).
+    TtlExpiredOnError,
+    /// No headroom left to grow the packet (4→6 needs 20 bytes).
+    NoHeadroom,
+    /// Packet too big and no ICMP error may be sent for it.
+    TooBig,
+    /// IPv6 extension header chain too long or unknown.
+    BadExtensionHeader,
+    /// A fragment other than the first carrying an ICMP message, or other
+    /// fragment cases the RFC cannot translate.
+    Fragment,
+    /// ICMPv6 checksum wrong on an error being translated.
+    BadIcmpChecksum,
+}
+
+impl DropReason {
+    /// All variants, for counters and metrics.
+    pub const ALL: &'static [DropReason] = &[
+        DropReason::Truncated,
+        DropReason::BadHeader,
+        DropReason::BadIpv4Checksum,
+        DropReason::UnknownProtocol,
+        DropReason::IcmpUntranslatable,
+        DropReason::IcmpInnerBad,
+        DropReason::SourceRoute,
+        DropReason::UdpChecksumZero,
+        DropReason::TtlExpiredOnError,
+        DropReason::NoHeadroom,
+        DropReason::TooBig,
+        DropReason::BadExtensionHeader,
+        DropReason::Fragment,
+        DropReason::BadIcmpChecksum,
+    ];
+
+    /// Stable snake_case name, used as the Prometheus label.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Truncated => "truncated",
+            DropReason::BadHeader => "bad_header",
+            DropReason::BadIpv4Checksum => "bad_ipv4_checksum",
+            DropReason::UnknownProtocol => "unknown_protocol",
+            DropReason::IcmpUntranslatable => "icmp_untranslatable",
+            DropReason::IcmpInnerBad => "icmp_inner_bad",
+            DropReason::SourceRoute => "source_route",
+            DropReason::UdpChecksumZero => "udp_checksum_zero",
+            DropReason::TtlExpiredOnError => "ttl_expired_on_error",
+            DropReason::NoHeadroom => "no_headroom",
+            DropReason::TooBig => "too_big",
+            DropReason::BadExtensionHeader => "bad_extension_header",
+            DropReason::Fragment => "fragment",
+            DropReason::BadIcmpChecksum => "bad_icmp_checksum",
+        }
+    }
+}

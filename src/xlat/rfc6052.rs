@@ -1,0 +1,1 @@
+//! RFC 6052 placeholder
