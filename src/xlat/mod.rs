@@ -10,6 +10,8 @@
 
 pub mod buf;
 pub mod rfc6052;
+pub mod v4to6;
+pub mod v6to4;
 
 pub use buf::PacketBuf;
 
@@ -74,6 +76,40 @@ pub struct Plan<A> {
     pub inner: Option<Rewrite<A>>,
 }
 
+/// Transport kind of a tuple. ICMP means an ICMP query (echo): its
+/// identifier is carried in both `src_port` and `dst_port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L4 {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// A transport 5-tuple as seen in a packet (RFC 6146 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tuple<A> {
+    pub l4: L4,
+    pub src: A,
+    pub dst: A,
+    pub src_port: u16,
+    pub dst_port: u16,
+}
+
+/// What a packet is, read without modifying it: the input to RFC 6146 §3.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow<A> {
+    /// The packet's own tuple. For an ICMP error: `l4 = Icmp`, the outer
+    /// addresses, ports 0.
+    pub tuple: Tuple<A>,
+    /// For an ICMP error: the tuple of the packet it quotes, as quoted
+    /// (so its source is the flow's translated side).
+    pub inner: Option<Tuple<A>>,
+    /// TCP flags of the segment (0 unless TCP).
+    pub tcp_flags: u8,
+    /// A fragment other than the first: no transport header, ports are 0.
+    pub non_first_fragment: bool,
+}
+
 /// Per-worker mutable translation state (IPv4 identification counter).
 #[derive(Debug, Clone, Default)]
 pub struct XlatState {
@@ -87,7 +123,7 @@ pub enum Verdict {
     /// header); forward it out of the other port.
     Forward,
     /// The buffer holds the translated IPv6 packet, larger than `mtu`; the
-    /// caller splits it with [`fragment_ipv6`] into fragments of at most
+    /// caller splits it with `v4to6::fragment_ipv6` into fragments of at most
     /// `mtu` bytes (RFC 7915 §4, DF=0 IPv4 packets).
     Fragment { mtu: u16 },
     /// The buffer now holds an ICMP error (same family as the input)
