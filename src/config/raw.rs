@@ -1,0 +1,229 @@
+//! The configuration file exactly as written: one serde struct per section
+//! of `spec/cgn.toml`, every key with its documented default, unknown keys
+//! refused. Values that need parsing (addresses, prefixes, ranges) stay
+//! strings here; `super::validate` turns them into typed values and names
+//! the key when one is wrong.
+
+use serde::Deserialize;
+
+/// `[translation]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Translation {
+    pub prefix: String,
+    pub allow_non_global_ipv4: bool,
+    pub lowest_ipv6_mtu: u16,
+    pub copy_traffic_class: bool,
+    pub amend_udp_checksum_zero: bool,
+}
+
+impl Default for Translation {
+    fn default() -> Self {
+        Translation {
+            prefix: "64:ff9b::/96".into(),
+            allow_non_global_ipv4: false,
+            lowest_ipv6_mtu: 1280,
+            copy_traffic_class: true,
+            amend_udp_checksum_zero: true,
+        }
+    }
+}
+
+/// `[pool4]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pool4 {
+    pub addresses: Vec<String>,
+    pub port_range: String,
+    pub block_size: u32,
+    pub max_blocks_per_subscriber: u32,
+    pub subscriber_prefix_len: u8,
+    pub allocation: String,
+    pub paired: bool,
+}
+
+impl Default for Pool4 {
+    fn default() -> Self {
+        Pool4 {
+            addresses: vec!["192.0.2.0/28".into()],
+            port_range: "1024-65535".into(),
+            block_size: 512,
+            max_blocks_per_subscriber: 8,
+            subscriber_prefix_len: 56,
+            allocation: "dynamic".into(),
+            paired: true,
+        }
+    }
+}
+
+/// `[timeouts]`, in seconds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timeouts {
+    pub udp: u64,
+    pub tcp_established: u64,
+    pub tcp_transitory: u64,
+    pub icmp: u64,
+    pub tcp_incoming_syn: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            udp: 300,
+            tcp_established: 7440,
+            tcp_transitory: 240,
+            icmp: 60,
+            tcp_incoming_syn: 6,
+        }
+    }
+}
+
+/// `[filtering]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Filtering {
+    pub address_dependent: bool,
+    pub drop_externally_initiated_tcp: bool,
+}
+
+/// One `[[static_bib]]` entry. All three keys are required.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaticBib {
+    pub protocol: Option<String>,
+    pub ipv6: Option<String>,
+    pub ipv4: Option<String>,
+}
+
+/// `[inside]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Inside {
+    pub device: String,
+    pub address: String,
+    pub gateway: String,
+    pub gateway_mac: Option<String>,
+    pub mtu: u16,
+}
+
+impl Default for Inside {
+    fn default() -> Self {
+        Inside {
+            device: "net_tap0".into(),
+            address: "2001:db8:1::1/64".into(),
+            gateway: "2001:db8:1::fffe".into(),
+            gateway_mac: None,
+            mtu: 1500,
+        }
+    }
+}
+
+/// `[outside]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Outside {
+    pub device: String,
+    pub address: String,
+    pub gateway: String,
+    pub gateway_mac: Option<String>,
+    pub mtu: u16,
+}
+
+impl Default for Outside {
+    fn default() -> Self {
+        Outside {
+            device: "net_tap1".into(),
+            address: "192.0.2.254/24".into(),
+            gateway: "192.0.2.1".into(),
+            gateway_mac: None,
+            mtu: 1500,
+        }
+    }
+}
+
+/// `[workers]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workers {
+    pub burst: u16,
+    pub mbufs_per_worker: u32,
+    pub max_sessions_per_worker: u32,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers {
+            burst: 32,
+            mbufs_per_worker: 16384,
+            max_sessions_per_worker: 1_048_576,
+        }
+    }
+}
+
+/// `[dns64]`. `allow_prefix_mismatch` is ours, not the contract's: the
+/// explicit escape hatch for a `prefix` that differs from
+/// `translation.prefix`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dns64 {
+    pub enabled: bool,
+    pub listen: Vec<String>,
+    pub upstream: Vec<String>,
+    pub timeout_ms: u64,
+    pub prefix: Option<String>,
+    pub allow_prefix_mismatch: bool,
+    pub exclude: Vec<String>,
+    pub filter_a: bool,
+    pub synthesize_ptr: bool,
+    pub cache_entries: u32,
+}
+
+impl Default for Dns64 {
+    fn default() -> Self {
+        Dns64 {
+            enabled: true,
+            listen: vec!["[2001:db8:1::1]:53".into()],
+            upstream: vec!["127.0.0.1:5300".into()],
+            timeout_ms: 1500,
+            prefix: None,
+            allow_prefix_mismatch: false,
+            exclude: vec!["::ffff:0:0/96".into()],
+            filter_a: false,
+            synthesize_ptr: true,
+            cache_entries: 65536,
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    pub listen: String,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Logging {
+    pub level: String,
+    pub events: String,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging {
+            level: "info".into(),
+            events: "file:/var/log/nat64-dpdk/events.log".into(),
+        }
+    }
+}

@@ -1,0 +1,724 @@
+//! Tests of the configuration contract: the spec and example files parse,
+//! defaults apply, and each refusal names its key.
+
+use super::*;
+use std::path::PathBuf;
+
+/// The contract file `shared/spec/cgn.toml`: `shared/` sits beside the
+/// repository root (in a worktree, beside a folder further up), so the
+/// nearest one above the crate is taken. Missing means a broken checkout.
+fn spec_path() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("shared/spec/cgn.toml"))
+        .find(|p| p.is_file())
+        .expect("shared/spec/cgn.toml beside the repository (../shared/spec/cgn.toml)")
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join(name)
+}
+
+fn parse(text: &str) -> Config {
+    Config::from_str(text).unwrap_or_else(|e| panic!("config refused: {e}\n{text}"))
+}
+
+/// The exact error message for `text`.
+fn error(text: &str) -> String {
+    match Config::from_str(text) {
+        Ok(_) => panic!("config accepted but should not be:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn spec_file_parses_with_documented_values() {
+    let c = Config::from_file(&spec_path()).unwrap();
+    assert_eq!(c.translation.prefix, Nat64Prefix::WELL_KNOWN);
+    assert!(!c.translation.allow_non_global_ipv4);
+    assert_eq!(c.translation.lowest_ipv6_mtu, 1280);
+    assert!(c.translation.copy_traffic_class);
+    assert!(c.translation.amend_udp_checksum_zero);
+    assert_eq!(
+        c.pool4.addresses,
+        vec![Ipv4Range {
+            first: Ipv4Addr::new(192, 0, 2, 0),
+            last: Ipv4Addr::new(192, 0, 2, 15),
+        }]
+    );
+    assert_eq!(c.pool4.port_range, (1024, 65535));
+    assert_eq!(c.pool4.block_size, 512);
+    assert_eq!(c.pool4.max_blocks_per_subscriber, 8);
+    assert_eq!(c.pool4.subscriber_prefix_len, 56);
+    assert_eq!(c.pool4.allocation, Allocation::Dynamic);
+    assert!(c.pool4.paired);
+    assert_eq!(c.pool4.blocks_per_address(), 126);
+    assert_eq!(c.pool4.total_blocks(), 16 * 126);
+    assert_eq!(c.timeouts.udp, Duration::from_secs(300));
+    assert_eq!(c.timeouts.tcp_established, Duration::from_secs(7440));
+    assert_eq!(c.timeouts.tcp_transitory, Duration::from_secs(240));
+    assert_eq!(c.timeouts.icmp, Duration::from_secs(60));
+    assert_eq!(c.timeouts.tcp_incoming_syn, Duration::from_secs(6));
+    assert!(!c.filtering.address_dependent);
+    assert!(!c.filtering.drop_externally_initiated_tcp);
+    assert!(c.static_bib.is_empty());
+    assert_eq!(c.inside.device, "net_tap0");
+    assert_eq!(
+        c.inside.address,
+        "2001:db8:1::1".parse::<Ipv6Addr>().unwrap()
+    );
+    assert_eq!(c.inside.prefix_len, 64);
+    assert_eq!(
+        c.inside.gateway,
+        "2001:db8:1::fffe".parse::<Ipv6Addr>().unwrap()
+    );
+    assert_eq!(c.inside.gateway_mac, None);
+    assert_eq!(c.inside.mtu, 1500);
+    assert_eq!(c.outside.device, "net_tap1");
+    assert_eq!(c.outside.address, Ipv4Addr::new(192, 0, 2, 254));
+    assert_eq!(c.outside.prefix_len, 24);
+    assert_eq!(c.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(c.outside.mtu, 1500);
+    assert_eq!(c.workers.burst, 32);
+    assert_eq!(c.workers.mbufs_per_worker, 16384);
+    assert_eq!(c.workers.max_sessions_per_worker, 1_048_576);
+    assert!(c.dns64.enabled);
+    assert_eq!(c.dns64.listen, vec!["[2001:db8:1::1]:53".parse().unwrap()]);
+    assert_eq!(c.dns64.upstream, vec!["127.0.0.1:5300".parse().unwrap()]);
+    assert_eq!(c.dns64.timeout, Duration::from_millis(1500));
+    assert_eq!(c.dns64.prefix, c.translation.prefix);
+    assert_eq!(c.dns64.exclude.len(), 1);
+    assert_eq!(c.dns64.exclude[0].to_string(), "::ffff:0.0.0.0/96");
+    assert!(!c.dns64.filter_a);
+    assert!(c.dns64.synthesize_ptr);
+    assert_eq!(c.dns64.cache_entries, 65536);
+    assert_eq!(c.metrics.listen, "127.0.0.1:9464".parse().unwrap());
+    assert_eq!(c.logging.level, Level::Info);
+    assert_eq!(
+        c.logging.events,
+        EventSink::File("/var/log/nat64-dpdk/events.log".into())
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn empty_file_gives_the_documented_defaults() {
+    // Every value in the spec is its default, so omitting all keys must give
+    // the same configuration as the spec file itself.
+    assert_eq!(parse(""), Config::from_file(&spec_path()).unwrap());
+}
+
+#[test]
+fn omitted_keys_in_a_present_section_take_defaults() {
+    let c = parse("[pool4]\nblock_size = 1024\n[dns64]\nenabled = false\n");
+    assert_eq!(c.pool4.block_size, 1024);
+    assert_eq!(c.pool4.port_range, (1024, 65535));
+    assert_eq!(c.pool4.max_blocks_per_subscriber, 8);
+    assert!(!c.dns64.enabled);
+    assert_eq!(c.dns64.timeout, Duration::from_millis(1500));
+    assert_eq!(c.dns64.cache_entries, 65536);
+}
+
+#[test]
+fn example_cgn_toml_parses() {
+    let c = Config::from_file(&example("cgn.toml")).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert!(c.pool4.address_count() > 1);
+}
+
+#[test]
+fn example_demo_toml_parses_for_the_tap_demo() {
+    let c = Config::from_file(&example("demo.toml")).unwrap();
+    assert_eq!(c.inside.device, "net_tap0");
+    assert_eq!(
+        c.inside.address,
+        "2001:db8:1::1".parse::<Ipv6Addr>().unwrap()
+    );
+    assert_eq!(c.inside.prefix_len, 64);
+    assert_eq!(
+        c.inside.gateway,
+        "2001:db8:1::2".parse::<Ipv6Addr>().unwrap()
+    );
+    assert_eq!(c.outside.device, "net_tap1");
+    assert_eq!(c.outside.address, Ipv4Addr::new(198, 51, 100, 1));
+    assert_eq!(c.outside.prefix_len, 24);
+    assert_eq!(c.outside.gateway, Ipv4Addr::new(198, 51, 100, 2));
+    assert_eq!(c.pool4.addresses[0].to_string(), "203.0.113.0/28");
+    assert_eq!(c.translation.prefix.to_string(), "2001:db8:64::/96");
+    // RFC 6052 §3.1: documentation addresses need a network-specific prefix.
+    assert!(c
+        .translation
+        .prefix
+        .permits(Ipv4Addr::new(198, 51, 100, 2), false));
+    assert_eq!(c.dns64.listen, vec!["[2001:db8:1::1]:53".parse().unwrap()]);
+    assert_eq!(c.dns64.upstream, vec!["127.0.0.1:5300".parse().unwrap()]);
+    assert_eq!(c.dns64.prefix, c.translation.prefix);
+    assert_eq!(c.metrics.listen, "127.0.0.1:9464".parse().unwrap());
+    assert_eq!(
+        c.logging.events,
+        EventSink::File("/tmp/nat64-dpdk-demo-events.log".into())
+    );
+    assert_eq!(c.workers.mbufs_per_worker, 4096);
+    assert_eq!(c.workers.max_sessions_per_worker, 65536);
+}
+
+// ---- one test per refusal, asserting the exact message and its key ----
+
+#[test]
+fn error_block_size_not_power_of_two() {
+    assert_eq!(
+        error("[pool4]\nblock_size = 300\n"),
+        "pool4.block_size: 300 is not a power of two"
+    );
+    assert_eq!(
+        error("[pool4]\nblock_size = 0\n"),
+        "pool4.block_size: 0 is not a power of two"
+    );
+}
+
+#[test]
+fn error_block_size_larger_than_port_range() {
+    assert_eq!(
+        error("[pool4]\nport_range = \"1024-2047\"\nblock_size = 2048\n"),
+        "pool4.block_size: 2048 is larger than pool4.port_range \"1024-2047\" (1024 ports)"
+    );
+}
+
+#[test]
+fn error_translation_prefix_bad_length() {
+    assert_eq!(
+        error("[translation]\nprefix = \"2001:db8::/33\"\n"),
+        "translation.prefix: length 33 is not one of 32, 40, 48, 56, 64, 96"
+    );
+}
+
+#[test]
+fn error_translation_prefix_u_octet_and_syntax() {
+    assert_eq!(
+        error("[translation]\nprefix = \"2001:db8:0:0:ff00::/96\"\n"),
+        "translation.prefix: bits 64..71 (the RFC 6052 u-octet) must be zero"
+    );
+    assert_eq!(
+        error("[translation]\nprefix = \"64:ff9b::\"\n"),
+        "translation.prefix: \"64:ff9b::\" is not an IPv6 prefix (expected ADDRESS/LENGTH)"
+    );
+}
+
+#[test]
+fn error_translation_prefix_overlaps_inside_link() {
+    assert_eq!(
+        error("[translation]\nprefix = \"2001:db8:1::/96\"\n"),
+        "translation.prefix: 2001:db8:1::/96 overlaps the inside link 2001:db8:1::1/64"
+    );
+}
+
+#[test]
+fn error_port_range_reversed() {
+    assert_eq!(
+        error("[pool4]\nport_range = \"2000-1024\"\n"),
+        "pool4.port_range: \"2000-1024\" is reversed"
+    );
+}
+
+#[test]
+fn error_port_range_malformed_or_port_zero() {
+    assert_eq!(
+        error("[pool4]\nport_range = \"1024-70000\"\n"),
+        "pool4.port_range: \"1024-70000\" is not a port range \"first-last\" within 1-65535"
+    );
+    assert_eq!(
+        error("[pool4]\nport_range = \"0-65535\"\n"),
+        "pool4.port_range: \"0-65535\" includes port 0, which cannot be handed out"
+    );
+}
+
+#[test]
+fn error_empty_pool() {
+    assert_eq!(
+        error("[pool4]\naddresses = []\n"),
+        "pool4.addresses: empty pool"
+    );
+}
+
+#[test]
+fn error_pool_entries_bad_reversed_overlapping() {
+    assert_eq!(
+        error("[pool4]\naddresses = [\"192.0.2.0/28\", \"192.0.2.300\"]\n"),
+        "pool4.addresses[1]: \"192.0.2.300\" is not an IPv4 address, prefix or range"
+    );
+    assert_eq!(
+        error("[pool4]\naddresses = [\"192.0.2.9-192.0.2.1\"]\n"),
+        "pool4.addresses[0]: \"192.0.2.9-192.0.2.1\" is reversed"
+    );
+    assert_eq!(
+        error("[pool4]\naddresses = [\"192.0.2.1/28\"]\n"),
+        "pool4.addresses[0]: \"192.0.2.1/28\" has bits set past the prefix length"
+    );
+    assert_eq!(
+        error("[pool4]\naddresses = [\"192.0.2.0/28\", \"192.0.2.8-192.0.2.20\"]\n"),
+        "pool4.addresses[1]: 192.0.2.8-192.0.2.20 overlaps pool4.addresses[0] 192.0.2.0/28"
+    );
+}
+
+#[test]
+fn pool_mixes_prefixes_ranges_and_single_addresses() {
+    let c = parse(
+        "[pool4]\naddresses = [\"192.0.2.0/30\", \"198.51.100.5-198.51.100.7\", \"203.0.113.9\"]\n",
+    );
+    assert_eq!(c.pool4.address_count(), 4 + 3 + 1);
+    let all: Vec<Ipv4Addr> = c.pool4.iter().collect();
+    assert_eq!(all[4], Ipv4Addr::new(198, 51, 100, 5));
+    assert_eq!(all[7], Ipv4Addr::new(203, 0, 113, 9));
+    assert!(c.pool4.contains(Ipv4Addr::new(198, 51, 100, 6)));
+    assert!(!c.pool4.contains(Ipv4Addr::new(198, 51, 100, 8)));
+}
+
+#[test]
+fn error_max_blocks_per_subscriber_zero() {
+    assert_eq!(
+        error("[pool4]\nmax_blocks_per_subscriber = 0\n"),
+        "pool4.max_blocks_per_subscriber: must be at least 1"
+    );
+}
+
+#[test]
+fn error_subscriber_prefix_len_range() {
+    assert_eq!(
+        error("[pool4]\nsubscriber_prefix_len = 0\n"),
+        "pool4.subscriber_prefix_len: 0 is not within 1..=128"
+    );
+    assert_eq!(
+        error("[pool4]\nsubscriber_prefix_len = 129\n"),
+        "pool4.subscriber_prefix_len: 129 is not within 1..=128"
+    );
+    assert_eq!(
+        parse("[pool4]\nsubscriber_prefix_len = 128\n")
+            .pool4
+            .subscriber_prefix_len,
+        128
+    );
+}
+
+#[test]
+fn allocation_values() {
+    let c = parse("[pool4]\nallocation = \"deterministic\"\n");
+    assert_eq!(c.pool4.allocation, Allocation::Deterministic);
+    assert_eq!(
+        error("[pool4]\nallocation = \"random\"\n"),
+        "pool4.allocation: \"random\" is not \"dynamic\" or \"deterministic\""
+    );
+}
+
+#[test]
+fn error_dns64_listen_not_socket_address() {
+    assert_eq!(
+        error("[dns64]\nlisten = [\"x\"]\n"),
+        "dns64.listen[0]: \"x\" is not an address:port"
+    );
+    assert_eq!(
+        error("[dns64]\nupstream = [\"127.0.0.1:53\", \"2001:db8::53\"]\n"),
+        "dns64.upstream[1]: \"2001:db8::53\" is not an address:port"
+    );
+}
+
+#[test]
+fn error_dns64_enabled_needs_listen_and_upstream() {
+    assert_eq!(
+        error("[dns64]\nlisten = []\n"),
+        "dns64.listen: empty, but dns64 is enabled"
+    );
+    assert_eq!(
+        error("[dns64]\nupstream = []\n"),
+        "dns64.upstream: empty, but dns64 is enabled"
+    );
+    let c = parse("[dns64]\nenabled = false\nlisten = []\nupstream = []\n");
+    assert!(!c.dns64.enabled);
+    assert_eq!(
+        error("[dns64]\ntimeout_ms = 0\n"),
+        "dns64.timeout_ms: must be greater than 0"
+    );
+}
+
+#[test]
+fn error_unknown_key_in_section() {
+    assert_eq!(
+        error("[translation]\nfoo = 1\n"),
+        "unknown key \"foo\" in [translation]"
+    );
+    let e = Config::from_str("[pool4]\nblocksize = 512\n").unwrap_err();
+    assert_eq!(e.to_string(), "unknown key \"blocksize\" in [pool4]");
+    assert_eq!(e.key(), Some("blocksize"));
+}
+
+#[test]
+fn error_unknown_top_level_section_and_static_bib_key() {
+    assert_eq!(
+        error("[nat]\nfoo = 1\n"),
+        "unknown section or key \"nat\" at the top level"
+    );
+    assert_eq!(
+        error("prefix = \"64:ff9b::/96\"\n"),
+        "unknown section or key \"prefix\" at the top level"
+    );
+    assert_eq!(
+        error(
+            "[[static_bib]]\nprotocol = \"tcp\"\nipv6 = \"[2001:db8:1::10]:80\"\n\
+             ipv4 = \"192.0.2.1:8080\"\nport = 1\n"
+        ),
+        "unknown key \"port\" in static_bib[0]"
+    );
+}
+
+#[test]
+fn error_wrong_types_name_the_key() {
+    assert_eq!(
+        error("[pool4]\nblock_size = \"512\"\n"),
+        "pool4.block_size: invalid type: string \"512\", expected an integer from 0 to 4294967295"
+    );
+    assert_eq!(
+        error("[translation]\ncopy_traffic_class = \"yes\"\n"),
+        "translation.copy_traffic_class: invalid type: string \"yes\", expected true or false"
+    );
+    assert_eq!(
+        error("[inside]\nmtu = 70000\n"),
+        "inside.mtu: invalid value: integer `70000`, expected an integer from 0 to 65535"
+    );
+    assert_eq!(
+        error("translation = 5\n"),
+        "translation: expected a table, found integer"
+    );
+    assert_eq!(
+        error("[static_bib]\nprotocol = \"tcp\"\n"),
+        "static_bib: expected an array of tables ([[static_bib]]), found table"
+    );
+    assert_eq!(
+        error("[dns64]\nlisten = [53]\n"),
+        "dns64.listen: invalid type: integer `53`, expected a string"
+    );
+}
+
+#[test]
+fn error_durations_are_integers() {
+    assert_eq!(
+        error("[timeouts]\nudp = 1.5\n"),
+        "timeouts.udp: invalid type: floating point `1.5`, expected a non-negative integer \
+         (durations are whole seconds or ms)"
+    );
+    assert_eq!(
+        error("[timeouts]\nudp = \"5m\"\n"),
+        "timeouts.udp: invalid type: string \"5m\", expected a non-negative integer \
+         (durations are whole seconds or ms)"
+    );
+    assert_eq!(
+        error("[timeouts]\nicmp = -1\n"),
+        "timeouts.icmp: invalid value: integer `-1`, expected a non-negative integer \
+         (durations are whole seconds or ms)"
+    );
+}
+
+#[test]
+fn error_dns64_prefix_mismatch_and_escape_hatch() {
+    assert_eq!(
+        error("[dns64]\nprefix = \"2001:db8:64::/96\"\n"),
+        "dns64.prefix: 2001:db8:64::/96 differs from translation.prefix 64:ff9b::/96 \
+         (set dns64.allow_prefix_mismatch = true if that is intended)"
+    );
+    let c = parse("[dns64]\nprefix = \"2001:db8:64::/96\"\nallow_prefix_mismatch = true\n");
+    assert_eq!(c.dns64.prefix.to_string(), "2001:db8:64::/96");
+    assert_eq!(c.translation.prefix, Nat64Prefix::WELL_KNOWN);
+    let same = parse("[dns64]\nprefix = \"64:ff9b::/96\"\n");
+    assert_eq!(same.dns64.prefix, Nat64Prefix::WELL_KNOWN);
+}
+
+#[test]
+fn error_timeouts_zero_and_warnings_below_rfc_minimums() {
+    for key in [
+        "udp",
+        "tcp_established",
+        "tcp_transitory",
+        "icmp",
+        "tcp_incoming_syn",
+    ] {
+        assert_eq!(
+            error(&format!("[timeouts]\n{key} = 0\n")),
+            format!("timeouts.{key}: must be greater than 0")
+        );
+    }
+    let c = parse("[timeouts]\nudp = 30\ntcp_established = 600\ntcp_transitory = 60\nicmp = 10\n");
+    assert_eq!(c.timeouts.udp, Duration::from_secs(30));
+    assert_eq!(
+        c.warnings,
+        vec![
+            "timeouts.udp: 30 s is below the RFC 6146 section 4 minimum of 120 s",
+            "timeouts.tcp_established: 600 s is below the RFC 6146 section 4 minimum of 7440 s",
+            "timeouts.tcp_transitory: 60 s is below the RFC 6146 section 4 minimum of 240 s",
+            "timeouts.icmp: 10 s is below the RFC 5508 REQ-1 minimum of 60 s",
+        ]
+    );
+}
+
+#[test]
+fn error_mtu_ranges() {
+    assert_eq!(
+        error("[inside]\nmtu = 1279\n"),
+        "inside.mtu: 1279 is below the IPv6 minimum MTU 1280"
+    );
+    assert_eq!(
+        error("[outside]\nmtu = 67\n"),
+        "outside.mtu: 67 is below the IPv4 minimum MTU 68"
+    );
+    assert_eq!(parse("[outside]\nmtu = 68\n").outside.mtu, 68);
+    assert_eq!(
+        error("[translation]\nlowest_ipv6_mtu = 1200\n"),
+        "translation.lowest_ipv6_mtu: 1200 is below the IPv6 minimum MTU 1280"
+    );
+    assert_eq!(
+        error("[translation]\nlowest_ipv6_mtu = 1500\n[inside]\nmtu = 1400\n"),
+        "translation.lowest_ipv6_mtu: 1500 is larger than inside.mtu 1400"
+    );
+}
+
+#[test]
+fn error_workers_zero() {
+    for key in ["burst", "mbufs_per_worker", "max_sessions_per_worker"] {
+        assert_eq!(
+            error(&format!("[workers]\n{key} = 0\n")),
+            format!("workers.{key}: must be greater than 0")
+        );
+    }
+}
+
+#[test]
+fn error_logging_level_and_events() {
+    assert_eq!(
+        error("[logging]\nlevel = \"verbose\"\n"),
+        "logging.level: \"verbose\" is not one of error, warn, info, debug, trace"
+    );
+    assert_eq!(
+        error("[logging]\nevents = \"/var/log/x\"\n"),
+        "logging.events: \"/var/log/x\" is not \"syslog+udp://HOST:PORT\" or \"file:/PATH\""
+    );
+    for (text, sink) in [
+        (
+            "syslog+udp://192.0.2.50:514",
+            EventSink::Syslog {
+                host: "192.0.2.50".into(),
+                port: 514,
+            },
+        ),
+        (
+            "syslog+udp://[2001:db8::50]:1514",
+            EventSink::Syslog {
+                host: "2001:db8::50".into(),
+                port: 1514,
+            },
+        ),
+        (
+            "syslog+udp://logs.example.net",
+            EventSink::Syslog {
+                host: "logs.example.net".into(),
+                port: 514,
+            },
+        ),
+        (
+            "file:/tmp/events.log",
+            EventSink::File("/tmp/events.log".into()),
+        ),
+    ] {
+        let c = parse(&format!(
+            "[logging]\nevents = {text:?}\nlevel = \"trace\"\n"
+        ));
+        assert_eq!(c.logging.events, sink, "{text}");
+        assert_eq!(
+            c.logging.events.to_string(),
+            text.replace("//logs.example.net", "//logs.example.net:514")
+        );
+        assert_eq!(c.logging.level, Level::Trace);
+    }
+    for bad in [
+        "syslog+udp://:514",
+        "syslog+udp://h:0",
+        "syslog+udp://[x]:1",
+        "file:",
+    ] {
+        assert!(
+            error(&format!("[logging]\nevents = {bad:?}\n")).starts_with("logging.events: "),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn static_bib_entries_parse() {
+    let c = parse(
+        "[[static_bib]]\nprotocol = \"tcp\"\nipv6 = \"[2001:db8:1::10]:80\"\nipv4 = \"192.0.2.1:8080\"\n\
+         [[static_bib]]\nprotocol = \"icmp\"\nipv6 = \"[2001:db8:1::11]:7\"\nipv4 = \"192.0.2.1:7\"\n",
+    );
+    assert_eq!(
+        c.static_bib,
+        vec![
+            StaticBibEntry {
+                protocol: L4::Tcp,
+                ipv6: "[2001:db8:1::10]:80".parse().unwrap(),
+                ipv4: "192.0.2.1:8080".parse().unwrap(),
+            },
+            StaticBibEntry {
+                protocol: L4::Icmp,
+                ipv6: "[2001:db8:1::11]:7".parse().unwrap(),
+                ipv4: "192.0.2.1:7".parse().unwrap(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn error_static_bib_entries() {
+    let entry = |proto: &str, v6: &str, v4: &str| {
+        format!("[[static_bib]]\nprotocol = {proto:?}\nipv6 = {v6:?}\nipv4 = {v4:?}\n")
+    };
+    assert_eq!(
+        error(&entry("tcp", "[2001:db8:1::10]:80", "198.51.100.1:80")),
+        "static_bib[0].ipv4: 198.51.100.1 is not in pool4.addresses"
+    );
+    assert_eq!(
+        error(&entry("sctp", "[2001:db8:1::10]:80", "192.0.2.1:80")),
+        "static_bib[0].protocol: \"sctp\" is not \"tcp\", \"udp\" or \"icmp\""
+    );
+    assert_eq!(
+        error(&entry("udp", "2001:db8:1::10", "192.0.2.1:80")),
+        "static_bib[0].ipv6: \"2001:db8:1::10\" is not an address:port"
+    );
+    assert_eq!(
+        error(&entry("udp", "192.0.2.7:80", "192.0.2.1:80")),
+        "static_bib[0].ipv6: 192.0.2.7:80 is not an IPv6 \"[address]:port\""
+    );
+    assert_eq!(
+        error(&entry("udp", "[64:ff9b::c000:207]:80", "192.0.2.1:80")),
+        "static_bib[0].ipv6: 64:ff9b::c000:207 is under translation.prefix 64:ff9b::/96"
+    );
+    assert_eq!(
+        error(&entry("udp", "[2001:db8:1::10]:0", "192.0.2.1:80")),
+        "static_bib[0].ipv4: port 0 cannot be mapped"
+    );
+    let twice = entry("tcp", "[2001:db8:1::10]:80", "192.0.2.1:80")
+        + &entry("tcp", "[2001:db8:1::11]:80", "192.0.2.1:80");
+    assert_eq!(
+        error(&twice),
+        "static_bib[1].ipv4: 192.0.2.1:80 is mapped twice"
+    );
+    assert_eq!(
+        error("[[static_bib]]\nprotocol = \"tcp\"\nipv4 = \"192.0.2.1:80\"\n"),
+        "static_bib[0].ipv6: missing (protocol, ipv6 and ipv4 are required)"
+    );
+}
+
+#[test]
+fn links_gateways_and_macs() {
+    let c = parse(
+        "[inside]\ngateway = \"fe80::1\"\ngateway_mac = \"02:00:00:00:00:02\"\n\
+         [outside]\ngateway_mac = \"02-00-00-00-00-03\"\n",
+    );
+    assert_eq!(c.inside.gateway_mac, Some([2, 0, 0, 0, 0, 2]));
+    assert_eq!(c.outside.gateway_mac, Some([2, 0, 0, 0, 0, 3]));
+    assert!(c.inside.on_link(&"2001:db8:1::77".parse().unwrap()));
+    assert!(!c.inside.on_link(&"2001:db8:2::77".parse().unwrap()));
+    assert!(c.outside.on_link(Ipv4Addr::new(192, 0, 2, 77)));
+    assert!(!c.outside.on_link(Ipv4Addr::new(192, 0, 3, 77)));
+    assert_eq!(
+        error("[inside]\ngateway_mac = \"01:00:5e:00:00:01\"\n"),
+        "inside.gateway_mac: \"01:00:5e:00:00:01\" is not a unicast MAC address"
+    );
+    assert_eq!(
+        error("[outside]\ngateway_mac = \"02:00:00:00:00\"\n"),
+        "outside.gateway_mac: \"02:00:00:00:00\" is not a MAC address like \"02:00:00:00:00:02\""
+    );
+    assert_eq!(
+        error("[outside]\ngateway = \"198.51.100.1\"\n"),
+        "outside.gateway: 198.51.100.1 is not on the outside link 192.0.2.254/24"
+    );
+    assert_eq!(
+        error("[inside]\ngateway = \"2001:db8:2::1\"\n"),
+        "inside.gateway: 2001:db8:2::1 is not on the inside link 2001:db8:1::1/64"
+    );
+    assert_eq!(
+        error("[inside]\naddress = \"2001:db8:1::1\"\n"),
+        "inside.address: \"2001:db8:1::1\" is not ADDRESS/PREFIX-LENGTH"
+    );
+    assert_eq!(
+        error("[outside]\naddress = \"192.0.2.254/33\"\n"),
+        "outside.address: \"192.0.2.254/33\": prefix length 33 is not within 1..=32"
+    );
+    assert_eq!(
+        error("[outside]\ndevice = \"net_tap0\"\n"),
+        "outside.device: \"net_tap0\" is also inside.device"
+    );
+}
+
+#[test]
+fn xlat_config_carries_translation_and_link_settings() {
+    let c = parse(
+        "[translation]\ncopy_traffic_class = false\namend_udp_checksum_zero = false\n\
+         lowest_ipv6_mtu = 1400\n[inside]\nmtu = 9000\n[outside]\nmtu = 1492\n",
+    );
+    let x = c.xlat_config();
+    assert_eq!(x.lowest_ipv6_mtu, 1400);
+    assert!(!x.copy_traffic_class);
+    assert!(!x.amend_udp_checksum_zero);
+    assert_eq!(x.ipv6_mtu, 9000);
+    assert_eq!(x.ipv4_mtu, 1492);
+    assert_eq!(x.own_ipv6, c.inside.address);
+    assert_eq!(x.own_ipv4, c.outside.address);
+}
+
+#[test]
+fn summary_names_what_it_will_do() {
+    let s = Config::from_file(&spec_path()).unwrap().summary();
+    for needle in [
+        "NAT64 prefix 64:ff9b::/96 (well-known, non-global IPv4 refused)",
+        "16 address(es) [192.0.2.0/28], ports 1024-65535, 126 blocks of 512 per address (2016 in all)",
+        "at most 8 per /56 subscriber, dynamic, paired",
+        "burst 32, 16384 mbufs and 1048576 sessions each",
+        "dns64: on",
+    ] {
+        assert!(s.contains(needle), "{needle:?} not in:\n{s}");
+    }
+    let off = parse("[dns64]\nenabled = false\n").summary();
+    assert!(off.contains("dns64: off"), "{off}");
+}
+
+#[test]
+fn warnings_for_odd_pool_shapes() {
+    let c = parse(
+        "[pool4]\nport_range = \"1024-2047\"\nblock_size = 256\nmax_blocks_per_subscriber = 8\n",
+    );
+    assert_eq!(
+        c.warnings,
+        vec![
+            "pool4.max_blocks_per_subscriber: 8 is more than the 4 blocks of one address, \
+             and paired = true keeps a subscriber on one address"
+        ]
+    );
+    let c = parse(
+        "[pool4]\nport_range = \"1024-2000\"\nblock_size = 256\nmax_blocks_per_subscriber = 2\n",
+    );
+    assert_eq!(
+        c.warnings,
+        vec!["pool4.port_range: the last 209 ports of \"1024-2000\" make no whole block of 256 and are unused"]
+    );
+}
+
+#[test]
+fn error_syntax_and_missing_file() {
+    let e = error("[pool4\n");
+    assert!(e.starts_with("not valid TOML: "), "{e}");
+    assert!(e.contains("line 1"), "{e}");
+    let e = Config::from_file(Path::new("/nonexistent/nat64.toml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("cannot read /nonexistent/nat64.toml: "),
+        "{e}"
+    );
+}
