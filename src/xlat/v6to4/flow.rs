@@ -1,0 +1,106 @@
+//! Read-only classification of an IPv6 packet: the input to RFC 6146 §3.4
+//! ("Determining the Incoming Tuple").
+
+use std::net::Ipv6Addr;
+
+use super::{icmp, Ipv6Info};
+use crate::wire::{ip_proto, Icmpv6Packet, TcpPacket, UdpPacket};
+use crate::xlat::{DropReason, Flow, Tuple, L4};
+
+/// Reads the tuple of the IPv6 packet `pkt` (starting at its IPv6 header)
+/// without changing it: TCP, UDP or ICMPv6 echo (identifier in both
+/// ports); for an ICMPv6 error, the outer addresses with ports 0 and the
+/// tuple of the packet it quotes; for a non-first fragment, ports 0.
+///
+/// Errors: `Truncated`/`BadHeader`/`BadExtensionHeader` for bad input,
+/// `UnknownProtocol` for anything but TCP, UDP and ICMPv6,
+/// `IcmpUntranslatable` for ICMPv6 other than echo and errors (§5.2),
+/// `Fragment` for fragmented ICMPv6, `IcmpInnerBad` for an error quoting
+/// an error or too little to read a tuple from.
+pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
+    let info = Ipv6Info::parse(pkt)?;
+    if info.frag.is_some() {
+        if info.ext_after_fragment() {
+            return Err(DropReason::BadExtensionHeader);
+        }
+        // As translate_6to4: fragmented ICMPv6 is not translated.
+        if info.proto == ip_proto::ICMPV6 {
+            return Err(DropReason::Fragment);
+        }
+    }
+    let pkt = &pkt[..info.packet_len()];
+    let upper = pkt.get(info.l4..).unwrap_or_default();
+    let l4 = match info.proto {
+        ip_proto::TCP => L4::Tcp,
+        ip_proto::UDP => L4::Udp,
+        ip_proto::ICMPV6 => L4::Icmp,
+        _ => return Err(DropReason::UnknownProtocol),
+    };
+    let mut flow = Flow {
+        tuple: Tuple { l4, src: info.src, dst: info.dst, src_port: 0, dst_port: 0 },
+        inner: None,
+        tcp_flags: 0,
+        non_first_fragment: !info.is_first(),
+    };
+    if flow.non_first_fragment {
+        return Ok(flow);
+    }
+    match l4 {
+        L4::Tcp => {
+            let tcp = TcpPacket::new_checked(upper).map_err(|_| DropReason::Truncated)?;
+            flow.tuple.src_port = tcp.src_port();
+            flow.tuple.dst_port = tcp.dst_port();
+            flow.tcp_flags = tcp.flags();
+        }
+        L4::Udp => {
+            let udp = UdpPacket::new_checked_header(upper).map_err(|_| DropReason::Truncated)?;
+            flow.tuple.src_port = udp.src_port();
+            flow.tuple.dst_port = udp.dst_port();
+        }
+        L4::Icmp => {
+            let msg = Icmpv6Packet::new_checked(upper).map_err(|_| DropReason::Truncated)?;
+            if icmp::echo_type_6to4(msg.msg_type()).is_some() {
+                flow.tuple.src_port = msg.echo_ident();
+                flow.tuple.dst_port = msg.echo_ident();
+            } else if (1..=4).contains(&msg.msg_type()) {
+                flow.inner = Some(quoted_tuple(msg.payload())?);
+            } else {
+                return Err(DropReason::IcmpUntranslatable);
+            }
+        }
+    }
+    Ok(flow)
+}
+
+/// The tuple of the packet an ICMPv6 error quotes, as quoted.
+fn quoted_tuple(quoted: &[u8]) -> Result<Tuple<Ipv6Addr>, DropReason> {
+    let inner = Ipv6Info::parse_quoted(quoted).ok_or(DropReason::IcmpInnerBad)?;
+    // Without the first fragment's transport header there is no tuple.
+    if !inner.is_first() || (inner.frag.is_some() && inner.proto == ip_proto::ICMPV6) {
+        return Err(DropReason::IcmpInnerBad);
+    }
+    let upper = quoted.get(inner.l4..).unwrap_or_default();
+    let mut tuple = Tuple { l4: L4::Tcp, src: inner.src, dst: inner.dst, src_port: 0, dst_port: 0 };
+    match inner.proto {
+        ip_proto::TCP | ip_proto::UDP => {
+            // The 8 bytes every ICMP error quotes at least (RFC 792) hold
+            // both ports.
+            let udp = UdpPacket::new_checked_header(upper).map_err(|_| DropReason::IcmpInnerBad)?;
+            tuple.l4 = if inner.proto == ip_proto::TCP { L4::Tcp } else { L4::Udp };
+            tuple.src_port = udp.src_port();
+            tuple.dst_port = udp.dst_port();
+        }
+        ip_proto::ICMPV6 => {
+            let msg = Icmpv6Packet::new_checked(upper).map_err(|_| DropReason::IcmpInnerBad)?;
+            // An error quoting an error (or anything but echo) has no flow.
+            if icmp::echo_type_6to4(msg.msg_type()).is_none() {
+                return Err(DropReason::IcmpInnerBad);
+            }
+            tuple.l4 = L4::Icmp;
+            tuple.src_port = msg.echo_ident();
+            tuple.dst_port = msg.echo_ident();
+        }
+        _ => return Err(DropReason::IcmpInnerBad),
+    }
+    Ok(tuple)
+}

@@ -1,0 +1,514 @@
+//! IPv6 → IPv4 translation, RFC 7915 §5, in place on a [`PacketBuf`].
+//!
+//! [`translate_6to4`] turns the IPv6 packet at the front of the buffer into
+//! the IPv4 packet a [`Plan`] describes, or into an ICMPv6 error for the
+//! sender, or drops it with a named reason. It never panics, whatever the
+//! bytes. Implemented: §5.1 (the IPv6 header and its Hop-by-Hop, Routing and
+//! Destination Options headers), §5.1.1 (the Fragment header), §5.2
+//! (ICMPv6 → ICMPv4), §5.3 (the packet quoted in an ICMPv6 error), §5.4
+//! ([`icmpv6_error`], the errors the translator itself sends) and §5.5
+//! (TCP/UDP checksums and ports). [`flow6`] reads an IPv6 packet's tuple for
+//! RFC 6146 §3.4 without changing it.
+//!
+//! No payload is copied: the IPv4 header is shorter than the IPv6 header and
+//! its extension headers, so the 20-byte IPv4 header is written just in
+//! front of the upper-layer header and the front of the buffer is trimmed
+//! (`adj`, as `rte_pktmbuf_adj` does). An ICMPv6 error is handled the same
+//! way: the quoted packet's upper-layer bytes stay where they are and the
+//! outer IPv4, ICMPv4 and inner IPv4 headers are written in front of them.
+
+mod flow;
+mod icmp;
+#[cfg(test)]
+mod tests;
+
+pub use flow::flow6;
+pub use icmp::icmpv6_error;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::{DropReason, PacketBuf, Plan, Verdict, XlatConfig, XlatState};
+use crate::wire::checksum;
+use crate::wire::icmpv6_type;
+use crate::wire::ip_proto;
+use crate::wire::ipv6::{HEADER_LEN as IPV6_HEADER_LEN, MAX_EXT_HEADERS};
+use crate::wire::{
+    walk_ext_headers, Error as WireError, ExtChain, FragmentInfo, Ipv4Packet, Ipv6FragHeader,
+    Ipv6Packet, RoutingInfo, TcpPacket, UdpPacket,
+};
+
+/// Length of the IPv4 header the translator writes (no options, §5.1 IHL 5).
+const IPV4_HEADER_LEN: usize = 20;
+
+/// §5.1 Flags: DF is set only on translated packets larger than this.
+const DF_THRESHOLD: usize = 1260;
+
+/// IPv6 minimum MTU (RFC 8200 §5).
+const IPV6_MIN_MTU: u32 = 1280;
+
+/// IP Authentication Header, an extension header that §5.1.1 counts too.
+const PROTO_AH: u8 = 51;
+
+/// Translates the IPv6 packet in `buf` to IPv4 per RFC 7915 §5, as `plan`
+/// says (addresses, ports, ICMP identifier; `plan.inner` for the packet an
+/// ICMPv6 error quotes).
+///
+/// Returns `Forward` with the IPv4 packet in `buf`, `Reply` with an ICMPv6
+/// error for the sender in `buf` (hop limit exceeded, packet too big,
+/// routing header with segments left), or `Drop` with the reason.
+pub fn translate_6to4(
+    buf: &mut PacketBuf,
+    plan: &Plan<Ipv4Addr>,
+    cfg: &XlatConfig,
+    st: &mut XlatState,
+) -> Verdict {
+    match translate(buf, plan, cfg, st) {
+        Ok(verdict) => verdict,
+        Err(reason) => Verdict::Drop(reason),
+    }
+}
+
+fn translate(
+    buf: &mut PacketBuf,
+    plan: &Plan<Ipv4Addr>,
+    cfg: &XlatConfig,
+    st: &mut XlatState,
+) -> Result<Verdict, DropReason> {
+    let info = Ipv6Info::parse(buf.data())?;
+    // Bytes after the payload (Ethernet padding) are not part of the packet.
+    buf.truncate(info.packet_len());
+
+    // §5.1: "If a Routing header with a non-zero Segments Left field is
+    // present, then the packet MUST NOT be translated, and an ICMPv6
+    // parameter problem/erroneous header field encountered (Type 4, Code 0)
+    // error message, with the Pointer field indicating the first byte of
+    // the Segments Left field, SHOULD be returned to the sender."
+    if let Some(routing) = info.routing.filter(|r| r.segments_left != 0) {
+        let pointer = (routing.offset + 3) as u32;
+        return Ok(icmp::reply(
+            buf,
+            icmpv6_type::PARAM_PROBLEM,
+            0,
+            pointer,
+            cfg,
+            DropReason::BadExtensionHeader,
+        ));
+    }
+
+    // §5.1.1: "If the Next Header field of the Fragment Header is an
+    // extension header (except ESP, but including the Authentication Header
+    // (AH)), then the packet SHOULD be dropped and logged."
+    if info.frag.is_some() {
+        if info.ext_after_fragment() {
+            return Err(DropReason::BadExtensionHeader);
+        }
+        // Deviation: a fragmented ICMPv6 message is dropped. Its checksum
+        // covers a pseudo-header whose length is the reassembled message's,
+        // unknown from any one fragment, so neither the first fragment's
+        // checksum can be moved to ICMPv4 nor the later fragments be told
+        // apart from a query or an error (Jool does the same).
+        if info.proto == ip_proto::ICMPV6 {
+            return Err(DropReason::Fragment);
+        }
+    }
+
+    // §5.2: sort ICMPv6 out first; what cannot be translated is dropped
+    // silently whatever its hop limit (MLD and ND arrive with hop limit 1
+    // or 255 and deserve no Time Exceeded).
+    let mut icmp_error = false;
+    if info.proto == ip_proto::ICMPV6 {
+        let msg = buf.data().get(info.l4..).unwrap_or_default();
+        let msg_type = *msg.first().ok_or(DropReason::Truncated)?;
+        icmp_error = icmp::is_error(msg_type);
+        if !icmp_error && icmp::echo_type_6to4(msg_type).is_none() {
+            return Err(DropReason::IcmpUntranslatable);
+        }
+    }
+
+    // §5.1 Time to Live: the translator is a router and "MUST check for
+    // zero and send the ICMPv4 TTL Exceeded or ICMPv6 Hop Limit Exceeded
+    // error". The hop limit is checked before decrementing: 1 would become 0.
+    if info.hop_limit <= 1 {
+        return Ok(icmp::reply(
+            buf,
+            icmpv6_type::TIME_EXCEEDED,
+            0,
+            0,
+            cfg,
+            DropReason::TtlExpiredOnError,
+        ));
+    }
+
+    if icmp_error {
+        return icmp::translate_error(buf, &info, plan, cfg, st);
+    }
+
+    // §5.1: "If a translated packet with DF set to 1 will be larger than the
+    // MTU of the next-hop interface, then the translator MUST drop the
+    // packet and send the ICMPv6 Packet Too Big (Type 2, Code 0) error
+    // message to the IPv6 host with an adjusted MTU".
+    // Deviation: a DF=0 packet too big for the IPv4 link (only possible when
+    // that MTU is under 1260, or for a big fragment) is answered the same
+    // way, because this translator does not fragment IPv4. The MTU reported
+    // is the IPv4 MTU plus the 20 bytes the IPv6 header adds, never below
+    // the IPv6 minimum (RFC 6145 habit; a host cannot go below 1280).
+    let total_len = IPV4_HEADER_LEN + (buf.len() - info.l4);
+    if total_len > usize::from(cfg.ipv4_mtu) {
+        let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(IPV6_MIN_MTU);
+        return Ok(icmp::reply(
+            buf,
+            icmpv6_type::PACKET_TOO_BIG,
+            0,
+            mtu,
+            cfg,
+            DropReason::TooBig,
+        ));
+    }
+    // Fits: total_len <= ipv4_mtu <= u16::MAX.
+    let total_len = total_len as u16;
+
+    let rewrite = plan.outer;
+    let l4 = info.l4;
+    let data = buf.data_mut();
+    if info.is_first() {
+        let upper = data.get_mut(l4..).unwrap_or_default();
+        match info.proto {
+            ip_proto::TCP | ip_proto::UDP => {
+                // §5.5: TCP and UDP checksums follow the pseudo-header and
+                // port change; ports come from the plan (stateful NAT64
+                // rewrites the source port).
+                rewrite_ports(
+                    upper,
+                    info.proto,
+                    info.addr_sum(),
+                    addr_sum_v4(rewrite.src, rewrite.dst),
+                    rewrite.src_port,
+                    rewrite.dst_port,
+                    false,
+                )?;
+            }
+            ip_proto::ICMPV6 => icmp::translate_echo(upper, &info, rewrite.src_port)?,
+            // §5.5: "translators MUST forward all transport protocols as
+            // described in the Protocol step of Section 5.1": other
+            // protocols get a translated IP header and an untouched payload
+            // (their checksums, if any, are not updated).
+            _ => {}
+        }
+    }
+    // A non-first fragment carries no upper-layer header: only the IP
+    // header is translated (§5.1.1).
+
+    let ident = info.frag.map(|_| 0).unwrap_or_else(|| st.take_ident());
+    let header = Ipv4Header::for_packet(
+        &info,
+        cfg,
+        total_len,
+        info.hop_limit - 1,
+        rewrite.src,
+        rewrite.dst,
+        ident,
+    );
+    header.write(&mut data[l4 - IPV4_HEADER_LEN..l4]);
+    let trimmed = buf.adj(l4 - IPV4_HEADER_LEN);
+    debug_assert!(trimmed);
+    Ok(Verdict::Forward)
+}
+
+impl XlatState {
+    /// §5.1 Identification: the next value of this worker's counter.
+    fn take_ident(&mut self) -> u16 {
+        let ident = self.next_ipv4_id;
+        self.next_ipv4_id = ident.wrapping_add(1);
+        ident
+    }
+}
+
+/// What §5.1 needs from one IPv6 header and its extension-header chain.
+#[derive(Debug, Clone, Copy)]
+struct Ipv6Info {
+    traffic_class: u8,
+    hop_limit: u8,
+    payload_len: u16,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    /// Upper-layer protocol behind the skipped extension headers.
+    proto: u8,
+    /// Offset of the upper-layer header (or of a non-first fragment's data).
+    l4: usize,
+    /// Offset of the next-header byte that names `proto`.
+    last_next_header: usize,
+    frag: Option<FragmentInfo>,
+    routing: Option<RoutingInfo>,
+}
+
+impl Ipv6Info {
+    /// Reads a whole IPv6 packet: its payload length must fit in `pkt`.
+    fn parse(pkt: &[u8]) -> Result<Self, DropReason> {
+        let ip = Ipv6Packet::new_checked(pkt).map_err(|e| match e {
+            WireError::Truncated => DropReason::Truncated,
+            WireError::Malformed => DropReason::BadHeader,
+        })?;
+        let chain = walk_ext_headers(pkt).map_err(|e| match e {
+            WireError::Truncated => DropReason::Truncated,
+            WireError::Malformed => DropReason::BadExtensionHeader,
+        })?;
+        Ok(Self::from_parts(&ip, &chain))
+    }
+
+    /// Reads the IPv6 packet quoted in an ICMPv6 error, which is cut short
+    /// by design: the extension headers are walked over the bytes present.
+    fn parse_quoted(pkt: &[u8]) -> Option<Self> {
+        let ip = Ipv6Packet::new_checked_header(pkt).ok()?;
+        let chain = walk_partial(pkt, ip.next_header())?;
+        Some(Self::from_parts(&ip, &chain))
+    }
+
+    fn from_parts(ip: &Ipv6Packet<&[u8]>, chain: &ExtChain) -> Self {
+        Ipv6Info {
+            traffic_class: ip.traffic_class(),
+            hop_limit: ip.hop_limit(),
+            payload_len: ip.payload_len(),
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            proto: chain.upper_proto,
+            l4: chain.upper_offset,
+            last_next_header: chain.last_next_header_offset,
+            frag: chain.fragment,
+            routing: chain.routing,
+        }
+    }
+
+    /// Length of the packet per its Payload Length field.
+    fn packet_len(&self) -> usize {
+        IPV6_HEADER_LEN + usize::from(self.payload_len)
+    }
+
+    /// Unfragmented, or the first fragment: the upper-layer header is here.
+    fn is_first(&self) -> bool {
+        self.frag.is_none_or(|f| f.frag_offset == 0)
+    }
+
+    /// §5.1.1: an extension header follows the Fragment header.
+    fn ext_after_fragment(&self) -> bool {
+        match self.frag {
+            Some(f) => self.last_next_header != f.offset || is_ext_header(self.proto),
+            None => false,
+        }
+    }
+
+    /// Sum of the two addresses, the only pseudo-header words that differ
+    /// between IPv6 and IPv4 for the same upper-layer message.
+    fn addr_sum(&self) -> u32 {
+        checksum::sum(&self.src.octets()) + checksum::sum(&self.dst.octets())
+    }
+}
+
+/// Whether `proto` names an IPv6 extension header (RFC 8200 §4, with AH as
+/// §5.1.1 asks).
+fn is_ext_header(proto: u8) -> bool {
+    matches!(
+        proto,
+        ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_FRAG | ip_proto::IPV6_OPTS | PROTO_AH
+    )
+}
+
+/// The extension-header walk of `wire::walk_ext_headers` over a packet that
+/// is cut short (quoted in an ICMPv6 error): bounded by the bytes present
+/// rather than by the Payload Length. `None` when a header runs past them.
+fn walk_partial(pkt: &[u8], first: u8) -> Option<ExtChain> {
+    let mut chain = ExtChain {
+        upper_proto: first,
+        upper_offset: IPV6_HEADER_LEN,
+        hop_by_hop: false,
+        routing: None,
+        fragment: None,
+        last_next_header_offset: 6,
+    };
+    for _ in 0..=MAX_EXT_HEADERS {
+        let off = chain.upper_offset;
+        let len = match chain.upper_proto {
+            ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS => {
+                (usize::from(*pkt.get(off + 1)?) + 1) * 8
+            }
+            ip_proto::IPV6_FRAG => Ipv6FragHeader::<&[u8]>::LEN,
+            _ => return Some(chain),
+        };
+        let header = pkt.get(off..off + len)?;
+        match chain.upper_proto {
+            ip_proto::HOPOPT => chain.hop_by_hop = true,
+            ip_proto::IPV6_ROUTE => {
+                chain.routing = Some(RoutingInfo { offset: off, segments_left: header[3] })
+            }
+            ip_proto::IPV6_FRAG => {
+                if chain.fragment.is_some() {
+                    return None;
+                }
+                let frag = Ipv6FragHeader::new_unchecked(header);
+                let info = FragmentInfo {
+                    offset: off,
+                    ident: frag.ident(),
+                    frag_offset: frag.frag_offset(),
+                    more: frag.more_frags(),
+                };
+                chain.fragment = Some(info);
+                if info.frag_offset != 0 {
+                    chain.upper_proto = frag.next_header();
+                    chain.upper_offset = off + len;
+                    chain.last_next_header_offset = off;
+                    return Some(chain);
+                }
+            }
+            _ => {}
+        }
+        chain.upper_proto = header[0];
+        chain.last_next_header_offset = off;
+        chain.upper_offset = off + len;
+    }
+    None
+}
+
+/// Sum of two IPv4 addresses (see [`Ipv6Info::addr_sum`]).
+fn addr_sum_v4(src: Ipv4Addr, dst: Ipv4Addr) -> u32 {
+    checksum::sum(&src.octets()) + checksum::sum(&dst.octets())
+}
+
+/// The IPv4 header fields §5.1 and §5.1.1 derive from an IPv6 packet.
+#[derive(Debug, Clone, Copy)]
+struct Ipv4Header {
+    tos: u8,
+    total_len: u16,
+    ident: u16,
+    dont_frag: bool,
+    more_frags: bool,
+    frag_offset: u16,
+    ttl: u8,
+    protocol: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+}
+
+impl Ipv4Header {
+    /// The header for `info` translated to `total_len` bytes; `ident` is
+    /// used when there is no Fragment header.
+    fn for_packet(
+        info: &Ipv6Info,
+        cfg: &XlatConfig,
+        total_len: u16,
+        ttl: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+    ) -> Self {
+        let mut header = Ipv4Header {
+            // §5.1 TOS: "By default, copied from the IPv6 Traffic Class (all
+            // 8 bits)"; the translator SHOULD be able to set it instead.
+            tos: if cfg.copy_traffic_class { info.traffic_class } else { 0 },
+            // §5.1 Total Length: payload length plus 20, less the skipped
+            // extension headers (§5.1.1: and less the Fragment header).
+            total_len,
+            // §5.1 Identification: "Set according to a Fragment
+            // Identification algorithm at the translator."
+            ident,
+            // §5.1 Flags: MF zero; DF set when the translated packet is
+            // larger than 1260 bytes.
+            dont_frag: usize::from(total_len) > DF_THRESHOLD,
+            more_frags: false,
+            frag_offset: 0,
+            ttl,
+            // §5.1 Protocol: ICMPv6 (58) becomes ICMP (1); otherwise the
+            // Next Header of the last extension header is copied.
+            protocol: if info.proto == ip_proto::ICMPV6 { ip_proto::ICMP } else { info.proto },
+            src,
+            dst,
+        };
+        if let Some(frag) = info.frag {
+            // §5.1.1: Identification "Copied from the low-order 16 bits in
+            // the Identification field in the Fragment Header"; MF copied
+            // from M; DF cleared "allowing this packet to be further
+            // fragmented by IPv4 routers"; Fragment Offset copied.
+            header.ident = frag.ident as u16;
+            header.dont_frag = false;
+            header.more_frags = frag.more;
+            header.frag_offset = frag.frag_offset;
+        }
+        header
+    }
+
+    /// Writes the header with its checksum into `out` (20 bytes).
+    fn write(&self, out: &mut [u8]) {
+        out.fill(0);
+        let mut ip = Ipv4Packet::new_unchecked(out);
+        ip.set_version(4);
+        ip.set_header_len(IPV4_HEADER_LEN);
+        ip.set_tos(self.tos);
+        ip.set_total_len(self.total_len);
+        ip.set_ident(self.ident);
+        ip.set_dont_frag(self.dont_frag);
+        ip.set_more_frags(self.more_frags);
+        ip.set_frag_offset(self.frag_offset);
+        ip.set_ttl(self.ttl);
+        ip.set_protocol(self.protocol);
+        ip.set_src_addr(self.src);
+        ip.set_dst_addr(self.dst);
+        // §5.1 Header Checksum: "Computed once the IPv4 header has been
+        // created."
+        ip.fill_checksum();
+    }
+}
+
+/// §5.5: rewrites the TCP or UDP ports in `upper` and patches the checksum
+/// for the new pseudo-header addresses (`old_addrs` → `new_addrs`, sums of
+/// the two addresses; length and protocol are the same in both
+/// pseudo-headers) and ports.
+///
+/// `upper` must hold the 8 bytes with both ports (UDP: and its checksum),
+/// else `Truncated`; a TCP header of a quoted packet (`quoted`) may end
+/// before its checksum, which is then left alone.
+fn rewrite_ports(
+    upper: &mut [u8],
+    proto: u8,
+    old_addrs: u32,
+    new_addrs: u32,
+    src_port: u16,
+    dst_port: u16,
+    quoted: bool,
+) -> Result<(), DropReason> {
+    let truncated = if quoted { DropReason::IcmpInnerBad } else { DropReason::Truncated };
+    if proto == ip_proto::TCP {
+        if quoted {
+            if upper.len() < 8 {
+                return Err(truncated);
+            }
+        } else {
+            TcpPacket::new_checked(&*upper).map_err(|_| DropReason::Truncated)?;
+        }
+        // The checksum is bytes 16..18 (RFC 9293 §3.1).
+        let has_checksum = upper.len() >= 18;
+        let mut tcp = TcpPacket::new_unchecked(upper);
+        let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
+        let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
+        tcp.set_src_port(src_port);
+        tcp.set_dst_port(dst_port);
+        if has_checksum {
+            let csum = tcp.checksum();
+            tcp.set_checksum(checksum::update(csum, old, new));
+        }
+    } else {
+        let udp = UdpPacket::new_checked_header(upper).map_err(|_| truncated)?;
+        let mut udp = UdpPacket::new_unchecked(udp.into_inner());
+        let old = old_addrs + u32::from(udp.src_port()) + u32::from(udp.dst_port());
+        let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
+        udp.set_src_port(src_port);
+        udp.set_dst_port(dst_port);
+        let csum = udp.checksum();
+        // A zero UDP checksum (not allowed in IPv6, RFC 8200 §8.1, save for
+        // RFC 6935 tunnels) stays zero: in IPv4 it means "no checksum",
+        // which is what the sender provided.
+        if csum != 0 {
+            let updated = checksum::update(csum, old, new);
+            // RFC 768: a computed zero is sent as all ones.
+            udp.set_checksum(if updated == 0 { 0xFFFF } else { updated });
+        }
+    }
+    Ok(())
+}
