@@ -79,3 +79,120 @@ pub fn update(csum: u16, old_sum: u32, new_sum: u32) -> u16 {
     let acc = u32::from(!csum) + u32::from(!fold(old_sum)) + u32::from(fold(new_sum));
     !fold(acc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{IpNumber, TcpHeader, UdpHeader};
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc1071_3_numerical_example() {
+        // RFC 1071 §3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to 2ddf0, folded ddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data)), 0xddf2);
+        assert_eq!(checksum(&data), !0xddf2);
+        // Byte order independence (§2.B): sums of swapped pairs are swapped.
+        let swapped = [0x01, 0x00, 0x03, 0xf2, 0xf5, 0xf4, 0xf7, 0xf6];
+        assert_eq!(fold(sum(&swapped)), 0xf2dd);
+    }
+
+    #[test]
+    fn rfc1071_odd_length_pads_with_zero() {
+        assert_eq!(sum(&[0xAB]), 0xAB00);
+        assert_eq!(sum(&[0x12, 0x34, 0xAB]), 0x1234 + 0xAB00);
+        assert_eq!(sum(&[]), 0);
+        assert_eq!(checksum(&[]), 0xFFFF);
+    }
+
+    #[test]
+    fn sum_of_large_buffer_does_not_overflow() {
+        let data = vec![0xFFu8; 1 << 20];
+        assert_eq!(fold(sum(&data)), 0xFFFF);
+        let data = vec![0x01u8; 131_073];
+        // 65536 words of 0x0101 plus a padded 0x0100.
+        let expect = fold(65_536 * 0x0101 + 0x0100);
+        assert_eq!(fold(sum(&data)), expect);
+    }
+
+    #[test]
+    fn rfc1624_4_example_eqn3_gives_zero() {
+        // RFC 1624 §4: HC = 0xdd2f, m = 0x5555, m' = 0x3285; eqn. 3 yields 0x0000.
+        assert_eq!(update16(0xdd2f, 0x5555, 0x3285), 0x0000);
+    }
+
+    #[test]
+    fn pseudo_v4_matches_etherparse_udp() {
+        let src = Ipv4Addr::new(192, 0, 2, 1);
+        let dst = Ipv4Addr::new(198, 51, 100, 7);
+        let payload = b"odd-length payload!";
+        let header = UdpHeader { source_port: 5353, destination_port: 53, length: 8 + payload.len() as u16, checksum: 0 };
+        let expect = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).unwrap();
+        let mut datagram = header.to_bytes().to_vec();
+        datagram.extend_from_slice(payload);
+        let acc = pseudo_v4(src, dst, 17, datagram.len() as u32) + sum(&datagram);
+        assert_eq!(finish(acc), expect);
+    }
+
+    #[test]
+    fn pseudo_v6_matches_etherparse_tcp() {
+        let src: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let dst: Ipv6Addr = "64:ff9b::c000:201".parse().unwrap();
+        let payload = b"GET / HTTP/1.1\r\n";
+        let mut header = TcpHeader::new(40000, 80, 0x0102_0304, 65535);
+        header.ack = true;
+        header.acknowledgment_number = 99;
+        let expect = header.calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload).unwrap();
+        let mut segment = header.to_bytes().to_vec();
+        segment.extend_from_slice(payload);
+        let acc = pseudo_v6(&src, &dst, IpNumber::TCP.0, segment.len() as u32) + sum(&segment);
+        assert_eq!(finish(acc), expect);
+    }
+
+    proptest! {
+        #[test]
+        fn rfc1624_update16_agrees_with_recompute(
+            mut data in proptest::collection::vec(any::<u8>(), 2..64),
+            index in any::<prop::sample::Index>(),
+            new in any::<u16>(),
+        ) {
+            if data.len() % 2 == 1 { data.pop(); }
+            let at = index.index(data.len() / 2) * 2;
+            let csum = checksum(&data);
+            let old = u16::from_be_bytes([data[at], data[at + 1]]);
+            data[at..at + 2].copy_from_slice(&new.to_be_bytes());
+            let updated = update16(csum, old, new);
+            prop_assert_eq!(updated, checksum(&data));
+            prop_assert_eq!(fold(sum(&data) + u32::from(updated)), 0xFFFF);
+        }
+
+        #[test]
+        fn rfc1624_update_swaps_v6_for_v4_pseudo_header(
+            src6 in any::<[u8; 16]>(), dst6 in any::<[u8; 16]>(),
+            src4 in any::<[u8; 4]>(), dst4 in any::<[u8; 4]>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..100),
+        ) {
+            let (src6, dst6) = (Ipv6Addr::from(src6), Ipv6Addr::from(dst6));
+            let (src4, dst4) = (Ipv4Addr::from(src4), Ipv4Addr::from(dst4));
+            let len = payload.len() as u32;
+            let old_pseudo = pseudo_v6(&src6, &dst6, 17, len);
+            let new_pseudo = pseudo_v4(src4, dst4, 17, len);
+            let csum6 = finish(old_pseudo + sum(&payload));
+            let updated = update(csum6, old_pseudo, new_pseudo);
+            // The result must verify against the new pseudo-header.
+            prop_assert_eq!(fold(new_pseudo + sum(&payload) + u32::from(updated)), 0xFFFF);
+            prop_assert_eq!(updated, finish(new_pseudo + sum(&payload)));
+        }
+
+        #[test]
+        fn sum_is_additive_over_even_splits(
+            data in proptest::collection::vec(any::<u8>(), 0..200),
+            split in any::<prop::sample::Index>(),
+        ) {
+            let at = split.index(data.len() + 1) & !1;
+            let whole = fold(sum(&data));
+            let parts = fold(sum(&data[..at]) + sum(&data[at..]));
+            prop_assert_eq!(whole, parts);
+        }
+    }
+}
