@@ -87,6 +87,7 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    #[rustfmt::skip]
     fn rfc1071_3_numerical_example() {
         // RFC 1071 §3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to 2ddf0, folded ddf2.
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
@@ -126,8 +127,15 @@ mod tests {
         let src = Ipv4Addr::new(192, 0, 2, 1);
         let dst = Ipv4Addr::new(198, 51, 100, 7);
         let payload = b"odd-length payload!";
-        let header = UdpHeader { source_port: 5353, destination_port: 53, length: 8 + payload.len() as u16, checksum: 0 };
-        let expect = header.calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload).unwrap();
+        let header = UdpHeader {
+            source_port: 5353,
+            destination_port: 53,
+            length: 8 + payload.len() as u16,
+            checksum: 0,
+        };
+        let expect = header
+            .calc_checksum_ipv4_raw(src.octets(), dst.octets(), payload)
+            .unwrap();
         let mut datagram = header.to_bytes().to_vec();
         datagram.extend_from_slice(payload);
         let acc = pseudo_v4(src, dst, 17, datagram.len() as u32) + sum(&datagram);
@@ -142,7 +150,9 @@ mod tests {
         let mut header = TcpHeader::new(40000, 80, 0x0102_0304, 65535);
         header.ack = true;
         header.acknowledgment_number = 99;
-        let expect = header.calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload).unwrap();
+        let expect = header
+            .calc_checksum_ipv6_raw(src.octets(), dst.octets(), payload)
+            .unwrap();
         let mut segment = header.to_bytes().to_vec();
         segment.extend_from_slice(payload);
         let acc = pseudo_v6(&src, &dst, IpNumber::TCP.0, segment.len() as u32) + sum(&segment);

@@ -153,7 +153,11 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Payload: bytes `header_len..total_len` (clipped to the buffer).
     pub fn payload(&self) -> &[u8] {
-        clipped(self.buffer.as_ref(), self.header_len(), usize::from(self.total_len()))
+        clipped(
+            self.buffer.as_ref(),
+            self.header_len(),
+            usize::from(self.total_len()),
+        )
     }
 
     /// Whether the header checksum is correct.
@@ -265,12 +269,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etherparse::{IpFragOffset, IpNumber, Ipv4Dscp, Ipv4Ecn, Ipv4Header, Ipv4HeaderSlice, PacketBuilder};
+    use etherparse::{
+        IpFragOffset, IpNumber, Ipv4Dscp, Ipv4Ecn, Ipv4Header, Ipv4HeaderSlice, PacketBuilder,
+    };
 
     /// A fragment with options and every field non-default, built by etherparse.
     fn sample() -> (Ipv4Header, Vec<u8>) {
         let payload = b"0123456789abcdef";
-        let mut h = Ipv4Header::new(0, 63, IpNumber::UDP, [192, 0, 2, 1], [198, 51, 100, 7]).unwrap();
+        let mut h =
+            Ipv4Header::new(0, 63, IpNumber::UDP, [192, 0, 2, 1], [198, 51, 100, 7]).unwrap();
         h.dscp = Ipv4Dscp::try_new(46).unwrap();
         h.ecn = Ipv4Ecn::try_new(1).unwrap();
         h.identification = 0xBEEF;
@@ -384,21 +391,30 @@ mod tests {
         let mut p = Ipv4Packet::new_checked(&mut bytes[..]).unwrap();
         p.clear_reserved_flag();
         assert_eq!(bytes[6] & 0x80, 0);
-        assert_eq!(Ipv4Packet::new_checked(&bytes[..]).unwrap().frag_offset(), 8 * 0x1FFF);
+        assert_eq!(
+            Ipv4Packet::new_checked(&bytes[..]).unwrap().frag_offset(),
+            8 * 0x1FFF
+        );
     }
 
     #[test]
     fn verify_checksum_detects_corruption() {
         let (_, mut bytes) = sample();
         bytes[8] ^= 1; // TTL
-        assert!(!Ipv4Packet::new_checked(&bytes[..]).unwrap().verify_checksum());
+        assert!(!Ipv4Packet::new_checked(&bytes[..])
+            .unwrap()
+            .verify_checksum());
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let (_, bytes) = sample();
         for len in 0..bytes.len() {
-            assert_eq!(Ipv4Packet::new_checked(&bytes[..len]), Err(Error::Truncated), "len {len}");
+            assert_eq!(
+                Ipv4Packet::new_checked(&bytes[..len]),
+                Err(Error::Truncated),
+                "len {len}"
+            );
         }
         assert!(Ipv4Packet::new_checked(&bytes[..]).is_ok());
     }
@@ -437,6 +453,9 @@ mod tests {
         let p = Ipv4Packet::new_checked_header(quoted).unwrap();
         assert_eq!(p.total_len(), 40);
         assert_eq!(p.payload(), b"01234567");
-        assert_eq!(Ipv4Packet::new_checked_header(&bytes[..23]), Err(Error::Truncated));
+        assert_eq!(
+            Ipv4Packet::new_checked_header(&bytes[..23]),
+            Err(Error::Truncated)
+        );
     }
 }

@@ -274,7 +274,10 @@ pub fn walk_ext_headers(pkt: &[u8]) -> Result<ExtChain> {
                 let segments_left = pkt[off + 3];
                 let keep_old = chain.routing.is_some_and(|r| r.segments_left != 0);
                 if !keep_old {
-                    chain.routing = Some(RoutingInfo { offset: off, segments_left });
+                    chain.routing = Some(RoutingInfo {
+                        offset: off,
+                        segments_left,
+                    });
                 }
             }
             ip_proto::IPV6_FRAG => {
@@ -448,10 +451,14 @@ mod tests {
     #[test]
     fn setters_then_etherparse_parses_back() {
         let mut bytes = Vec::new();
-        PacketBuilder::ipv6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0; 16], 64)
-            .udp(1, 2)
-            .write(&mut bytes, b"abc")
-            .unwrap();
+        PacketBuilder::ipv6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0; 16],
+            64,
+        )
+        .udp(1, 2)
+        .write(&mut bytes, b"abc")
+        .unwrap();
         let mut p = Ipv6Packet::new_checked(&mut bytes[..]).unwrap();
         p.set_traffic_class(0x2E);
         p.set_flow_label(0x12345);
@@ -468,8 +475,14 @@ mod tests {
         assert_eq!(s.hop_limit(), 7);
         assert_eq!(s.next_header(), IpNumber::IPV6_NO_NEXT_HEADER);
         assert_eq!(s.payload_length(), 11);
-        assert_eq!(s.source_addr(), "2001:db8:64::c633:6401".parse::<Ipv6Addr>().unwrap());
-        assert_eq!(s.destination_addr(), "2001:db8::2".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            s.source_addr(),
+            "2001:db8:64::c633:6401".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            s.destination_addr(),
+            "2001:db8::2".parse::<Ipv6Addr>().unwrap()
+        );
         assert_eq!(bytes[40], 0xFF);
         let mut p = Ipv6Packet::new_unchecked(&mut bytes[..]);
         p.set_version(4);
@@ -480,18 +493,29 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = packet(ip_proto::UDP, &[], b"12345678payload");
         for len in 0..bytes.len() {
-            assert_eq!(Ipv6Packet::new_checked(&bytes[..len]), Err(Error::Truncated), "len {len}");
+            assert_eq!(
+                Ipv6Packet::new_checked(&bytes[..len]),
+                Err(Error::Truncated),
+                "len {len}"
+            );
         }
         // Trailing bytes beyond the payload length are not payload.
         let mut padded = bytes.clone();
         padded.push(0xEE);
-        assert_eq!(Ipv6Packet::new_checked(&padded[..]).unwrap().payload(), b"12345678payload");
+        assert_eq!(
+            Ipv6Packet::new_checked(&padded[..]).unwrap().payload(),
+            b"12345678payload"
+        );
         // A quoted packet checks the fixed header only.
         let quoted = Ipv6Packet::new_checked_header(&bytes[..44]).unwrap();
         assert_eq!(quoted.payload(), b"1234");
-        assert_eq!(Ipv6Packet::new_checked_header(&bytes[..39]), Err(Error::Truncated));
+        assert_eq!(
+            Ipv6Packet::new_checked_header(&bytes[..39]),
+            Err(Error::Truncated)
+        );
     }
 
+    #[rustfmt::skip]
     const UDP_HEADER: [u8; 8] = [
         0x13, 0x88, // source port 5000
         0x00, 0x35, // destination port 53
@@ -501,6 +525,7 @@ mod tests {
 
     /// Hop-by-Hop, Destination Options, Routing and a first Fragment header
     /// before UDP, byte by byte; `segments_left` is the Routing header's.
+    #[rustfmt::skip]
     fn full_chain(segments_left: u8) -> Vec<u8> {
         let exts = [
             // Hop-by-Hop Options at 40, RFC 8200 §4.3
@@ -539,13 +564,23 @@ mod tests {
                 upper_proto: ip_proto::UDP,
                 upper_offset: 96,
                 hop_by_hop: true,
-                routing: Some(RoutingInfo { offset: 64, segments_left: 0 }),
-                fragment: Some(FragmentInfo { offset: 88, ident: 0xDEAD_BEEF, frag_offset: 0, more: true }),
+                routing: Some(RoutingInfo {
+                    offset: 64,
+                    segments_left: 0
+                }),
+                fragment: Some(FragmentInfo {
+                    offset: 88,
+                    ident: 0xDEAD_BEEF,
+                    frag_offset: 0,
+                    more: true
+                }),
                 last_next_header_offset: 88,
             }
         );
         // etherparse agrees on where the upper layer starts and what it is.
-        let (_, next, rest) = Ipv6ExtensionsSlice::from_slice(IpNumber::IPV6_HEADER_HOP_BY_HOP, &bytes[40..]).unwrap();
+        let (_, next, rest) =
+            Ipv6ExtensionsSlice::from_slice(IpNumber::IPV6_HEADER_HOP_BY_HOP, &bytes[40..])
+                .unwrap();
         assert_eq!(next.0, chain.upper_proto);
         assert_eq!(rest.as_ptr(), bytes[chain.upper_offset..].as_ptr());
         assert_eq!(bytes[chain.last_next_header_offset], chain.upper_proto);
@@ -555,11 +590,18 @@ mod tests {
     fn rfc8200_4_4_routing_with_segments_left() {
         let bytes = full_chain(3);
         let chain = walk_ext_headers(&bytes).unwrap();
-        assert_eq!(chain.routing, Some(RoutingInfo { offset: 64, segments_left: 3 }));
+        assert_eq!(
+            chain.routing,
+            Some(RoutingInfo {
+                offset: 64,
+                segments_left: 3
+            })
+        );
         assert_eq!(chain.upper_proto, ip_proto::UDP);
     }
 
     #[test]
+    #[rustfmt::skip]
     fn rfc8200_4_5_non_first_fragment_stops_the_walk() {
         let exts = [
             // Fragment header at 40
@@ -582,7 +624,14 @@ mod tests {
 
     #[test]
     fn rfc8200_4_1_no_extension_headers() {
-        for proto in [ip_proto::UDP, ip_proto::TCP, ip_proto::ICMPV6, ip_proto::IPV6_NONXT, 51, 50] {
+        for proto in [
+            ip_proto::UDP,
+            ip_proto::TCP,
+            ip_proto::ICMPV6,
+            ip_proto::IPV6_NONXT,
+            51,
+            50,
+        ] {
             let bytes = packet(proto, &[], &UDP_HEADER);
             let chain = walk_ext_headers(&bytes).unwrap();
             assert_eq!(chain.upper_proto, proto);
@@ -593,6 +642,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn rfc8200_4_1_hop_by_hop_only_first() {
         let exts = [
             0, 0, 1, 4, 0, 0, 0, 0, // Destination Options -> Hop-by-Hop, PadN(4)
@@ -621,6 +671,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn second_fragment_header_is_malformed() {
         let exts = [
             44, 0, 0, 1, 0, 0, 0, 1, // first fragment, M = 1 -> Fragment
@@ -634,14 +685,22 @@ mod tests {
     fn walk_rejects_every_truncation_without_panicking() {
         let bytes = full_chain(1);
         for len in 0..bytes.len() {
-            assert_eq!(walk_ext_headers(&bytes[..len]), Err(Error::Truncated), "len {len}");
+            assert_eq!(
+                walk_ext_headers(&bytes[..len]),
+                Err(Error::Truncated),
+                "len {len}"
+            );
         }
         // A payload length that ends inside an extension header: every
         // cut before the upper-layer header is Truncated.
         for payload_len in 0..(96 - 40) {
             let mut cut = bytes.clone();
             cut[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
-            assert_eq!(walk_ext_headers(&cut), Err(Error::Truncated), "payload_len {payload_len}");
+            assert_eq!(
+                walk_ext_headers(&cut),
+                Err(Error::Truncated),
+                "payload_len {payload_len}"
+            );
         }
         // Cutting exactly at the upper-layer header is fine for the walk.
         let mut cut = bytes.clone();
@@ -650,6 +709,7 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn rfc8200_4_5_fragment_header_view() {
         // Built by hand: etherparse 0.16 encodes this header wrongly (below).
         let bytes = [
@@ -696,6 +756,7 @@ mod tests {
     /// not build or check IPv6 Fragment headers with it. This test fails
     /// once the dev-dependency is upgraded, as a reminder to use it again.
     #[test]
+    #[rustfmt::skip]
     fn etherparse_0_16_fragment_header_is_not_rfc8200() {
         let theirs = Ipv6FragmentHeader::new(IpNumber::UDP, IpFragOffset::try_new(1).unwrap(), true, 0).to_bytes();
         let ours = [17, 0, 0x00, 0x09, 0, 0, 0, 0]; // offset 1 << 3 | M

@@ -129,3 +129,221 @@ pub(crate) fn clipped_mut(data: &mut [u8], start: usize, end: usize) -> &mut [u8
     let end = end.min(data.len());
     &mut data[start.min(end)..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// Calls every getter of every view that accepts `data`.
+    fn read_everything(data: &[u8]) {
+        let v4 = Ipv4Addr::new(192, 0, 2, 1);
+        let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        if let Ok(f) = EthernetFrame::new_checked(data) {
+            let _ = (
+                f.dst_addr(),
+                f.src_addr(),
+                f.vlan(),
+                f.ethertype(),
+                f.header_len(),
+                f.payload(),
+            );
+        }
+        if let Ok(p) = ArpPacket::new_checked(data) {
+            let _ = (
+                p.operation(),
+                p.sender_hw(),
+                p.sender_ip(),
+                p.target_hw(),
+                p.target_ip(),
+            );
+            let _ = (p.hardware_type(), p.protocol_type());
+        }
+        for p in [
+            Ipv4Packet::new_checked(data),
+            Ipv4Packet::new_checked_header(data),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = (
+                p.version(),
+                p.header_len(),
+                p.tos(),
+                p.total_len(),
+                p.ident(),
+                p.dont_frag(),
+            );
+            let _ = (
+                p.more_frags(),
+                p.frag_offset(),
+                p.ttl(),
+                p.protocol(),
+                p.checksum(),
+            );
+            let _ = (
+                p.src_addr(),
+                p.dst_addr(),
+                p.options(),
+                p.payload(),
+                p.verify_checksum(),
+            );
+        }
+        for p in [
+            Ipv6Packet::new_checked(data),
+            Ipv6Packet::new_checked_header(data),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = (
+                p.version(),
+                p.traffic_class(),
+                p.flow_label(),
+                p.payload_len(),
+                p.next_header(),
+            );
+            let _ = (p.hop_limit(), p.src_addr(), p.dst_addr(), p.payload());
+        }
+        if let Ok(chain) = walk_ext_headers(data) {
+            // The walk's offsets must point inside the packet.
+            assert!(chain.upper_offset <= data.len());
+            assert!(chain.last_next_header_offset < chain.upper_offset);
+            assert_eq!(data[chain.last_next_header_offset], chain.upper_proto);
+        }
+        if let Ok(f) = Ipv6FragHeader::new_checked(data) {
+            let _ = (f.next_header(), f.frag_offset(), f.more_frags(), f.ident());
+        }
+        for p in [
+            UdpPacket::new_checked(data),
+            UdpPacket::new_checked_header(data),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = (
+                p.src_port(),
+                p.dst_port(),
+                p.len(),
+                p.checksum(),
+                p.payload(),
+            );
+            let _ = (p.verify_checksum_v4(v4, v4), p.verify_checksum_v6(&v6, &v6));
+        }
+        if let Ok(p) = TcpPacket::new_checked(data) {
+            let _ = (
+                p.src_port(),
+                p.dst_port(),
+                p.seq_number(),
+                p.ack_number(),
+                p.header_len(),
+                p.flags(),
+            );
+            let _ = (
+                p.syn(),
+                p.ack(),
+                p.fin(),
+                p.rst(),
+                p.psh(),
+                p.urg(),
+                p.window_len(),
+                p.checksum(),
+            );
+            let _ = (p.urgent_at(), p.options(), p.payload());
+            let _ = (p.verify_checksum_v4(v4, v4), p.verify_checksum_v6(&v6, &v6));
+        }
+        if let Ok(p) = Icmpv4Packet::new_checked(data) {
+            let _ = (
+                p.msg_type(),
+                p.msg_code(),
+                p.checksum(),
+                p.echo_ident(),
+                p.echo_seq_no(),
+            );
+            let _ = (
+                p.rest_of_header(),
+                p.next_hop_mtu(),
+                p.pointer(),
+                p.payload(),
+                p.verify_checksum(),
+            );
+        }
+        if let Ok(p) = Icmpv6Packet::new_checked(data) {
+            let _ = (
+                p.msg_type(),
+                p.msg_code(),
+                p.checksum(),
+                p.echo_ident(),
+                p.echo_seq_no(),
+            );
+            let _ = (
+                p.mtu(),
+                p.pointer(),
+                p.payload(),
+                p.verify_checksum(&v6, &v6),
+            );
+        }
+        if let Ok(n) = NdpNeighbor::new_checked(data) {
+            let _ = (
+                n.msg_type(),
+                n.target_addr(),
+                n.router_flag(),
+                n.solicited_flag(),
+                n.override_flag(),
+            );
+            let _ = (n.source_ll_addr(), n.target_ll_addr());
+            assert!(n.options().all(|o| o.is_ok()));
+        }
+    }
+
+    /// A valid IPv6 header whose payload is random, starting with an
+    /// extension header type, so the walk gets past the fixed header.
+    fn ipv6_with_random_chain() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::sample::select(vec![0u8, 43, 44, 60, 17, 59]),
+            prop::collection::vec(any::<u8>(), 0..120),
+            prop::collection::vec(prop::sample::select(vec![0u8, 43, 44, 60, 6]), 0..10),
+        )
+            .prop_map(|(first, mut tail, next_headers)| {
+                // Sprinkle extension types into the bytes where next headers sit
+                // if the lengths are small, making long chains likely.
+                for (i, nh) in next_headers.into_iter().enumerate() {
+                    if let Some(b) = tail.get_mut(i * 8) {
+                        *b = nh;
+                    }
+                    if let Some(b) = tail.get_mut(i * 8 + 1) {
+                        *b %= 2;
+                    }
+                }
+                let mut bytes = vec![0x60, 0, 0, 0];
+                bytes.extend_from_slice(&(tail.len() as u16).to_be_bytes());
+                bytes.extend_from_slice(&[first, 64]);
+                bytes.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                bytes.extend_from_slice(&[0; 28]);
+                bytes.extend_from_slice(&tail);
+                bytes
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_any_view(data in prop::collection::vec(any::<u8>(), 0..96)) {
+            read_everything(&data);
+        }
+
+        #[test]
+        fn arbitrary_extension_chains_never_panic(data in ipv6_with_random_chain()) {
+            read_everything(&data);
+            for len in 0..data.len() {
+                let _ = walk_ext_headers(&data[..len]);
+            }
+        }
+    }
+
+    #[test]
+    fn error_display() {
+        assert_eq!(Error::Truncated.to_string(), "truncated packet");
+        assert_eq!(Error::Malformed.to_string(), "malformed packet");
+    }
+}
