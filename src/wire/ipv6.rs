@@ -230,9 +230,27 @@ pub struct FragmentInfo {
 /// than [`MAX_EXT_HEADERS`] headers.
 pub fn walk_ext_headers(pkt: &[u8]) -> Result<ExtChain> {
     let ip = Ipv6Packet::new_checked(pkt)?;
-    let limit = HEADER_LEN + usize::from(ip.payload_len());
+    walk(
+        pkt,
+        ip.next_header(),
+        HEADER_LEN + usize::from(ip.payload_len()),
+    )
+}
+
+/// [`walk_ext_headers`] for a packet quoted in an ICMPv6 error (RFC 4443
+/// §2.4 (c)), whose payload length covers bytes that were cut off: the walk
+/// is bounded by the bytes present, and a header running past them is
+/// `Truncated`.
+pub fn walk_ext_headers_quoted(pkt: &[u8]) -> Result<ExtChain> {
+    let ip = Ipv6Packet::new_checked_header(pkt)?;
+    let limit = (HEADER_LEN + usize::from(ip.payload_len())).min(pkt.len());
+    walk(pkt, ip.next_header(), limit)
+}
+
+/// The walk itself; `pkt` holds at least `limit >= 40` bytes.
+fn walk(pkt: &[u8], first: u8, limit: usize) -> Result<ExtChain> {
     let mut chain = ExtChain {
-        upper_proto: ip.next_header(),
+        upper_proto: first,
         upper_offset: HEADER_LEN,
         hop_by_hop: false,
         routing: None,
@@ -706,6 +724,26 @@ mod tests {
         let mut cut = bytes.clone();
         cut[4..6].copy_from_slice(&56u16.to_be_bytes());
         assert_eq!(walk_ext_headers(&cut).unwrap().upper_offset, 96);
+    }
+
+    #[test]
+    fn rfc4443_2_4_quoted_packet_walk_is_bounded_by_bytes_present() {
+        let bytes = full_chain(0);
+        // Quoted up to and including the UDP ports: the walk still finds UDP.
+        let quoted = &bytes[..100];
+        assert_eq!(walk_ext_headers(quoted), Err(Error::Truncated));
+        assert_eq!(walk_ext_headers_quoted(quoted), walk_ext_headers(&bytes));
+        // Cut inside an extension header: Truncated, never a panic.
+        for len in 0..96 {
+            assert_eq!(
+                walk_ext_headers_quoted(&bytes[..len]),
+                Err(Error::Truncated),
+                "len {len}"
+            );
+        }
+        let mut v4 = bytes.clone();
+        v4[0] = 0x45;
+        assert_eq!(walk_ext_headers_quoted(&v4), Err(Error::Malformed));
     }
 
     #[test]

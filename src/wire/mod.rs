@@ -30,7 +30,10 @@ pub use ethernet::EthernetFrame;
 pub use icmpv4::{icmpv4_type, Icmpv4Packet};
 pub use icmpv6::{icmpv6_type, ndp_option, Icmpv6Packet, NdpNeighbor, NdpOption, NdpOptionIter};
 pub use ipv4::Ipv4Packet;
-pub use ipv6::{walk_ext_headers, ExtChain, FragmentInfo, Ipv6FragHeader, Ipv6Packet, RoutingInfo};
+pub use ipv6::{
+    walk_ext_headers, walk_ext_headers_quoted, ExtChain, FragmentInfo, Ipv6FragHeader, Ipv6Packet,
+    RoutingInfo,
+};
 pub use tcp::TcpPacket;
 pub use udp::UdpPacket;
 
@@ -206,7 +209,10 @@ mod tests {
             );
             let _ = (p.hop_limit(), p.src_addr(), p.dst_addr(), p.payload());
         }
-        if let Ok(chain) = walk_ext_headers(data) {
+        for chain in [walk_ext_headers(data), walk_ext_headers_quoted(data)]
+            .into_iter()
+            .flatten()
+        {
             // The walk's offsets must point inside the packet.
             assert!(chain.upper_offset <= data.len());
             assert!(chain.last_next_header_offset < chain.upper_offset);
