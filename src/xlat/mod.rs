@@ -181,6 +181,10 @@ pub enum DropReason {
     Fragment,
     /// ICMPv6 checksum wrong on an error being translated.
     BadIcmpChecksum,
+    /// An ICMP error was due, but RFC 1812 §4.3.2.7 / RFC 4443 §2.4(e)
+    /// forbid sending it (the packet is an error, a non-first fragment, or
+    /// from a non-unicast source).
+    IcmpErrorSuppressed,
 }
 
 impl DropReason {
@@ -200,6 +204,7 @@ impl DropReason {
         DropReason::BadExtensionHeader,
         DropReason::Fragment,
         DropReason::BadIcmpChecksum,
+        DropReason::IcmpErrorSuppressed,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -219,6 +224,7 @@ impl DropReason {
             DropReason::BadExtensionHeader => "bad_extension_header",
             DropReason::Fragment => "fragment",
             DropReason::BadIcmpChecksum => "bad_icmp_checksum",
+            DropReason::IcmpErrorSuppressed => "icmp_error_suppressed",
         }
     }
 }
