@@ -419,6 +419,12 @@ fn translate(
         return Ok(icmpv4_error(buf, icmp::V4_DST_UNREACHABLE, 5, 0, cfg));
     }
 
+    // A fragment reaching past the 65535-byte datagram limit (RFC 791) has
+    // no valid translation.
+    if h.frag_off + h.l4_len() > 0xffff {
+        return Err(DropReason::Fragment);
+    }
+
     match h.proto {
         proto::ICMP => translate_icmp(buf, &h, plan, cfg),
         // §4.2 (IGMP messages): single-hop, SHOULD be silently dropped.
@@ -1117,6 +1123,12 @@ pub fn fragment_ipv6(
     let base = usize::from(fo & !7);
     let more = fo & 1 != 0;
     let body = pkt.get(front..).ok_or(DropReason::Truncated)?;
+    // The last piece must still have an offset the 13-bit field can hold;
+    // check before handing out anything.
+    let pieces = body.len().div_ceil(chunk);
+    if base + (pieces.max(1) - 1) * chunk > 0xfff8 {
+        return Err(DropReason::TooBig);
+    }
     let mut frag = [0u8; FRAG_BUF];
     let head = pkt.get(..front).ok_or(DropReason::Truncated)?;
     frag.get_mut(..front)
@@ -1126,9 +1138,6 @@ pub fn fragment_ipv6(
     for (i, piece) in body.chunks(chunk).enumerate() {
         let last = (i + 1) * chunk >= body.len();
         let off = base + i * chunk;
-        if off > 0xfff8 {
-            return Err(DropReason::TooBig);
-        }
         let fo = (off as u16) | u16::from(!last || more);
         put16(&mut frag, 4, (FRAG_HDR + piece.len()) as u16)?;
         put16(&mut frag, IPV6_HDR + 2, fo)?;
