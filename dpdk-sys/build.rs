@@ -41,17 +41,25 @@ fn main() {
     // line above (cargo reruns a failed build script anyway).
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=shim");
-    for var in ["PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR"] {
+    for var in [
+        "PKG_CONFIG",
+        "PKG_CONFIG_PATH",
+        "PKG_CONFIG_LIBDIR",
+        "PKG_CONFIG_SYSROOT_DIR",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
 
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let shim_dir = manifest.join("shim");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     // The shim: non-inline wrappers around DPDK's static inline functions.
     let mut cc = cc::Build::new();
-    cc.file(shim_dir.join("shim.c")).include(&shim_dir).warnings(true);
+    cc.file(shim_dir.join("shim.c"))
+        .include(&shim_dir)
+        .warnings(true);
     for flag in &cflags {
         cc.flag(flag);
     }
@@ -77,7 +85,9 @@ fn main() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()
         .unwrap_or_else(|e| {
-            eprintln!("dpdk-sys: bindgen failed on the DPDK headers: {e} (is libclang-dev installed?)");
+            eprintln!(
+                "dpdk-sys: bindgen failed on the DPDK headers: {e} (is libclang-dev installed?)"
+            );
             exit(1)
         });
     bindings

@@ -1,3 +1,316 @@
-fn main() {
-    println!("nat64-dpdk: under construction");
+//! The `nat64-dpdk` binary: `nat64-dpdk [EAL options] -- --config FILE [--check]`.
+//!
+//! Everything before the first `--` goes to DPDK's EAL unchanged (with the
+//! program name as its argv[0]); what follows is ours, parsed by clap.
+//! Exit status: 0 on success (or a clean stop on SIGINT/SIGTERM), 1 if DPDK
+//! could not start (EAL, ports, memory), 2 for a bad command line or
+//! configuration.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use clap::{CommandFactory, Parser};
+use nat64_dpdk::config::Config;
+use nat64_dpdk::dpdk::{Eal, Mempool, Port, PortConfig};
+use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check]";
+
+const EAL_HELP: &str = "\
+EAL options (before `--`, handed to DPDK unchanged; the DPDK documentation lists them all):
+  -l, --lcores LIST     lcores to run on; the first is the main (control) lcore,
+                        the others are workers (e.g. -l 0-3)
+  -a, --allow PCI       use only this PCI device (e.g. -a 0000:03:00.0), once per port
+      --vdev DEVICE     add a virtual port, e.g. --vdev net_tap0 (a Linux TAP
+                        interface) or --vdev net_ring0; name it in inside.device
+                        / outside.device
+      --no-pci          do not probe PCI devices (vdev-only setups and tests)
+      --no-huge -m 512  run without hugepages on 512 MB of ordinary memory
+                        (demos and tests; scripts/setup.sh reserves hugepages)
+      --file-prefix NAME
+                        keep this process's runtime files apart, so several DPDK
+                        processes can run at once
+      --log-level LEVEL DPDK's own log level (e.g. 7, or pmd.net.tap:debug)
+
+Examples:
+  nat64-dpdk -l 0-3 -a 0000:03:00.0 -a 0000:03:00.1 -- --config /etc/nat64-dpdk/cgn.toml
+  nat64-dpdk -l 0 --no-pci --no-huge -m 512 --vdev net_tap0 --vdev net_tap1 -- --config config/demo.toml
+  nat64-dpdk -- --config config/cgn.toml --check
+
+Exit status: 0 ok, 1 DPDK could not start, 2 bad command line or configuration.";
+
+/// Carrier-grade stateful NAT64 (RFC 6146) with DNS64 on DPDK.
+#[derive(Parser, Debug)]
+#[command(
+    name = "nat64-dpdk",
+    version,
+    override_usage = USAGE,
+    after_help = EAL_HELP,
+    next_help_heading = "Options (after `--`)"
+)]
+struct Opts {
+    /// The configuration file (see config/cgn.toml).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Validate the configuration, print its summary and exit (0 valid,
+    /// 2 invalid) without starting DPDK.
+    #[arg(long)]
+    check: bool,
+}
+
+/// The command line split at the first `--`.
+#[derive(Debug, PartialEq)]
+enum Cli {
+    /// `-h` / `--help` before (or without) `--`.
+    Help,
+    /// EAL argv (program name first) and our arguments (program name first,
+    /// for clap).
+    Run { eal: Vec<String>, ours: Vec<String> },
+}
+
+/// Split argv at the first `--`.
+fn split_args(args: Vec<String>) -> Result<Cli, String> {
+    let mut it = args.into_iter();
+    let prog = it.next().unwrap_or_else(|| "nat64-dpdk".to_string());
+    let rest: Vec<String> = it.collect();
+    let (eal_part, our_part) = match rest.iter().position(|a| a == "--") {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (&rest[..], None),
+    };
+    if eal_part.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(Cli::Help);
+    }
+    let Some(our_part) = our_part else {
+        if eal_part
+            .iter()
+            .any(|a| a == "--config" || a.starts_with("--config=") || a == "--check")
+        {
+            return Err(format!(
+                "put `--` between the EAL options and ours: {USAGE} (e.g. nat64-dpdk -- --config FILE --check)"
+            ));
+        }
+        return Err(format!(
+            "missing `-- --config FILE`; usage: {USAGE} (--help explains both halves)"
+        ));
+    };
+    let mut eal = vec![prog.clone()];
+    eal.extend(eal_part.iter().cloned());
+    let mut ours = vec![prog];
+    ours.extend(our_part.iter().cloned());
+    Ok(Cli::Run { eal, ours })
+}
+
+fn main() -> ExitCode {
+    let args: Result<Vec<String>, OsString> =
+        std::env::args_os().map(OsString::into_string).collect();
+    let args = match args {
+        Ok(a) => a,
+        Err(bad) => {
+            eprintln!("error: argument {bad:?} is not valid UTF-8");
+            return ExitCode::from(2);
+        }
+    };
+    let (eal_args, opts) = match split_args(args) {
+        Ok(Cli::Help) => {
+            // Printing help can only fail if stdout is gone.
+            let _ = Opts::command().print_help();
+            return ExitCode::SUCCESS;
+        }
+        Ok(Cli::Run { eal, ours }) => match Opts::try_parse_from(ours) {
+            Ok(opts) => (eal, opts),
+            Err(e) => e.exit(), // --help / --version exit 0, mistakes exit 2
+        },
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let config = match Config::from_file(&opts.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if opts.check {
+        for w in &config.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!("{}", config.summary());
+        return ExitCode::SUCCESS;
+    }
+
+    init_logging(config.logging.level.as_str());
+    for w in &config.warnings {
+        warn!("{w}");
+    }
+    match run(&eal_args, &config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs to stderr at `logging.level`, or as RUST_LOG says when it is set.
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .init();
+}
+
+/// Start DPDK and both ports, wait for SIGINT/SIGTERM, shut down.
+fn run(eal_args: &[String], config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let (stop_tx, stop_rx) = mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    }) {
+        warn!("cannot install the SIGINT/SIGTERM handler ({e}); stop with SIGKILL");
+    }
+
+    let eal = Eal::init(eal_args)?;
+    let workers = eal.worker_lcores();
+    info!(
+        main_lcore = eal.main_lcore(),
+        workers = workers.len(),
+        ports = eal.port_count(),
+        "EAL initialised"
+    );
+
+    let roles = [
+        ("inside", &config.inside.device, config.inside.mtu),
+        ("outside", &config.outside.device, config.outside.mtu),
+    ];
+    let mut ports = Vec::with_capacity(roles.len());
+    for (role, device, _) in &roles {
+        ports.push(Port::by_name(&eal, device).map_err(|e| format!("{role}.device: {e}"))?);
+    }
+
+    // One mbuf pool per NUMA socket the ports sit on. Sized for the workers
+    // plus every descriptor of the ports on that socket (drivers such as
+    // net_tap fill their rx rings up front).
+    let port_conf = |mtu: u16| PortConfig {
+        mtu: Some(mtu),
+        ..PortConfig::default()
+    };
+    let sockets: Vec<i32> = ports
+        .iter()
+        .map(|p| match p.socket() {
+            s if s < 0 => eal.lcore_socket(eal.main_lcore()) as i32,
+            s => s,
+        })
+        .collect();
+    let mut pools: Vec<(i32, Mempool)> = Vec::new();
+    let mut queues = Vec::new();
+    for ((port, (role, _, mtu)), &socket) in ports.iter_mut().zip(&roles).zip(&sockets) {
+        let conf = port_conf(*mtu);
+        if !pools.iter().any(|(s, _)| *s == socket) {
+            let on_socket = sockets.iter().filter(|&&s| s == socket).count() as u32;
+            let n = config.workers.mbufs_per_worker * (workers.len().max(1) as u32)
+                + on_socket * (u32::from(conf.rx_desc) + u32::from(conf.tx_desc));
+            let pool = Mempool::new(&eal, &format!("nat64_mbuf_s{socket}"), n, socket)?;
+            info!(socket, mbufs = n, "mbuf pool created");
+            pools.push((socket, pool));
+        }
+        let pool = pools
+            .iter()
+            .find(|(s, _)| *s == socket)
+            .map(|(_, p)| p.clone());
+        let pool = pool.into_iter().collect::<Vec<_>>();
+        let info = port.info()?;
+        let (rx, tx) = port.configure(&conf, &pool)?;
+        port.start()?;
+        queues.push((rx, tx));
+        info!(
+            "{role} port {}: port id {}, driver {}, MAC {}, link {}, MTU {mtu}",
+            port.name(),
+            port.id(),
+            info.driver,
+            port.mac_addr()?,
+            port.link()?
+        );
+    }
+
+    info!("forwarding is not implemented yet (next: the dataplane); press Ctrl-C to stop");
+    // Both a signal and a lost handler (sender dropped) end the wait.
+    let _ = stop_rx.recv();
+    info!("stopping");
+
+    // Queue handles first (nothing polls them), then the ports, then the EAL.
+    drop(queues);
+    for port in ports {
+        let name = port.name().to_string();
+        if let Err(e) = port.close() {
+            warn!("{name}: {e}");
+        }
+    }
+    drop(pools);
+    drop(eal);
+    info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn split_at_first_double_dash() {
+        let cli = split_args(s(&[
+            "p", "-l", "0", "--vdev", "net_tap0", "--", "--config", "f", "--", "x",
+        ]))
+        .unwrap();
+        assert_eq!(
+            cli,
+            Cli::Run {
+                eal: s(&["p", "-l", "0", "--vdev", "net_tap0"]),
+                ours: s(&["p", "--config", "f", "--", "x"])
+            }
+        );
+    }
+
+    #[test]
+    fn help_before_or_without_double_dash() {
+        assert_eq!(split_args(s(&["p", "--help"])).unwrap(), Cli::Help);
+        assert_eq!(
+            split_args(s(&["p", "-l", "0", "-h", "--", "--config", "f"])).unwrap(),
+            Cli::Help
+        );
+        // After `--`, clap handles --help itself.
+        assert!(matches!(
+            split_args(s(&["p", "--", "--help"])).unwrap(),
+            Cli::Run { .. }
+        ));
+    }
+
+    #[test]
+    fn missing_double_dash_is_explained() {
+        let e = split_args(s(&["p", "--config", "f"])).unwrap_err();
+        assert!(e.contains("put `--` between"), "{e}");
+        let e = split_args(s(&["p"])).unwrap_err();
+        assert!(e.contains("missing `-- --config FILE`"), "{e}");
+    }
+
+    #[test]
+    fn clap_parses_our_half() {
+        let o = Opts::try_parse_from(s(&["p", "--config", "x.toml", "--check"])).unwrap();
+        assert!(o.check);
+        assert_eq!(o.config, PathBuf::from("x.toml"));
+        assert!(Opts::try_parse_from(s(&["p"])).is_err());
+        Opts::command().debug_assert();
+    }
 }

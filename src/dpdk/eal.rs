@@ -53,7 +53,9 @@ impl Eal {
         }
         // SAFETY: the EAL is initialised.
         let main_lcore = unsafe { dpdk_sys::rte_get_main_lcore() };
-        Ok(Eal { inner: Arc::new(EalInner { main_lcore }) })
+        Ok(Eal {
+            inner: Arc::new(EalInner { main_lcore }),
+        })
     }
 
     /// The main lcore (the one that called `init`).

@@ -80,14 +80,25 @@ impl DpdkError {
                 "invalid EAL options (see the EAL message above; `nat64-dpdk --help` lists them)"
                     .to_string()
             }
-            libc::EBUSY | libc::EEXIST => {
-                "another DPDK process uses the same --file-prefix: give this one its own (--file-prefix NAME)"
-                    .to_string()
-            }
+            libc::ENODEV => "a --vdev or -a device is unknown or malformed (see the EAL message above); \
+                 vdev names start with their driver: net_tap0, net_ring0, net_null0, net_pcap0, net_memif0"
+                .to_string(),
             _ if !is_root => "see the EAL messages above; DPDK usually needs root".to_string(),
-            _ => "see the EAL messages above".to_string(),
+            // EAL leaves rte_errno unset when its runtime-config lock is held.
+            _ => "see the EAL messages above (\"Is another primary process running?\" means another \
+                  DPDK process uses this --file-prefix: give each process its own)"
+                .to_string(),
         };
-        DpdkError::EalInit { errno, reason: super::strerror(errno), hint }
+        let reason = if errno == 0 {
+            "no rte_errno given".to_string()
+        } else {
+            super::strerror(errno)
+        };
+        DpdkError::EalInit {
+            errno,
+            reason,
+            hint,
+        }
     }
 
     /// The error for a device name no port has.
@@ -102,7 +113,10 @@ impl DpdkError {
                 "add --vdev {name} or bind the PCI device (if --vdev {name} was given, its driver failed to start: see the EAL messages above)"
             )
         };
-        DpdkError::PortNotFound { name: name.to_string(), hint }
+        DpdkError::PortNotFound {
+            name: name.to_string(),
+            hint,
+        }
     }
 }
 
@@ -114,11 +128,16 @@ mod tests {
     fn port_not_found_names_the_fix() {
         let vdev = DpdkError::port_not_found("net_tap5").to_string();
         assert!(
-            vdev.starts_with("no DPDK port named 'net_tap5': add --vdev net_tap5 or bind the PCI device"),
+            vdev.starts_with(
+                "no DPDK port named 'net_tap5': add --vdev net_tap5 or bind the PCI device"
+            ),
             "{vdev}"
         );
         let pci = DpdkError::port_not_found("0000:03:00.0").to_string();
-        assert!(pci.contains("dpdk-devbind.py -b vfio-pci 0000:03:00.0"), "{pci}");
+        assert!(
+            pci.contains("dpdk-devbind.py -b vfio-pci 0000:03:00.0"),
+            "{pci}"
+        );
     }
 
     #[test]
@@ -126,7 +145,10 @@ mod tests {
         let no_huge = ["prog".to_string(), "--no-huge".to_string()];
         let huge = ["prog".to_string()];
         let m = DpdkError::eal_init(libc::ENOMEM, &huge, true).to_string();
-        assert!(m.contains("run scripts/setup.sh or pass --no-huge -m 512"), "{m}");
+        assert!(
+            m.contains("run scripts/setup.sh or pass --no-huge -m 512"),
+            "{m}"
+        );
         let m = DpdkError::eal_init(libc::EACCES, &huge, false).to_string();
         assert!(m.contains("run as root"), "{m}");
         let m = DpdkError::eal_init(libc::ENOMEM, &no_huge, true).to_string();

@@ -51,10 +51,16 @@ where
     F: FnOnce() -> i32 + Send + 'static,
 {
     if lcore_id() != eal.main_lcore() {
-        return Err(DpdkError::Lcore { lcore, reason: "launch must be called from the main lcore".into() });
+        return Err(DpdkError::Lcore {
+            lcore,
+            reason: "launch must be called from the main lcore".into(),
+        });
     }
     if lcore == eal.main_lcore() || !eal.worker_lcores().contains(&lcore) {
-        return Err(DpdkError::Lcore { lcore, reason: "not an enabled worker lcore (see -l / --lcores)".into() });
+        return Err(DpdkError::Lcore {
+            lcore,
+            reason: "not an enabled worker lcore (see -l / --lcores)".into(),
+        });
     }
     let job: Box<Job> = Box::new(Box::new(f));
     let arg = Box::into_raw(job).cast::<c_void>();
@@ -65,7 +71,13 @@ where
         // SAFETY: the launch failed, so the trampoline never runs and the
         // box is still ours to free.
         drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
-        return Err(DpdkError::Lcore { lcore, reason: format!("launch failed: {}", super::strerror(-ret)) });
+        return Err(DpdkError::Lcore {
+            lcore,
+            reason: format!("launch failed: {}", super::strerror(-ret)),
+        });
     }
-    Ok(LcoreJob { lcore, _main_only: PhantomData })
+    Ok(LcoreJob {
+        lcore,
+        _main_only: PhantomData,
+    })
 }

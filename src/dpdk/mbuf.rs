@@ -36,7 +36,10 @@ impl<'e> Mbuf<'e> {
     /// `m` is a valid, direct, single-reference mbuf that nothing else will
     /// use or free, and the EAL outlives `'e`.
     pub unsafe fn from_raw(m: *mut rte_mbuf) -> Option<Mbuf<'e>> {
-        NonNull::new(m).map(|ptr| Mbuf { ptr, _eal: PhantomData })
+        NonNull::new(m).map(|ptr| Mbuf {
+            ptr,
+            _eal: PhantomData,
+        })
     }
 
     /// Give up ownership (e.g. to a NIC or a ring); the caller frees it.
@@ -111,7 +114,8 @@ impl<'e> Mbuf<'e> {
         // SAFETY: valid mbuf we own exclusively.
         let p = unsafe { dpdk_sys::shim_rte_pktmbuf_prepend(self.ptr.as_ptr(), n) };
         // SAFETY: on success p..p+n is the new front of the data, in the buffer.
-        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), usize::from(n)) })
+        (!p.is_null())
+            .then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), usize::from(n)) })
     }
 
     /// Remove `n` bytes from the front; false (unchanged) if the first
@@ -127,7 +131,8 @@ impl<'e> Mbuf<'e> {
         // SAFETY: valid mbuf we own exclusively.
         let p = unsafe { dpdk_sys::shim_rte_pktmbuf_append(self.ptr.as_ptr(), n) };
         // SAFETY: on success p..p+n is the new tail of the last segment.
-        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), usize::from(n)) })
+        (!p.is_null())
+            .then(|| unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), usize::from(n)) })
     }
 
     /// Remove `n` bytes from the end; false (unchanged) if the last segment
@@ -153,7 +158,11 @@ impl<'e> Mbuf<'e> {
         // rte_mbuf header, which the view only touches on drop.
         let room = unsafe { std::slice::from_raw_parts_mut(buf_addr, buf_len) };
         let buf = PacketBuf::new(room, start, len)?;
-        Some(MbufPacket { buf, mbuf: self.ptr, _mbuf: PhantomData })
+        Some(MbufPacket {
+            buf,
+            mbuf: self.ptr,
+            _mbuf: PhantomData,
+        })
     }
 }
 
@@ -210,7 +219,10 @@ pub struct Burst<'e, const N: usize> {
 impl<'e, const N: usize> Burst<'e, N> {
     /// An empty burst whose mbufs borrow `eal`.
     pub fn new(_eal: &'e Eal) -> Self {
-        Burst { mbufs: [const { MaybeUninit::uninit() }; N], len: 0 }
+        Burst {
+            mbufs: [const { MaybeUninit::uninit() }; N],
+            len: 0,
+        }
     }
 
     /// Number of mbufs held.
@@ -264,7 +276,11 @@ impl<'e, const N: usize> Burst<'e, N> {
     /// iterator did not yield are freed when it is dropped).
     pub fn drain(&mut self) -> Drain<'_, 'e, N> {
         let end = std::mem::replace(&mut self.len, 0);
-        Drain { burst: self, next: 0, end }
+        Drain {
+            burst: self,
+            next: 0,
+            end,
+        }
     }
 
     /// Free every mbuf held.
@@ -307,7 +323,10 @@ impl<'e, const N: usize> Burst<'e, N> {
         if n < len {
             // SAFETY: slots n..len still hold mbufs we own.
             unsafe {
-                dpdk_sys::rte_pktmbuf_free_bulk(self.mbufs.as_mut_ptr().add(n).cast(), (len - n) as u32)
+                dpdk_sys::rte_pktmbuf_free_bulk(
+                    self.mbufs.as_mut_ptr().add(n).cast(),
+                    (len - n) as u32,
+                )
             }
         }
     }
@@ -321,7 +340,10 @@ impl<const N: usize> Drop for Burst<'_, N> {
 
 impl<const N: usize> std::fmt::Debug for Burst<'_, N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Burst").field("len", &self.len).field("capacity", &N).finish()
+        f.debug_struct("Burst")
+            .field("len", &self.len)
+            .field("capacity", &N)
+            .finish()
     }
 }
 

@@ -51,7 +51,10 @@ impl Mempool {
         data_room: u16,
         socket: i32,
     ) -> Result<Mempool, DpdkError> {
-        let err = |reason: String| DpdkError::Mempool { name: name.to_string(), reason };
+        let err = |reason: String| DpdkError::Mempool {
+            name: name.to_string(),
+            reason,
+        };
         let c_name = CString::new(name).map_err(|_| err("name contains a NUL byte".into()))?;
         // SAFETY: the EAL is initialised (eal exists); c_name is a valid
         // C string; DPDK copies it.
@@ -59,10 +62,17 @@ impl Mempool {
             dpdk_sys::rte_pktmbuf_pool_create(c_name.as_ptr(), n, cache, 0, data_room, socket)
         };
         match NonNull::new(ptr) {
-            Some(ptr) => Ok(Mempool { ptr, name: name.to_string(), eal: eal.clone() }),
+            Some(ptr) => Ok(Mempool {
+                ptr,
+                name: name.to_string(),
+                eal: eal.clone(),
+            }),
             None => {
                 let errno = super::rte_errno();
-                let mut reason = format!("cannot create {n} mbufs on socket {socket}: {}", super::strerror(errno));
+                let mut reason = format!(
+                    "cannot create {n} mbufs on socket {socket}: {}",
+                    super::strerror(errno)
+                );
                 if errno == libc::ENAMETOOLONG {
                     reason.push_str(" (names are limited to 25 bytes)");
                 } else if errno == libc::EEXIST {

@@ -4,7 +4,7 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::eal::Eal;
 use super::error::DpdkError;
@@ -40,7 +40,11 @@ impl fmt::Display for Link {
         if !self.up {
             return f.write_str("down");
         }
-        let duplex = if self.full_duplex { "full-duplex" } else { "half-duplex" };
+        let duplex = if self.full_duplex {
+            "full-duplex"
+        } else {
+            "half-duplex"
+        };
         match self.speed_mbps {
             0 | u32::MAX => write!(f, "up, speed unknown, {duplex}"),
             s if s % 1000 == 0 => write!(f, "up, {} Gbit/s, {duplex}", s / 1000),
@@ -83,9 +87,20 @@ pub struct PortConfig {
 
 impl Default for PortConfig {
     fn default() -> Self {
-        PortConfig { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, mtu: None, promiscuous: true }
+        PortConfig {
+            rx_queues: 1,
+            tx_queues: 1,
+            rx_desc: 1024,
+            tx_desc: 1024,
+            mtu: None,
+            promiscuous: true,
+        }
     }
 }
+
+/// Ports that have a live [`Port`] (or queue handle): one owner per port,
+/// so that only one of them stops and closes it.
+static OPEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 /// State shared by a port and its queue handles. The port is stopped and
 /// closed when the last of them goes, so nothing can still be polling it.
@@ -93,6 +108,7 @@ impl Default for PortConfig {
 struct PortShared {
     id: u16,
     name: String,
+    started: AtomicBool,
     closed: AtomicBool,
     _eal: Eal,
 }
@@ -100,7 +116,12 @@ struct PortShared {
 impl PortShared {
     fn err(&self, op: impl Into<String>, ret: i32) -> DpdkError {
         let errno = if ret < 0 { -ret } else { ret };
-        DpdkError::Port { port: self.id, name: self.name.clone(), op: op.into(), reason: super::strerror(errno) }
+        DpdkError::Port {
+            port: self.id,
+            name: self.name.clone(),
+            op: op.into(),
+            reason: super::strerror(errno),
+        }
     }
 
     fn check(&self, op: &str, ret: i32) -> Result<(), DpdkError> {
@@ -115,10 +136,12 @@ impl PortShared {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
-        // SAFETY: valid port id; no queue handle exists (caller's contract),
-        // so no lcore is polling. Stopping a stopped port is harmless.
-        let ret = unsafe { dpdk_sys::rte_eth_dev_stop(self.id) };
-        self.check("stop", ret)?;
+        if self.started.swap(false, Ordering::SeqCst) {
+            // SAFETY: valid port id; no queue handle exists (caller's
+            // contract), so no lcore is polling.
+            let ret = unsafe { dpdk_sys::rte_eth_dev_stop(self.id) };
+            self.check("stop", ret)?;
+        }
         // SAFETY: as above; the port is stopped.
         let ret = unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
         self.check("close", ret)
@@ -130,6 +153,10 @@ impl Drop for PortShared {
         if let Err(e) = self.stop_and_close() {
             tracing::warn!("{e}");
         }
+        let mut open = OPEN_PORTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        open.retain(|&id| id != self.id);
     }
 }
 
@@ -138,7 +165,6 @@ impl Drop for PortShared {
 pub struct Port {
     shared: Arc<PortShared>,
     configured: bool,
-    started: bool,
 }
 
 impl Port {
@@ -153,8 +179,30 @@ impl Port {
         if ret != 0 {
             return Err(DpdkError::port_not_found(name));
         }
-        let shared = PortShared { id, name: name.to_string(), closed: AtomicBool::new(false), _eal: eal.clone() };
-        Ok(Port { shared: Arc::new(shared), configured: false, started: false })
+        let mut open = OPEN_PORTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if open.contains(&id) {
+            return Err(DpdkError::Port {
+                port: id,
+                name: name.to_string(),
+                op: "open".into(),
+                reason: "another handle on this port is still alive (one per port)".into(),
+            });
+        }
+        open.push(id);
+        drop(open);
+        let shared = PortShared {
+            id,
+            name: name.to_string(),
+            started: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            _eal: eal.clone(),
+        };
+        Ok(Port {
+            shared: Arc::new(shared),
+            configured: false,
+        })
     }
 
     /// DPDK port id.
@@ -188,7 +236,9 @@ impl Port {
             String::new()
         } else {
             // SAFETY: a non-null driver_name is a static C string of the driver.
-            unsafe { CStr::from_ptr(info.driver_name) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
         };
         Ok(PortInfo {
             driver,
@@ -242,19 +292,28 @@ impl Port {
             return Err(fail("configure", "the port is already configured".into()));
         }
         if pools.is_empty() {
-            return Err(fail("configure", "no mempool given for the rx queues".into()));
+            return Err(fail(
+                "configure",
+                "no mempool given for the rx queues".into(),
+            ));
         }
         let info = self.dev_info()?;
         if conf.rx_queues == 0 || conf.rx_queues > info.max_rx_queues {
             return Err(fail(
                 "configure",
-                format!("{} rx queues asked, the driver allows 1..={}", conf.rx_queues, info.max_rx_queues),
+                format!(
+                    "{} rx queues asked, the driver allows 1..={}",
+                    conf.rx_queues, info.max_rx_queues
+                ),
             ));
         }
         if conf.tx_queues == 0 || conf.tx_queues > info.max_tx_queues {
             return Err(fail(
                 "configure",
-                format!("{} tx queues asked, the driver allows 1..={}", conf.tx_queues, info.max_tx_queues),
+                format!(
+                    "{} tx queues asked, the driver allows 1..={}",
+                    conf.tx_queues, info.max_tx_queues
+                ),
             ));
         }
         let mut eth_conf = dpdk_sys::rte_eth_conf::default();
@@ -262,7 +321,10 @@ impl Port {
             if mtu < info.min_mtu || mtu > info.max_mtu {
                 return Err(fail(
                     "configure",
-                    format!("MTU {mtu} outside what the driver allows ({}..={})", info.min_mtu, info.max_mtu),
+                    format!(
+                        "MTU {mtu} outside what the driver allows ({}..={})",
+                        info.min_mtu, info.max_mtu
+                    ),
                 ));
             }
             eth_conf.rxmode.mtu = u32::from(mtu);
@@ -270,26 +332,34 @@ impl Port {
         if conf.rx_queues > 1 {
             // SAFETY: immutable constants defined by the shim.
             let wanted = unsafe {
-                dpdk_sys::shim_RTE_ETH_RSS_IP | dpdk_sys::shim_RTE_ETH_RSS_TCP | dpdk_sys::shim_RTE_ETH_RSS_UDP
+                dpdk_sys::shim_RTE_ETH_RSS_IP
+                    | dpdk_sys::shim_RTE_ETH_RSS_TCP
+                    | dpdk_sys::shim_RTE_ETH_RSS_UDP
             };
             let hf = wanted & info.flow_type_rss_offloads;
             if hf != 0 {
                 eth_conf.rxmode.mq_mode = dpdk_sys::RTE_ETH_MQ_RX_RSS;
                 eth_conf.rx_adv_conf.rss_conf.rss_hf = hf;
             } else {
-                tracing::warn!(port = self.name(), "driver has no IP RSS; flows land on rx queue 0 only");
+                tracing::warn!(
+                    port = self.name(),
+                    "driver has no IP RSS; flows land on rx queue 0 only"
+                );
             }
         }
         let id = self.id();
         // SAFETY: valid port id, stopped (never started); eth_conf is a
         // valid, fully initialised configuration that DPDK copies.
-        let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, conf.rx_queues, conf.tx_queues, &eth_conf) };
+        let ret = unsafe {
+            dpdk_sys::rte_eth_dev_configure(id, conf.rx_queues, conf.tx_queues, &eth_conf)
+        };
         self.shared.check("configure", ret)?;
         self.configured = true;
 
         let (mut rx_desc, mut tx_desc) = (conf.rx_desc, conf.tx_desc);
         // SAFETY: valid port id and out pointers.
-        let ret = unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rx_desc, &mut tx_desc) };
+        let ret =
+            unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rx_desc, &mut tx_desc) };
         self.shared.check("descriptor count adjustment", ret)?;
 
         let socket = match self.socket() {
@@ -302,18 +372,33 @@ impl Port {
             // SAFETY: valid port, configured with this queue; NULL conf means
             // the driver default; the pool lives until EAL cleanup.
             let ret = unsafe {
-                dpdk_sys::rte_eth_rx_queue_setup(id, q, rx_desc, socket, std::ptr::null(), pool.as_ptr())
+                dpdk_sys::rte_eth_rx_queue_setup(
+                    id,
+                    q,
+                    rx_desc,
+                    socket,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                )
             };
             self.shared.check(&format!("rx queue {q} setup"), ret)?;
-            rx.push(RxQueue { shared: Arc::clone(&self.shared), queue: q });
+            rx.push(RxQueue {
+                shared: Arc::clone(&self.shared),
+                queue: q,
+            });
         }
         let mut tx = Vec::with_capacity(usize::from(conf.tx_queues));
         for q in 0..conf.tx_queues {
             // SAFETY: valid port, configured with this queue; NULL conf means
             // the driver default.
-            let ret = unsafe { dpdk_sys::rte_eth_tx_queue_setup(id, q, tx_desc, socket, std::ptr::null()) };
+            let ret = unsafe {
+                dpdk_sys::rte_eth_tx_queue_setup(id, q, tx_desc, socket, std::ptr::null())
+            };
             self.shared.check(&format!("tx queue {q} setup"), ret)?;
-            tx.push(TxQueue { shared: Arc::clone(&self.shared), queue: q });
+            tx.push(TxQueue {
+                shared: Arc::clone(&self.shared),
+                queue: q,
+            });
         }
         if conf.promiscuous {
             // SAFETY: valid port id.
@@ -332,13 +417,13 @@ impl Port {
         // SAFETY: valid port id; starting an unconfigured port fails cleanly.
         let ret = unsafe { dpdk_sys::rte_eth_dev_start(self.id()) };
         self.shared.check("start", ret)?;
-        self.started = true;
+        self.shared.started.store(true, Ordering::SeqCst);
         Ok(())
     }
 
     /// True once started.
     pub fn is_started(&self) -> bool {
-        self.started
+        self.shared.started.load(Ordering::SeqCst)
     }
 
     /// Stop and close the port now. Fails (and leaves it running) while

@@ -1,0 +1,404 @@
+//! Smoke tests of the binary and of the DPDK layer against the real EAL.
+//!
+//! - `--check` validates a configuration without starting DPDK.
+//! - As root: the binary starts on two net_tap vdevs, logs both ports with
+//!   their MACs, and stops cleanly on SIGINT.
+//! - As root: in this process, the `dpdk` API on a net_ring vdev (whose tx
+//!   loops back to its rx): mempool, port, mbufs, the PacketBuf view, tx and
+//!   rx bursts, lcore launch. The frame is built and checked with etherparse.
+//!
+//! Every wait is bounded; EAL always gets `--no-pci --no-huge -m ...` and
+//! its own `--file-prefix`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nat64_dpdk::dpdk::{Burst, DpdkError, Eal, Mempool, Port, PortConfig, SOCKET_ANY};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nat64-dpdk");
+
+fn demo_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml")
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("nat64-smoke-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).expect("write temp config");
+    path
+}
+
+/// Root and a TUN device: what net_tap needs. `Err` says why not.
+fn can_run_dpdk() -> Result<(), String> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("no /proc: {e}"))?;
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .ok_or("no Uid line in /proc/self/status")?;
+    if euid != "0" {
+        return Err(format!("not root (euid {euid}); DPDK vdevs need root"));
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Err("no /dev/net/tun".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn check_accepts_the_demo_config() {
+    let out = Command::new(BIN)
+        .args(["--", "--config"])
+        .arg(demo_config())
+        .arg("--check")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The summary names both devices and the pool.
+    assert!(
+        stdout.contains("net_tap0") && stdout.contains("net_tap1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("203.0.113.0/28"), "{stdout}");
+    // --check never starts DPDK.
+    assert!(!stdout.contains("EAL:"), "{stdout}");
+}
+
+#[test]
+fn check_refuses_a_broken_config_naming_the_key() {
+    let text = std::fs::read_to_string(demo_config())
+        .unwrap()
+        .replace("[pool4]", "[pool4]\nblock_size = 300");
+    let path = temp_file("broken.toml", &text);
+    let out = Command::new(BIN)
+        .args(["--", "--config"])
+        .arg(&path)
+        .arg("--check")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("pool4.block_size"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn arguments_without_double_dash_are_refused_and_help_explains_both_halves() {
+    let out = Command::new(BIN)
+        .args(["--config", "x.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("put `--` between"));
+
+    let out = Command::new(BIN)
+        .args(["-l", "0", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for needle in [
+        "--lcores",
+        "--vdev",
+        "--no-pci",
+        "--no-huge -m 512",
+        "--file-prefix",
+        "--config",
+        "--check",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}: {help}");
+    }
+}
+
+/// Kills the child if the test fails half-way.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn runs_on_two_taps_and_stops_on_sigint() {
+    if let Err(why) = can_run_dpdk() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let pid = std::process::id();
+    let text = std::fs::read_to_string(demo_config())
+        .unwrap()
+        .replace("\"net_tap0\"", "\"net_tap_smk0\"")
+        .replace("\"net_tap1\"", "\"net_tap_smk1\"");
+    let config = temp_file("taps.toml", &text);
+    // Interface names of our own so a demo or another run cannot clash.
+    let child = Command::new(BIN)
+        .args(["-l", "0", "--no-pci", "--no-huge", "-m", "512"])
+        .arg(format!("--file-prefix=nat64-smoke-{pid}"))
+        .args(["--vdev", &format!("net_tap_smk0,iface=smk0_{pid}")])
+        .args(["--vdev", &format!("net_tap_smk1,iface=smk1_{pid}")])
+        .args(["--", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Reap(child);
+
+    let (tx, rx) = mpsc::channel::<String>();
+    let out = child.0.stdout.take().unwrap();
+    let err = child.0.stderr.take().unwrap();
+    for stream in [
+        Box::new(out) as Box<dyn std::io::Read + Send>,
+        Box::new(err),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = |log: &[String]| {
+        log.iter()
+            .any(|l| l.contains("forwarding is not implemented yet"))
+    };
+    while !ready(&log) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => log.push(line),
+            Err(_) => panic!(
+                "no start-up within 60 s (or it exited); log:\n{}",
+                log.join("\n")
+            ),
+        }
+    }
+    let all = log.join("\n");
+    for (role, dev) in [("inside", "net_tap_smk0"), ("outside", "net_tap_smk1")] {
+        let line = log
+            .iter()
+            .find(|l| l.contains(&format!("{role} port {dev}:")))
+            .unwrap_or_else(|| panic!("no log line for the {role} port; log:\n{all}"));
+        let mac = line
+            .split("MAC ")
+            .nth(1)
+            .and_then(|r| r.get(..17))
+            .unwrap_or("");
+        let octets: Vec<_> = mac
+            .split(':')
+            .filter(|o| o.len() == 2 && u8::from_str_radix(o, 16).is_ok())
+            .collect();
+        assert_eq!(octets.len(), 6, "no MAC in {line:?}");
+    }
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGINT; log:\n{all}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_file(&config);
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "log:\n{all}\n{}", rest.join("\n"));
+}
+
+/// An IPv6/UDP frame built by etherparse (independent of our code).
+fn udp6_frame(payload: &[u8]) -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv6(
+            [
+                0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+            ],
+            [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1],
+            64,
+        )
+        .udp(40000, 53);
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder.write(&mut frame, payload).unwrap();
+    frame
+}
+
+#[test]
+fn dpdk_api_on_a_net_ring_loopback() {
+    if let Err(why) = can_run_dpdk() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let pid = std::process::id();
+    let args: Vec<String> = [
+        "eal_smoke",
+        "-l",
+        "0-1",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "256",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        format!("--file-prefix=nat64-smoke-lib-{pid}"),
+        "--vdev=net_ring_smk0".to_string(),
+    ])
+    .collect();
+    let eal = Eal::init(&args).expect("EAL init");
+    assert!(matches!(
+        Eal::init(&args),
+        Err(DpdkError::EalAlreadyInitialised)
+    ));
+
+    let err = Port::by_name(&eal, "net_tap_nope").unwrap_err().to_string();
+    assert!(
+        err.starts_with("no DPDK port named 'net_tap_nope': add --vdev net_tap_nope"),
+        "{err}"
+    );
+
+    let pool = Mempool::new(&eal, "smk_pool", 1023, SOCKET_ANY).expect("mempool");
+    let mut port = Port::by_name(&eal, "net_ring_smk0").expect("net_ring port");
+    let conf = PortConfig {
+        rx_desc: 64,
+        tx_desc: 64,
+        mtu: None,
+        ..PortConfig::default()
+    };
+    let (mut rxq, mut txq) = port
+        .configure(&conf, std::slice::from_ref(&pool))
+        .expect("configure");
+    assert!(
+        port.configure(&conf, std::slice::from_ref(&pool)).is_err(),
+        "configure twice"
+    );
+    port.start().expect("start");
+    assert!(port.link().expect("link").up);
+    let _mac = port.mac_addr().expect("mac");
+    let (mut rxq, mut txq) = (rxq.remove(0), txq.remove(0));
+    let in_use_before = pool.in_use();
+
+    // An mbuf holding the frame, then the Ethernet header stripped and a
+    // new one prepended through the PacketBuf view, as the translator will.
+    let frame = udp6_frame(b"hello");
+    let mut m = pool.alloc().expect("alloc");
+    assert_eq!(m.len(), 0);
+    m.append(frame.len() as u16)
+        .expect("tailroom")
+        .copy_from_slice(&frame);
+    let headroom = m.headroom();
+    {
+        let mut pb = m.packet_buf().expect("single segment");
+        assert_eq!(pb.data(), &frame[..]);
+        assert!(pb.adj(14));
+        assert!(pb.prepend(14));
+        pb.data_mut()[..6].copy_from_slice(&[2, 0, 0, 0, 0, 0x22]);
+        assert!(pb.append(4));
+        pb.truncate(frame.len());
+    }
+    // The bounds were written back into the mbuf.
+    assert_eq!(m.headroom(), headroom);
+    assert_eq!(m.len(), frame.len());
+    assert_eq!(m.data_len(), frame.len());
+    assert!(m.adj(14) && m.prepend(14).is_some());
+    assert!(m.prepend(u16::MAX).is_none() && !m.adj(u16::MAX) && !m.trim(u16::MAX));
+
+    // tx on net_ring loops back to rx.
+    let mut out: Burst<'_, 4> = Burst::new(&eal);
+    out.push(m).expect("room");
+    assert_eq!(txq.tx_burst(&mut out), 1);
+    assert!(out.is_empty());
+    let mut inb: Burst<'_, 4> = Burst::new(&eal);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while inb.is_empty() && Instant::now() < deadline {
+        rxq.rx_burst(&mut inb);
+    }
+    assert_eq!(inb.len(), 1);
+    let got = inb.drain().next().unwrap();
+    let parsed = etherparse::SlicedPacket::from_ethernet(got.data()).expect("etherparse");
+    match parsed.link {
+        Some(etherparse::LinkSlice::Ethernet2(eth)) => {
+            assert_eq!(eth.destination(), [2, 0, 0, 0, 0, 0x22])
+        }
+        other => panic!("not ethernet: {other:?}"),
+    }
+    match parsed.transport {
+        Some(etherparse::TransportSlice::Udp(udp)) => {
+            assert_eq!((udp.source_port(), udp.destination_port()), (40000, 53));
+            assert_eq!(udp.payload(), b"hello");
+        }
+        other => panic!("not udp: {other:?}"),
+    }
+    assert_eq!(&got.data()[6..], &frame[6..]);
+    drop(got);
+    drop((out, inb));
+
+    // Bursts free what they hold: a full burst dropped and a drain
+    // abandoned half-way leave nothing in use.
+    let mut full: Burst<'_, 4> = Burst::new(&eal);
+    while !full.is_full() {
+        full.push(pool.alloc().unwrap()).unwrap();
+    }
+    assert!(full.push(pool.alloc().unwrap()).is_err());
+    let mut drain = full.drain();
+    drop(drain.next());
+    drop(drain);
+    assert!(full.is_empty());
+    for _ in 0..3 {
+        full.push(pool.alloc().unwrap()).unwrap();
+    }
+    drop(full);
+    assert_eq!(pool.in_use(), in_use_before, "mbufs leaked");
+
+    // A closure on the worker lcore.
+    let workers = eal.worker_lcores();
+    assert_eq!(workers, vec![1]);
+    let job = eal
+        .launch(1, || nat64_dpdk::dpdk::lcore_id() as i32 + 41)
+        .expect("launch");
+    assert_eq!(job.join(), 42);
+    assert!(eal.launch(0, || 0).is_err(), "main lcore is not a worker");
+
+    // The port refuses to close while queue handles exist; it closes when
+    // the last handle goes, which releases the device.
+    drop(rxq);
+    let err = port
+        .close()
+        .expect_err("closed with a tx queue handle alive");
+    assert!(err.to_string().contains("still in use"), "{err}");
+    let again = Port::by_name(&eal, "net_ring_smk0").expect_err("a second handle on a live port");
+    assert!(again.to_string().contains("another handle"), "{again}");
+    drop(txq);
+    let gone = Port::by_name(&eal, "net_ring_smk0").expect_err("not closed with its last handle");
+    assert!(matches!(gone, DpdkError::PortNotFound { .. }), "{gone}");
+    drop(pool);
+    drop(eal);
+}
