@@ -37,7 +37,13 @@ pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
         _ => return Err(DropReason::UnknownProtocol),
     };
     let mut flow = Flow {
-        tuple: Tuple { l4, src: info.src, dst: info.dst, src_port: 0, dst_port: 0 },
+        tuple: Tuple {
+            l4,
+            src: info.src,
+            dst: info.dst,
+            src_port: 0,
+            dst_port: 0,
+        },
         inner: None,
         tcp_flags: 0,
         non_first_fragment: !info.is_first(),
@@ -80,13 +86,23 @@ fn quoted_tuple(quoted: &[u8]) -> Result<Tuple<Ipv6Addr>, DropReason> {
         return Err(DropReason::IcmpInnerBad);
     }
     let upper = quoted.get(inner.l4..).unwrap_or_default();
-    let mut tuple = Tuple { l4: L4::Tcp, src: inner.src, dst: inner.dst, src_port: 0, dst_port: 0 };
+    let mut tuple = Tuple {
+        l4: L4::Tcp,
+        src: inner.src,
+        dst: inner.dst,
+        src_port: 0,
+        dst_port: 0,
+    };
     match inner.proto {
         ip_proto::TCP | ip_proto::UDP => {
             // The 8 bytes every ICMP error quotes at least (RFC 792) hold
             // both ports.
             let udp = UdpPacket::new_checked_header(upper).map_err(|_| DropReason::IcmpInnerBad)?;
-            tuple.l4 = if inner.proto == ip_proto::TCP { L4::Tcp } else { L4::Udp };
+            tuple.l4 = if inner.proto == ip_proto::TCP {
+                L4::Tcp
+            } else {
+                L4::Udp
+            };
             tuple.src_port = udp.src_port();
             tuple.dst_port = udp.dst_port();
         }

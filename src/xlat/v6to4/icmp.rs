@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    addr_sum_v4, rewrite_ports, Ipv4Header, Ipv6Info, IPV4_HEADER_LEN, IPV6_HEADER_LEN,
+    addr_sum_v4, rewrite_ports, take_ident, Ipv4Header, Ipv6Info, IPV4_HEADER_LEN, IPV6_HEADER_LEN,
     IPV6_MIN_MTU,
 };
 use crate::wire::checksum;
@@ -70,14 +70,14 @@ pub(super) fn translate_echo(
 /// does not list the value (silently drop).
 pub(super) fn pointer_6to4(pointer: u32) -> Option<u8> {
     match pointer {
-        0 => Some(0),       // Version/Traffic Class -> Version/IHL, Type Of Service
-        1 => Some(1),       // Traffic Class/Flow Label -> Type Of Service
-        4 | 5 => Some(2),   // Payload Length -> Total Length
-        6 => Some(9),       // Next Header -> Protocol
-        7 => Some(8),       // Hop Limit -> Time to Live
-        8..=23 => Some(12), // Source Address -> Source Address
+        0 => Some(0),        // Version/Traffic Class -> Version/IHL, Type Of Service
+        1 => Some(1),        // Traffic Class/Flow Label -> Type Of Service
+        4 | 5 => Some(2),    // Payload Length -> Total Length
+        6 => Some(9),        // Next Header -> Protocol
+        7 => Some(8),        // Hop Limit -> Time to Live
+        8..=23 => Some(12),  // Source Address -> Source Address
         24..=39 => Some(16), // Destination Address -> Destination Address
-        _ => None,          // 2, 3 (Flow Label): n/a; beyond 39: not listed
+        _ => None,           // 2, 3 (Flow Label): n/a; beyond 39: not listed
     }
 }
 
@@ -89,11 +89,11 @@ fn map_error(msg_type: u8, code: u8, param: u32, cfg: &XlatConfig) -> Option<(u8
         // Destination Unreachable (Type 1): Type 3, code translated.
         icmpv6_type::DST_UNREACHABLE => {
             let code4 = match code {
-                0 => 1,  // No route to destination -> Host unreachable
-                1 => 10, // Administratively prohibited -> Host administratively prohibited
-                2 => 1,  // Beyond scope of source address -> Host unreachable
-                3 => 1,  // Address unreachable -> Host unreachable
-                4 => 3,  // Port unreachable -> Port unreachable
+                0 => 1,           // No route to destination -> Host unreachable
+                1 => 10,          // Administratively prohibited -> Host administratively prohibited
+                2 => 1,           // Beyond scope of source address -> Host unreachable
+                3 => 1,           // Address unreachable -> Host unreachable
+                4 => 3,           // Port unreachable -> Port unreachable
                 _ => return None, // "Other Code values: Silently drop."
             };
             Some((DST_UNREACHABLE, code4, 0))
@@ -195,7 +195,12 @@ pub(super) fn translate_error(
     // addresses and the quoted ports unchanged.
     let inner_rewrite = plan.inner.unwrap_or_else(|| {
         let (src_port, dst_port) = quoted_ports(&inner, inner_upper);
-        Rewrite { src: plan.outer.dst, dst: plan.outer.src, src_port, dst_port }
+        Rewrite {
+            src: plan.outer.dst,
+            dst: plan.outer.src,
+            src_port,
+            dst_port,
+        }
     });
 
     // Offsets in the packet: the quoted upper layer stays at `inner_l4`.
@@ -266,7 +271,7 @@ pub(super) fn translate_error(
         outer.hop_limit - 1,
         plan.outer.src,
         plan.outer.dst,
-        st.take_ident(),
+        take_ident(st),
     );
     outer_header.write(&mut data[..IPV4_HEADER_LEN]);
     Ok(Verdict::Forward)
@@ -289,11 +294,7 @@ fn quoted_ports(inner: &Ipv6Info, upper: &[u8]) -> (u16, u16) {
 /// §5.3 + §5.2: a quoted Echo Request/Reply. Its checksum covered the
 /// quoted packet's pseudo-header with the length its Payload Length
 /// implies, even when the quote is cut short.
-fn translate_quoted_echo(
-    upper: &mut [u8],
-    inner: &Ipv6Info,
-    ident: u16,
-) -> Result<(), DropReason> {
+fn translate_quoted_echo(upper: &mut [u8], inner: &Ipv6Info, ident: u16) -> Result<(), DropReason> {
     let len = inner.packet_len().saturating_sub(inner.l4) as u32;
     let mut icmp = Icmpv6Packet::new_checked(upper).map_err(|_| DropReason::IcmpInnerBad)?;
     let new_type = echo_type_6to4(icmp.msg_type()).ok_or(DropReason::IcmpInnerBad)?;
@@ -368,6 +369,9 @@ pub(super) fn reply(
     } else {
         // Not enough headroom: slide the quote back instead.
         let raw = buf.raw_mut();
+        if raw.len() < PREFIX {
+            return Verdict::Drop(silent);
+        }
         quote = quote.min(raw.len().saturating_sub(PREFIX));
         raw.copy_within(start..start + quote, PREFIX);
         0
@@ -411,7 +415,9 @@ fn may_answer(pkt: &[u8], icmp_type: u8, code: u8) -> Option<Ipv6Addr> {
     // present, in case the caller hands a packet cut short); a chain that
     // cannot be walked, or an ICMPv6 message whose type cannot be seen, is
     // not answered.
-    let end = pkt.len().min(IPV6_HEADER_LEN + usize::from(ip.payload_len()));
+    let end = pkt
+        .len()
+        .min(IPV6_HEADER_LEN + usize::from(ip.payload_len()));
     let info = Ipv6Info::parse_quoted(&pkt[..end])?;
     if info.proto == ip_proto::ICMPV6 {
         if !info.is_first() {

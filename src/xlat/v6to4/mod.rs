@@ -198,7 +198,7 @@ fn translate(
     // A non-first fragment carries no upper-layer header: only the IP
     // header is translated (§5.1.1).
 
-    let ident = info.frag.map(|_| 0).unwrap_or_else(|| st.take_ident());
+    let ident = info.frag.map(|_| 0).unwrap_or_else(|| take_ident(st));
     let header = Ipv4Header::for_packet(
         &info,
         cfg,
@@ -214,13 +214,11 @@ fn translate(
     Ok(Verdict::Forward)
 }
 
-impl XlatState {
-    /// §5.1 Identification: the next value of this worker's counter.
-    fn take_ident(&mut self) -> u16 {
-        let ident = self.next_ipv4_id;
-        self.next_ipv4_id = ident.wrapping_add(1);
-        ident
-    }
+/// §5.1 Identification: the next value of this worker's counter.
+fn take_ident(st: &mut XlatState) -> u16 {
+    let ident = st.next_ipv4_id;
+    st.next_ipv4_id = ident.wrapping_add(1);
+    ident
 }
 
 /// What §5.1 needs from one IPv6 header and its extension-header chain.
@@ -308,7 +306,11 @@ impl Ipv6Info {
 fn is_ext_header(proto: u8) -> bool {
     matches!(
         proto,
-        ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_FRAG | ip_proto::IPV6_OPTS | PROTO_AH
+        ip_proto::HOPOPT
+            | ip_proto::IPV6_ROUTE
+            | ip_proto::IPV6_FRAG
+            | ip_proto::IPV6_OPTS
+            | PROTO_AH
     )
 }
 
@@ -337,7 +339,10 @@ fn walk_partial(pkt: &[u8], first: u8) -> Option<ExtChain> {
         match chain.upper_proto {
             ip_proto::HOPOPT => chain.hop_by_hop = true,
             ip_proto::IPV6_ROUTE => {
-                chain.routing = Some(RoutingInfo { offset: off, segments_left: header[3] })
+                chain.routing = Some(RoutingInfo {
+                    offset: off,
+                    segments_left: header[3],
+                })
             }
             ip_proto::IPV6_FRAG => {
                 if chain.fragment.is_some() {
@@ -402,7 +407,11 @@ impl Ipv4Header {
         let mut header = Ipv4Header {
             // §5.1 TOS: "By default, copied from the IPv6 Traffic Class (all
             // 8 bits)"; the translator SHOULD be able to set it instead.
-            tos: if cfg.copy_traffic_class { info.traffic_class } else { 0 },
+            tos: if cfg.copy_traffic_class {
+                info.traffic_class
+            } else {
+                0
+            },
             // §5.1 Total Length: payload length plus 20, less the skipped
             // extension headers (§5.1.1: and less the Fragment header).
             total_len,
@@ -417,7 +426,11 @@ impl Ipv4Header {
             ttl,
             // §5.1 Protocol: ICMPv6 (58) becomes ICMP (1); otherwise the
             // Next Header of the last extension header is copied.
-            protocol: if info.proto == ip_proto::ICMPV6 { ip_proto::ICMP } else { info.proto },
+            protocol: if info.proto == ip_proto::ICMPV6 {
+                ip_proto::ICMP
+            } else {
+                info.proto
+            },
             src,
             dst,
         };
@@ -473,7 +486,11 @@ fn rewrite_ports(
     dst_port: u16,
     quoted: bool,
 ) -> Result<(), DropReason> {
-    let truncated = if quoted { DropReason::IcmpInnerBad } else { DropReason::Truncated };
+    let truncated = if quoted {
+        DropReason::IcmpInnerBad
+    } else {
+        DropReason::Truncated
+    };
     if proto == ip_proto::TCP {
         if quoted {
             if upper.len() < 8 {
