@@ -28,9 +28,6 @@ impl Eal {
     /// Initialise the EAL with `args` (`args[0]` is the program name, the
     /// rest EAL options such as `-l 0-3 --vdev net_tap0 --no-huge -m 512`).
     pub fn init(args: &[String]) -> Result<Eal, DpdkError> {
-        if INITIALISED.swap(true, Ordering::SeqCst) {
-            return Err(DpdkError::EalAlreadyInitialised);
-        }
         let mut c_args: Vec<*mut c_char> = Vec::with_capacity(args.len() + 1);
         for arg in args {
             let c = CString::new(arg.as_str()).map_err(|_| DpdkError::BadArgument(arg.clone()))?;
@@ -41,6 +38,9 @@ impl Eal {
         let argc = c_int::try_from(args.len())
             .map_err(|_| DpdkError::BadArgument("too many arguments".into()))?;
         c_args.push(std::ptr::null_mut());
+        if INITIALISED.swap(true, Ordering::SeqCst) {
+            return Err(DpdkError::EalAlreadyInitialised);
+        }
         let argv = Box::leak(c_args.into_boxed_slice());
         // SAFETY: argv holds argc valid NUL-terminated strings followed by a
         // NULL, all leaked so they outlive the EAL; INITIALISED ensures this
