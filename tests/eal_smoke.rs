@@ -372,9 +372,13 @@ fn dpdk_api_on_a_net_ring_loopback() {
     drop(drain.next());
     drop(drain);
     assert!(full.is_empty());
-    for _ in 0..3 {
-        full.push(pool.alloc().unwrap()).unwrap();
-    }
+    assert!(pool.alloc_bulk(&mut full, 3));
+    assert_eq!(full.len(), 3);
+    assert!(!pool.alloc_bulk(&mut full, 2), "more than the room left");
+    assert!(full
+        .as_slice()
+        .iter()
+        .all(|m| m.is_empty() && m.segments() == 1));
     drop(full);
     assert_eq!(pool.in_use(), in_use_before, "mbufs leaked");
 

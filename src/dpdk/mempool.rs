@@ -7,7 +7,7 @@ use dpdk_sys::rte_mempool;
 
 use super::eal::Eal;
 use super::error::DpdkError;
-use super::mbuf::Mbuf;
+use super::mbuf::{Burst, Mbuf};
 
 /// Any NUMA socket.
 pub const SOCKET_ANY: i32 = dpdk_sys::SOCKET_ID_ANY;
@@ -107,6 +107,26 @@ impl Mempool {
         // SAFETY: a fresh mbuf from the pool is direct, single-segment and
         // ours alone; its lifetime is tied to &self, which keeps the EAL up.
         unsafe { Mbuf::from_raw(m) }
+    }
+
+    /// Fill `n` more slots of `burst` with fresh mbufs, all or none; false
+    /// (burst unchanged) if the pool has fewer or the burst lacks room.
+    pub fn alloc_bulk<'a, const N: usize>(&'a self, burst: &mut Burst<'a, N>, n: usize) -> bool {
+        let (slots, room) = burst.spare_raw();
+        if n > room {
+            return false;
+        }
+        // SAFETY: the pool is valid while self is; slots has room for n
+        // pointers (n <= room <= N, so the u32 cast is lossless).
+        let ret =
+            unsafe { dpdk_sys::shim_rte_pktmbuf_alloc_bulk(self.ptr.as_ptr(), slots, n as u32) };
+        if ret != 0 {
+            return false;
+        }
+        // SAFETY: DPDK wrote n fresh, direct, single-reference mbufs into
+        // the slots; their lifetime 'a borrows this pool (and so the EAL).
+        unsafe { burst.commit(n) };
+        true
     }
 
     /// Mbufs currently free in the pool (caches included).
