@@ -2,9 +2,11 @@
 //!
 //! Promises: the IPv4 header is replaced by an IPv6 header (and a Fragment
 //! header where §4.1 asks for one) by growing the packet into its headroom;
-//! the payload is never copied, except behind the quoted packet of an ICMP
-//! error, which must grow by 20 bytes (§4.3). Every input, however
-//! malformed, yields a [`Verdict`]; nothing here panics on packet data.
+//! the payload is never copied. Even an ICMP error, whose quoted packet
+//! grows by 20 bytes (§4.3), keeps its quoted transport bytes in place:
+//! everything in front of them is rewritten into the headroom. Every input,
+//! however malformed, yields a [`Verdict`]; nothing here panics on packet
+//! data.
 //!
 //! Implemented: §4.1 (header, TTL, options, Fragment header, DF/MTU), §4.2
 //! (ICMPv4 → ICMPv6 type/code/MTU/pointer mapping), §4.3 (the packet quoted
@@ -26,121 +28,42 @@ use super::{
     DropReason, Flow, PacketBuf, Plan, ReplyReason, Rewrite, Tuple, Verdict, XlatConfig, XlatState,
     L4,
 };
+use crate::wire::{
+    self, checksum as csum, icmpv4_type, icmpv6_type, ip_proto, Icmpv4Packet, Icmpv6Packet,
+    Ipv4Packet, Ipv6FragHeader, Ipv6Packet, TcpPacket, UdpPacket,
+};
 
 #[cfg(test)]
 mod tests;
 
 /// IPv4 header without options.
-const IPV4_HDR: usize = 20;
+const IPV4_HDR: usize = wire::ipv4::HEADER_LEN;
 /// IPv6 fixed header.
-const IPV6_HDR: usize = 40;
+const IPV6_HDR: usize = wire::ipv6::HEADER_LEN;
 /// IPv6 Fragment header.
-const FRAG_HDR: usize = 8;
+const FRAG_HDR: usize = wire::ipv6::FRAG_HEADER_LEN;
 /// ICMP header (type, code, checksum, 4 bytes rest of header).
-const ICMP_HDR: usize = 8;
+const ICMP_HDR: usize = wire::icmpv4::HEADER_LEN;
 /// IPv6 minimum MTU (RFC 8200 §5): ICMPv6 errors never exceed it (RFC 4443 §2.4).
 const IPV6_MIN_MTU: usize = 1280;
 /// RFC 1812 §4.3.2.3: an ICMPv4 error never exceeds 576 bytes.
 const ICMPV4_ERROR_MAX: usize = 576;
 /// Largest fragment `fragment_ipv6` builds (a 9216-byte jumbo frame).
 const FRAG_BUF: usize = 9216;
+/// IGMP, which §4.2 drops.
+const IGMP: u8 = 2;
 
-/// IP protocol numbers used here.
-mod proto {
-    pub const ICMP: u8 = 1;
-    pub const IGMP: u8 = 2;
-    pub const TCP: u8 = 6;
-    pub const UDP: u8 = 17;
-    pub const IPV6_FRAG: u8 = 44;
-    pub const ICMPV6: u8 = 58;
-}
-
-/// ICMPv4 / ICMPv6 type numbers used here.
-mod icmp {
-    pub const V4_ECHO_REPLY: u8 = 0;
-    pub const V4_DST_UNREACHABLE: u8 = 3;
-    pub const V4_SOURCE_QUENCH: u8 = 4;
-    pub const V4_REDIRECT: u8 = 5;
-    pub const V4_ECHO_REQUEST: u8 = 8;
-    pub const V4_TIME_EXCEEDED: u8 = 11;
-    pub const V4_PARAM_PROBLEM: u8 = 12;
-    pub const V6_DST_UNREACHABLE: u8 = 1;
-    pub const V6_PACKET_TOO_BIG: u8 = 2;
-    pub const V6_TIME_EXCEEDED: u8 = 3;
-    pub const V6_PARAM_PROBLEM: u8 = 4;
-    pub const V6_ECHO_REQUEST: u8 = 128;
-    pub const V6_ECHO_REPLY: u8 = 129;
-}
-
-/// RFC 1071 / RFC 1624 arithmetic (same contract as `wire::checksum`).
-mod csum {
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    /// 16-bit big-endian words summed (odd byte padded), not folded.
-    pub fn sum(data: &[u8]) -> u32 {
-        let mut acc: u64 = 0;
-        let mut chunks = data.chunks_exact(2);
-        for w in &mut chunks {
-            acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            acc += u64::from(*last) << 8;
-        }
-        while acc > 0xffff_ffff {
-            acc = (acc & 0xffff_ffff) + (acc >> 32);
-        }
-        acc as u32
-    }
-
-    /// Fold carries into 16 bits, not complemented.
-    pub fn fold(mut s: u32) -> u16 {
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        s as u16
-    }
-
-    /// The value to store in a checksum field.
-    pub fn finish(s: u32) -> u16 {
-        !fold(s)
-    }
-
-    /// Checksum of `data`.
-    pub fn checksum(data: &[u8]) -> u16 {
-        finish(sum(data))
-    }
-
-    /// IPv6 pseudo-header (RFC 8200 §8.1), unfolded.
-    pub fn pseudo_v6(src: &Ipv6Addr, dst: &Ipv6Addr, proto: u8, len: u32) -> u32 {
-        let s = u64::from(sum(&src.octets()))
-            + u64::from(sum(&dst.octets()))
-            + u64::from(len >> 16)
-            + u64::from(len & 0xffff)
-            + u64::from(proto);
-        u32::from(fold_u64(s))
-    }
-
-    /// Sum of an IPv4 address's two words.
-    pub fn addr_v4(a: Ipv4Addr) -> u32 {
-        sum(&a.octets())
-    }
-
-    /// HC' = ~(~HC + ~m + m') (RFC 1624 eqn. 3), `m`/`m'` given unfolded.
-    pub fn update(csum: u16, old_sum: u32, new_sum: u32) -> u16 {
-        let s = u64::from(!csum) + u64::from(!fold(old_sum)) + u64::from(new_sum);
-        !fold_u64(s)
-    }
-
-    fn fold_u64(mut s: u64) -> u16 {
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        s as u16
+/// A wire view error as a drop reason.
+fn bad(e: wire::Error) -> DropReason {
+    match e {
+        wire::Error::Truncated => DropReason::Truncated,
+        wire::Error::Malformed => DropReason::BadHeader,
     }
 }
 
 // ---------------------------------------------------------------------------
-// Byte access that never panics.
+// Bounds-checked byte access, for transport headers quoted by an ICMP error:
+// those may be cut short after their first 8 bytes, so no view fits them.
 
 fn get8(b: &[u8], at: usize) -> Result<u8, DropReason> {
     b.get(at).copied().ok_or(DropReason::Truncated)
@@ -153,28 +76,33 @@ fn get16(b: &[u8], at: usize) -> Result<u16, DropReason> {
     }
 }
 
-fn get32(b: &[u8], at: usize) -> Result<u32, DropReason> {
-    match b.get(at..at.wrapping_add(4)) {
-        Some(&[w, x, y, z]) => Ok(u32::from_be_bytes([w, x, y, z])),
-        _ => Err(DropReason::Truncated),
-    }
-}
-
-fn put(b: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), DropReason> {
-    b.get_mut(at..at.wrapping_add(bytes.len()))
+fn put16(b: &mut [u8], at: usize, v: u16) -> Result<(), DropReason> {
+    b.get_mut(at..at.wrapping_add(2))
         .ok_or(DropReason::Truncated)?
-        .copy_from_slice(bytes);
+        .copy_from_slice(&v.to_be_bytes());
     Ok(())
 }
 
-fn put16(b: &mut [u8], at: usize, v: u16) -> Result<(), DropReason> {
-    put(b, at, &v.to_be_bytes())
+/// `b[at..at + len]`, or `Truncated`.
+fn window(b: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], DropReason> {
+    b.get_mut(at..at.saturating_add(len))
+        .ok_or(DropReason::Truncated)
+}
+
+/// Sum of the two words of an IPv4 address.
+fn sum4(a: Ipv4Addr) -> u32 {
+    csum::sum(&a.octets())
+}
+
+/// Sum of the eight words of an IPv6 address.
+fn sum6(a: &Ipv6Addr) -> u32 {
+    csum::sum(&a.octets())
 }
 
 // ---------------------------------------------------------------------------
-// IPv4 header, parsed once.
+// IPv4 header, read once before the buffer is rewritten.
 
-/// The IPv4 header fields translation needs.
+/// The IPv4 header fields translation needs, copied out of the packet.
 #[derive(Debug, Clone, Copy)]
 struct V4Hdr {
     /// Header length in bytes (options included).
@@ -196,48 +124,33 @@ struct V4Hdr {
 impl V4Hdr {
     /// Parse a header whose datagram must be wholly inside `pkt`.
     fn parse(pkt: &[u8]) -> Result<V4Hdr, DropReason> {
-        let h = Self::parse_quoted(pkt)?;
-        if h.total > pkt.len() {
-            return Err(DropReason::Truncated);
-        }
-        Ok(h)
+        Ok(Self::of(&Ipv4Packet::new_checked(pkt).map_err(bad)?))
     }
 
     /// Parse a header quoted by an ICMP error: the header itself must be
     /// complete, the datagram behind it may be cut short.
     fn parse_quoted(pkt: &[u8]) -> Result<V4Hdr, DropReason> {
-        if pkt.len() < IPV4_HDR {
-            return Err(DropReason::Truncated);
-        }
-        let vihl = get8(pkt, 0)?;
-        if vihl >> 4 != 4 {
+        let p = Ipv4Packet::new_checked_header(pkt).map_err(bad)?;
+        if usize::from(p.total_len()) < p.header_len() {
             return Err(DropReason::BadHeader);
         }
-        let ihl = usize::from(vihl & 0x0f) * 4;
-        if ihl < IPV4_HDR {
-            return Err(DropReason::BadHeader);
+        Ok(Self::of(&p))
+    }
+
+    fn of(p: &Ipv4Packet<&[u8]>) -> V4Hdr {
+        V4Hdr {
+            ihl: p.header_len(),
+            tos: p.tos(),
+            total: usize::from(p.total_len()),
+            ident: p.ident(),
+            df: p.dont_frag(),
+            mf: p.more_frags(),
+            frag_off: usize::from(p.frag_offset()),
+            ttl: p.ttl(),
+            proto: p.protocol(),
+            src: p.src_addr(),
+            dst: p.dst_addr(),
         }
-        if ihl > pkt.len() {
-            return Err(DropReason::Truncated);
-        }
-        let total = usize::from(get16(pkt, 2)?);
-        if total < ihl {
-            return Err(DropReason::BadHeader);
-        }
-        let flags = get16(pkt, 6)?;
-        Ok(V4Hdr {
-            ihl,
-            tos: get8(pkt, 1)?,
-            total,
-            ident: get16(pkt, 4)?,
-            df: flags & 0x4000 != 0,
-            mf: flags & 0x2000 != 0,
-            frag_off: usize::from(flags & 0x1fff) * 8,
-            ttl: get8(pkt, 8)?,
-            proto: get8(pkt, 9)?,
-            src: Ipv4Addr::from(get32(pkt, 12)?),
-            dst: Ipv4Addr::from(get32(pkt, 16)?),
-        })
     }
 
     /// MF set or offset non-zero.
@@ -255,24 +168,19 @@ impl V4Hdr {
 fn is_icmpv4_error_type(t: u8) -> bool {
     matches!(
         t,
-        icmp::V4_DST_UNREACHABLE
-            | icmp::V4_SOURCE_QUENCH
-            | icmp::V4_REDIRECT
-            | icmp::V4_TIME_EXCEEDED
-            | icmp::V4_PARAM_PROBLEM
+        icmpv4_type::DST_UNREACHABLE
+            | icmpv4_type::SOURCE_QUENCH
+            | icmpv4_type::REDIRECT
+            | icmpv4_type::TIME_EXCEEDED
+            | icmpv4_type::PARAM_PROBLEM
     )
 }
 
 /// True if `pkt` (with header `h`) carries an ICMPv4 error message.
 fn carries_icmp_error(pkt: &[u8], h: &V4Hdr) -> bool {
-    h.proto == proto::ICMP
+    h.proto == ip_proto::ICMP
         && h.frag_off == 0
         && pkt.get(h.ihl).is_some_and(|&t| is_icmpv4_error_type(t))
-}
-
-/// True if the IPv4 header checksum verifies.
-fn ipv4_checksum_ok(hdr: &[u8]) -> bool {
-    csum::fold(csum::sum(hdr)) == 0xffff
 }
 
 /// RFC 7915 §4.1: is there an unexpired (pointer <= length) loose or
@@ -291,8 +199,8 @@ fn unexpired_source_route(opts: &[u8]) -> Result<bool, DropReason> {
                     return Err(DropReason::BadHeader);
                 }
                 if kind == 0x83 || kind == 0x89 {
-                    let ptr = usize::from(get8(opts, i + 2).map_err(|_| DropReason::BadHeader)?);
-                    if ptr <= len {
+                    let ptr = get8(opts, i + 2).map_err(|_| DropReason::BadHeader)?;
+                    if usize::from(ptr) <= len {
                         return Ok(true);
                     }
                 }
@@ -306,34 +214,40 @@ fn unexpired_source_route(opts: &[u8]) -> Result<bool, DropReason> {
 // ---------------------------------------------------------------------------
 // IPv6 header construction.
 
-/// The 40-byte IPv6 header (RFC 7915 §4.1); flow label 0.
-fn ipv6_header(
+/// What goes into a fixed IPv6 header.
+struct V6Fields<'a> {
     tc: u8,
     payload_len: usize,
     next: u8,
     hop: u8,
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
-) -> [u8; IPV6_HDR] {
-    let mut h = [0u8; IPV6_HDR];
-    h[0] = 0x60 | (tc >> 4);
-    h[1] = tc << 4;
-    h[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
-    h[6] = next;
-    h[7] = hop;
-    h[8..24].copy_from_slice(&src.octets());
-    h[24..40].copy_from_slice(&dst.octets());
-    h
+    src: &'a Ipv6Addr,
+    dst: &'a Ipv6Addr,
 }
 
-/// The 8-byte Fragment header; `offset` in bytes (a multiple of 8).
-fn frag_header(next: u8, offset: usize, more: bool, ident: u32) -> [u8; FRAG_HDR] {
-    let mut f = [0u8; FRAG_HDR];
-    f[0] = next;
-    let fo = (((offset / 8) as u16) << 3) | u16::from(more);
-    f[2..4].copy_from_slice(&fo.to_be_bytes());
-    f[4..8].copy_from_slice(&ident.to_be_bytes());
-    f
+/// Write the fixed IPv6 header at `b[at..]` (RFC 7915 §4.1; flow label 0).
+fn put_ipv6_header(b: &mut [u8], at: usize, f: &V6Fields) -> Result<(), DropReason> {
+    let mut p = Ipv6Packet::new_unchecked(window(b, at, IPV6_HDR)?);
+    p.set_version(6);
+    p.set_traffic_class(f.tc);
+    p.set_flow_label(0);
+    p.set_payload_len(f.payload_len as u16);
+    p.set_next_header(f.next);
+    p.set_hop_limit(f.hop);
+    p.set_src_addr(f.src);
+    p.set_dst_addr(f.dst);
+    Ok(())
+}
+
+/// Write a Fragment header at `b[at..]` (§4.1): offset in bytes and M
+/// copied, identification = the IPv4 Identification in the low 16 bits.
+fn put_frag_header(b: &mut [u8], at: usize, next: u8, h: &V4Hdr) -> Result<(), DropReason> {
+    let mut f = Ipv6FragHeader::new_unchecked(window(b, at, FRAG_HDR)?);
+    f.set_next_header(next);
+    f.clear_reserved();
+    f.set_frag_offset(h.frag_off as u16);
+    f.set_more_frags(h.mf);
+    f.set_ident(u32::from(h.ident));
+    Ok(())
 }
 
 /// §4.1 Traffic Class: the TOS octet, or 0 if configured so.
@@ -347,8 +261,8 @@ fn traffic_class(tos: u8, cfg: &XlatConfig) -> u8 {
 
 /// §4.1 Next Header: ICMPv4 becomes ICMPv6, anything else is copied.
 fn next_header(p: u8) -> u8 {
-    if p == proto::ICMP {
-        proto::ICMPV6
+    if p == ip_proto::ICMP {
+        ip_proto::ICMPV6
     } else {
         p
     }
@@ -390,8 +304,7 @@ fn translate(
     cfg: &XlatConfig,
 ) -> Result<Verdict, DropReason> {
     let h = V4Hdr::parse(buf.data())?;
-    let hdr = buf.data().get(..h.ihl).ok_or(DropReason::Truncated)?;
-    if !ipv4_checksum_ok(hdr) {
+    if !Ipv4Packet::new_unchecked(buf.data()).verify_checksum() {
         return Err(DropReason::BadIpv4Checksum);
     }
     // Anything after Total Length is link-layer padding.
@@ -404,7 +317,7 @@ fn translate(
         if is_error {
             return Err(DropReason::TtlExpiredOnError);
         }
-        return Ok(icmpv4_error(buf, icmp::V4_TIME_EXCEEDED, 0, 0, cfg));
+        return Ok(icmpv4_error(buf, icmpv4_type::TIME_EXCEEDED, 0, 0, cfg));
     }
 
     // §4.1: options are ignored, except an unexpired source route: the
@@ -416,7 +329,7 @@ fn translate(
         .get(IPV4_HDR..h.ihl)
         .ok_or(DropReason::Truncated)?;
     if unexpired_source_route(opts)? {
-        return Ok(icmpv4_error(buf, icmp::V4_DST_UNREACHABLE, 5, 0, cfg));
+        return Ok(icmpv4_error(buf, icmpv4_type::DST_UNREACHABLE, 5, 0, cfg));
     }
 
     // A fragment reaching past the 65535-byte datagram limit (RFC 791) has
@@ -426,9 +339,9 @@ fn translate(
     }
 
     match h.proto {
-        proto::ICMP => translate_icmp(buf, &h, plan, cfg),
+        ip_proto::ICMP => translate_icmp(buf, &h, plan, cfg),
         // §4.2 (IGMP messages): single-hop, SHOULD be silently dropped.
-        proto::IGMP => Err(DropReason::UnknownProtocol),
+        IGMP => Err(DropReason::UnknownProtocol),
         _ => translate_transport(buf, &h, &plan.outer, cfg),
     }
 }
@@ -456,7 +369,13 @@ fn shape(buf: &mut PacketBuf, h: &V4Hdr, cfg: &XlatConfig) -> Result<Shape, Verd
                 .saturating_sub(size)
                 .min(0xffff);
             let mtu4 = mtu4 as u32;
-            return Err(icmpv4_error(buf, icmp::V4_DST_UNREACHABLE, 4, mtu4, cfg));
+            return Err(icmpv4_error(
+                buf,
+                icmpv4_type::DST_UNREACHABLE,
+                4,
+                mtu4,
+                cfg,
+            ));
         }
         return Ok(Shape {
             frag_hdr,
@@ -491,24 +410,17 @@ fn write_outer_header(
     let new_len = IPV6_HDR + if frag_hdr { FRAG_HDR } else { 0 };
     resize_front(buf, h.ihl, new_len)?;
     let nh = next_header(h.proto);
-    let payload_len = new_len - IPV6_HDR + h.l4_len();
-    let first = if frag_hdr { proto::IPV6_FRAG } else { nh };
-    let hop = h.ttl - 1;
-    let tc = traffic_class(h.tos, cfg);
-    let data = buf.data_mut();
-    put(
-        data,
-        0,
-        &ipv6_header(tc, payload_len, first, hop, &outer.src, &outer.dst),
-    )?;
+    let fields = V6Fields {
+        tc: traffic_class(h.tos, cfg),
+        payload_len: new_len - IPV6_HDR + h.l4_len(),
+        next: if frag_hdr { ip_proto::IPV6_FRAG } else { nh },
+        hop: h.ttl - 1,
+        src: &outer.src,
+        dst: &outer.dst,
+    };
+    put_ipv6_header(buf.data_mut(), 0, &fields)?;
     if frag_hdr {
-        // §4.1 Fragment header: offset and M copied, identification = the
-        // IPv4 Identification in the low-order 16 bits.
-        put(
-            data,
-            IPV6_HDR,
-            &frag_header(nh, h.frag_off, h.mf, u32::from(h.ident)),
-        )?;
+        put_frag_header(buf.data_mut(), IPV6_HDR, nh, h)?;
     }
     Ok(())
 }
@@ -520,32 +432,29 @@ fn translate_transport(
     outer: &Rewrite<Ipv6Addr>,
     cfg: &XlatConfig,
 ) -> Result<Verdict, DropReason> {
+    // Only a first fragment holds the transport header.
     let first = h.frag_off == 0;
-    let l4 = h.ihl;
-    let udp_zero = if first && h.proto == proto::UDP {
-        let seg = buf.data().get(l4..).ok_or(DropReason::Truncated)?;
-        if seg.len() < 8 {
-            return Err(DropReason::Truncated);
-        }
-        if get16(seg, 6)? == 0 {
-            // §4.5: UDP checksum 0 is computed afresh if configured, which
-            // needs the whole datagram: not possible for a fragment.
-            if h.is_fragment() || !cfg.amend_udp_checksum_zero {
-                return Err(DropReason::UdpChecksumZero);
+    let mut udp_zero = false;
+    if first {
+        let seg = buf.data().get(h.ihl..).ok_or(DropReason::Truncated)?;
+        match h.proto {
+            ip_proto::TCP => {
+                TcpPacket::new_checked(seg).map_err(bad)?;
             }
-            let ulen = usize::from(get16(seg, 4)?);
-            if ulen < 8 || ulen > seg.len() {
-                return Err(DropReason::BadHeader);
+            ip_proto::UDP => {
+                let udp = UdpPacket::new_checked_header(seg).map_err(bad)?;
+                if udp.checksum() == 0 {
+                    // §4.5: UDP checksum 0 is computed afresh if configured,
+                    // which needs the whole datagram: not so for a fragment.
+                    if h.is_fragment() || !cfg.amend_udp_checksum_zero {
+                        return Err(DropReason::UdpChecksumZero);
+                    }
+                    UdpPacket::new_checked(seg).map_err(bad)?;
+                    udp_zero = true;
+                }
             }
-            true
-        } else {
-            false
+            _ => {}
         }
-    } else {
-        false
-    };
-    if first && h.proto == proto::TCP && h.l4_len() < 20 {
-        return Err(DropReason::Truncated);
     }
 
     let sh = match shape(buf, h, cfg) {
@@ -553,37 +462,41 @@ fn translate_transport(
         Err(v) => return Ok(v),
     };
 
-    if first && (h.proto == proto::TCP || h.proto == proto::UDP) {
-        let data = buf.data_mut();
-        let seg = data.get_mut(l4..).ok_or(DropReason::Truncated)?;
-        let ck_at = if h.proto == proto::TCP { 16 } else { 6 };
-        let old_ports = csum::sum(seg.get(..4).ok_or(DropReason::Truncated)?);
-        put16(seg, 0, outer.src_port)?;
-        put16(seg, 2, outer.dst_port)?;
-        if udp_zero {
-            // §4.5 option 2: calculate the IPv6 checksum.
-            let ulen = usize::from(get16(seg, 4)?);
-            let body = seg.get(..ulen).ok_or(DropReason::Truncated)?;
-            let s =
-                csum::pseudo_v6(&outer.src, &outer.dst, proto::UDP, ulen as u32) + csum::sum(body);
-            let c = csum::finish(s);
-            put16(seg, 6, if c == 0 { 0xffff } else { c })?;
-        } else {
-            // §4.5: the pseudo-header changes from IPv4 to IPv6 addresses
-            // (protocol and length are the same numbers) and the ports change.
-            let old = csum::addr_v4(h.src) + csum::addr_v4(h.dst) + old_ports;
-            let new = csum::sum(&outer.src.octets())
-                + csum::sum(&outer.dst.octets())
-                + u32::from(outer.src_port)
-                + u32::from(outer.dst_port);
-            let c = csum::update(get16(seg, ck_at)?, old, new);
-            // A UDP checksum of 0 means "none": send 0xffff (RFC 768).
-            let c = if h.proto == proto::UDP && c == 0 {
-                0xffff
-            } else {
-                c
-            };
-            put16(seg, ck_at, c)?;
+    if first {
+        // §4.5: the pseudo-header changes from IPv4 to IPv6 addresses
+        // (protocol and length are the same numbers) and the ports change.
+        let old_addrs = sum4(h.src) + sum4(h.dst);
+        let new_ports = u32::from(outer.src_port) + u32::from(outer.dst_port);
+        let new = sum6(&outer.src) + sum6(&outer.dst) + new_ports;
+        let seg = buf
+            .data_mut()
+            .get_mut(h.ihl..)
+            .ok_or(DropReason::Truncated)?;
+        match h.proto {
+            ip_proto::TCP => {
+                let mut tcp = TcpPacket::new_checked(seg).map_err(bad)?;
+                let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
+                tcp.set_src_port(outer.src_port);
+                tcp.set_dst_port(outer.dst_port);
+                tcp.set_checksum(csum::update(tcp.checksum(), old, new));
+            }
+            ip_proto::UDP => {
+                let mut udp = UdpPacket::new_checked_header(seg).map_err(bad)?;
+                let old = old_addrs + u32::from(udp.src_port()) + u32::from(udp.dst_port());
+                udp.set_src_port(outer.src_port);
+                udp.set_dst_port(outer.dst_port);
+                if udp_zero {
+                    // §4.5 option 2: calculate the IPv6 checksum.
+                    let mut udp = UdpPacket::new_checked(udp.into_inner()).map_err(bad)?;
+                    udp.fill_checksum_v6(&outer.src, &outer.dst);
+                } else {
+                    let c = csum::update(udp.checksum(), old, new);
+                    // A UDP checksum of 0 means "none": send 0xffff (RFC 768).
+                    udp.set_checksum(if c == 0 { 0xffff } else { c });
+                }
+            }
+            // §4.5: other transports are forwarded untouched.
+            _ => {}
         }
     }
     write_outer_header(buf, h, outer, cfg, sh.frag_hdr)?;
@@ -604,12 +517,12 @@ fn translate_icmp(
         return Err(DropReason::Fragment);
     }
     let msg = buf.data().get(h.ihl..).ok_or(DropReason::Truncated)?;
-    if msg.len() < ICMP_HDR {
-        return Err(DropReason::Truncated);
-    }
-    match get8(msg, 0)? {
-        icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => translate_echo(buf, h, &plan.outer, cfg),
-        icmp::V4_DST_UNREACHABLE | icmp::V4_TIME_EXCEEDED | icmp::V4_PARAM_PROBLEM => {
+    let msg = Icmpv4Packet::new_checked(msg).map_err(bad)?;
+    match msg.msg_type() {
+        icmpv4_type::ECHO_REQUEST | icmpv4_type::ECHO_REPLY => {
+            translate_echo(buf, h, &plan.outer, cfg)
+        }
+        icmpv4_type::DST_UNREACHABLE | icmpv4_type::TIME_EXCEEDED | icmpv4_type::PARAM_PROBLEM => {
             translate_icmp_error(buf, h, plan, cfg)
         }
         // §4.2: Information Request/Reply, Timestamp, Address Mask, Router
@@ -617,6 +530,40 @@ fn translate_icmp(
         // Host Address and unknown types: silently drop.
         _ => Err(DropReason::IcmpUntranslatable),
     }
+}
+
+/// The ICMPv6 echo type for an ICMPv4 echo type (8 → 128, 0 → 129).
+fn echo_type_v6(t4: u8) -> u8 {
+    if t4 == icmpv4_type::ECHO_REQUEST {
+        icmpv6_type::ECHO_REQUEST
+    } else {
+        icmpv6_type::ECHO_REPLY
+    }
+}
+
+/// Rewrite an ICMPv4 echo message (at least its 8 header bytes) into
+/// ICMPv6 with identifier `ident`, updating the checksum for the type, the
+/// identifier and the ICMPv6 pseudo-header of a `len`-byte message.
+fn echo_to_v6(
+    msg: &mut [u8],
+    ident: u16,
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    len: usize,
+) -> Result<(), DropReason> {
+    let m4 = Icmpv4Packet::new_checked(&*msg).map_err(bad)?;
+    let (t4, code) = (m4.msg_type(), m4.msg_code());
+    let t6 = echo_type_v6(t4);
+    let old = u32::from(u16::from_be_bytes([t4, code])) + u32::from(m4.echo_ident());
+    let new = u32::from(u16::from_be_bytes([t6, code]))
+        + u32::from(ident)
+        + csum::pseudo_v6(src, dst, ip_proto::ICMPV6, len as u32);
+    let c = csum::update(m4.checksum(), old, new);
+    let mut m6 = Icmpv6Packet::new_checked(msg).map_err(bad)?;
+    m6.set_msg_type(t6);
+    m6.set_echo_ident(ident);
+    m6.set_checksum(c);
+    Ok(())
 }
 
 /// §4.2 Echo / Echo Reply: types 8/0 → 128/129, identifier from the plan,
@@ -631,25 +578,11 @@ fn translate_echo(
         Ok(s) => s,
         Err(v) => return Ok(v),
     };
-    let len = h.l4_len();
     let msg = buf
         .data_mut()
         .get_mut(h.ihl..)
         .ok_or(DropReason::Truncated)?;
-    let (t4, code) = (get8(msg, 0)?, get8(msg, 1)?);
-    let t6 = if t4 == icmp::V4_ECHO_REQUEST {
-        icmp::V6_ECHO_REQUEST
-    } else {
-        icmp::V6_ECHO_REPLY
-    };
-    let old = u32::from(u16::from_be_bytes([t4, code])) + u32::from(get16(msg, 4)?);
-    let new = u32::from(u16::from_be_bytes([t6, code]))
-        + u32::from(outer.src_port)
-        + csum::pseudo_v6(&outer.src, &outer.dst, proto::ICMPV6, len as u32);
-    let c = csum::update(get16(msg, 2)?, old, new);
-    put(msg, 0, &[t6])?;
-    put16(msg, 2, c)?;
-    put16(msg, 4, outer.src_port)?;
+    echo_to_v6(msg, outer.src_port, &outer.src, &outer.dst, h.l4_len())?;
     write_outer_header(buf, h, outer, cfg, sh.frag_hdr)?;
     Ok(sh.verdict)
 }
@@ -697,37 +630,40 @@ fn param_problem_pointer(p4: u8) -> Option<u32> {
 }
 
 /// §4.2 error type/code mapping: (ICMPv6 type, code, bytes 4..8).
-fn map_icmp_error(msg: &[u8], cfg: &XlatConfig) -> Result<(u8, u8, u32), DropReason> {
-    let (t, code) = (get8(msg, 0)?, get8(msg, 1)?);
+fn map_icmp_error(
+    msg: &Icmpv4Packet<&[u8]>,
+    cfg: &XlatConfig,
+) -> Result<(u8, u8, u32), DropReason> {
+    let code = msg.msg_code();
     let untranslatable = Err(DropReason::IcmpUntranslatable);
-    match t {
-        icmp::V4_DST_UNREACHABLE => match code {
+    match msg.msg_type() {
+        icmpv4_type::DST_UNREACHABLE => match code {
             // Net/Host Unreachable, Source Route Failed, 6, 7, 8, 11, 12:
             // No route to destination.
-            0 | 1 | 5 | 6 | 7 | 8 | 11 | 12 => Ok((icmp::V6_DST_UNREACHABLE, 0, 0)),
+            0 | 1 | 5 | 6 | 7 | 8 | 11 | 12 => Ok((icmpv6_type::DST_UNREACHABLE, 0, 0)),
             // Protocol Unreachable: Parameter Problem 4/1 at Next Header.
-            2 => Ok((icmp::V6_PARAM_PROBLEM, 1, 6)),
+            2 => Ok((icmpv6_type::PARAM_PROBLEM, 1, 6)),
             // Port Unreachable.
-            3 => Ok((icmp::V6_DST_UNREACHABLE, 4, 0)),
+            3 => Ok((icmpv6_type::DST_UNREACHABLE, 4, 0)),
             // Fragmentation Needed: Packet Too Big.
             4 => {
-                let quoted_total = get16(msg, ICMP_HDR + 2)?;
-                let mtu = packet_too_big_mtu(get16(msg, 6)?, quoted_total, cfg);
-                Ok((icmp::V6_PACKET_TOO_BIG, 0, mtu))
+                let quoted_total = get16(msg.payload(), 2)?;
+                let mtu = packet_too_big_mtu(msg.next_hop_mtu(), quoted_total, cfg);
+                Ok((icmpv6_type::PACKET_TOO_BIG, 0, mtu))
             }
             // Administratively prohibited (9, 10, 13) and Precedence cutoff
             // (15): Communication administratively prohibited.
-            9 | 10 | 13 | 15 => Ok((icmp::V6_DST_UNREACHABLE, 1, 0)),
+            9 | 10 | 13 | 15 => Ok((icmpv6_type::DST_UNREACHABLE, 1, 0)),
             // 14 Host Precedence Violation and unknown codes: drop.
             _ => untranslatable,
         },
         // Time Exceeded: type 3, code unchanged.
-        icmp::V4_TIME_EXCEEDED => Ok((icmp::V6_TIME_EXCEEDED, code, 0)),
-        icmp::V4_PARAM_PROBLEM => match code {
+        icmpv4_type::TIME_EXCEEDED => Ok((icmpv6_type::TIME_EXCEEDED, code, 0)),
+        icmpv4_type::PARAM_PROBLEM => match code {
             // Pointer indicates the error / Bad length: Erroneous header
             // field, pointer per Figure 3.
-            0 | 2 => match param_problem_pointer(get8(msg, 4)?) {
-                Some(p) => Ok((icmp::V6_PARAM_PROBLEM, 0, p)),
+            0 | 2 => match param_problem_pointer(msg.pointer()) {
+                Some(p) => Ok((icmpv6_type::PARAM_PROBLEM, 0, p)),
                 None => untranslatable,
             },
             // Missing a required option, unknown codes: drop.
@@ -751,13 +687,14 @@ fn translate_icmp_error(
 ) -> Result<Verdict, DropReason> {
     let inner = plan.inner.as_ref().ok_or(DropReason::IcmpInnerBad)?;
     let msg = buf.data().get(h.ihl..).ok_or(DropReason::Truncated)?;
+    let msg = Icmpv4Packet::new_checked(msg).map_err(bad)?;
     // The error is rebuilt with a fresh checksum: make sure we do not
     // launder a corrupt one.
-    if csum::fold(csum::sum(msg)) != 0xffff {
+    if !msg.verify_checksum() {
         return Err(DropReason::BadIcmpChecksum);
     }
-    let (t6, c6, rest6) = map_icmp_error(msg, cfg)?;
-    let quoted = msg.get(ICMP_HDR..).ok_or(DropReason::Truncated)?;
+    let (t6, c6, rest6) = map_icmp_error(&msg, cfg)?;
+    let quoted = msg.payload();
     let ih = V4Hdr::parse_quoted(quoted).map_err(|_| DropReason::IcmpInnerBad)?;
     let inner_l4 = quoted.get(ih.ihl..).ok_or(DropReason::IcmpInnerBad)?;
     let inner_first = ih.frag_off == 0;
@@ -765,11 +702,11 @@ fn translate_icmp_error(
     if inner_first && inner_l4.len() < 8 {
         return Err(DropReason::IcmpInnerBad);
     }
-    if inner_first && ih.proto == proto::ICMP {
+    if inner_first && ih.proto == ip_proto::ICMP {
         let it = get8(inner_l4, 0)?;
         // §4.3: stop at the first embedded header: an error inside an error
         // (or any non-echo message) is not translated.
-        if it != icmp::V4_ECHO_REQUEST && it != icmp::V4_ECHO_REPLY {
+        if it != icmpv4_type::ECHO_REQUEST && it != icmpv4_type::ECHO_REPLY {
             return Err(DropReason::IcmpInnerBad);
         }
     }
@@ -786,65 +723,60 @@ fn translate_icmp_error(
 
     // §4.3: the inner transport header gets the inner plan's ports and its
     // checksum the IPv4 → IPv6 pseudo-header change.
-    let l4_at = h.ihl + ICMP_HDR + ih.ihl;
     if inner_first {
         let seg = buf
             .data_mut()
-            .get_mut(l4_at..)
+            .get_mut(old_front..)
             .ok_or(DropReason::Truncated)?;
         rewrite_inner_l4(seg, &ih, inner)?;
     }
 
     resize_front(buf, old_front, new_front)?;
     let data = buf.data_mut();
-    let tc = traffic_class(h.tos, cfg);
-    put(
-        data,
-        0,
-        &ipv6_header(
-            tc,
-            0,
-            proto::ICMPV6,
-            h.ttl - 1,
-            &plan.outer.src,
-            &plan.outer.dst,
-        ),
-    )?;
-    // ICMPv6 header; RFC 4884 extensions are carried as opaque quoted data
-    // (length attribute 0), a simplification of §4.2 "ICMP Error Payload".
-    put(data, IPV6_HDR, &[t6, c6, 0, 0])?;
-    put(data, IPV6_HDR + 4, &rest6.to_be_bytes())?;
+    let outer_fields = V6Fields {
+        tc: traffic_class(h.tos, cfg),
+        payload_len: 0, // set below, after truncation
+        next: ip_proto::ICMPV6,
+        hop: h.ttl - 1,
+        src: &plan.outer.src,
+        dst: &plan.outer.dst,
+    };
+    put_ipv6_header(data, 0, &outer_fields)?;
     // §4.3: the quoted header is translated like any header, except that
     // its TTL is not decremented.
     let inh = next_header(ih.proto);
-    let inner_payload = inner_hdr6 - IPV6_HDR + ih.l4_len();
-    let inner_first_nh = if inner_frag { proto::IPV6_FRAG } else { inh };
-    let itc = traffic_class(ih.tos, cfg);
-    let ihdr = ipv6_header(
-        itc,
-        inner_payload,
-        inner_first_nh,
-        ih.ttl,
-        &inner.src,
-        &inner.dst,
-    );
-    put(data, IPV6_HDR + ICMP_HDR, &ihdr)?;
+    let inner_fields = V6Fields {
+        tc: traffic_class(ih.tos, cfg),
+        payload_len: inner_hdr6 - IPV6_HDR + ih.l4_len(),
+        next: if inner_frag { ip_proto::IPV6_FRAG } else { inh },
+        hop: ih.ttl,
+        src: &inner.src,
+        dst: &inner.dst,
+    };
+    put_ipv6_header(data, IPV6_HDR + ICMP_HDR, &inner_fields)?;
     if inner_frag {
-        let fh = frag_header(inh, ih.frag_off, ih.mf, u32::from(ih.ident));
-        put(data, IPV6_HDR + ICMP_HDR + IPV6_HDR, &fh)?;
+        put_frag_header(data, IPV6_HDR + ICMP_HDR + IPV6_HDR, inh, &ih)?;
     }
+
     buf.truncate(final_len);
     let data = buf.data_mut();
-    let icmp_len = final_len - IPV6_HDR;
-    put16(data, 4, icmp_len as u16)?;
-    let msg6 = data.get(IPV6_HDR..).ok_or(DropReason::Truncated)?;
-    let s = csum::pseudo_v6(
-        &plan.outer.src,
-        &plan.outer.dst,
-        proto::ICMPV6,
-        icmp_len as u32,
-    ) + csum::sum(msg6);
-    put16(data, IPV6_HDR + 2, csum::finish(s))?;
+    if data.len() < IPV6_HDR + ICMP_HDR {
+        return Err(DropReason::Truncated);
+    }
+    let (head, msg6) = data.split_at_mut(IPV6_HDR);
+    Ipv6Packet::new_unchecked(head).set_payload_len(msg6.len() as u16);
+    let mut m = Icmpv6Packet::new_checked(msg6).map_err(bad)?;
+    m.set_msg_type(t6);
+    m.set_msg_code(c6);
+    if t6 == icmpv6_type::PACKET_TOO_BIG {
+        m.set_mtu(rest6);
+    } else {
+        // Parameter Problem pointer; zero ("unused") for the others. RFC
+        // 4884 extensions are carried as opaque quoted data (length
+        // attribute 0), a simplification of §4.2 "ICMP Error Payload".
+        m.set_pointer(rest6);
+    }
+    m.fill_checksum(&plan.outer.src, &plan.outer.dst);
     Ok(Verdict::Forward)
 }
 
@@ -855,60 +787,43 @@ fn rewrite_inner_l4(
     ih: &V4Hdr,
     inner: &Rewrite<Ipv6Addr>,
 ) -> Result<(), DropReason> {
-    let addr_old = csum::addr_v4(ih.src) + csum::addr_v4(ih.dst);
-    let addr_new = csum::sum(&inner.src.octets()) + csum::sum(&inner.dst.octets());
     match ih.proto {
-        proto::TCP | proto::UDP => {
-            let old = addr_old + csum::sum(seg.get(..4).ok_or(DropReason::IcmpInnerBad)?);
-            let new = addr_new + u32::from(inner.src_port) + u32::from(inner.dst_port);
+        ip_proto::TCP | ip_proto::UDP => {
+            let old = sum4(ih.src) + sum4(ih.dst) + csum::sum(seg.get(..4).unwrap_or(&[]));
+            let new = sum6(&inner.src)
+                + sum6(&inner.dst)
+                + u32::from(inner.src_port)
+                + u32::from(inner.dst_port);
             put16(seg, 0, inner.src_port)?;
             put16(seg, 2, inner.dst_port)?;
-            let ck_at = if ih.proto == proto::TCP { 16 } else { 6 };
+            let is_udp = ih.proto == ip_proto::UDP;
+            let ck_at = if is_udp { 6 } else { 16 };
             // The TCP checksum may lie beyond the quoted bytes; an inner UDP
             // checksum of 0 stays 0 (the datagram is not here to compute it).
             if let Ok(ck) = get16(seg, ck_at) {
-                if !(ih.proto == proto::UDP && ck == 0) {
+                if !(is_udp && ck == 0) {
                     let c = csum::update(ck, old, new);
-                    let c = if ih.proto == proto::UDP && c == 0 {
-                        0xffff
-                    } else {
-                        c
-                    };
-                    put16(seg, ck_at, c)?;
+                    put16(seg, ck_at, if is_udp && c == 0 { 0xffff } else { c })?;
                 }
             }
         }
-        proto::ICMP => {
+        ip_proto::ICMP => {
             // Quoted echo: 8/0 → 128/129, identifier from the plan, checksum
             // gains the ICMPv6 pseudo-header of the quoted packet.
-            let (t4, code) = (get8(seg, 0)?, get8(seg, 1)?);
-            let t6 = if t4 == icmp::V4_ECHO_REQUEST {
-                icmp::V6_ECHO_REQUEST
-            } else {
-                icmp::V6_ECHO_REPLY
-            };
-            let old = u32::from(u16::from_be_bytes([t4, code])) + u32::from(get16(seg, 4)?);
-            let new = u32::from(u16::from_be_bytes([t6, code]))
-                + u32::from(inner.src_port)
-                + csum::pseudo_v6(&inner.src, &inner.dst, proto::ICMPV6, ih.l4_len() as u32);
-            let c = csum::update(get16(seg, 2)?, old, new);
-            put(seg, 0, &[t6])?;
-            put16(seg, 2, c)?;
-            put16(seg, 4, inner.src_port)?;
+            echo_to_v6(seg, inner.src_port, &inner.src, &inner.dst, ih.l4_len())?;
         }
         _ => {}
     }
     Ok(())
 }
 
-/// RFC 7915 §4.4 / RFC 1812 §4.3.2.7: may this source be sent an error?
+/// RFC 7915 §4.4 / RFC 1812 §4.3.2.7: may this packet be sent an error?
 fn may_answer(h: &V4Hdr) -> bool {
     let s = h.src.octets();
     let unicast_src = !(s[0] == 0 // "this network", zero address
         || s[0] == 127 // loopback
         || s[0] >= 224); // multicast, class E, limited broadcast
-    let d = h.dst;
-    unicast_src && !d.is_multicast() && !d.is_broadcast()
+    unicast_src && !h.dst.is_multicast() && !h.dst.is_broadcast()
 }
 
 /// Replace the packet in `buf` by an ICMPv4 error (`icmp_type`/`code`, bytes
@@ -936,21 +851,16 @@ fn build_icmpv4_error(
     rest_of_header: u32,
     cfg: &XlatConfig,
 ) -> Result<Verdict, DropReason> {
+    use DropReason as D;
+    use ReplyReason as R;
+    // The reply reason, and the drop reason when no error may be sent.
     let (reason, suppressed) = match (icmp_type, code) {
-        (icmp::V4_DST_UNREACHABLE, 4) => (ReplyReason::PacketTooBig, DropReason::TooBig),
-        (icmp::V4_DST_UNREACHABLE, 5) => {
-            (ReplyReason::DestinationUnreachable, DropReason::SourceRoute)
-        }
-        (icmp::V4_DST_UNREACHABLE, _) => (
-            ReplyReason::DestinationUnreachable,
-            DropReason::IcmpErrorSuppressed,
-        ),
-        (icmp::V4_TIME_EXCEEDED, _) => (ReplyReason::TimeExceeded, DropReason::TtlExpiredOnError),
-        (icmp::V4_PARAM_PROBLEM, _) => (
-            ReplyReason::ParameterProblem,
-            DropReason::IcmpErrorSuppressed,
-        ),
-        _ => return Err(DropReason::IcmpUntranslatable),
+        (icmpv4_type::DST_UNREACHABLE, 4) => (R::PacketTooBig, D::TooBig),
+        (icmpv4_type::DST_UNREACHABLE, 5) => (R::DestinationUnreachable, D::SourceRoute),
+        (icmpv4_type::DST_UNREACHABLE, _) => (R::DestinationUnreachable, D::IcmpErrorSuppressed),
+        (icmpv4_type::TIME_EXCEEDED, _) => (R::TimeExceeded, D::TtlExpiredOnError),
+        (icmpv4_type::PARAM_PROBLEM, _) => (R::ParameterProblem, D::IcmpErrorSuppressed),
+        _ => return Err(D::IcmpUntranslatable),
     };
     let h = V4Hdr::parse(buf.data())?;
     if h.frag_off != 0 || carries_icmp_error(buf.data(), &h) || !may_answer(&h) {
@@ -964,32 +874,40 @@ fn build_icmpv4_error(
         let start = buf.start();
         let raw = buf.raw_mut();
         if start + FRONT + quote > raw.len() {
-            return Err(DropReason::NoHeadroom);
+            return Err(D::NoHeadroom);
         }
         raw.copy_within(start..start + quote, start + FRONT);
         if !buf.set_bounds(start, FRONT + quote) {
-            return Err(DropReason::NoHeadroom);
+            return Err(D::NoHeadroom);
         }
     }
-    let total = FRONT + quote;
-    let mut ip = [0u8; IPV4_HDR];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    let data = buf.data_mut();
+    if data.len() < FRONT {
+        return Err(D::Truncated);
+    }
+    let (head, msg) = data.split_at_mut(IPV4_HDR);
+    let mut ip = Ipv4Packet::new_unchecked(head);
+    ip.set_version(4);
+    ip.set_header_len(IPV4_HDR);
+    ip.set_tos(0);
+    ip.set_total_len((FRONT + quote) as u16);
     // DF=1, MF=0, offset 0: an atomic datagram, whose Identification may be
     // anything (RFC 6864 §4.1); we use 0.
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = proto::ICMP;
-    ip[12..16].copy_from_slice(&cfg.own_ipv4.octets());
-    ip[16..20].copy_from_slice(&h.src.octets());
-    let c = csum::checksum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let data = buf.data_mut();
-    put(data, 0, &ip)?;
-    put(data, IPV4_HDR, &[icmp_type, code, 0, 0])?;
-    put(data, IPV4_HDR + 4, &rest_of_header.to_be_bytes())?;
-    let c = csum::checksum(data.get(IPV4_HDR..).ok_or(DropReason::Truncated)?);
-    put16(data, IPV4_HDR + 2, c)?;
+    ip.set_ident(0);
+    ip.clear_reserved_flag();
+    ip.set_dont_frag(true);
+    ip.set_more_frags(false);
+    ip.set_frag_offset(0);
+    ip.set_ttl(64);
+    ip.set_protocol(ip_proto::ICMP);
+    ip.set_src_addr(cfg.own_ipv4);
+    ip.set_dst_addr(h.src);
+    ip.fill_checksum();
+    let mut m = Icmpv4Packet::new_checked(msg).map_err(bad)?;
+    m.set_msg_type(icmp_type);
+    m.set_msg_code(code);
+    m.set_rest_of_header(rest_of_header);
+    m.fill_checksum();
     Ok(Verdict::Reply(reason))
 }
 
@@ -997,57 +915,52 @@ fn build_icmpv4_error(
 /// tuple, the tuple an ICMP error quotes, TCP flags, non-first fragment.
 /// The header checksum is not verified here (translation does that).
 pub fn flow4(pkt: &[u8]) -> Result<Flow<Ipv4Addr>, DropReason> {
-    let h = V4Hdr::parse(pkt)?;
-    let l4 = pkt.get(h.ihl..h.total).ok_or(DropReason::Truncated)?;
-    let kind = match h.proto {
-        proto::TCP => L4::Tcp,
-        proto::UDP => L4::Udp,
-        proto::ICMP => L4::Icmp,
+    let ip = Ipv4Packet::new_checked(pkt).map_err(bad)?;
+    let kind = match ip.protocol() {
+        ip_proto::TCP => L4::Tcp,
+        ip_proto::UDP => L4::Udp,
+        ip_proto::ICMP => L4::Icmp,
         _ => return Err(DropReason::UnknownProtocol),
     };
     let mut flow = Flow {
         tuple: Tuple {
             l4: kind,
-            src: h.src,
-            dst: h.dst,
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
             src_port: 0,
             dst_port: 0,
         },
         inner: None,
         tcp_flags: 0,
-        non_first_fragment: h.frag_off != 0,
+        non_first_fragment: ip.frag_offset() != 0,
     };
     if flow.non_first_fragment {
         return Ok(flow);
     }
+    let l4 = ip.payload();
     match kind {
         L4::Tcp => {
-            if l4.len() < 20 {
-                return Err(DropReason::Truncated);
-            }
-            flow.tuple.src_port = get16(l4, 0)?;
-            flow.tuple.dst_port = get16(l4, 2)?;
-            flow.tcp_flags = get8(l4, 13)?;
+            let tcp = TcpPacket::new_checked(l4).map_err(bad)?;
+            flow.tuple.src_port = tcp.src_port();
+            flow.tuple.dst_port = tcp.dst_port();
+            flow.tcp_flags = tcp.flags();
         }
         L4::Udp => {
-            if l4.len() < 8 {
-                return Err(DropReason::Truncated);
-            }
-            flow.tuple.src_port = get16(l4, 0)?;
-            flow.tuple.dst_port = get16(l4, 2)?;
+            let udp = UdpPacket::new_checked_header(l4).map_err(bad)?;
+            flow.tuple.src_port = udp.src_port();
+            flow.tuple.dst_port = udp.dst_port();
         }
         L4::Icmp => {
-            if l4.len() < ICMP_HDR {
-                return Err(DropReason::Truncated);
-            }
-            match get8(l4, 0)? {
-                icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => {
-                    let id = get16(l4, 4)?;
-                    flow.tuple.src_port = id;
-                    flow.tuple.dst_port = id;
+            let msg = Icmpv4Packet::new_checked(l4).map_err(bad)?;
+            match msg.msg_type() {
+                icmpv4_type::ECHO_REQUEST | icmpv4_type::ECHO_REPLY => {
+                    flow.tuple.src_port = msg.echo_ident();
+                    flow.tuple.dst_port = msg.echo_ident();
                 }
-                icmp::V4_DST_UNREACHABLE | icmp::V4_TIME_EXCEEDED | icmp::V4_PARAM_PROBLEM => {
-                    flow.inner = Some(quoted_tuple(l4.get(ICMP_HDR..).unwrap_or(&[]))?);
+                icmpv4_type::DST_UNREACHABLE
+                | icmpv4_type::TIME_EXCEEDED
+                | icmpv4_type::PARAM_PROBLEM => {
+                    flow.inner = Some(quoted_tuple(msg.payload())?);
                 }
                 _ => return Err(DropReason::IcmpUntranslatable),
             }
@@ -1056,32 +969,35 @@ pub fn flow4(pkt: &[u8]) -> Result<Flow<Ipv4Addr>, DropReason> {
     Ok(flow)
 }
 
-/// The tuple of the packet an ICMPv4 error quotes.
+/// The tuple of the packet an ICMPv4 error quotes (its header and first 8
+/// transport bytes).
 fn quoted_tuple(q: &[u8]) -> Result<Tuple<Ipv4Addr>, DropReason> {
-    let bad = DropReason::IcmpInnerBad;
-    let ih = V4Hdr::parse_quoted(q).map_err(|_| bad)?;
+    let inner_bad = DropReason::IcmpInnerBad;
+    let ih = V4Hdr::parse_quoted(q).map_err(|_| inner_bad)?;
     if ih.frag_off != 0 {
-        return Err(bad);
+        return Err(inner_bad);
     }
-    let l4 = q.get(ih.ihl..).ok_or(bad)?;
+    let l4 = q.get(ih.ihl..).ok_or(inner_bad)?;
     let (kind, sp, dp) = match ih.proto {
-        proto::TCP => (L4::Tcp, get16(l4, 0), get16(l4, 2)),
-        proto::UDP => (L4::Udp, get16(l4, 0), get16(l4, 2)),
-        proto::ICMP => match get8(l4, 0).map_err(|_| bad)? {
-            icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => {
-                let id = get16(l4, 4);
-                (L4::Icmp, id, id)
+        ip_proto::TCP => (L4::Tcp, get16(l4, 0), get16(l4, 2)),
+        ip_proto::UDP => (L4::Udp, get16(l4, 0), get16(l4, 2)),
+        ip_proto::ICMP => {
+            let m = Icmpv4Packet::new_checked(l4).map_err(|_| inner_bad)?;
+            match m.msg_type() {
+                icmpv4_type::ECHO_REQUEST | icmpv4_type::ECHO_REPLY => {
+                    (L4::Icmp, Ok(m.echo_ident()), Ok(m.echo_ident()))
+                }
+                _ => return Err(inner_bad),
             }
-            _ => return Err(bad),
-        },
-        _ => return Err(bad),
+        }
+        _ => return Err(inner_bad),
     };
     Ok(Tuple {
         l4: kind,
         src: ih.src,
         dst: ih.dst,
-        src_port: sp.map_err(|_| bad)?,
-        dst_port: dp.map_err(|_| bad)?,
+        src_port: sp.map_err(|_| inner_bad)?,
+        dst_port: dp.map_err(|_| inner_bad)?,
     })
 }
 
@@ -1096,32 +1012,24 @@ pub fn fragment_ipv6(
     mtu: u16,
     out: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<usize, DropReason> {
-    if pkt.len() < IPV6_HDR + FRAG_HDR {
-        return Err(DropReason::Truncated);
-    }
-    if get8(pkt, 0)? >> 4 != 6 {
-        return Err(DropReason::BadHeader);
-    }
-    let total = IPV6_HDR + usize::from(get16(pkt, 4)?);
-    if total > pkt.len() {
-        return Err(DropReason::Truncated);
-    }
-    if total < IPV6_HDR + FRAG_HDR || get8(pkt, 6)? != proto::IPV6_FRAG {
+    let ip = Ipv6Packet::new_checked(pkt).map_err(bad)?;
+    if ip.next_header() != ip_proto::IPV6_FRAG {
         return Err(DropReason::Fragment);
     }
-    let pkt = pkt.get(..total).ok_or(DropReason::Truncated)?;
+    let fh = Ipv6FragHeader::new_checked(ip.payload()).map_err(bad)?;
+    let (base, more) = (usize::from(fh.frag_offset()), fh.more_frags());
+    let front = IPV6_HDR + FRAG_HDR;
+    let pkt = pkt
+        .get(..IPV6_HDR + ip.payload().len())
+        .ok_or(DropReason::Truncated)?;
     let mtu = usize::from(mtu).min(FRAG_BUF);
     if pkt.len() <= mtu {
         return Ok(usize::from(out(pkt)));
     }
-    let front = IPV6_HDR + FRAG_HDR;
-    let chunk = (mtu.saturating_sub(front)) & !7;
+    let chunk = mtu.saturating_sub(front) & !7;
     if chunk == 0 {
         return Err(DropReason::TooBig);
     }
-    let fo = get16(pkt, IPV6_HDR + 2)?;
-    let base = usize::from(fo & !7);
-    let more = fo & 1 != 0;
     let body = pkt.get(front..).ok_or(DropReason::Truncated)?;
     // The last piece must still have an offset the 13-bit field can hold;
     // check before handing out anything.
@@ -1130,19 +1038,17 @@ pub fn fragment_ipv6(
         return Err(DropReason::TooBig);
     }
     let mut frag = [0u8; FRAG_BUF];
-    let head = pkt.get(..front).ok_or(DropReason::Truncated)?;
-    frag.get_mut(..front)
-        .ok_or(DropReason::Truncated)?
-        .copy_from_slice(head);
+    window(&mut frag, 0, front)?.copy_from_slice(pkt.get(..front).ok_or(DropReason::Truncated)?);
     let mut n = 0;
     for (i, piece) in body.chunks(chunk).enumerate() {
-        let last = (i + 1) * chunk >= body.len();
-        let off = base + i * chunk;
-        let fo = (off as u16) | u16::from(!last || more);
-        put16(&mut frag, 4, (FRAG_HDR + piece.len()) as u16)?;
-        put16(&mut frag, IPV6_HDR + 2, fo)?;
-        put(&mut frag, front, piece)?;
+        let last = i + 1 == pieces;
         let len = front + piece.len();
+        let (head, rest) = frag.split_at_mut(IPV6_HDR);
+        Ipv6Packet::new_unchecked(head).set_payload_len((FRAG_HDR + piece.len()) as u16);
+        let mut f = Ipv6FragHeader::new_unchecked(window(rest, 0, FRAG_HDR)?);
+        f.set_frag_offset((base + i * chunk) as u16);
+        f.set_more_frags(!last || more);
+        window(rest, FRAG_HDR, piece.len())?.copy_from_slice(piece);
         if !out(frag.get(..len).ok_or(DropReason::Truncated)?) {
             break;
         }
