@@ -15,12 +15,13 @@
 //! packets larger than the lowest IPv6 MTU and [`flow4`], the read-only
 //! RFC 6146 §3.4 classification.
 //!
-//! Deliberate deviations, each commented where it happens:
-//! - fragmented ICMPv4 is dropped (`DropReason::Fragment`): the ICMPv6
-//!   checksum covers a pseudo-header with the whole message's length, which
-//!   a translator without reassembly cannot know;
-//! - RFC 4884 extensions of ICMPv4 errors travel as opaque quoted data (the
-//!   ICMPv6 length attribute is 0).
+//! ICMP errors carrying RFC 4884 extensions keep them, behind the longer
+//! translated original datagram (§4.2 "ICMP Error Payload").
+//!
+//! Deliberate deviation, commented where it happens: fragmented ICMPv4 is
+//! dropped (`DropReason::Fragment`): the ICMPv6 checksum covers a
+//! pseudo-header with the whole message's length, which a translator
+//! without reassembly cannot know.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -715,23 +716,61 @@ fn translate_icmp_error(
     let inner_hdr6 = IPV6_HDR + if inner_frag { FRAG_HDR } else { 0 };
     let old_front = h.ihl + ICMP_HDR + ih.ihl;
     let new_front = IPV6_HDR + ICMP_HDR + inner_hdr6;
-    // RFC 4443 §2.4 (c): as much of the invoking packet as fits in 1280.
-    let final_len = (new_front + inner_l4.len()).min(IPV6_MIN_MTU);
+
+    // §4.2 "ICMP Error Payload": an RFC 4884 extension follows the original
+    // datagram field, whose length grows with the translation; the ICMPv6
+    // length attribute counts 8-byte words, so the field is padded to a
+    // multiple of 8 (and to at least 128 bytes, RFC 4884 §4.5).
+    let mut orig = quoted.len();
+    let mut ext = Ext::default();
+    if let Some(o) = rfc4884_original_len(&msg) {
+        if o >= ih.ihl + 8 {
+            orig = o;
+            let orig6 = inner_hdr6 + (o - ih.ihl);
+            let padded = orig6.div_ceil(8).max(16) * 8;
+            // Only ICMPv6 Destination Unreachable and Time Exceeded carry
+            // extensions (RFC 4884 §4.5); for the others, and where the
+            // padding finds no tailroom, the extension is left out.
+            let carries = t6 == icmpv6_type::DST_UNREACHABLE || t6 == icmpv6_type::TIME_EXCEEDED;
+            if carries && buf.tailroom() >= padded - orig6 {
+                ext = Ext {
+                    len: quoted.len() - o,
+                    pad: padded - orig6,
+                    words: (padded / 8) as u8,
+                };
+            }
+        }
+    }
+    let inner_l4_len = orig - ih.ihl;
+    // RFC 4443 §2.4 (c): as much of the invoking packet as fits in 1280;
+    // an extension that does not fit is "simply truncated" (§4.2).
+    let final_len = (new_front + inner_l4_len + ext.pad + ext.len).min(IPV6_MIN_MTU);
     if final_len > usize::from(cfg.ipv6_mtu) {
         return Err(DropReason::TooBig);
     }
+    buf.truncate(old_front + inner_l4_len + ext.len);
 
     // §4.3: the inner transport header gets the inner plan's ports and its
     // checksum the IPv4 → IPv6 pseudo-header change.
     if inner_first {
-        let seg = buf
-            .data_mut()
-            .get_mut(old_front..)
-            .ok_or(DropReason::Truncated)?;
+        let seg = window(buf.data_mut(), old_front, inner_l4_len)?;
         rewrite_inner_l4(seg, &ih, inner)?;
     }
 
     resize_front(buf, old_front, new_front)?;
+    if ext.pad > 0 {
+        // Move the extension behind the padding of the longer field.
+        let at = new_front + inner_l4_len;
+        if !buf.append(ext.pad) {
+            return Err(DropReason::NoHeadroom);
+        }
+        let data = buf.data_mut();
+        if at + ext.len + ext.pad > data.len() {
+            return Err(DropReason::Truncated);
+        }
+        data.copy_within(at..at + ext.len, at + ext.pad);
+        window(data, at, ext.pad)?.fill(0);
+    }
     let data = buf.data_mut();
     let outer_fields = V6Fields {
         tc: traffic_class(h.tos, cfg),
@@ -771,13 +810,36 @@ fn translate_icmp_error(
     if t6 == icmpv6_type::PACKET_TOO_BIG {
         m.set_mtu(rest6);
     } else {
-        // Parameter Problem pointer; zero ("unused") for the others. RFC
-        // 4884 extensions are carried as opaque quoted data (length
-        // attribute 0), a simplification of §4.2 "ICMP Error Payload".
+        // Parameter Problem pointer; zero ("unused") for the others.
         m.set_pointer(rest6);
+    }
+    if ext.len > 0 {
+        // RFC 4884 §4.5: the ICMPv6 length attribute is byte 4.
+        m.set_pointer(u32::from(ext.words) << 24);
     }
     m.fill_checksum(&plan.outer.src, &plan.outer.dst);
     Ok(Verdict::Forward)
+}
+
+/// An RFC 4884 extension carried into the ICMPv6 error.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ext {
+    /// Bytes of the extension structure.
+    len: usize,
+    /// Zero bytes inserted before it.
+    pad: usize,
+    /// ICMPv6 length attribute: the padded original datagram in 8-byte words.
+    words: u8,
+}
+
+/// RFC 4884 §4.5 / §5: the length of the "original datagram" field of an
+/// ICMPv4 Destination Unreachable, Time Exceeded or Parameter Problem
+/// (byte 5, in 4-byte words) when it announces an extension structure;
+/// `None` when it is 0 or invalid (under 128 bytes, or nothing after it),
+/// in which case the message is treated as having no extension.
+fn rfc4884_original_len(msg: &Icmpv4Packet<&[u8]>) -> Option<usize> {
+    let len = usize::from((msg.rest_of_header() >> 16) as u8) * 4;
+    (len >= 128 && len < msg.payload().len()).then_some(len)
 }
 
 /// §4.3 + §4.5 on the (possibly cut short) transport header of a quoted

@@ -934,6 +934,70 @@ fn rfc7915_4_3_4to6_icmp_error_inner_fragment() {
     assert_eq!((u.source_port, u.destination_port), (40000, 80));
 }
 
+/// An RFC 4884 extension structure: version 2 header and one object
+/// (class 1 / c-type 1, MPLS label stack style) with a checksum.
+fn rfc4884_extension() -> Vec<u8> {
+    let mut e = vec![0x20, 0, 0, 0, 0, 8, 1, 1, 0xde, 0xad, 0xbe, 0xef];
+    let c = etherparse::checksum::Sum16BitWords::new().add_slice(&e).ones_complement().to_be();
+    e[2..4].copy_from_slice(&c.to_be_bytes());
+    e
+}
+
+/// ICMPv4 `ty`/`code` quoting `inner` padded to a multiple of 4 (at least
+/// 128 bytes), then an extension, with the RFC 4884 length attribute.
+fn icmp4_with_ext(ty: u8, code: u8, rest: [u8; 4], inner: &[u8]) -> Vec<u8> {
+    let mut orig = inner.to_vec();
+    orig.resize(inner.len().div_ceil(4).max(32) * 4, 0);
+    let mut rest = rest;
+    rest[1] = (orig.len() / 4) as u8;
+    let mut body = orig;
+    body.extend_from_slice(&rfc4884_extension());
+    icmp4_raw(ty, code, rest, &body)
+}
+
+#[test]
+fn rfc7915_4_2_4to6_icmp_error_payload_rfc4884_extension() {
+    // 200 data bytes: inner 228 -> 248 bytes in IPv6, already 8-aligned.
+    // 204 data bytes: inner 232 -> 252, padded to 256 (4 bytes moved).
+    // 40 data bytes: inner 68 padded to 128 in IPv4 -> 148, padded to 152.
+    for (n, words) in [(200usize, 31u8), (204, 32), (40, 19)] {
+        let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
+        let inner = inner_udp(&data);
+        for (ty, code, t6, c6) in [(3u8, 1u8, 1u8, 0u8), (11, 0, 3, 0)] {
+            let pkt = pkt4(v4(1, ROUTER4, POOL4), &icmp4_with_ext(ty, code, [0; 4], &inner));
+            let (v, out) = run(&pkt, &err_plan());
+            assert_eq!(v, Verdict::Forward, "{n} {ty}");
+            let (t, c, r, q) = check_error(&out);
+            assert_eq!((t, c, r), (t6, c6, [words, 0, 0, 0]), "{n} {ty}");
+            let orig6 = usize::from(words) * 8;
+            check_inner_udp(&q[..40 + 8 + n], &data);
+            assert!(q[40 + 8 + n..orig6].iter().all(|&b| b == 0), "zero padding");
+            assert_eq!(&q[orig6..], &rfc4884_extension()[..], "{n} {ty}");
+        }
+        // Packet Too Big and Parameter Problem carry no extension in ICMPv6:
+        // the original datagram field alone is quoted.
+        let pkt = pkt4(v4(1, ROUTER4, POOL4), &icmp4_with_ext(3, 4, [0, 0, 5, 0], &inner));
+        let (v, out) = run(&pkt, &err_plan());
+        assert_eq!(v, Verdict::Forward);
+        let (t, _, r, q) = check_error(&out);
+        assert_eq!((t, u32::from_be_bytes(r)), (2, 1300));
+        let orig4 = inner.len().div_ceil(4).max(32) * 4;
+        assert_eq!(q.len(), orig4 + 20, "{n}");
+        check_inner_udp(&q[..40 + 8 + n], &data);
+    }
+    // A length attribute under 128 bytes is invalid: no extension (§5),
+    // everything is quoted as it is and the ICMPv6 length stays 0.
+    let inner = inner_udp(b"abcdefgh");
+    let mut body = inner.clone();
+    body.extend_from_slice(&rfc4884_extension());
+    let pkt = pkt4(v4(1, ROUTER4, POOL4), &icmp4_raw(3, 1, [0, 9, 0, 0], &body));
+    let (v, out) = run(&pkt, &err_plan());
+    assert_eq!(v, Verdict::Forward);
+    let (_, _, r, q) = check_error(&out);
+    assert_eq!(r, [0; 4]);
+    assert_eq!(q.len(), body.len() + 20);
+}
+
 #[test]
 fn rfc7915_4_3_4to6_icmp_error_in_error_dropped() {
     let inner_err = pkt4(
