@@ -185,6 +185,9 @@ pub enum DropReason {
     /// forbid sending it (the packet is an error, a non-first fragment, or
     /// from a non-unicast source).
     IcmpErrorSuppressed,
+    /// IPv4 source that is no unicast host: 0/8, 127/8, multicast, class E
+    /// or broadcast (RFC 7915 §4.1 "Source Address", RFC 1812 §5.3.7).
+    MartianSource,
 }
 
 impl DropReason {
@@ -205,6 +208,7 @@ impl DropReason {
         DropReason::Fragment,
         DropReason::BadIcmpChecksum,
         DropReason::IcmpErrorSuppressed,
+        DropReason::MartianSource,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -225,6 +229,7 @@ impl DropReason {
             DropReason::Fragment => "fragment",
             DropReason::BadIcmpChecksum => "bad_icmp_checksum",
             DropReason::IcmpErrorSuppressed => "icmp_error_suppressed",
+            DropReason::MartianSource => "martian_source",
         }
     }
 }

@@ -308,6 +308,11 @@ fn translate(
     if !Ipv4Packet::new_unchecked(buf.data()).verify_checksum() {
         return Err(DropReason::BadIpv4Checksum);
     }
+    // §4.1 Source Address: an illegal source (RFC 1812 §5.3.7) SHOULD be
+    // silently dropped.
+    if martian(h.src) {
+        return Err(DropReason::MartianSource);
+    }
     // Anything after Total Length is link-layer padding.
     buf.truncate(h.total);
     let is_error = carries_icmp_error(buf.data(), &h);
@@ -879,13 +884,17 @@ fn rewrite_inner_l4(
     Ok(())
 }
 
+/// RFC 1812 §5.3.7: a source address that names no single host.
+fn martian(a: Ipv4Addr) -> bool {
+    let first = a.octets()[0];
+    first == 0 // "this network", zero address
+        || first == 127 // loopback
+        || first >= 224 // multicast, class E, limited broadcast
+}
+
 /// RFC 7915 §4.4 / RFC 1812 §4.3.2.7: may this packet be sent an error?
 fn may_answer(h: &V4Hdr) -> bool {
-    let s = h.src.octets();
-    let unicast_src = !(s[0] == 0 // "this network", zero address
-        || s[0] == 127 // loopback
-        || s[0] >= 224); // multicast, class E, limited broadcast
-    unicast_src && !h.dst.is_multicast() && !h.dst.is_broadcast()
+    !martian(h.src) && !h.dst.is_multicast() && !h.dst.is_broadcast()
 }
 
 /// Replace the packet in `buf` by an ICMPv4 error (`icmp_type`/`code`, bytes

@@ -317,6 +317,26 @@ fn rfc7915_4_1_4to6_bad_header_checksum() {
 }
 
 #[test]
+fn rfc7915_4_1_martian_source_dropped() {
+    for src in [
+        [0, 0, 0, 0],
+        [0, 1, 2, 3],
+        [127, 0, 0, 1],
+        [224, 0, 0, 5],
+        [240, 0, 0, 1],
+        [255; 4],
+    ] {
+        let h = v4(17, src, POOL4);
+        let pkt = pkt4(h.clone(), &udp4(&h, 1024, 53, b"x"));
+        assert_eq!(
+            run(&pkt, &plan()).0,
+            Verdict::Drop(DropReason::MartianSource),
+            "{src:?}"
+        );
+    }
+}
+
+#[test]
 fn rfc7915_4_1_bad_version_ihl_and_lengths() {
     let h = v4(17, PEER4, POOL4);
     let good = pkt4(h.clone(), &udp4(&h, 1024, 53, b"x"));
@@ -938,7 +958,10 @@ fn rfc7915_4_3_4to6_icmp_error_inner_fragment() {
 /// (class 1 / c-type 1, MPLS label stack style) with a checksum.
 fn rfc4884_extension() -> Vec<u8> {
     let mut e = vec![0x20, 0, 0, 0, 0, 8, 1, 1, 0xde, 0xad, 0xbe, 0xef];
-    let c = etherparse::checksum::Sum16BitWords::new().add_slice(&e).ones_complement().to_be();
+    let c = etherparse::checksum::Sum16BitWords::new()
+        .add_slice(&e)
+        .ones_complement()
+        .to_be();
     e[2..4].copy_from_slice(&c.to_be_bytes());
     e
 }
@@ -964,7 +987,10 @@ fn rfc7915_4_2_4to6_icmp_error_payload_rfc4884_extension() {
         let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
         let inner = inner_udp(&data);
         for (ty, code, t6, c6) in [(3u8, 1u8, 1u8, 0u8), (11, 0, 3, 0)] {
-            let pkt = pkt4(v4(1, ROUTER4, POOL4), &icmp4_with_ext(ty, code, [0; 4], &inner));
+            let pkt = pkt4(
+                v4(1, ROUTER4, POOL4),
+                &icmp4_with_ext(ty, code, [0; 4], &inner),
+            );
             let (v, out) = run(&pkt, &err_plan());
             assert_eq!(v, Verdict::Forward, "{n} {ty}");
             let (t, c, r, q) = check_error(&out);
@@ -976,7 +1002,10 @@ fn rfc7915_4_2_4to6_icmp_error_payload_rfc4884_extension() {
         }
         // Packet Too Big and Parameter Problem carry no extension in ICMPv6:
         // the original datagram field alone is quoted.
-        let pkt = pkt4(v4(1, ROUTER4, POOL4), &icmp4_with_ext(3, 4, [0, 0, 5, 0], &inner));
+        let pkt = pkt4(
+            v4(1, ROUTER4, POOL4),
+            &icmp4_with_ext(3, 4, [0, 0, 5, 0], &inner),
+        );
         let (v, out) = run(&pkt, &err_plan());
         assert_eq!(v, Verdict::Forward);
         let (t, _, r, q) = check_error(&out);
