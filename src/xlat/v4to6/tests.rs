@@ -606,6 +606,42 @@ fn rfc7915_4_2_4to6_icmp_echo() {
 }
 
 #[test]
+fn rfc7915_4_2_4to6_icmp_echo_big() {
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 13) as u8).collect();
+    let echo = icmp4(
+        Icmpv4Type::EchoRequest(IcmpEchoHeader { id: 9, seq: 1 }),
+        &data,
+    );
+    // DF=1: too big for the 1500-byte IPv6 link.
+    let pkt = pkt4(v4(1, PEER4, POOL4), &echo);
+    let (v, out) = run(&pkt, &plan());
+    assert_eq!(v, Verdict::Reply(ReplyReason::PacketTooBig));
+    let (_, rest) = Ipv4Header::from_slice(&out).unwrap();
+    let icmp = Icmpv4Slice::from_slice(rest).unwrap();
+    assert_eq!(
+        (icmp.type_u8(), icmp.code_u8(), icmp.bytes5to8()),
+        (3, 4, [0, 0, 0x05, 0xc8])
+    );
+    // DF=0: translated, then fragmented to 1280.
+    let mut h = v4(1, PEER4, POOL4);
+    h.dont_fragment = false;
+    let (v, out) = run(&pkt4(h, &echo), &plan());
+    assert_eq!(v, Verdict::Fragment { mtu: 1280 });
+    let mut frags = Vec::new();
+    fragment_ipv6(&out, 1280, &mut |f: &[u8]| {
+        frags.push(f.to_vec());
+        true
+    })
+    .unwrap();
+    let (ip6, body) = reassemble(&frags, 1280);
+    assert_eq!(ip6.next_header, IpNumber::IPV6_ICMP);
+    let e = Icmpv6Slice::from_slice(&body).unwrap();
+    assert_eq!((e.type_u8(), e.bytes5to8()), (128, [0, 80, 0, 1]));
+    assert_eq!(e.payload(), &data[..]);
+    assert!(e.is_checksum_valid(peer6().octets(), host6().octets()));
+}
+
+#[test]
 fn rfc7915_4_2_4to6_icmp_fragmented_is_dropped() {
     let mut h = v4(1, PEER4, POOL4);
     h.more_fragments = true;
@@ -870,6 +906,29 @@ fn rfc7915_4_3_4to6_icmp_error_inner_tcp() {
     assert_eq!(tcp.options.as_slice(), t4.options.as_slice());
     assert_eq!(body, data);
     assert_eq!(tcp.checksum, tcp.calc_checksum_ipv6(&ih, body).unwrap());
+}
+
+#[test]
+fn rfc7915_4_3_4to6_icmp_error_inner_tcp_first_8_bytes() {
+    // A router that quotes only the header and 8 data bytes (RFC 792): the
+    // ports change, the sequence number stays, no checksum to update.
+    let mut ih4 = v4(6, POOL4, PEER4);
+    ih4.time_to_live = 30;
+    let (_, seg) = tcp4(&ih4, 1024, 80, b"payload");
+    let inner = pkt4(ih4, &seg);
+    let pkt = pkt4(
+        v4(1, ROUTER4, POOL4),
+        &icmp4_raw(11, 0, [0; 4], &inner[..28]),
+    );
+    let (v, out) = run(&pkt, &err_plan());
+    assert_eq!(v, Verdict::Forward);
+    let (t, c, _, q) = check_error(&out);
+    assert_eq!((t, c), (3, 0));
+    assert_eq!(q.len(), 48);
+    let (ih, rest) = Ipv6Header::from_slice(&q).unwrap();
+    assert_eq!(usize::from(ih.payload_length), seg.len());
+    assert_eq!(ih.next_header, IpNumber::TCP);
+    assert_eq!(rest, &[0x9c, 0x40, 0, 80, 1, 2, 3, 4]); // 40000, 80, seq
 }
 
 #[test]
