@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 machine for nat64-dpdk: build and test dependencies
+# (Debian packages, idempotent) and hugepages.
+#
+#   scripts/setup.sh                 packages + hugepages
+#   scripts/setup.sh --no-hugepages  packages only (tests use --no-huge -m 512)
+set -euo pipefail
+
+want_huge=1
+for a in "$@"; do
+  case "$a" in
+    --no-hugepages) want_huge=0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup.sh: run as root (or install sudo)" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+# Build: DPDK 22.11 headers and PMDs, libclang for bindgen, a C compiler.
+# Run/test: iproute2 (namespaces), real clients and scapy/dnspython for
+# the integration tests.
+pkgs=(build-essential pkg-config libdpdk-dev dpdk-dev libclang-dev
+      iproute2 iputils-ping curl python3 python3-scapy python3-dnspython
+      procps)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "setup.sh: cargo is in ~/.cargo/bin; add it to PATH" >&2
+  else
+    echo "setup.sh: no Rust toolchain: install one with rustup (Rust 1.80 or newer)" >&2
+  fi
+  exit 1
+fi
+
+if [ "$want_huge" = 1 ]; then
+  cur=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+  if [ "$cur" -lt 256 ]; then
+    echo 256 | $SUDO tee /proc/sys/vm/nr_hugepages >/dev/null 2>&1 || true
+  fi
+  if ! grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+    $SUDO mkdir -p /dev/hugepages
+    $SUDO mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
+  fi
+  got=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+  if [ "$got" -ge 64 ] && grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+    echo "setup.sh: $got hugepages ready on /dev/hugepages"
+  else
+    echo "setup.sh: hugepages unavailable here ($got); run EAL with --no-huge -m 512"
+  fi
+fi
+echo "setup.sh: ready"

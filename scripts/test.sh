@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test of nat64-dpdk: unit and property tests of the engine, the
+# fuzz seed corpora, integration tests against the real binary on DPDK
+# virtual devices, and a compile of the benchmarks. Installs what it needs
+# (scripts/setup.sh) first. Integration tests need root (net_tap, network
+# namespaces); as non-root they skip with a printed reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --no-hugepages
+
+export CARGO_TERM_COLOR=never
+export RUST_BACKTRACE=1
+
+echo "== build =="
+cargo build --locked --all-targets
+
+echo "== tests (unit, property, fuzz seeds, integration) =="
+# One test thread for integration binaries keeps DPDK processes from
+# competing for the two CPUs; the engine's tests are fast either way.
+cargo test --locked --lib --bins
+cargo test --locked --test '*' -- --test-threads=1
+
+echo "== benchmarks compile and run once in test mode =="
+cargo test --locked --benches
