@@ -110,7 +110,7 @@ proptest! {
         match p {
             Proto::Udp => b.udp(sport, dport).write(&mut orig, &payload).unwrap(),
             Proto::Tcp => b.tcp(sport, dport, 1, 1000).ack(5).write(&mut orig, &payload).unwrap(),
-            Proto::Echo => b.icmpv4(Icmpv4Type::EchoReply(IcmpEchoHeader { id: dport, seq: sport })).write(&mut orig, &payload).unwrap(),
+            Proto::Echo => b.icmpv4(Icmpv4Type::EchoReply(IcmpEchoHeader { id: sport, seq: dport })).write(&mut orig, &payload).unwrap(),
         }
         // TOS is not settable through the builder: set it and fix the checksum.
         orig[1] = tos;
