@@ -8,5 +8,6 @@
 
 pub mod config;
 pub mod dpdk;
+pub mod fuzzing;
 pub mod wire;
 pub mod xlat;
