@@ -321,8 +321,8 @@ fn translate_quoted_echo(upper: &mut [u8], inner: &Ipv6Info, ident: u16) -> Resu
 /// loopback or multicast, or it went to a multicast group (save Packet Too
 /// Big and Parameter Problem code 2). The drop reason is the offending
 /// packet's own: `TtlExpiredOnError` for Time Exceeded, `TooBig` for Packet
-/// Too Big, `BadExtensionHeader` for Parameter Problem and
-/// `IcmpUntranslatable` otherwise.
+/// Too Big, and `IcmpErrorSuppressed` for the others (the same choice as
+/// `v4to6::icmpv4_error`).
 pub fn icmpv6_error(
     buf: &mut PacketBuf,
     icmp_type: u8,
@@ -333,8 +333,7 @@ pub fn icmpv6_error(
     let silent = match icmp_type {
         icmpv6_type::TIME_EXCEEDED => DropReason::TtlExpiredOnError,
         icmpv6_type::PACKET_TOO_BIG => DropReason::TooBig,
-        icmpv6_type::PARAM_PROBLEM => DropReason::BadExtensionHeader,
-        _ => DropReason::IcmpUntranslatable,
+        _ => DropReason::IcmpErrorSuppressed,
     };
     reply(buf, icmp_type, code, param, cfg, silent)
 }

@@ -978,7 +978,7 @@ fn rfc7915_5_4_icmpv6_error_refusals() {
     let error = error6(1, 4, [0; 4], &quoted_udp(b"x"));
     assert_eq!(
         call(&error, 1),
-        Verdict::Drop(DropReason::IcmpUntranslatable)
+        Verdict::Drop(DropReason::IcmpErrorSuppressed)
     );
     assert_eq!(
         call(&error, 3),
@@ -991,7 +991,7 @@ fn rfc7915_5_4_icmpv6_error_refusals() {
         "ff02::1".parse().unwrap(),
     ] {
         let pkt = udp6(src, SERVER6, 1, 2, 64, b"x");
-        assert_eq!(call(&pkt, 1), Verdict::Drop(DropReason::IcmpUntranslatable));
+        assert_eq!(call(&pkt, 1), Verdict::Drop(DropReason::IcmpErrorSuppressed));
     }
     let to_group = udp6(HOST6, "ff0e::1".parse().unwrap(), 1, 2, 64, b"x");
     assert_eq!(
