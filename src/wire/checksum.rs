@@ -14,20 +14,31 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// most 16 bits, so a few sums (pseudo-header, header, payload) can be added
 /// with plain `+` in a `u32` before one [`finish`].
 pub fn sum(data: &[u8]) -> u32 {
-    // A u64 accumulator cannot overflow for any slice that fits in memory;
-    // folding the end-around carries keeps the one's-complement value.
+    // One's-complement addition is associative over word size: summing
+    // 32-bit big-endian words and folding gives the same value as summing
+    // 16-bit words (RFC 1071 §2 (B), "parallel summation"), in half the
+    // additions. A u64 accumulator cannot overflow for any slice that fits
+    // in memory.
     let mut acc: u64 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for word in &mut chunks {
-        acc += u64::from(u16::from_be_bytes([word[0], word[1]]));
+    let mut quads = data.chunks_exact(4);
+    for q in &mut quads {
+        acc += u64::from(u32::from_be_bytes([q[0], q[1], q[2], q[3]]));
     }
-    if let [last] = chunks.remainder() {
+    let rest = quads.remainder();
+    let mut words = rest.chunks_exact(2);
+    for w in &mut words {
+        acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = words.remainder() {
         acc += u64::from(*last) << 8;
     }
+    acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
+    acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
+    let mut acc = acc as u32;
     while acc > 0xFFFF {
         acc = (acc & 0xFFFF) + (acc >> 16);
     }
-    acc as u32
+    acc
 }
 
 /// Folds the carries of `sum` into 16 bits (RFC 1071 §4.1); not complemented.
@@ -160,6 +171,18 @@ mod tests {
     }
 
     proptest! {
+        /// The 32-bit parallel summation equals the plain RFC 1071 sum of
+        /// 16-bit words, bit for bit (folded), for any length and content.
+        #[test]
+        fn rfc1071_2_parallel_sum_equals_16bit_sum(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut acc: u32 = 0;
+            for (i, b) in data.iter().enumerate() {
+                acc += if i % 2 == 0 { u32::from(*b) << 8 } else { u32::from(*b) };
+                acc = (acc & 0xFFFF) + (acc >> 16);
+            }
+            prop_assert_eq!(fold(sum(&data)), fold(acc));
+        }
+
         #[test]
         fn rfc1624_update16_agrees_with_recompute(
             mut data in proptest::collection::vec(any::<u8>(), 2..64),
