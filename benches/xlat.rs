@@ -93,12 +93,32 @@ fn build4(kind: &str) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let cfg = XlatConfig::default();
     let plan4 = Plan {
-        outer: Rewrite { src: POOL4, dst: SERVER4, src_port: 2048, dst_port: 53 },
-        inner: Some(Rewrite { src: SERVER4, dst: POOL4, src_port: 53, dst_port: 2048 }),
+        outer: Rewrite {
+            src: POOL4,
+            dst: SERVER4,
+            src_port: 2048,
+            dst_port: 53,
+        },
+        inner: Some(Rewrite {
+            src: SERVER4,
+            dst: POOL4,
+            src_port: 53,
+            dst_port: 2048,
+        }),
     };
     let plan6 = Plan {
-        outer: Rewrite { src: SERVER6, dst: CLIENT6, src_port: 53, dst_port: 40000 },
-        inner: Some(Rewrite { src: CLIENT6, dst: SERVER6, src_port: 40000, dst_port: 53 }),
+        outer: Rewrite {
+            src: SERVER6,
+            dst: CLIENT6,
+            src_port: 53,
+            dst_port: 40000,
+        },
+        inner: Some(Rewrite {
+            src: CLIENT6,
+            dst: SERVER6,
+            src_port: 40000,
+            dst_port: 53,
+        }),
     };
     let mut g = c.benchmark_group("xlat");
     g.throughput(Throughput::Elements(1));
@@ -112,8 +132,16 @@ fn bench(c: &mut Criterion) {
         let pkt4 = build4(kind);
         let mut st = XlatState::default();
         // Check once, outside the timed loop, that this is the fast path.
-        assert_eq!(run6(&mut mem, &pkt6, &plan4, &cfg, &mut st), Verdict::Forward, "6to4/{kind}");
-        assert_eq!(run4(&mut mem, &pkt4, &plan6, &cfg, &mut st), Verdict::Forward, "4to6/{kind}");
+        assert_eq!(
+            run6(&mut mem, &pkt6, &plan4, &cfg, &mut st),
+            Verdict::Forward,
+            "6to4/{kind}"
+        );
+        assert_eq!(
+            run4(&mut mem, &pkt4, &plan6, &cfg, &mut st),
+            Verdict::Forward,
+            "4to6/{kind}"
+        );
         g.bench_function(format!("copy-only/{kind}"), |b| {
             b.iter(|| {
                 mem[HEADROOM..HEADROOM + pkt6.len()].copy_from_slice(black_box(&pkt6));
@@ -130,13 +158,25 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-fn run6(mem: &mut [u8], pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig, st: &mut XlatState) -> Verdict {
+fn run6(
+    mem: &mut [u8],
+    pkt: &[u8],
+    plan: &Plan<Ipv4Addr>,
+    cfg: &XlatConfig,
+    st: &mut XlatState,
+) -> Verdict {
     mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
     let mut buf = PacketBuf::new(mem, HEADROOM, pkt.len()).expect("room");
     translate_6to4(&mut buf, plan, cfg, st)
 }
 
-fn run4(mem: &mut [u8], pkt: &[u8], plan: &Plan<Ipv6Addr>, cfg: &XlatConfig, st: &mut XlatState) -> Verdict {
+fn run4(
+    mem: &mut [u8],
+    pkt: &[u8],
+    plan: &Plan<Ipv6Addr>,
+    cfg: &XlatConfig,
+    st: &mut XlatState,
+) -> Verdict {
     mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
     let mut buf = PacketBuf::new(mem, HEADROOM, pkt.len()).expect("room");
     translate_4to6(&mut buf, plan, cfg, st)

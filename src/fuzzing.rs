@@ -3,7 +3,8 @@
 //! without a fuzzing toolchain. Each harness must return normally for any
 //! input: a panic is the bug the fuzzer looks for.
 
-use crate::wire::{self, checksum};
+use crate::wire::checksum;
+use crate::wire::*;
 use crate::xlat::v4to6::{flow4, fragment_ipv6, translate_4to6};
 use crate::xlat::v6to4::{flow6, translate_6to4};
 use crate::xlat::{PacketBuf, Plan, Rewrite, Verdict, XlatConfig, XlatState};
@@ -13,64 +14,199 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 const HEADROOM: usize = 128;
 const ROOM: usize = 128 + 9216;
 
-/// Every view's `new_checked` and every accessor, on the input read as an
-/// Ethernet frame, an IPv4 packet and an IPv6 packet.
+/// The input read as an Ethernet frame, an IPv4 packet and an IPv6
+/// packet: [`wire_views`] on the bytes and on every layer a view finds in
+/// them (Ethernet payload, IP payload after extension headers, the packet
+/// an ICMP error quotes).
 pub fn wire_parse(data: &[u8]) {
     let _ = checksum::checksum(data);
-    if let Ok(eth) = wire::EthernetFrame::new_checked(data) {
-        let _ = (eth.dst_addr(), eth.src_addr(), eth.vlan(), eth.ethertype());
-        let l3 = eth.payload();
-        if let Ok(arp) = wire::ArpPacket::new_checked(l3) {
-            let _ = (arp.operation(), arp.sender_hw(), arp.sender_ip(), arp.target_hw(), arp.target_ip());
-        }
-        ip(l3);
-    }
-    ip(data);
+    descend(data, 0);
 }
 
-fn ip(data: &[u8]) {
-    if let Ok(p) = wire::Ipv4Packet::new_checked(data) {
-        let _ = (p.tos(), p.ident(), p.dont_frag(), p.more_frags(), p.frag_offset(), p.ttl());
-        let _ = (p.src_addr(), p.dst_addr(), p.options(), p.verify_checksum());
-        l4(p.protocol(), p.payload());
+fn descend(data: &[u8], depth: u8) {
+    wire_views(data);
+    if depth > 3 {
+        return;
     }
-    if let Ok(p) = wire::Ipv6Packet::new_checked(data) {
-        let _ = (p.traffic_class(), p.flow_label(), p.hop_limit(), p.src_addr(), p.dst_addr());
-        if let Ok(chain) = wire::walk_ext_headers(data) {
-            if let Some(rest) = data.get(chain.upper_offset..) {
-                l4(chain.upper_proto, rest);
-            }
+    if let Ok(eth) = EthernetFrame::new_checked(data) {
+        descend(eth.payload(), depth + 1);
+    }
+    if let Ok(p) = Ipv4Packet::new_checked(data) {
+        descend(p.payload(), depth + 1);
+    }
+    if let Ok(chain) = walk_ext_headers(data) {
+        if let Some(upper) = data.get(chain.upper_offset..) {
+            descend(upper, depth + 1);
         }
+    }
+    if let Ok(icmp) = Icmpv4Packet::new_checked(data) {
+        descend(icmp.payload(), depth + 1);
     }
 }
 
-fn l4(proto: u8, data: &[u8]) {
-    use wire::ip_proto;
-    match proto {
-        ip_proto::UDP => {
-            if let Ok(u) = wire::UdpPacket::new_checked(data) {
-                let _ = (u.src_port(), u.dst_port(), u.len(), u.checksum(), u.payload());
-            }
-        }
-        ip_proto::TCP => {
-            if let Ok(t) = wire::TcpPacket::new_checked(data) {
-                let _ = (t.src_port(), t.seq_number(), t.ack_number(), t.flags(), t.payload());
-            }
-        }
-        ip_proto::ICMP => {
-            if let Ok(i) = wire::Icmpv4Packet::new_checked(data) {
-                let _ = (i.msg_type(), i.msg_code(), i.echo_ident(), i.next_hop_mtu(), i.pointer());
-                let _ = i.verify_checksum();
-                ip(i.payload());
-            }
-        }
-        ip_proto::ICMPV6 => {
-            if let Ok(i) = wire::Icmpv6Packet::new_checked(data) {
-                let _ = (i.msg_type(), i.msg_code(), i.echo_ident(), i.mtu(), i.pointer());
-                ip(i.payload());
-            }
-        }
-        _ => {}
+/// Every view's `new_checked` (and `new_checked_header`) on `data` as it
+/// is, and every getter of each view that accepts it; the extension-header
+/// walks' offsets must stay inside the packet.
+pub fn wire_views(data: &[u8]) {
+    let v4 = Ipv4Addr::new(192, 0, 2, 1);
+    let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    if let Ok(f) = EthernetFrame::new_checked(data) {
+        let _ = (
+            f.dst_addr(),
+            f.src_addr(),
+            f.vlan(),
+            f.ethertype(),
+            f.header_len(),
+            f.payload(),
+        );
+    }
+    if let Ok(p) = ArpPacket::new_checked(data) {
+        let _ = (
+            p.operation(),
+            p.sender_hw(),
+            p.sender_ip(),
+            p.target_hw(),
+            p.target_ip(),
+        );
+        let _ = (p.hardware_type(), p.protocol_type());
+    }
+    for p in [
+        Ipv4Packet::new_checked(data),
+        Ipv4Packet::new_checked_header(data),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = (
+            p.version(),
+            p.header_len(),
+            p.tos(),
+            p.total_len(),
+            p.ident(),
+            p.dont_frag(),
+        );
+        let _ = (
+            p.more_frags(),
+            p.frag_offset(),
+            p.ttl(),
+            p.protocol(),
+            p.checksum(),
+        );
+        let _ = (
+            p.src_addr(),
+            p.dst_addr(),
+            p.options(),
+            p.payload(),
+            p.verify_checksum(),
+        );
+    }
+    for p in [
+        Ipv6Packet::new_checked(data),
+        Ipv6Packet::new_checked_header(data),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = (
+            p.version(),
+            p.traffic_class(),
+            p.flow_label(),
+            p.payload_len(),
+            p.next_header(),
+        );
+        let _ = (p.hop_limit(), p.src_addr(), p.dst_addr(), p.payload());
+    }
+    for chain in [walk_ext_headers(data), walk_ext_headers_quoted(data)]
+        .into_iter()
+        .flatten()
+    {
+        // The walk's offsets must point inside the packet.
+        assert!(chain.upper_offset <= data.len());
+        assert!(chain.last_next_header_offset < chain.upper_offset);
+        assert_eq!(data[chain.last_next_header_offset], chain.upper_proto);
+    }
+    if let Ok(f) = Ipv6FragHeader::new_checked(data) {
+        let _ = (f.next_header(), f.frag_offset(), f.more_frags(), f.ident());
+    }
+    for p in [
+        UdpPacket::new_checked(data),
+        UdpPacket::new_checked_header(data),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = (
+            p.src_port(),
+            p.dst_port(),
+            p.len(),
+            p.checksum(),
+            p.payload(),
+        );
+        let _ = (p.verify_checksum_v4(v4, v4), p.verify_checksum_v6(&v6, &v6));
+    }
+    if let Ok(p) = TcpPacket::new_checked(data) {
+        let _ = (
+            p.src_port(),
+            p.dst_port(),
+            p.seq_number(),
+            p.ack_number(),
+            p.header_len(),
+            p.flags(),
+        );
+        let _ = (
+            p.syn(),
+            p.ack(),
+            p.fin(),
+            p.rst(),
+            p.psh(),
+            p.urg(),
+            p.window_len(),
+            p.checksum(),
+        );
+        let _ = (p.urgent_at(), p.options(), p.payload());
+        let _ = (p.verify_checksum_v4(v4, v4), p.verify_checksum_v6(&v6, &v6));
+    }
+    if let Ok(p) = Icmpv4Packet::new_checked(data) {
+        let _ = (
+            p.msg_type(),
+            p.msg_code(),
+            p.checksum(),
+            p.echo_ident(),
+            p.echo_seq_no(),
+        );
+        let _ = (
+            p.rest_of_header(),
+            p.next_hop_mtu(),
+            p.pointer(),
+            p.payload(),
+            p.verify_checksum(),
+        );
+    }
+    if let Ok(p) = Icmpv6Packet::new_checked(data) {
+        let _ = (
+            p.msg_type(),
+            p.msg_code(),
+            p.checksum(),
+            p.echo_ident(),
+            p.echo_seq_no(),
+        );
+        let _ = (
+            p.mtu(),
+            p.pointer(),
+            p.payload(),
+            p.verify_checksum(&v6, &v6),
+        );
+    }
+    if let Ok(n) = NdpNeighbor::new_checked(data) {
+        let _ = (
+            n.msg_type(),
+            n.target_addr(),
+            n.router_flag(),
+            n.solicited_flag(),
+            n.override_flag(),
+        );
+        let _ = (n.source_ll_addr(), n.target_ll_addr());
+        assert!(n.options().all(|o| o.is_ok()));
     }
 }
 
@@ -96,11 +232,16 @@ pub fn xlat_6to4(data: &[u8]) {
         }),
     };
     let Some(mut mem) = room(data) else { return };
-    let Some(mut buf) = PacketBuf::new(&mut mem, HEADROOM, data.len()) else { return };
+    let Some(mut buf) = PacketBuf::new(&mut mem, HEADROOM, data.len()) else {
+        return;
+    };
     let v = translate_6to4(&mut buf, &plan, &config(), &mut XlatState::default());
     if let Verdict::Forward = v {
         // What leaves must itself be a well-formed IPv4 packet.
-        assert!(wire::Ipv4Packet::new_checked(buf.data()).is_ok(), "6to4 emitted a malformed IPv4 packet");
+        assert!(
+            Ipv4Packet::new_checked(buf.data()).is_ok(),
+            "6to4 emitted a malformed IPv4 packet"
+        );
     }
 }
 
@@ -111,19 +252,37 @@ pub fn xlat_4to6(data: &[u8]) {
     let client = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
     let server = Ipv6Addr::new(0x2001, 0xdb8, 0x64, 0, 0, 0, 0xc633, 0x6407);
     let plan = Plan {
-        outer: Rewrite { src: server, dst: client, src_port: 53, dst_port: 40000 },
-        inner: Some(Rewrite { src: client, dst: server, src_port: 40000, dst_port: 53 }),
+        outer: Rewrite {
+            src: server,
+            dst: client,
+            src_port: 53,
+            dst_port: 40000,
+        },
+        inner: Some(Rewrite {
+            src: client,
+            dst: server,
+            src_port: 40000,
+            dst_port: 53,
+        }),
     };
     let Some(mut mem) = room(data) else { return };
-    let Some(mut buf) = PacketBuf::new(&mut mem, HEADROOM, data.len()) else { return };
+    let Some(mut buf) = PacketBuf::new(&mut mem, HEADROOM, data.len()) else {
+        return;
+    };
     let cfg = config();
     match translate_4to6(&mut buf, &plan, &cfg, &mut XlatState::default()) {
         Verdict::Forward => {
-            assert!(wire::Ipv6Packet::new_checked(buf.data()).is_ok(), "4to6 emitted a malformed IPv6 packet");
+            assert!(
+                Ipv6Packet::new_checked(buf.data()).is_ok(),
+                "4to6 emitted a malformed IPv6 packet"
+            );
         }
         Verdict::Fragment { mtu } => {
             let _ = fragment_ipv6(buf.data(), mtu, &mut |frag: &[u8]| {
-                assert!(frag.len() <= usize::from(mtu), "fragment larger than the MTU");
+                assert!(
+                    frag.len() <= usize::from(mtu),
+                    "fragment larger than the MTU"
+                );
                 true
             });
         }

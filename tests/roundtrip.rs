@@ -3,7 +3,9 @@
 //! except for what the RFC says is not carried (hop limit / TTL, which each
 //! pass decrements; flow label; IPv4 options and identification; IPv6
 //! extension headers). Inputs come from etherparse, checks too.
-use etherparse::{IcmpEchoHeader, Icmpv4Type, Icmpv6Type, Ipv4HeaderSlice, Ipv6HeaderSlice, PacketBuilder};
+use etherparse::{
+    IcmpEchoHeader, Icmpv4Type, Icmpv6Type, Ipv4HeaderSlice, Ipv6HeaderSlice, PacketBuilder,
+};
 use nat64_dpdk::xlat::v4to6::translate_4to6;
 use nat64_dpdk::xlat::v6to4::translate_6to4;
 use nat64_dpdk::xlat::{PacketBuf, Plan, Rewrite, Verdict, XlatConfig, XlatState};
@@ -26,7 +28,10 @@ fn proto() -> impl Strategy<Value = Proto> {
 /// Unicast IPv4 addresses: RFC 7915 §4.1 lets the translator drop martian
 /// sources (0/8, 127/8, multicast, class E), so round trips use others.
 fn unicast4() -> impl Strategy<Value = [u8; 4]> {
-    ((1u8..=223).prop_filter("loopback", |a| *a != 127), any::<[u8; 3]>())
+    (
+        (1u8..=223).prop_filter("loopback", |a| *a != 127),
+        any::<[u8; 3]>(),
+    )
         .prop_map(|(a, rest)| [a, rest[0], rest[1], rest[2]])
 }
 
@@ -34,7 +39,12 @@ fn translate6(pkt: &[u8], plan: &Plan<Ipv4Addr>) -> (Verdict, Vec<u8>) {
     let mut mem = vec![0u8; HEADROOM + pkt.len() + 64];
     mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
     let mut buf = PacketBuf::new(&mut mem, HEADROOM, pkt.len()).unwrap();
-    let v = translate_6to4(&mut buf, plan, &XlatConfig::default(), &mut XlatState::default());
+    let v = translate_6to4(
+        &mut buf,
+        plan,
+        &XlatConfig::default(),
+        &mut XlatState::default(),
+    );
     (v, buf.data().to_vec())
 }
 
@@ -42,12 +52,25 @@ fn translate4(pkt: &[u8], plan: &Plan<Ipv6Addr>) -> (Verdict, Vec<u8>) {
     let mut mem = vec![0u8; HEADROOM + pkt.len() + 64];
     mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
     let mut buf = PacketBuf::new(&mut mem, HEADROOM, pkt.len()).unwrap();
-    let v = translate_4to6(&mut buf, plan, &XlatConfig::default(), &mut XlatState::default());
+    let v = translate_4to6(
+        &mut buf,
+        plan,
+        &XlatConfig::default(),
+        &mut XlatState::default(),
+    );
     (v, buf.data().to_vec())
 }
 
 fn rw<A: Copy>(src: A, dst: A, sp: u16, dp: u16) -> Plan<A> {
-    Plan { outer: Rewrite { src, dst, src_port: sp, dst_port: dp }, inner: None }
+    Plan {
+        outer: Rewrite {
+            src,
+            dst,
+            src_port: sp,
+            dst_port: dp,
+        },
+        inner: None,
+    }
 }
 
 proptest! {

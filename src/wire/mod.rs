@@ -137,171 +137,6 @@ pub(crate) fn clipped_mut(data: &mut [u8], start: usize, end: usize) -> &mut [u8
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-
-    /// Calls every getter of every view that accepts `data`.
-    fn read_everything(data: &[u8]) {
-        let v4 = Ipv4Addr::new(192, 0, 2, 1);
-        let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-        if let Ok(f) = EthernetFrame::new_checked(data) {
-            let _ = (
-                f.dst_addr(),
-                f.src_addr(),
-                f.vlan(),
-                f.ethertype(),
-                f.header_len(),
-                f.payload(),
-            );
-        }
-        if let Ok(p) = ArpPacket::new_checked(data) {
-            let _ = (
-                p.operation(),
-                p.sender_hw(),
-                p.sender_ip(),
-                p.target_hw(),
-                p.target_ip(),
-            );
-            let _ = (p.hardware_type(), p.protocol_type());
-        }
-        for p in [
-            Ipv4Packet::new_checked(data),
-            Ipv4Packet::new_checked_header(data),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let _ = (
-                p.version(),
-                p.header_len(),
-                p.tos(),
-                p.total_len(),
-                p.ident(),
-                p.dont_frag(),
-            );
-            let _ = (
-                p.more_frags(),
-                p.frag_offset(),
-                p.ttl(),
-                p.protocol(),
-                p.checksum(),
-            );
-            let _ = (
-                p.src_addr(),
-                p.dst_addr(),
-                p.options(),
-                p.payload(),
-                p.verify_checksum(),
-            );
-        }
-        for p in [
-            Ipv6Packet::new_checked(data),
-            Ipv6Packet::new_checked_header(data),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let _ = (
-                p.version(),
-                p.traffic_class(),
-                p.flow_label(),
-                p.payload_len(),
-                p.next_header(),
-            );
-            let _ = (p.hop_limit(), p.src_addr(), p.dst_addr(), p.payload());
-        }
-        for chain in [walk_ext_headers(data), walk_ext_headers_quoted(data)]
-            .into_iter()
-            .flatten()
-        {
-            // The walk's offsets must point inside the packet.
-            assert!(chain.upper_offset <= data.len());
-            assert!(chain.last_next_header_offset < chain.upper_offset);
-            assert_eq!(data[chain.last_next_header_offset], chain.upper_proto);
-        }
-        if let Ok(f) = Ipv6FragHeader::new_checked(data) {
-            let _ = (f.next_header(), f.frag_offset(), f.more_frags(), f.ident());
-        }
-        for p in [
-            UdpPacket::new_checked(data),
-            UdpPacket::new_checked_header(data),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let _ = (
-                p.src_port(),
-                p.dst_port(),
-                p.len(),
-                p.checksum(),
-                p.payload(),
-            );
-            let _ = (p.verify_checksum_v4(v4, v4), p.verify_checksum_v6(&v6, &v6));
-        }
-        if let Ok(p) = TcpPacket::new_checked(data) {
-            let _ = (
-                p.src_port(),
-                p.dst_port(),
-                p.seq_number(),
-                p.ack_number(),
-                p.header_len(),
-                p.flags(),
-            );
-            let _ = (
-                p.syn(),
-                p.ack(),
-                p.fin(),
-                p.rst(),
-                p.psh(),
-                p.urg(),
-                p.window_len(),
-                p.checksum(),
-            );
-            let _ = (p.urgent_at(), p.options(), p.payload());
-            let _ = (p.verify_checksum_v4(v4, v4), p.verify_checksum_v6(&v6, &v6));
-        }
-        if let Ok(p) = Icmpv4Packet::new_checked(data) {
-            let _ = (
-                p.msg_type(),
-                p.msg_code(),
-                p.checksum(),
-                p.echo_ident(),
-                p.echo_seq_no(),
-            );
-            let _ = (
-                p.rest_of_header(),
-                p.next_hop_mtu(),
-                p.pointer(),
-                p.payload(),
-                p.verify_checksum(),
-            );
-        }
-        if let Ok(p) = Icmpv6Packet::new_checked(data) {
-            let _ = (
-                p.msg_type(),
-                p.msg_code(),
-                p.checksum(),
-                p.echo_ident(),
-                p.echo_seq_no(),
-            );
-            let _ = (
-                p.mtu(),
-                p.pointer(),
-                p.payload(),
-                p.verify_checksum(&v6, &v6),
-            );
-        }
-        if let Ok(n) = NdpNeighbor::new_checked(data) {
-            let _ = (
-                n.msg_type(),
-                n.target_addr(),
-                n.router_flag(),
-                n.solicited_flag(),
-                n.override_flag(),
-            );
-            let _ = (n.source_ll_addr(), n.target_ll_addr());
-            assert!(n.options().all(|o| o.is_ok()));
-        }
-    }
 
     /// A valid IPv6 header whose payload is random, starting with an
     /// extension header type, so the walk gets past the fixed header.
@@ -335,12 +170,12 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic_any_view(data in prop::collection::vec(any::<u8>(), 0..96)) {
-            read_everything(&data);
+            crate::fuzzing::wire_views(&data);
         }
 
         #[test]
         fn arbitrary_extension_chains_never_panic(data in ipv6_with_random_chain()) {
-            read_everything(&data);
+            crate::fuzzing::wire_views(&data);
             for len in 0..data.len() {
                 let _ = walk_ext_headers(&data[..len]);
             }

@@ -991,7 +991,10 @@ fn rfc7915_5_4_icmpv6_error_refusals() {
         "ff02::1".parse().unwrap(),
     ] {
         let pkt = udp6(src, SERVER6, 1, 2, 64, b"x");
-        assert_eq!(call(&pkt, 1), Verdict::Drop(DropReason::IcmpErrorSuppressed));
+        assert_eq!(
+            call(&pkt, 1),
+            Verdict::Drop(DropReason::IcmpErrorSuppressed)
+        );
     }
     let to_group = udp6(HOST6, "ff0e::1".parse().unwrap(), 1, 2, 64, b"x");
     assert_eq!(
