@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// zero), RFC 1071 §4.1. Not complemented; the carries are folded into at
 /// most 16 bits, so a few sums (pseudo-header, header, payload) can be added
 /// with plain `+` in a `u32` before one [`finish`].
+#[inline]
 pub fn sum(data: &[u8]) -> u32 {
     // One's-complement addition is associative over word size: summing
     // 32-bit big-endian words and folding gives the same value as summing
@@ -32,37 +33,66 @@ pub fn sum(data: &[u8]) -> u32 {
     if let [last] = words.remainder() {
         acc += u64::from(*last) << 8;
     }
+    u32::from(fold64(acc))
+}
+
+/// Folds a 64-bit sum of 32-bit words into 16 bits (RFC 1071 §2 (B)).
+#[inline]
+fn fold64(mut acc: u64) -> u16 {
+    // Two folds bring any u64 under 2^32 (the first leaves at most
+    // 2^33 - 2, the second at most 2^32 - 1), fold() does the rest.
     acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
     acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
-    let mut acc = acc as u32;
-    while acc > 0xFFFF {
-        acc = (acc & 0xFFFF) + (acc >> 16);
-    }
-    acc
+    fold(acc as u32)
+}
+
+/// Sum of the eight words of an IPv6 address (the pseudo-header's address
+/// part, RFC 8200 §8.1), as [`sum`] gives it for the 16 octets.
+#[inline]
+pub fn sum_ipv6_addr(addr: &Ipv6Addr) -> u32 {
+    let bits = addr.to_bits();
+    let acc = u64::from((bits >> 96) as u32)
+        + u64::from((bits >> 64) as u32)
+        + u64::from((bits >> 32) as u32)
+        + u64::from(bits as u32);
+    u32::from(fold64(acc))
+}
+
+/// Sum of the two words of an IPv4 address, as [`sum`] gives it for the 4
+/// octets.
+#[inline]
+pub fn sum_ipv4_addr(addr: Ipv4Addr) -> u32 {
+    u32::from(fold(addr.to_bits()))
 }
 
 /// Folds the carries of `sum` into 16 bits (RFC 1071 §4.1); not complemented.
+#[inline]
 pub fn fold(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
+    // Two end-around carries always suffice: the first leaves at most
+    // 0xFFFF + 0xFFFF = 0x1FFFE, the second at most 0xFFFF. No loop, no
+    // branch.
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum = (sum & 0xFFFF) + (sum >> 16);
     sum as u16
 }
 
 /// The value to store in a header: the complement of the folded sum.
+#[inline]
 pub fn finish(sum: u32) -> u16 {
     !fold(sum)
 }
 
 /// The Internet checksum of `data`, ready to store.
+#[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     finish(sum(data))
 }
 
 /// Sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1) for an upper-layer
 /// message of `len` bytes.
+#[inline]
 pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: u32) -> u32 {
-    let mut acc = sum(&src.octets()) + sum(&dst.octets());
+    let mut acc = sum_ipv4_addr(src) + sum_ipv4_addr(dst);
     acc += u32::from(proto);
     acc += (len >> 16) + (len & 0xFFFF);
     acc
@@ -70,8 +100,9 @@ pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: u32) -> u32 {
 
 /// Sum of the IPv6 pseudo-header (RFC 8200 §8.1) for an upper-layer message
 /// of `len` bytes.
+#[inline]
 pub fn pseudo_v6(src: &Ipv6Addr, dst: &Ipv6Addr, proto: u8, len: u32) -> u32 {
-    let mut acc = sum(&src.octets()) + sum(&dst.octets());
+    let mut acc = sum_ipv6_addr(src) + sum_ipv6_addr(dst);
     acc += u32::from(proto);
     acc += (len >> 16) + (len & 0xFFFF);
     acc
@@ -79,6 +110,7 @@ pub fn pseudo_v6(src: &Ipv6Addr, dst: &Ipv6Addr, proto: u8, len: u32) -> u32 {
 
 /// Updates stored checksum `csum` after one 16-bit word changed from `old` to
 /// `new`: RFC 1624 eqn. 3, `HC' = ~(~HC + ~m + m')`.
+#[inline]
 pub fn update16(csum: u16, old: u16, new: u16) -> u16 {
     let acc = u32::from(!csum) + u32::from(!old) + u32::from(new);
     !fold(acc)
@@ -86,6 +118,7 @@ pub fn update16(csum: u16, old: u16, new: u16) -> u16 {
 
 /// Updates stored checksum `csum` after a summed region changed from a sum of
 /// `old_sum` to `new_sum` (RFC 1624 eqn. 3 over the whole region).
+#[inline]
 pub fn update(csum: u16, old_sum: u32, new_sum: u32) -> u16 {
     let acc = u32::from(!csum) + u32::from(!fold(old_sum)) + u32::from(fold(new_sum));
     !fold(acc)
@@ -181,6 +214,23 @@ mod tests {
                 acc = (acc & 0xFFFF) + (acc >> 16);
             }
             prop_assert_eq!(fold(sum(&data)), fold(acc));
+        }
+
+        /// The word-wise address sums equal `sum` over the octets.
+        #[test]
+        fn address_sums_equal_sum_of_octets(a6 in any::<[u8; 16]>(), a4 in any::<[u8; 4]>()) {
+            prop_assert_eq!(sum_ipv6_addr(&Ipv6Addr::from(a6)), sum(&a6));
+            prop_assert_eq!(sum_ipv4_addr(Ipv4Addr::from(a4)), sum(&a4));
+        }
+
+        /// The branch-free fold equals folding until no carry is left.
+        #[test]
+        fn rfc1071_fold_equals_repeated_end_around_carry(x in any::<u32>()) {
+            let mut y = x;
+            while y > 0xFFFF {
+                y = (y & 0xFFFF) + (y >> 16);
+            }
+            prop_assert_eq!(u32::from(fold(x)), y);
         }
 
         #[test]

@@ -92,12 +92,12 @@ fn window(b: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], DropReason> 
 
 /// Sum of the two words of an IPv4 address.
 fn sum4(a: Ipv4Addr) -> u32 {
-    csum::sum(&a.octets())
+    csum::sum_ipv4_addr(a)
 }
 
 /// Sum of the eight words of an IPv6 address.
 fn sum6(a: &Ipv6Addr) -> u32 {
-    csum::sum(&a.octets())
+    csum::sum_ipv6_addr(a)
 }
 
 // ---------------------------------------------------------------------------

@@ -297,7 +297,7 @@ impl Ipv6Info {
     /// Sum of the two addresses, the only pseudo-header words that differ
     /// between IPv6 and IPv4 for the same upper-layer message.
     fn addr_sum(&self) -> u32 {
-        checksum::sum(&self.src.octets()) + checksum::sum(&self.dst.octets())
+        checksum::sum_ipv6_addr(&self.src) + checksum::sum_ipv6_addr(&self.dst)
     }
 }
 
@@ -374,7 +374,7 @@ fn walk_partial(pkt: &[u8], first: u8) -> Option<ExtChain> {
 
 /// Sum of two IPv4 addresses (see [`Ipv6Info::addr_sum`]).
 fn addr_sum_v4(src: Ipv4Addr, dst: Ipv4Addr) -> u32 {
-    checksum::sum(&src.octets()) + checksum::sum(&dst.octets())
+    checksum::sum_ipv4_addr(src) + checksum::sum_ipv4_addr(dst)
 }
 
 /// The IPv4 header fields §5.1 and §5.1.1 derive from an IPv6 packet.
