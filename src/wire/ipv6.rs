@@ -229,12 +229,29 @@ pub struct FragmentInfo {
 /// `Malformed` for a misplaced Hop-by-Hop, a second Fragment header or more
 /// than [`MAX_EXT_HEADERS`] headers.
 pub fn walk_ext_headers(pkt: &[u8]) -> Result<ExtChain> {
-    let ip = Ipv6Packet::new_checked(pkt)?;
-    walk(
-        pkt,
-        ip.next_header(),
-        HEADER_LEN + usize::from(ip.payload_len()),
-    )
+    walk_ext_headers_checked(&Ipv6Packet::new_checked(pkt)?)
+}
+
+/// [`walk_ext_headers`] over a view already made by
+/// [`Ipv6Packet::new_checked`], so the fixed header is not checked twice.
+#[inline]
+pub fn walk_ext_headers_checked(ip: &Ipv6Packet<&[u8]>) -> Result<ExtChain> {
+    let first = ip.next_header();
+    // The common case first: the upper-layer header follows the fixed one.
+    if !matches!(
+        first,
+        ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_FRAG | ip_proto::IPV6_OPTS
+    ) {
+        return Ok(ExtChain {
+            upper_proto: first,
+            upper_offset: HEADER_LEN,
+            hop_by_hop: false,
+            routing: None,
+            fragment: None,
+            last_next_header_offset: field::NXT_HDR,
+        });
+    }
+    walk(ip.buffer, first, HEADER_LEN + usize::from(ip.payload_len()))
 }
 
 /// [`walk_ext_headers`] for a packet quoted in an ICMPv6 error (RFC 4443

@@ -24,42 +24,50 @@ impl<'a> PacketBuf<'a> {
     }
 
     /// The packet bytes.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
     /// The packet bytes, mutable.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.end]
     }
 
     /// Packet length.
+    #[inline]
     pub fn len(&self) -> usize {
         self.end - self.start
     }
 
     /// True if the packet is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
 
     /// Offset of the packet's first byte in the buffer (an mbuf's `data_off`).
+    #[inline]
     pub fn start(&self) -> usize {
         self.start
     }
 
     /// Free bytes before the packet.
+    #[inline]
     pub fn headroom(&self) -> usize {
         self.start
     }
 
     /// Free bytes after the packet.
+    #[inline]
     pub fn tailroom(&self) -> usize {
         self.buf.len() - self.end
     }
 
     /// Grow the packet by `n` bytes at the front; false if no headroom.
     #[must_use]
+    #[inline]
     pub fn prepend(&mut self, n: usize) -> bool {
         if n > self.start {
             return false;
@@ -70,6 +78,7 @@ impl<'a> PacketBuf<'a> {
 
     /// Remove `n` bytes from the front; false if the packet is shorter.
     #[must_use]
+    #[inline]
     pub fn adj(&mut self, n: usize) -> bool {
         if n > self.len() {
             return false;
@@ -79,6 +88,7 @@ impl<'a> PacketBuf<'a> {
     }
 
     /// Cut the packet to `len` bytes (no-op if already shorter).
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
             self.end = self.start + len;
@@ -87,6 +97,7 @@ impl<'a> PacketBuf<'a> {
 
     /// Grow the packet by `n` bytes at the end; false if no tailroom.
     #[must_use]
+    #[inline]
     pub fn append(&mut self, n: usize) -> bool {
         if n > self.tailroom() {
             return false;

@@ -5,8 +5,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    addr_sum_v4, rewrite_ports, take_ident, Ipv4Header, Ipv6Info, IPV4_HEADER_LEN, IPV6_HEADER_LEN,
-    IPV6_MIN_MTU,
+    addr_sum_v4, ipv4_slot, rewrite_ports, take_ident, Ipv4Header, Ipv6Info, IPV4_HEADER_LEN,
+    IPV6_HEADER_LEN, IPV6_MIN_MTU,
 };
 use crate::wire::checksum;
 use crate::wire::{icmpv4_type, icmpv6_type, ip_proto, Icmpv4Packet, Icmpv6Packet, Ipv6Packet};
@@ -41,19 +41,23 @@ pub(super) fn echo_type_6to4(msg_type: u8) -> Option<u8> {
 }
 
 /// §5.2 Echo Request/Reply, in place on the whole (unfragmented) message
-/// `msg` of the packet `info`: "Adjust the Type values to 8 and 0,
+/// `msg` of a packet whose two addresses sum to `addr_sum`
+/// ([`Ipv6Info::addr_sum`]): "Adjust the Type values to 8 and 0,
 /// respectively, and adjust the ICMP checksum both to take the type change
 /// into account and to exclude the ICMPv6 pseudo-header." The identifier
-/// becomes `ident` (stateful NAT64 maps it like a port).
-pub(super) fn translate_echo(
-    msg: &mut [u8],
-    info: &Ipv6Info,
-    ident: u16,
-) -> Result<(), DropReason> {
+/// becomes `ident` (stateful NAT64 maps it like a port). Fails before
+/// changing a byte.
+#[inline]
+pub(super) fn translate_echo(msg: &mut [u8], addr_sum: u32, ident: u16) -> Result<(), DropReason> {
     let len = msg.len() as u32;
-    let mut icmp = Icmpv6Packet::new_checked(msg).map_err(|_| DropReason::Truncated)?;
+    // The 8-byte header as a fixed array: no per-field bounds checks.
+    let head = msg
+        .first_chunk_mut::<ICMP_HEADER_LEN>()
+        .ok_or(DropReason::Truncated)?;
+    let mut icmp = Icmpv6Packet::new_unchecked(head);
     let new_type = echo_type_6to4(icmp.msg_type()).ok_or(DropReason::IcmpUntranslatable)?;
-    let pseudo = checksum::pseudo_v6(&info.src, &info.dst, ip_proto::ICMPV6, len);
+    // The ICMPv6 pseudo-header (RFC 8200 §8.1): addresses, length, 58.
+    let pseudo = addr_sum + u32::from(ip_proto::ICMPV6) + (len >> 16) + (len & 0xFFFF);
     let old = pseudo
         + u32::from(u16::from_be_bytes([icmp.msg_type(), icmp.msg_code()]))
         + u32::from(icmp.echo_ident());
@@ -242,7 +246,10 @@ pub(super) fn translate_error(
         inner_rewrite.dst,
         0,
     );
-    inner_header.write(&mut data[inner_l4 - IPV4_HEADER_LEN..inner_l4]);
+    inner_header.write(
+        ipv4_slot(data, inner_l4)?,
+        addr_sum_v4(inner_rewrite.src, inner_rewrite.dst),
+    );
     // The ICMPv4 header. Bytes 4..8 carry only the MTU or pointer: an
     // RFC 4884 length in the ICMPv6 error is not carried over, so an ICMP
     // extension, if any, reads as part of the quoted packet (deviation:
@@ -273,7 +280,10 @@ pub(super) fn translate_error(
         plan.outer.dst,
         take_ident(st),
     );
-    outer_header.write(&mut data[..IPV4_HEADER_LEN]);
+    outer_header.write(
+        ipv4_slot(data, IPV4_HEADER_LEN)?,
+        addr_sum_v4(plan.outer.src, plan.outer.dst),
+    );
     Ok(Verdict::Forward)
 }
 

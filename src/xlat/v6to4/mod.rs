@@ -33,8 +33,8 @@ use crate::wire::icmpv6_type;
 use crate::wire::ip_proto;
 use crate::wire::ipv6::{HEADER_LEN as IPV6_HEADER_LEN, MAX_EXT_HEADERS};
 use crate::wire::{
-    walk_ext_headers, Error as WireError, ExtChain, FragmentInfo, Ipv4Packet, Ipv6FragHeader,
-    Ipv6Packet, RoutingInfo, TcpPacket, UdpPacket,
+    walk_ext_headers_checked, Error as WireError, ExtChain, FragmentInfo, Ipv4Packet,
+    Ipv6FragHeader, Ipv6Packet, RoutingInfo, TcpPacket, UdpPacket,
 };
 
 /// Length of the IPv4 header the translator writes (no options, §5.1 IHL 5).
@@ -62,12 +62,92 @@ pub fn translate_6to4(
     cfg: &XlatConfig,
     st: &mut XlatState,
 ) -> Verdict {
+    if let Some(verdict) = translate_plain(buf, plan, cfg, st) {
+        return verdict;
+    }
     match translate(buf, plan, cfg, st) {
         Ok(verdict) => verdict,
         Err(reason) => Verdict::Drop(reason),
     }
 }
 
+/// The common case, taken first: §5.1 for a packet with nothing to decide
+/// (no extension header, so no Routing or Fragment header; TCP, UDP or
+/// ICMPv6 echo; hop limit above 1; fits the IPv4 link), then §5.5 or §5.2.
+///
+/// Returns `None`, with the packet untouched, for anything else, and
+/// [`translate`] then handles it in full: every check `translate` would
+/// make either passes here or sends the packet there, so the outcome is the
+/// same. The header is read once, as a fixed 40-byte array.
+fn translate_plain(
+    buf: &mut PacketBuf,
+    plan: &Plan<Ipv4Addr>,
+    cfg: &XlatConfig,
+    st: &mut XlatState,
+) -> Option<Verdict> {
+    let data = buf.data_mut();
+    let pkt_len = data.len();
+    let (hdr, rest) = data.split_first_chunk_mut::<IPV6_HEADER_LEN>()?;
+    let ip = Ipv6Packet::new_unchecked(&*hdr);
+    let upper_len = usize::from(ip.payload_len());
+    let proto = ip.next_header();
+    let hop_limit = ip.hop_limit();
+    let traffic_class = ip.traffic_class();
+    // §5.1 Total Length: the payload length plus 20 (no extension headers).
+    let total_len = IPV4_HEADER_LEN + upper_len;
+    if ip.version() != 6
+        || IPV6_HEADER_LEN + upper_len > pkt_len
+        || !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::ICMPV6)
+        || hop_limit <= 1
+        || total_len > usize::from(cfg.ipv4_mtu)
+    {
+        return None;
+    }
+    // The IPv6 addresses' sum, straight from the header's 32 address bytes.
+    let old_addrs = checksum::sum(&hdr[8..IPV6_HEADER_LEN]);
+    let rewrite = plan.outer;
+    let new_addrs = addr_sum_v4(rewrite.src, rewrite.dst);
+    // The IPv4 header goes in the last 20 bytes of the IPv6 header.
+    let slot = hdr.last_chunk_mut::<IPV4_HEADER_LEN>()?;
+    // Bytes after the payload (Ethernet padding) are not part of the packet.
+    let upper = rest.get_mut(..upper_len)?;
+    // §5.5 / §5.2, as in `translate`; each fails before changing a byte.
+    let done = if proto == ip_proto::ICMPV6 {
+        icmp::translate_echo(upper, old_addrs, rewrite.src_port)
+    } else {
+        rewrite_ports(
+            upper,
+            proto,
+            old_addrs,
+            new_addrs,
+            rewrite.src_port,
+            rewrite.dst_port,
+            false,
+        )
+    };
+    done.ok()?;
+    // §5.1, the header fields as `Ipv4Header::for_packet` sets them
+    // without a Fragment header; total_len <= ipv4_mtu fits 16 bits.
+    let header = Ipv4Header::plain(
+        traffic_class,
+        proto,
+        cfg,
+        total_len as u16,
+        hop_limit - 1,
+        rewrite.src,
+        rewrite.dst,
+        take_ident(st),
+    );
+    header.write(slot, new_addrs);
+    buf.truncate(IPV6_HEADER_LEN + upper_len);
+    let trimmed = buf.adj(IPV6_HEADER_LEN - IPV4_HEADER_LEN);
+    debug_assert!(trimmed);
+    Some(Verdict::Forward)
+}
+
+/// Everything [`translate_plain`] leaves: the whole of §5. Kept out of
+/// line so the common case does not pay for its stack frame.
+#[inline(never)]
 fn translate(
     buf: &mut PacketBuf,
     plan: &Plan<Ipv4Addr>,
@@ -169,6 +249,9 @@ fn translate(
 
     let rewrite = plan.outer;
     let l4 = info.l4;
+    // The IPv4 addresses' sum serves both the pseudo-header swap (§5.5)
+    // and the header checksum (§5.1).
+    let new_addrs = addr_sum_v4(rewrite.src, rewrite.dst);
     let data = buf.data_mut();
     if info.is_first() {
         let upper = data.get_mut(l4..).unwrap_or_default();
@@ -181,13 +264,13 @@ fn translate(
                     upper,
                     info.proto,
                     info.addr_sum(),
-                    addr_sum_v4(rewrite.src, rewrite.dst),
+                    new_addrs,
                     rewrite.src_port,
                     rewrite.dst_port,
                     false,
                 )?;
             }
-            ip_proto::ICMPV6 => icmp::translate_echo(upper, &info, rewrite.src_port)?,
+            ip_proto::ICMPV6 => icmp::translate_echo(upper, info.addr_sum(), rewrite.src_port)?,
             // §5.5: "translators MUST forward all transport protocols as
             // described in the Protocol step of Section 5.1": other
             // protocols get a translated IP header and an untouched payload
@@ -208,10 +291,18 @@ fn translate(
         rewrite.dst,
         ident,
     );
-    header.write(&mut data[l4 - IPV4_HEADER_LEN..l4]);
+    header.write(ipv4_slot(data, l4)?, new_addrs);
     let trimmed = buf.adj(l4 - IPV4_HEADER_LEN);
     debug_assert!(trimmed);
     Ok(Verdict::Forward)
+}
+
+/// The 20 bytes in front of offset `end` of `data`, where an IPv4 header is
+/// written (`end` is an upper-layer offset, at least 40 and inside `data`).
+fn ipv4_slot(data: &mut [u8], end: usize) -> Result<&mut [u8; IPV4_HEADER_LEN], DropReason> {
+    data.get_mut(..end)
+        .and_then(|front| front.last_chunk_mut())
+        .ok_or(DropReason::Truncated)
 }
 
 /// §5.1 Identification: the next value of this worker's counter.
@@ -246,11 +337,11 @@ impl Ipv6Info {
             WireError::Truncated => DropReason::Truncated,
             WireError::Malformed => DropReason::BadHeader,
         })?;
-        let chain = walk_ext_headers(pkt).map_err(|e| match e {
+        let chain = walk_ext_headers_checked(&ip).map_err(|e| match e {
             WireError::Truncated => DropReason::Truncated,
             WireError::Malformed => DropReason::BadExtensionHeader,
         })?;
-        Ok(Self::from_parts(&ip, &chain))
+        Self::from_parts(pkt, &chain).ok_or(DropReason::Truncated)
     }
 
     /// Reads the IPv6 packet quoted in an ICMPv6 error, which is cut short
@@ -258,11 +349,15 @@ impl Ipv6Info {
     fn parse_quoted(pkt: &[u8]) -> Option<Self> {
         let ip = Ipv6Packet::new_checked_header(pkt).ok()?;
         let chain = walk_partial(pkt, ip.next_header())?;
-        Some(Self::from_parts(&ip, &chain))
+        Self::from_parts(pkt, &chain)
     }
 
-    fn from_parts(ip: &Ipv6Packet<&[u8]>, chain: &ExtChain) -> Self {
-        Ipv6Info {
+    /// The fields of the fixed header of `pkt` (read as a 40-byte array, so
+    /// without per-field bounds checks; `None` if shorter, which a checked
+    /// view rules out) and of `chain`.
+    fn from_parts(pkt: &[u8], chain: &ExtChain) -> Option<Self> {
+        let ip = Ipv6Packet::new_unchecked(pkt.first_chunk::<IPV6_HEADER_LEN>()?);
+        Some(Ipv6Info {
             traffic_class: ip.traffic_class(),
             hop_limit: ip.hop_limit(),
             payload_len: ip.payload_len(),
@@ -273,7 +368,7 @@ impl Ipv6Info {
             last_next_header: chain.last_next_header_offset,
             frag: chain.fragment,
             routing: chain.routing,
-        }
+        })
     }
 
     /// Length of the packet per its Payload Length field.
@@ -393,10 +488,12 @@ struct Ipv4Header {
 }
 
 impl Ipv4Header {
-    /// The header for `info` translated to `total_len` bytes; `ident` is
-    /// used when there is no Fragment header.
-    fn for_packet(
-        info: &Ipv6Info,
+    /// The header for an unfragmented packet with this Traffic Class and
+    /// upper-layer protocol, translated to `total_len` bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn plain(
+        traffic_class: u8,
+        proto: u8,
         cfg: &XlatConfig,
         total_len: u16,
         ttl: u8,
@@ -404,11 +501,11 @@ impl Ipv4Header {
         dst: Ipv4Addr,
         ident: u16,
     ) -> Self {
-        let mut header = Ipv4Header {
+        Ipv4Header {
             // §5.1 TOS: "By default, copied from the IPv6 Traffic Class (all
             // 8 bits)"; the translator SHOULD be able to set it instead.
             tos: if cfg.copy_traffic_class {
-                info.traffic_class
+                traffic_class
             } else {
                 0
             },
@@ -426,14 +523,37 @@ impl Ipv4Header {
             ttl,
             // §5.1 Protocol: ICMPv6 (58) becomes ICMP (1); otherwise the
             // Next Header of the last extension header is copied.
-            protocol: if info.proto == ip_proto::ICMPV6 {
+            protocol: if proto == ip_proto::ICMPV6 {
                 ip_proto::ICMP
             } else {
-                info.proto
+                proto
             },
             src,
             dst,
-        };
+        }
+    }
+
+    /// The header for `info` translated to `total_len` bytes; `ident` is
+    /// used when there is no Fragment header.
+    fn for_packet(
+        info: &Ipv6Info,
+        cfg: &XlatConfig,
+        total_len: u16,
+        ttl: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+    ) -> Self {
+        let mut header = Self::plain(
+            info.traffic_class,
+            info.proto,
+            cfg,
+            total_len,
+            ttl,
+            src,
+            dst,
+            ident,
+        );
         if let Some(frag) = info.frag {
             // §5.1.1: Identification "Copied from the low-order 16 bits in
             // the Identification field in the Fragment Header"; MF copied
@@ -447,12 +567,13 @@ impl Ipv4Header {
         header
     }
 
-    /// Writes the header with its checksum into `out` (20 bytes).
-    fn write(&self, out: &mut [u8]) {
-        // Built in a fixed-size array, so the setters' bounds checks and
-        // the checksum loop compile down to straight-line code, then copied.
-        let mut bytes = [0u8; IPV4_HEADER_LEN];
-        let mut ip = Ipv4Packet::new_unchecked(&mut bytes[..]);
+    /// Writes the header with its checksum into `out`; `addr_sum` is
+    /// [`addr_sum_v4`] of `src` and `dst`.
+    fn write(&self, out: &mut [u8; IPV4_HEADER_LEN], addr_sum: u32) {
+        // Written straight into the packet as a fixed-size array, so the
+        // setters' bounds checks compile away.
+        *out = [0; IPV4_HEADER_LEN];
+        let mut ip = Ipv4Packet::new_unchecked(&mut out[..]);
         ip.set_version(4);
         ip.set_header_len(IPV4_HEADER_LEN);
         ip.set_tos(self.tos);
@@ -466,10 +587,10 @@ impl Ipv4Header {
         ip.set_src_addr(self.src);
         ip.set_dst_addr(self.dst);
         // §5.1 Header Checksum: "Computed once the IPv4 header has been
-        // created."
-        let csum = checksum::checksum(&bytes);
-        bytes[10..12].copy_from_slice(&csum.to_be_bytes());
-        out.copy_from_slice(&bytes);
+        // created." The address words' sum is known already; the other six
+        // words (checksum still 0) are added to it.
+        let csum = checksum::finish(checksum::sum(&out[..12]) + addr_sum);
+        out[10..12].copy_from_slice(&csum.to_be_bytes());
     }
 }
 
@@ -480,7 +601,9 @@ impl Ipv4Header {
 ///
 /// `upper` must hold the 8 bytes with both ports (UDP: and its checksum),
 /// else `Truncated`; a TCP header of a quoted packet (`quoted`) may end
-/// before its checksum, which is then left alone.
+/// before its checksum, which is then left alone. Fails before changing a
+/// byte.
+#[inline]
 fn rewrite_ports(
     upper: &mut [u8],
     proto: u8,
@@ -495,6 +618,7 @@ fn rewrite_ports(
     } else {
         DropReason::Truncated
     };
+    let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
     if proto == ip_proto::TCP {
         if quoted {
             if upper.len() < 8 {
@@ -503,22 +627,29 @@ fn rewrite_ports(
         } else {
             TcpPacket::new_checked(&*upper).map_err(|_| DropReason::Truncated)?;
         }
-        // The checksum is bytes 16..18 (RFC 9293 §3.1).
-        let has_checksum = upper.len() >= 18;
-        let mut tcp = TcpPacket::new_unchecked(upper);
-        let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
-        let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
-        tcp.set_src_port(src_port);
-        tcp.set_dst_port(dst_port);
-        if has_checksum {
-            let csum = tcp.checksum();
-            tcp.set_checksum(checksum::update(csum, old, new));
+        // The checksum is bytes 16..18 (RFC 9293 §3.1). A fixed-size head
+        // lets the accessors go without bounds checks.
+        match upper.first_chunk_mut::<18>() {
+            Some(head) => {
+                let mut tcp = TcpPacket::new_unchecked(head);
+                let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
+                tcp.set_src_port(src_port);
+                tcp.set_dst_port(dst_port);
+                let csum = tcp.checksum();
+                tcp.set_checksum(checksum::update(csum, old, new));
+            }
+            // Only a quoted header may end before its checksum: the ports
+            // change, the checksum is left alone.
+            None => {
+                let mut tcp = TcpPacket::new_unchecked(upper);
+                tcp.set_src_port(src_port);
+                tcp.set_dst_port(dst_port);
+            }
         }
     } else {
-        let udp = UdpPacket::new_checked_header(upper).map_err(|_| truncated)?;
-        let mut udp = UdpPacket::new_unchecked(udp.into_inner());
+        let head = upper.first_chunk_mut::<8>().ok_or(truncated)?;
+        let mut udp = UdpPacket::new_unchecked(head);
         let old = old_addrs + u32::from(udp.src_port()) + u32::from(udp.dst_port());
-        let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
         udp.set_src_port(src_port);
         udp.set_dst_port(dst_port);
         let csum = udp.checksum();
