@@ -9,5 +9,6 @@
 pub mod config;
 pub mod dpdk;
 pub mod fuzzing;
+pub mod nat64;
 pub mod wire;
 pub mod xlat;

@@ -1,0 +1,316 @@
+//! Stateful NAT64 (RFC 6146) with carrier-grade port blocks (RFC 6888,
+//! RFC 7422). Pure Rust over byte slices: no DPDK here, so every rule is
+//! tested and benchmarked without EAL.
+//!
+//! One [`pipeline::Worker`] per DPDK worker lcore owns its tables, its share
+//! of the IPv4 pool and its counters (shared nothing). A subscriber (the
+//! IPv6 source masked to `pool4.subscriber_prefix_len`) belongs to exactly
+//! one worker ([`subscriber_worker`]); a port block belongs to the worker
+//! that owns it ([`pool4::PoolLayout::owner`]). Time is always an argument
+//! (`now`, monotonic milliseconds) so tests drive the clock.
+
+pub mod pool4;
+pub mod table;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub use crate::xlat::L4;
+
+/// Monotonic time in milliseconds.
+pub type Millis = u64;
+
+/// A subscriber: the IPv6 source address masked to
+/// `pool4.subscriber_prefix_len` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Subscriber(pub Ipv6Addr);
+
+impl Subscriber {
+    /// The subscriber `addr` belongs to.
+    #[inline]
+    pub fn of(addr: &Ipv6Addr, prefix_len: u8) -> Subscriber {
+        let bits = u128::from(*addr);
+        let mask = match prefix_len {
+            0 => 0,
+            n if n >= 128 => u128::MAX,
+            n => !(u128::MAX >> n),
+        };
+        Subscriber(Ipv6Addr::from(bits & mask))
+    }
+
+    /// A stable 64-bit hash of the prefix (splitmix64 over both halves):
+    /// the same on every run and every box, so ownership is reproducible.
+    #[inline]
+    pub fn hash64(&self) -> u64 {
+        let v = u128::from(self.0);
+        mix64(mix64(v as u64) ^ (v >> 64) as u64)
+    }
+}
+
+/// splitmix64's finaliser: a cheap, well-spread 64-bit mix.
+#[inline]
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The worker that owns `sub` among `n_workers` (at least 1).
+#[inline]
+pub fn subscriber_worker(sub: &Subscriber, n_workers: u16) -> u16 {
+    let n = u64::from(n_workers.max(1));
+    // Multiply-shift maps the hash onto 0..n without a division.
+    ((u128::from(sub.hash64()) * u128::from(n)) >> 64) as u16
+}
+
+/// Timer classes, each with its own expiry list (RFC 6146 §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerClass {
+    Udp,
+    TcpEstablished,
+    TcpTransitory,
+    Icmp,
+    /// An IPv4-initiated SYN held waiting for the IPv6 side (§3.5.2.2).
+    TcpIncomingSyn,
+}
+
+impl TimerClass {
+    /// Every class, in `index()` order.
+    pub const ALL: [TimerClass; 5] = [
+        TimerClass::Udp,
+        TimerClass::TcpEstablished,
+        TimerClass::TcpTransitory,
+        TimerClass::Icmp,
+        TimerClass::TcpIncomingSyn,
+    ];
+
+    /// 0..5, for per-class arrays.
+    #[inline]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// `[timeouts]` in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub udp: Millis,
+    pub tcp_established: Millis,
+    pub tcp_transitory: Millis,
+    pub icmp: Millis,
+    pub tcp_incoming_syn: Millis,
+}
+
+impl Timeouts {
+    /// From the configuration's `[timeouts]`.
+    pub fn from_config(t: &crate::config::Timeouts) -> Timeouts {
+        let ms = |d: std::time::Duration| d.as_millis().min(u128::from(u64::MAX)) as Millis;
+        Timeouts {
+            udp: ms(t.udp),
+            tcp_established: ms(t.tcp_established),
+            tcp_transitory: ms(t.tcp_transitory),
+            icmp: ms(t.icmp),
+            tcp_incoming_syn: ms(t.tcp_incoming_syn),
+        }
+    }
+
+    /// The lifetime of a session in `class`.
+    #[inline]
+    pub fn of(&self, class: TimerClass) -> Millis {
+        match class {
+            TimerClass::Udp => self.udp,
+            TimerClass::TcpEstablished => self.tcp_established,
+            TimerClass::TcpTransitory => self.tcp_transitory,
+            TimerClass::Icmp => self.icmp,
+            TimerClass::TcpIncomingSyn => self.tcp_incoming_syn,
+        }
+    }
+
+    /// The longest of them all: after this long with no traffic every
+    /// dynamic entry has expired.
+    pub fn longest(&self) -> Millis {
+        TimerClass::ALL
+            .iter()
+            .map(|c| self.of(*c))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+impl Default for Timeouts {
+    /// The defaults of `[timeouts]` (RFC 6146 §4 recommendations).
+    fn default() -> Self {
+        Timeouts {
+            udp: 300_000,
+            tcp_established: 7_440_000,
+            tcp_transitory: 240_000,
+            icmp: 60_000,
+            tcp_incoming_syn: 6_000,
+        }
+    }
+}
+
+/// TCP session states of RFC 6146 §3.5.2 (Figure 4). Non-TCP sessions
+/// stay `Closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TcpState {
+    #[default]
+    Closed,
+    V4Init,
+    V6Init,
+    Established,
+    V4FinRcv,
+    V6FinRcv,
+    V4FinV6FinRcv,
+    Trans,
+}
+
+/// What happened to a port block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockEventKind {
+    Allocated,
+    Released,
+}
+
+/// A port-block allocation or release (RFC 6888 REQ-12/13): who had which
+/// ports of which address, when. Never a destination address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockEvent {
+    pub time: Millis,
+    pub kind: BlockEventKind,
+    pub subscriber: Subscriber,
+    pub prefix_len: u8,
+    pub addr: Ipv4Addr,
+    pub first_port: u16,
+    pub last_port: u16,
+}
+
+/// A bounded FIFO of [`BlockEvent`]s that the control side drains. A full
+/// queue drops the new event and counts it: the data path never blocks.
+#[derive(Debug)]
+pub struct EventQueue {
+    ring: std::collections::VecDeque<BlockEvent>,
+    capacity: usize,
+    dropped: u64,
+}
+
+impl EventQueue {
+    /// A queue holding at most `capacity` events (all memory allocated now).
+    pub fn new(capacity: usize) -> EventQueue {
+        EventQueue {
+            ring: std::collections::VecDeque::with_capacity(capacity),
+            capacity,
+            dropped: 0,
+        }
+    }
+
+    /// Queue `ev`; false (and counted) if the queue is full.
+    pub fn push(&mut self, ev: BlockEvent) -> bool {
+        if self.ring.len() >= self.capacity {
+            self.dropped += 1;
+            return false;
+        }
+        self.ring.push_back(ev);
+        true
+    }
+
+    /// The oldest event.
+    pub fn pop(&mut self) -> Option<BlockEvent> {
+        self.ring.pop_front()
+    }
+
+    /// Takes every queued event, oldest first.
+    pub fn drain(&mut self) -> impl Iterator<Item = BlockEvent> + '_ {
+        self.ring.drain(..)
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// True if no event waits.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Events lost to a full queue since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriber_masks_to_prefix_len() {
+        let a: Ipv6Addr = "2001:db8:1:2345:6789::10".parse().unwrap();
+        assert_eq!(
+            Subscriber::of(&a, 56).0,
+            "2001:db8:1:2300::".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            Subscriber::of(&a, 64).0,
+            "2001:db8:1:2345::".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(Subscriber::of(&a, 128).0, a);
+        assert_eq!(Subscriber::of(&a, 0).0, Ipv6Addr::UNSPECIFIED);
+    }
+
+    #[test]
+    fn subscriber_worker_is_stable_in_range_and_spreads() {
+        let mut counts = [0u32; 7];
+        for i in 0..7000u32 {
+            let a = Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                (i >> 8) as u16,
+                (i & 0xff) as u16 * 0x100,
+                0,
+                0,
+                0,
+                1,
+            );
+            let s = Subscriber::of(&a, 56);
+            let w = subscriber_worker(&s, 7);
+            assert_eq!(w, subscriber_worker(&s, 7));
+            counts[usize::from(w)] += 1;
+        }
+        // Every worker gets a fair share (within 20 % of 1000).
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
+        assert_eq!(subscriber_worker(&Subscriber(Ipv6Addr::LOCALHOST), 1), 0);
+        assert_eq!(subscriber_worker(&Subscriber(Ipv6Addr::LOCALHOST), 0), 0);
+    }
+
+    #[test]
+    fn event_queue_is_bounded_and_counts_overflow() {
+        let ev = BlockEvent {
+            time: 1,
+            kind: BlockEventKind::Allocated,
+            subscriber: Subscriber(Ipv6Addr::UNSPECIFIED),
+            prefix_len: 56,
+            addr: Ipv4Addr::new(192, 0, 2, 1),
+            first_port: 1024,
+            last_port: 1535,
+        };
+        let mut q = EventQueue::new(2);
+        assert!(q.push(ev));
+        assert!(q.push(ev));
+        assert!(!q.push(ev));
+        assert_eq!(q.dropped(), 1);
+        assert_eq!(q.drain().count(), 2);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn timeouts_from_config_defaults() {
+        let cfg: crate::config::Config = "".parse().unwrap();
+        assert_eq!(Timeouts::from_config(&cfg.timeouts), Timeouts::default());
+        assert_eq!(Timeouts::default().longest(), 7_440_000);
+    }
+}
