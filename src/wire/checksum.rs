@@ -36,6 +36,25 @@ pub fn sum(data: &[u8]) -> u32 {
     u32::from(fold64(acc))
 }
 
+/// [`sum`] of a fixed-size region such as a header or its address fields:
+/// the same value, but the length is known at compile time, so it always
+/// unrolls into straight-line code wherever it is used.
+#[inline(always)]
+pub fn sum_fixed<const N: usize>(data: &[u8; N]) -> u32 {
+    let (quads, rest) = data.as_chunks::<4>();
+    let mut acc: u64 = 0;
+    for q in quads {
+        acc += u64::from(u32::from_be_bytes(*q));
+    }
+    match *rest {
+        [a, b, c] => acc += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        [a, b] => acc += u64::from(u16::from_be_bytes([a, b])),
+        [a] => acc += u64::from(a) << 8,
+        _ => {}
+    }
+    u32::from(fold64(acc))
+}
+
 /// Folds a 64-bit sum of 32-bit words into 16 bits (RFC 1071 §2 (B)).
 #[inline]
 fn fold64(mut acc: u64) -> u16 {
@@ -86,6 +105,13 @@ pub fn finish(sum: u32) -> u16 {
 #[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     finish(sum(data))
+}
+
+/// [`checksum`] of a fixed-size region (a header), unrolled like
+/// [`sum_fixed`].
+#[inline(always)]
+pub fn checksum_fixed<const N: usize>(data: &[u8; N]) -> u16 {
+    finish(sum_fixed(data))
 }
 
 /// Sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1) for an upper-layer
@@ -221,6 +247,19 @@ mod tests {
         fn address_sums_equal_sum_of_octets(a6 in any::<[u8; 16]>(), a4 in any::<[u8; 4]>()) {
             prop_assert_eq!(sum_ipv6_addr(&Ipv6Addr::from(a6)), sum(&a6));
             prop_assert_eq!(sum_ipv4_addr(Ipv4Addr::from(a4)), sum(&a4));
+        }
+
+        /// `sum_fixed` equals `sum` for every length class (0 to 3 bytes
+        /// after the last 32-bit word).
+        #[test]
+        fn sum_fixed_equals_sum(
+            a in any::<[u8; 20]>(), b in any::<[u8; 13]>(), c in any::<[u8; 6]>(), d in any::<[u8; 7]>(),
+        ) {
+            prop_assert_eq!(sum_fixed(&a), sum(&a));
+            prop_assert_eq!(sum_fixed(&b), sum(&b));
+            prop_assert_eq!(sum_fixed(&c), sum(&c));
+            prop_assert_eq!(sum_fixed(&d), sum(&d));
+            prop_assert_eq!(sum_fixed(&[]), sum(&[]));
         }
 
         /// The branch-free fold equals folding until no carry is left.

@@ -91,11 +91,13 @@ fn window(b: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], DropReason> 
 }
 
 /// Sum of the two words of an IPv4 address.
+#[inline]
 fn sum4(a: Ipv4Addr) -> u32 {
     csum::sum_ipv4_addr(a)
 }
 
 /// Sum of the eight words of an IPv6 address.
+#[inline]
 fn sum6(a: &Ipv6Addr) -> u32 {
     csum::sum_ipv6_addr(a)
 }
@@ -227,7 +229,18 @@ struct V6Fields<'a> {
 
 /// Write the fixed IPv6 header at `b[at..]` (RFC 7915 §4.1; flow label 0).
 fn put_ipv6_header(b: &mut [u8], at: usize, f: &V6Fields) -> Result<(), DropReason> {
-    let mut p = Ipv6Packet::new_unchecked(window(b, at, IPV6_HDR)?);
+    let out = window(b, at, IPV6_HDR)?
+        .first_chunk_mut()
+        .ok_or(DropReason::Truncated)?;
+    write_ipv6_header(out, f);
+    Ok(())
+}
+
+/// Write the fixed IPv6 header into `out` (RFC 7915 §4.1; flow label 0); a
+/// fixed-size array, so the setters need no bounds checks.
+#[inline]
+fn write_ipv6_header(out: &mut [u8; IPV6_HDR], f: &V6Fields) {
+    let mut p = Ipv6Packet::new_unchecked(out);
     p.set_version(6);
     p.set_traffic_class(f.tc);
     p.set_flow_label(0);
@@ -236,7 +249,6 @@ fn put_ipv6_header(b: &mut [u8], at: usize, f: &V6Fields) -> Result<(), DropReas
     p.set_hop_limit(f.hop);
     p.set_src_addr(f.src);
     p.set_dst_addr(f.dst);
-    Ok(())
 }
 
 /// Write a Fragment header at `b[at..]` (§4.1): offset in bytes and M
@@ -293,12 +305,142 @@ pub fn translate_4to6(
     cfg: &XlatConfig,
     _st: &mut XlatState,
 ) -> Verdict {
+    if let Some(verdict) = translate_plain(buf, plan, cfg) {
+        return verdict;
+    }
     match translate(buf, plan, cfg) {
         Ok(v) => v,
         Err(r) => Verdict::Drop(r),
     }
 }
 
+/// The common case, taken first: §4.1 for a packet with nothing to decide
+/// (no options, not a fragment, valid header checksum, unicast source, TTL
+/// above 1, fitting the IPv6 link without fragmentation, headroom for the
+/// 20 more bytes), then §4.5 for TCP and UDP (checksum not 0) or §4.2 for
+/// Echo and Echo Reply.
+///
+/// Returns `None`, with the packet untouched, for anything else, and
+/// [`translate`] then handles it in full: every check `translate` would
+/// make either passes here or sends the packet there, so the outcome is the
+/// same. The header is read once, as a fixed 20-byte array.
+fn translate_plain(
+    buf: &mut PacketBuf,
+    plan: &Plan<Ipv6Addr>,
+    cfg: &XlatConfig,
+) -> Option<Verdict> {
+    let outer = &plan.outer;
+    if buf.headroom() < IPV6_HDR - IPV4_HDR {
+        return None;
+    }
+    let data = buf.data_mut();
+    let pkt_len = data.len();
+    let (hdr, rest) = data.split_first_chunk_mut::<IPV4_HDR>()?;
+    let ip = Ipv4Packet::new_unchecked(&*hdr);
+    let total = usize::from(ip.total_len());
+    let proto = ip.protocol();
+    let ttl = ip.ttl();
+    // 0x45: version 4, IHL 5 (so no options, and no source route).
+    if hdr[0] != 0x45
+        || total < IPV4_HDR
+        || total > pkt_len
+        || ip.more_frags()
+        || ip.frag_offset() != 0
+        || ttl <= 1
+        || !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP)
+        || martian(ip.src_addr())
+        || csum::fold(csum::sum_fixed(hdr)) != 0xFFFF
+    {
+        return None;
+    }
+    // §4.1 Payload Length: Total Length minus the header; §4 / §4.1: a
+    // DF=1 packet must fit the IPv6 link, a DF=0 one the lowest IPv6 MTU
+    // too (else it is fragmented).
+    let l4_len = total - IPV4_HDR;
+    let mtu = if ip.dont_frag() {
+        cfg.ipv6_mtu
+    } else {
+        cfg.lowest_ipv6_mtu.min(cfg.ipv6_mtu)
+    };
+    if IPV6_HDR + l4_len > usize::from(mtu) {
+        return None;
+    }
+    let fields = V6Fields {
+        tc: traffic_class(ip.tos(), cfg),
+        payload_len: l4_len,
+        next: next_header(proto),
+        hop: ttl - 1,
+        src: &outer.src,
+        dst: &outer.dst,
+    };
+    // Anything after Total Length is link-layer padding.
+    let seg = rest.get_mut(..l4_len)?;
+    if proto == ip_proto::ICMP {
+        // §4.2 Echo / Echo Reply only; other ICMP takes the full path.
+        let t = *seg.first()?;
+        if t != icmpv4_type::ECHO_REQUEST && t != icmpv4_type::ECHO_REPLY {
+            return None;
+        }
+        // Fails (too short) before changing a byte.
+        echo_to_v6(seg, outer.src_port, &outer.src, &outer.dst, l4_len).ok()?;
+    } else {
+        // §4.5: the pseudo-header changes from IPv4 to IPv6 addresses
+        // (protocol and length are the same numbers) and the ports change.
+        let old_addrs = csum::sum_fixed(hdr[12..].first_chunk::<8>()?);
+        let new = sum6(&outer.src)
+            + sum6(&outer.dst)
+            + u32::from(outer.src_port)
+            + u32::from(outer.dst_port);
+        rewrite_ports_plain(seg, proto, old_addrs, new, outer)?;
+    }
+    buf.truncate(total);
+    let grown = buf.prepend(IPV6_HDR - IPV4_HDR);
+    debug_assert!(grown);
+    match buf.data_mut().first_chunk_mut::<IPV6_HDR>() {
+        Some(out) => write_ipv6_header(out, &fields),
+        // Unreachable: the packet held 20 bytes and grew by 20.
+        None => return Some(Verdict::Drop(DropReason::Truncated)),
+    }
+    Some(Verdict::Forward)
+}
+
+/// §4.5 for [`translate_plain`]: new ports and the checksum updated from
+/// the sums `old_addrs` (IPv4 addresses) to `new` (IPv6 addresses and new
+/// ports). `None`, with nothing changed, for a header that is too short or
+/// a UDP checksum of 0 (which the full path computes or drops).
+#[inline]
+fn rewrite_ports_plain(
+    seg: &mut [u8],
+    proto: u8,
+    old_addrs: u32,
+    new: u32,
+    outer: &Rewrite<Ipv6Addr>,
+) -> Option<()> {
+    if proto == ip_proto::TCP {
+        TcpPacket::new_checked(&*seg).ok()?;
+        let mut tcp = TcpPacket::new_unchecked(seg.first_chunk_mut::<{ wire::tcp::HEADER_LEN }>()?);
+        let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
+        tcp.set_src_port(outer.src_port);
+        tcp.set_dst_port(outer.dst_port);
+        tcp.set_checksum(csum::update(tcp.checksum(), old, new));
+    } else {
+        let mut udp = UdpPacket::new_unchecked(seg.first_chunk_mut::<{ wire::udp::HEADER_LEN }>()?);
+        if udp.checksum() == 0 {
+            return None;
+        }
+        let old = old_addrs + u32::from(udp.src_port()) + u32::from(udp.dst_port());
+        udp.set_src_port(outer.src_port);
+        udp.set_dst_port(outer.dst_port);
+        let c = csum::update(udp.checksum(), old, new);
+        // A UDP checksum of 0 means "none": send 0xffff (RFC 768).
+        udp.set_checksum(if c == 0 { 0xffff } else { c });
+    }
+    Some(())
+}
+
+/// Everything [`translate_plain`] leaves: the whole of §4. Kept out of
+/// line so the common case does not pay for its stack frame.
+#[inline(never)]
 fn translate(
     buf: &mut PacketBuf,
     plan: &Plan<Ipv6Addr>,

@@ -1546,3 +1546,92 @@ proptest! {
         let _ = flow4(&pkt);
     }
 }
+
+/// Runs `pkt` behind `headroom` bytes through `translate_4to6` (`full` =
+/// false) or through the full §4 path alone, without the `translate_plain`
+/// shortcut (`full` = true).
+fn run_path(pkt: &[u8], headroom: usize, cfg: &XlatConfig, full: bool) -> (Verdict, Vec<u8>) {
+    let mut mem = vec![0u8; headroom + pkt.len() + 64];
+    mem[headroom..headroom + pkt.len()].copy_from_slice(pkt);
+    let mut b = PacketBuf::new(&mut mem, headroom, pkt.len()).unwrap();
+    let v = if full {
+        match translate(&mut b, &plan(), cfg) {
+            Ok(v) => v,
+            Err(r) => Verdict::Drop(r),
+        }
+    } else {
+        translate_4to6(&mut b, &plan(), cfg, &mut XlatState::default())
+    };
+    (v, b.data().to_vec())
+}
+
+proptest! {
+    /// The shortcut for plain TCP, UDP and echo packets gives exactly what
+    /// the full path gives (verdict and bytes), also for packets near its
+    /// edges: any TTL, TOS, DF, source, UDP checksum 0, size against both
+    /// IPv6 MTUs, headroom, corrupted header bytes, cut short or padded.
+    #[test]
+    fn prop_plain_shortcut_equals_full_path(
+        kind in 0u8..4,
+        ttl in any::<u8>(),
+        tos in any::<u8>(),
+        df in any::<bool>(),
+        copy_tc in any::<bool>(),
+        src_first in prop::sample::select(vec![198u8, 0, 127, 224, 255]),
+        zero_udp_csum in any::<bool>(),
+        amend in any::<bool>(),
+        ipv6_mtu in 1280u16..1600,
+        lowest in 1280u16..1600,
+        len in 0usize..1600,
+        flips in proptest::collection::vec((0usize..60, any::<u8>()), 0..3),
+        cut in 0usize..64,
+        pad in 0usize..8,
+        headroom in prop::sample::select(vec![0usize, 19, 20, 128]),
+    ) {
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let proto = match kind {
+            0 => 17,
+            1 => 6,
+            _ => 1,
+        };
+        let mut src = PEER4;
+        src[0] = src_first;
+        let mut h = v4(proto, src, POOL4);
+        h.time_to_live = ttl;
+        h.dont_fragment = df;
+        h.dscp = Ipv4Dscp::try_new(tos >> 2).unwrap();
+        h.ecn = Ipv4Ecn::try_new(tos & 3).unwrap();
+        let l4 = match kind {
+            0 => {
+                let mut u = udp4(&h, 80, 1024, &payload);
+                if zero_udp_csum {
+                    u[6..8].copy_from_slice(&[0, 0]);
+                }
+                u
+            }
+            1 => tcp4(&h, 80, 1024, &payload).1,
+            2 => icmp4(Icmpv4Type::EchoRequest(IcmpEchoHeader { id: 7, seq: 1 }), &payload),
+            _ => icmp4(Icmpv4Type::EchoReply(IcmpEchoHeader { id: 7, seq: 1 }), &payload),
+        };
+        let mut pkt = pkt4(h, &l4);
+        for (at, x) in flips {
+            if let Some(b) = pkt.get_mut(at) {
+                *b ^= x;
+            }
+        }
+        if cut % 4 == 0 {
+            pkt.truncate(pkt.len().saturating_sub(cut));
+        }
+        pkt.extend(std::iter::repeat_n(0xEE, pad));
+        let c = XlatConfig {
+            ipv6_mtu,
+            lowest_ipv6_mtu: lowest,
+            copy_traffic_class: copy_tc,
+            amend_udp_checksum_zero: amend,
+            ..cfg()
+        };
+        let fast = run_path(&pkt, headroom, &c, false);
+        let full = run_path(&pkt, headroom, &c, true);
+        prop_assert_eq!(fast, full);
+    }
+}

@@ -104,7 +104,7 @@ fn translate_plain(
         return None;
     }
     // The IPv6 addresses' sum, straight from the header's 32 address bytes.
-    let old_addrs = checksum::sum(&hdr[8..IPV6_HEADER_LEN]);
+    let old_addrs = checksum::sum_fixed(hdr.last_chunk::<32>()?);
     let rewrite = plan.outer;
     let new_addrs = addr_sum_v4(rewrite.src, rewrite.dst);
     // The IPv4 header goes in the last 20 bytes of the IPv6 header.
@@ -138,7 +138,7 @@ fn translate_plain(
         rewrite.dst,
         take_ident(st),
     );
-    header.write(slot, new_addrs);
+    header.write(slot);
     buf.truncate(IPV6_HEADER_LEN + upper_len);
     let trimmed = buf.adj(IPV6_HEADER_LEN - IPV4_HEADER_LEN);
     debug_assert!(trimmed);
@@ -249,9 +249,6 @@ fn translate(
 
     let rewrite = plan.outer;
     let l4 = info.l4;
-    // The IPv4 addresses' sum serves both the pseudo-header swap (§5.5)
-    // and the header checksum (§5.1).
-    let new_addrs = addr_sum_v4(rewrite.src, rewrite.dst);
     let data = buf.data_mut();
     if info.is_first() {
         let upper = data.get_mut(l4..).unwrap_or_default();
@@ -264,7 +261,7 @@ fn translate(
                     upper,
                     info.proto,
                     info.addr_sum(),
-                    new_addrs,
+                    addr_sum_v4(rewrite.src, rewrite.dst),
                     rewrite.src_port,
                     rewrite.dst_port,
                     false,
@@ -291,7 +288,7 @@ fn translate(
         rewrite.dst,
         ident,
     );
-    header.write(ipv4_slot(data, l4)?, new_addrs);
+    header.write(ipv4_slot(data, l4)?);
     let trimmed = buf.adj(l4 - IPV4_HEADER_LEN);
     debug_assert!(trimmed);
     Ok(Verdict::Forward)
@@ -567,9 +564,8 @@ impl Ipv4Header {
         header
     }
 
-    /// Writes the header with its checksum into `out`; `addr_sum` is
-    /// [`addr_sum_v4`] of `src` and `dst`.
-    fn write(&self, out: &mut [u8; IPV4_HEADER_LEN], addr_sum: u32) {
+    /// Writes the header with its checksum into `out`.
+    fn write(&self, out: &mut [u8; IPV4_HEADER_LEN]) {
         // Written straight into the packet as a fixed-size array, so the
         // setters' bounds checks compile away.
         *out = [0; IPV4_HEADER_LEN];
@@ -587,9 +583,8 @@ impl Ipv4Header {
         ip.set_src_addr(self.src);
         ip.set_dst_addr(self.dst);
         // §5.1 Header Checksum: "Computed once the IPv4 header has been
-        // created." The address words' sum is known already; the other six
-        // words (checksum still 0) are added to it.
-        let csum = checksum::finish(checksum::sum(&out[..12]) + addr_sum);
+        // created."
+        let csum = checksum::checksum_fixed(out);
         out[10..12].copy_from_slice(&csum.to_be_bytes());
     }
 }
