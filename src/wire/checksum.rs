@@ -41,18 +41,25 @@ pub fn sum(data: &[u8]) -> u32 {
 /// unrolls into straight-line code wherever it is used.
 #[inline(always)]
 pub fn sum_fixed<const N: usize>(data: &[u8; N]) -> u32 {
+    // RFC 1071 §2 (B), byte order independence: the words are summed in
+    // the machine's own byte order (no byte swap per word) and only the
+    // folded result is swapped to network order. Exactly `sum`'s value:
+    // both are the one non-zero 16-bit representative of the same
+    // one's-complement sum (or 0 for all-zero data).
     let (quads, rest) = data.as_chunks::<4>();
     let mut acc: u64 = 0;
     for q in quads {
-        acc += u64::from(u32::from_be_bytes(*q));
+        acc += u64::from(u32::from_ne_bytes(*q));
     }
     match *rest {
-        [a, b, c] => acc += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
-        [a, b] => acc += u64::from(u16::from_be_bytes([a, b])),
-        [a] => acc += u64::from(a) << 8,
+        [a, b, c] => {
+            acc += u64::from(u16::from_ne_bytes([a, b])) + u64::from(u16::from_ne_bytes([c, 0]))
+        }
+        [a, b] => acc += u64::from(u16::from_ne_bytes([a, b])),
+        [a] => acc += u64::from(u16::from_ne_bytes([a, 0])),
         _ => {}
     }
-    u32::from(fold64(acc))
+    u32::from(u16::from_be(fold64(acc)))
 }
 
 /// Folds a 64-bit sum of 32-bit words into 16 bits (RFC 1071 §2 (B)).
@@ -69,12 +76,7 @@ fn fold64(mut acc: u64) -> u16 {
 /// part, RFC 8200 §8.1), as [`sum`] gives it for the 16 octets.
 #[inline]
 pub fn sum_ipv6_addr(addr: &Ipv6Addr) -> u32 {
-    let bits = addr.to_bits();
-    let acc = u64::from((bits >> 96) as u32)
-        + u64::from((bits >> 64) as u32)
-        + u64::from((bits >> 32) as u32)
-        + u64::from(bits as u32);
-    u32::from(fold64(acc))
+    sum_fixed(&addr.octets())
 }
 
 /// Sum of the two words of an IPv4 address, as [`sum`] gives it for the 4
