@@ -64,12 +64,12 @@ pub fn sum_fixed<const N: usize>(data: &[u8; N]) -> u32 {
 
 /// Folds a 64-bit sum of 32-bit words into 16 bits (RFC 1071 §2 (B)).
 #[inline]
-fn fold64(mut acc: u64) -> u16 {
-    // Two folds bring any u64 under 2^32 (the first leaves at most
-    // 2^33 - 2, the second at most 2^32 - 1), fold() does the rest.
-    acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
-    acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
-    fold(acc as u32)
+fn fold64(acc: u64) -> u16 {
+    // The end-around carry of the two 32-bit halves in one addition: the
+    // high half of `acc + acc.rotate_right(32)` is hi + lo + (carry out of
+    // lo + hi), mod 2^32, the same one's-complement value as folding
+    // until no carry is left (and 0 only for 0).
+    fold((acc.wrapping_add(acc.rotate_right(32)) >> 32) as u32)
 }
 
 /// Sum of the eight words of an IPv6 address (the pseudo-header's address
@@ -88,13 +88,11 @@ pub fn sum_ipv4_addr(addr: Ipv4Addr) -> u32 {
 
 /// Folds the carries of `sum` into 16 bits (RFC 1071 §4.1); not complemented.
 #[inline]
-pub fn fold(mut sum: u32) -> u16 {
-    // Two end-around carries always suffice: the first leaves at most
-    // 0xFFFF + 0xFFFF = 0x1FFFE, the second at most 0xFFFF. No loop, no
-    // branch.
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum = (sum & 0xFFFF) + (sum >> 16);
-    sum as u16
+pub fn fold(sum: u32) -> u16 {
+    // The end-around carry of the two 16-bit halves in one addition, as in
+    // fold64: the high half of `sum + sum.rotate_right(16)` is hi + lo +
+    // (carry out of lo + hi), mod 2^16. No loop, no branch.
+    (sum.wrapping_add(sum.rotate_right(16)) >> 16) as u16
 }
 
 /// The value to store in a header: the complement of the folded sum.
@@ -272,6 +270,16 @@ mod tests {
                 y = (y & 0xFFFF) + (y >> 16);
             }
             prop_assert_eq!(u32::from(fold(x)), y);
+        }
+
+        /// The same for fold64, over any 64-bit sum.
+        #[test]
+        fn rfc1071_fold64_equals_repeated_end_around_carry(x in any::<u64>()) {
+            let mut y = x;
+            while y > 0xFFFF {
+                y = (y & 0xFFFF) + (y >> 16);
+            }
+            prop_assert_eq!(u64::from(fold64(x)), y);
         }
 
         #[test]

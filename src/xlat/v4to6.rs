@@ -349,7 +349,7 @@ fn translate_plain(
         || ttl <= 1
         || !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP)
         || martian(ip.src_addr())
-        || csum::fold(csum::sum_fixed(hdr)) != 0xFFFF
+        || csum::sum_fixed(hdr) != 0xFFFF
     {
         return None;
     }
