@@ -1,0 +1,208 @@
+//! An open-addressing hash index from a 64-bit hash to an entry index.
+//!
+//! Each slot is one `u64`: the hash's upper 32 bits (the tag) and the
+//! entry's `u32` index, so eight slots share a cache line. The home slot is
+//! the tag scaled onto the table (`tag * n >> 32`), which lets the table
+//! have any size (the load factor stays at most 3/4 for the capacity it was
+//! built for, without rounding up to a power of two) and lets deletion find
+//! every entry's home again from the slot alone. Collisions probe linearly;
+//! deletion shifts the following run back (no tombstones), so a table that
+//! churns for days probes as little as a fresh one. A tag match is only a
+//! hint: the caller verifies the full key against the entry.
+
+/// An empty slot (no entry can have index `u32::MAX`).
+const EMPTY: u64 = u64::MAX;
+
+/// Hash index over entries `0..capacity`.
+#[derive(Debug, Clone)]
+pub(super) struct Index {
+    slots: Box<[u64]>,
+    n: usize,
+}
+
+impl Index {
+    /// An index for at most `capacity` entries (load factor <= 3/4).
+    pub(super) fn new(capacity: usize) -> Index {
+        // At least one slot always stays empty, so every probe ends.
+        let n = (capacity + capacity.div_ceil(3) + 1)
+            .max(8)
+            .next_multiple_of(8);
+        Index {
+            slots: vec![EMPTY; n].into_boxed_slice(),
+            n,
+        }
+    }
+
+    /// Bytes held.
+    pub(super) fn bytes(&self) -> usize {
+        self.n * std::mem::size_of::<u64>()
+    }
+
+    /// Slots in the table.
+    #[cfg(test)]
+    pub(super) fn slots(&self) -> usize {
+        self.n
+    }
+
+    #[inline(always)]
+    fn home(&self, tag: u32) -> usize {
+        ((u64::from(tag) * self.n as u64) >> 32) as usize
+    }
+
+    #[inline(always)]
+    fn next(&self, i: usize) -> usize {
+        let j = i + 1;
+        if j == self.n {
+            0
+        } else {
+            j
+        }
+    }
+
+    /// Distance going forward (with wrap) from slot `a` to slot `b`.
+    #[inline(always)]
+    fn dist(&self, a: usize, b: usize) -> usize {
+        if b >= a {
+            b - a
+        } else {
+            b + self.n - a
+        }
+    }
+
+    /// The entry with hash `h` for which `eq` holds.
+    #[inline(always)]
+    pub(super) fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let tag = (h >> 32) as u32;
+        let mut i = self.home(tag);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return None;
+            }
+            if (s >> 32) as u32 == tag && eq(s as u32) {
+                return Some(s as u32);
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// Adds entry `idx` under hash `h`. The caller keeps the number of
+    /// entries within the capacity.
+    #[inline]
+    pub(super) fn insert(&mut self, h: u64, idx: u32) {
+        let tag = (h >> 32) as u32;
+        let mut i = self.home(tag);
+        while self.slots[i] != EMPTY {
+            i = self.next(i);
+        }
+        self.slots[i] = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
+    }
+
+    /// Removes entry `idx` filed under hash `h`; false if it is not there.
+    pub(super) fn remove(&mut self, h: u64, idx: u32) -> bool {
+        let want = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
+        let mut i = self.home((h >> 32) as u32);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return false;
+            }
+            if s == want {
+                break;
+            }
+            i = self.next(i);
+        }
+        // Backward-shift deletion: move each following entry of the run
+        // into the hole unless that would put it before its home slot.
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = self.next(j);
+            let s = self.slots[j];
+            if s == EMPTY {
+                break;
+            }
+            let home = self.home((s >> 32) as u32);
+            if self.dist(home, j) >= self.dist(hole, j) {
+                self.slots[hole] = s;
+                hole = j;
+            }
+        }
+        self.slots[hole] = EMPTY;
+        true
+    }
+
+    /// Checks that every entry is reachable from its home slot (no empty
+    /// slot between home and position). Test helper.
+    #[cfg(test)]
+    pub(super) fn check(&self) -> usize {
+        let mut count = 0;
+        for (j, &s) in self.slots.iter().enumerate() {
+            if s == EMPTY {
+                continue;
+            }
+            count += 1;
+            let mut i = self.home((s >> 32) as u32);
+            while i != j {
+                assert_ne!(self.slots[i], EMPTY, "hole between home {i} and slot {j}");
+                i = self.next(i);
+            }
+        }
+        count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn h(x: u64) -> u64 {
+        crate::nat64::mix64(x)
+    }
+
+    #[test]
+    fn index_insert_find_remove_with_collisions() {
+        let mut ix = Index::new(100);
+        assert!(ix.slots() >= 134 && ix.slots().is_multiple_of(8));
+        // Force collisions: many keys share a tag neighbourhood.
+        let keys: Vec<u64> = (0..100).map(|i| h(i) & 0xff00_0000_ffff_ffff).collect();
+        for (i, &k) in keys.iter().enumerate() {
+            ix.insert(k, i as u32);
+        }
+        assert_eq!(ix.check(), 100);
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(ix.find(k, |e| e == i as u32), Some(i as u32));
+        }
+        let mut gone = HashSet::new();
+        for i in (0..100).step_by(3) {
+            assert!(ix.remove(keys[i], i as u32));
+            assert!(!ix.remove(keys[i], i as u32));
+            gone.insert(i);
+            ix.check();
+        }
+        for (i, &k) in keys.iter().enumerate() {
+            let found = ix.find(k, |e| e == i as u32);
+            assert_eq!(found.is_none(), gone.contains(&i), "{i}");
+        }
+        assert_eq!(ix.check(), 100 - gone.len());
+    }
+
+    #[test]
+    fn index_wraps_around_the_end() {
+        let mut ix = Index::new(6);
+        let n = ix.slots();
+        // Tags homing on the last slot.
+        let last = ((u64::from(u32::MAX)) << 32) | 7;
+        for i in 0..5 {
+            ix.insert(last, i);
+        }
+        assert_eq!(ix.check(), 5);
+        assert!(ix.remove(last, 0));
+        assert_eq!(ix.check(), 4);
+        for i in 1..5 {
+            assert_eq!(ix.find(last, |e| e == i), Some(i));
+        }
+        assert!(n >= 9);
+    }
+}

@@ -1,0 +1,796 @@
+//! Per-worker BIB and session tables (RFC 6146 §3.1, §3.2, §3.5).
+//!
+//! What this promises:
+//! - Capacity is fixed at [`Tables::new`] (from `workers.max_sessions_per_worker`):
+//!   every byte is allocated and touched there, nothing on the per-packet
+//!   path. A full table answers [`TableFull`]; [`Tables::reclaim`] makes room.
+//! - Entries live in flat arrays and are referenced by index ([`BibId`],
+//!   [`SessionId`]); free entries are chained through those arrays.
+//! - O(1) lookups in both directions: a BIB entry by its IPv6 transport
+//!   address (X',x) or its IPv4 one (T,t) (§3.1); a session by its inside
+//!   tuple (X',x, Z,z) or its outside tuple (T,t, Z,z) (§3.2). Four
+//!   open-addressing indexes (see `index.rs`), a hash computed once per
+//!   lookup with per-table random keys (no hash flooding), the full key
+//!   verified against the entries on a tag match.
+//! - Expiry (§3.5.1, §3.5.2, §3.5.3): every session sits on the list of its
+//!   [`TimerClass`] in expiry order, so [`Tables::expire`] costs O(expired)
+//!   and [`Tables::reclaim`] finds the stalest entry of a class in O(1). A
+//!   dynamic BIB entry lives while it has a session (§3.5.1.1: "the BIB entry
+//!   is deleted when the last session ... is deleted"); static ones stay.
+//! - Time is an argument (`now`, monotonic milliseconds).
+//!
+//! Lazy touch (as VPP's NAT does with its LRU lists): a [`Tables::touch`]
+//! always sets the exact `expires`, but moves the session to its list's tail
+//! only when its expiry moved by at least the touch granularity
+//! ([`DEFAULT_TOUCH_GRANULARITY`], see [`Tables::set_touch_granularity`]),
+//! so a busy flow's packets write one word of the session and nothing else.
+//! The price: the lists are sorted only to within the granularity, and a
+//! session may be removed by [`Tables::expire`] up to that much after its
+//! `expires` (RFC 6146's lifetimes are minimums). Granularity 0 is exact.
+//!
+//! Memory per session, all in, with `max_bib == max_sessions` (the worst
+//! case): 32 B session + 8 B its links in the BIB's session list + 32 B BIB
+//! entry + 4 B BIB list head + four index slots of 8 B at load <= 3/4
+//! (<= 43 B) = at most ~119 B ([`Tables::memory_bytes`] gives the exact sum).
+
+mod index;
+#[cfg(test)]
+mod tests;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use index::Index;
+
+use super::{Millis, TcpState, Timeouts, TimerClass, L4};
+
+/// Default touch granularity: a session moves on its expiry list at most
+/// once per second of refreshed lifetime.
+pub const DEFAULT_TOUCH_GRANULARITY: Millis = 1000;
+
+/// No entry (end of a list).
+const NIL: u32 = u32::MAX;
+/// `Session::list` of a free session.
+const FREE: u8 = u8::MAX;
+/// `BibEntry::sessions` of a free BIB entry.
+const BIB_FREE: u32 = u32::MAX;
+
+/// Order in which [`Tables::reclaim`] sacrifices sessions: cheapest first.
+const RECLAIM_ORDER: [TimerClass; 5] = [
+    TimerClass::TcpTransitory,
+    TimerClass::TcpIncomingSyn,
+    TimerClass::Icmp,
+    TimerClass::Udp,
+    TimerClass::TcpEstablished,
+];
+
+/// A BIB entry's index in its worker's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BibId(u32);
+
+impl BibId {
+    /// The index, for side arrays of `bib_capacity()` entries.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A session's index in its worker's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u32);
+
+impl SessionId {
+    /// The index, for side arrays of `capacity()` entries.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The table has no free entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableFull;
+
+impl std::fmt::Display for TableFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("table full")
+    }
+}
+
+impl std::error::Error for TableFull {}
+
+/// A binding (RFC 6146 §3.1): IPv6 transport address (X',x) <-> IPv4 (T,t).
+/// 32 bytes, aligned so that one never straddles two cache lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(align(32))]
+pub struct BibEntry {
+    pub proto: L4,
+    pub v6: Ipv6Addr,
+    pub v6_port: u16,
+    pub v4: Ipv4Addr,
+    pub v4_port: u16,
+    /// Configured (`[[static_bib]]`): never expires, never reported.
+    pub is_static: bool,
+    /// Sessions using this entry (kept by the table; ignored on insert).
+    pub sessions: u32,
+}
+
+/// A session (RFC 6146 §3.2): a BIB entry plus the remote IPv4 transport
+/// address (Z,z). The fields are public to read; `class`, `expires` and
+/// `bib` change only through [`Tables::touch`] (the table keeps its own
+/// copy of which list the session is on, so a stray write cannot corrupt
+/// the lists). `tcp` belongs to the caller's state machine.
+/// 32 bytes, aligned so that one never straddles two cache lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(align(32))]
+pub struct Session {
+    pub bib: BibId,
+    pub remote: Ipv4Addr,
+    pub remote_port: u16,
+    pub tcp: TcpState,
+    pub class: TimerClass,
+    /// When the session expires (the last touch plus its class's timeout).
+    pub expires: Millis,
+    /// `expires` minus the expiry the session was listed under (lazy touch).
+    slack: u16,
+    /// Index of the expiry list the session is on; `FREE` if free.
+    list: u8,
+    /// Neighbours on the expiry list (`next` chains the free list).
+    prev: u32,
+    next: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Session>() == 32);
+const _: () = assert!(std::mem::size_of::<BibEntry>() == 32);
+
+/// A session's neighbours among its BIB entry's sessions.
+#[derive(Debug, Clone, Copy)]
+struct BibLink {
+    prev: u32,
+    next: u32,
+}
+
+/// Per-table random hash keys.
+#[derive(Debug, Clone, Copy)]
+struct Keys([u64; 4]);
+
+/// 64x64->128 multiply folded to 64 bits (the wyhash mixing step).
+#[inline(always)]
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+#[inline(always)]
+fn proto_bits(p: L4) -> u64 {
+    match p {
+        L4::Tcp => 1,
+        L4::Udp => 2,
+        L4::Icmp => 3,
+    }
+}
+
+impl Keys {
+    fn new(seed: u64) -> Keys {
+        let mut s = seed;
+        let mut k = [0u64; 4];
+        for x in &mut k {
+            s = super::mix64(s);
+            *x = s | 1;
+        }
+        Keys(k)
+    }
+
+    #[inline(always)]
+    fn v6_halves(&self, v6: &Ipv6Addr) -> u64 {
+        let v = u128::from(*v6);
+        mum((v >> 64) as u64 ^ self.0[0], v as u64 ^ self.0[1])
+    }
+
+    /// Session by inside tuple (proto, X', x, Z, z).
+    #[inline(always)]
+    fn session_v6(&self, p: L4, v6: &Ipv6Addr, port: u16, z: Ipv4Addr, zp: u16) -> u64 {
+        let c = (u64::from(u32::from(z)) << 32) | (u64::from(port) << 16) | u64::from(zp);
+        mum(
+            self.v6_halves(v6) ^ c ^ self.0[2],
+            self.0[3] ^ proto_bits(p),
+        )
+    }
+
+    /// Session by outside tuple (proto, T, t, Z, z).
+    #[inline(always)]
+    fn session_v4(&self, p: L4, v4: Ipv4Addr, port: u16, z: Ipv4Addr, zp: u16) -> u64 {
+        let a = (u64::from(u32::from(v4)) << 32) | u64::from(u32::from(z));
+        let b = (u64::from(port) << 32) | (u64::from(zp) << 16) | proto_bits(p);
+        mum(a ^ self.0[2], b ^ self.0[3])
+    }
+
+    /// BIB by (proto, X', x).
+    #[inline(always)]
+    fn bib_v6(&self, p: L4, v6: &Ipv6Addr, port: u16) -> u64 {
+        let c = (u64::from(port) << 8) | proto_bits(p);
+        mum(self.v6_halves(v6) ^ self.0[2], c ^ self.0[3])
+    }
+
+    /// BIB by (proto, T, t).
+    #[inline(always)]
+    fn bib_v4(&self, p: L4, v4: Ipv4Addr, port: u16) -> u64 {
+        let a = (u64::from(u32::from(v4)) << 32) | (u64::from(port) << 8) | proto_bits(p);
+        mum(a ^ self.0[1], self.0[3])
+    }
+}
+
+/// One worker's BIB and session tables.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    sessions: Box<[Session]>,
+    /// Per session: its place in its BIB entry's session list.
+    links: Box<[BibLink]>,
+    bibs: Box<[BibEntry]>,
+    /// Per BIB entry: its first session (or, when free, the next free entry).
+    bib_first: Box<[u32]>,
+    s_by_v6: Index,
+    s_by_v4: Index,
+    b_by_v6: Index,
+    b_by_v4: Index,
+    heads: [u32; 5],
+    tails: [u32; 5],
+    class_len: [u32; 5],
+    free_session: u32,
+    free_bib: u32,
+    n_sessions: u32,
+    n_bib: u32,
+    keys: Keys,
+    granularity: Millis,
+}
+
+impl Tables {
+    /// Tables for at most `max_sessions` sessions and `max_bib` BIB entries
+    /// (static ones included). All memory is allocated and touched here.
+    /// Hash keys are random per table.
+    pub fn new(max_sessions: usize, max_bib: usize) -> Tables {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Tables::with_seed(max_sessions, max_bib, seed)
+    }
+
+    /// As [`Tables::new`], with the hash keys derived from `seed`
+    /// (reproducible tests and benchmarks).
+    pub fn with_seed(max_sessions: usize, max_bib: usize, seed: u64) -> Tables {
+        // Indexes are u32 with u32::MAX reserved.
+        let max_sessions = max_sessions.min(NIL as usize - 1);
+        let max_bib = max_bib.min(NIL as usize - 1);
+        let sessions: Box<[Session]> = (0..max_sessions)
+            .map(|i| Session {
+                bib: BibId(NIL),
+                remote: Ipv4Addr::UNSPECIFIED,
+                remote_port: 0,
+                tcp: TcpState::Closed,
+                class: TimerClass::Udp,
+                expires: 0,
+                slack: 0,
+                list: FREE,
+                prev: NIL,
+                next: if i + 1 < max_sessions {
+                    i as u32 + 1
+                } else {
+                    NIL
+                },
+            })
+            .collect();
+        let bibs: Box<[BibEntry]> = (0..max_bib)
+            .map(|_| BibEntry {
+                proto: L4::Udp,
+                v6: Ipv6Addr::UNSPECIFIED,
+                v6_port: 0,
+                v4: Ipv4Addr::UNSPECIFIED,
+                v4_port: 0,
+                is_static: false,
+                sessions: BIB_FREE,
+            })
+            .collect();
+        let bib_first: Box<[u32]> = (0..max_bib)
+            .map(|i| if i + 1 < max_bib { i as u32 + 1 } else { NIL })
+            .collect();
+        Tables {
+            sessions,
+            links: vec![
+                BibLink {
+                    prev: NIL,
+                    next: NIL
+                };
+                max_sessions
+            ]
+            .into_boxed_slice(),
+            bibs,
+            bib_first,
+            s_by_v6: Index::new(max_sessions),
+            s_by_v4: Index::new(max_sessions),
+            b_by_v6: Index::new(max_bib),
+            b_by_v4: Index::new(max_bib),
+            heads: [NIL; 5],
+            tails: [NIL; 5],
+            class_len: [0; 5],
+            free_session: if max_sessions > 0 { 0 } else { NIL },
+            free_bib: if max_bib > 0 { 0 } else { NIL },
+            n_sessions: 0,
+            n_bib: 0,
+            keys: Keys::new(seed),
+            granularity: DEFAULT_TOUCH_GRANULARITY,
+        }
+    }
+
+    /// Sets the lazy-touch granularity (0: every touch moves the session,
+    /// expiry exact). Capped at 65535 ms.
+    pub fn set_touch_granularity(&mut self, ms: Millis) {
+        self.granularity = ms.min(Millis::from(u16::MAX));
+    }
+
+    /// Sessions the table can hold.
+    pub fn capacity(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// BIB entries the table can hold.
+    pub fn bib_capacity(&self) -> usize {
+        self.bibs.len()
+    }
+
+    /// Sessions in use.
+    pub fn sessions_len(&self) -> usize {
+        self.n_sessions as usize
+    }
+
+    /// BIB entries in use (static ones included).
+    pub fn bib_len(&self) -> usize {
+        self.n_bib as usize
+    }
+
+    /// Sessions in use in `class`.
+    pub fn class_len(&self, class: TimerClass) -> usize {
+        self.class_len[class.index()] as usize
+    }
+
+    /// Bytes allocated for all arrays and indexes.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.sessions.len() * size_of::<Session>()
+            + self.links.len() * size_of::<BibLink>()
+            + self.bibs.len() * size_of::<BibEntry>()
+            + self.bib_first.len() * size_of::<u32>()
+            + self.s_by_v6.bytes()
+            + self.s_by_v4.bytes()
+            + self.b_by_v6.bytes()
+            + self.b_by_v4.bytes()
+    }
+
+    // ---- BIB (§3.1) ----
+
+    /// The BIB entry for IPv6 transport address (v6, port).
+    #[inline]
+    pub fn bib_by_v6(&self, proto: L4, v6: &Ipv6Addr, port: u16) -> Option<BibId> {
+        let h = self.keys.bib_v6(proto, v6, port);
+        self.b_by_v6
+            .find(h, |i| {
+                let b = &self.bibs[i as usize];
+                b.v6_port == port && b.v6 == *v6 && b.proto == proto
+            })
+            .map(BibId)
+    }
+
+    /// The BIB entry for IPv4 transport address (v4, port).
+    #[inline]
+    pub fn bib_by_v4(&self, proto: L4, v4: Ipv4Addr, port: u16) -> Option<BibId> {
+        let h = self.keys.bib_v4(proto, v4, port);
+        self.b_by_v4
+            .find(h, |i| {
+                let b = &self.bibs[i as usize];
+                b.v4_port == port && b.v4 == v4 && b.proto == proto
+            })
+            .map(BibId)
+    }
+
+    /// The BIB entry `id`.
+    #[inline]
+    pub fn bib(&self, id: BibId) -> &BibEntry {
+        &self.bibs[id.index()]
+    }
+
+    /// Adds a BIB entry. The caller has checked that neither of its
+    /// transport addresses is bound already. `e.sessions` is ignored.
+    pub fn bib_insert(&mut self, e: BibEntry) -> Result<BibId, TableFull> {
+        let id = self.free_bib;
+        if id == NIL {
+            return Err(TableFull);
+        }
+        debug_assert!(self.bib_by_v6(e.proto, &e.v6, e.v6_port).is_none());
+        debug_assert!(self.bib_by_v4(e.proto, e.v4, e.v4_port).is_none());
+        let i = id as usize;
+        self.free_bib = self.bib_first[i];
+        self.bib_first[i] = NIL;
+        self.bibs[i] = BibEntry { sessions: 0, ..e };
+        self.b_by_v6
+            .insert(self.keys.bib_v6(e.proto, &e.v6, e.v6_port), id);
+        self.b_by_v4
+            .insert(self.keys.bib_v4(e.proto, e.v4, e.v4_port), id);
+        self.n_bib += 1;
+        Ok(BibId(id))
+    }
+
+    /// Removes BIB entry `id` (static or not) with all its sessions;
+    /// returns the entry. Nothing is reported.
+    pub fn bib_remove(&mut self, id: BibId) -> BibEntry {
+        let mut e = self.bibs[id.index()];
+        if e.sessions == BIB_FREE {
+            return e;
+        }
+        // Keep the entry alive while its sessions go, then drop it.
+        self.bibs[id.index()].is_static = true;
+        while self.bib_first[id.index()] != NIL {
+            let s = self.bib_first[id.index()];
+            self.remove_inner(s, &mut |_, _, _| {}, &mut |_| {});
+        }
+        e.sessions = 0;
+        self.free_bib_entry(id.0);
+        e
+    }
+
+    /// ADF (RFC 6146 §3.5.1, address-dependent filtering): does BIB entry
+    /// `bib` have a session with remote address `z`? Walks the entry's
+    /// session list: O(sessions of this entry), one cache line each.
+    pub fn bib_has_remote_addr(&self, bib: BibId, z: Ipv4Addr) -> bool {
+        self.bib_sessions(bib)
+            .any(|s| self.sessions[s.index()].remote == z)
+    }
+
+    /// The sessions of BIB entry `bib`, newest first.
+    pub fn bib_sessions(&self, bib: BibId) -> impl Iterator<Item = SessionId> + '_ {
+        let first = if self.bibs[bib.index()].sessions == BIB_FREE {
+            NIL
+        } else {
+            self.bib_first[bib.index()]
+        };
+        std::iter::successors((first != NIL).then_some(first), move |&s| {
+            let n = self.links[s as usize].next;
+            (n != NIL).then_some(n)
+        })
+        .map(SessionId)
+    }
+
+    // ---- Sessions (§3.2) ----
+
+    /// The session for inside tuple (X',x) -> (Z,z).
+    #[inline]
+    pub fn session_by_v6(
+        &self,
+        proto: L4,
+        v6: &Ipv6Addr,
+        port: u16,
+        remote: Ipv4Addr,
+        remote_port: u16,
+    ) -> Option<SessionId> {
+        let h = self.keys.session_v6(proto, v6, port, remote, remote_port);
+        self.s_by_v6
+            .find(h, |i| {
+                let s = &self.sessions[i as usize];
+                if s.remote != remote || s.remote_port != remote_port {
+                    return false;
+                }
+                let b = &self.bibs[s.bib.index()];
+                b.v6_port == port && b.v6 == *v6 && b.proto == proto
+            })
+            .map(SessionId)
+    }
+
+    /// The session for outside tuple (T,t) <- (Z,z).
+    #[inline]
+    pub fn session_by_v4(
+        &self,
+        proto: L4,
+        v4: Ipv4Addr,
+        port: u16,
+        remote: Ipv4Addr,
+        remote_port: u16,
+    ) -> Option<SessionId> {
+        let h = self.keys.session_v4(proto, v4, port, remote, remote_port);
+        self.s_by_v4
+            .find(h, |i| {
+                let s = &self.sessions[i as usize];
+                if s.remote != remote || s.remote_port != remote_port {
+                    return false;
+                }
+                let b = &self.bibs[s.bib.index()];
+                b.v4_port == port && b.v4 == v4 && b.proto == proto
+            })
+            .map(SessionId)
+    }
+
+    /// Session `id`.
+    #[inline]
+    pub fn session(&self, id: SessionId) -> &Session {
+        &self.sessions[id.index()]
+    }
+
+    /// Session `id`, to update `tcp`.
+    #[inline]
+    pub fn session_mut(&mut self, id: SessionId) -> &mut Session {
+        &mut self.sessions[id.index()]
+    }
+
+    /// Session `id` if it is in use (for ids kept across calls that may
+    /// have expired it).
+    #[inline]
+    pub fn session_get(&self, id: SessionId) -> Option<&Session> {
+        self.sessions.get(id.index()).filter(|s| s.list != FREE)
+    }
+
+    /// Adds a session of BIB entry `bib` with remote (Z,z), expiring at
+    /// `now + timeouts.of(class)`, `tcp` Closed. The caller has checked that
+    /// the session does not exist.
+    pub fn session_insert(
+        &mut self,
+        bib: BibId,
+        remote: Ipv4Addr,
+        remote_port: u16,
+        class: TimerClass,
+        now: Millis,
+        timeouts: &Timeouts,
+    ) -> Result<SessionId, TableFull> {
+        let id = self.free_session;
+        if id == NIL {
+            return Err(TableFull);
+        }
+        let b = self.bibs[bib.index()];
+        debug_assert_ne!(b.sessions, BIB_FREE, "session_insert on a free BIB entry");
+        debug_assert!(self
+            .session_by_v6(b.proto, &b.v6, b.v6_port, remote, remote_port)
+            .is_none());
+        let i = id as usize;
+        self.free_session = self.sessions[i].next;
+        self.sessions[i] = Session {
+            bib,
+            remote,
+            remote_port,
+            tcp: TcpState::Closed,
+            class,
+            expires: now.saturating_add(timeouts.of(class)),
+            slack: 0,
+            list: class.index() as u8,
+            prev: NIL,
+            next: NIL,
+        };
+        self.link_tail(id);
+        let first = self.bib_first[bib.index()];
+        self.links[i] = BibLink {
+            prev: NIL,
+            next: first,
+        };
+        if first != NIL {
+            self.links[first as usize].prev = id;
+        }
+        self.bib_first[bib.index()] = id;
+        self.bibs[bib.index()].sessions += 1;
+        self.s_by_v6.insert(
+            self.keys
+                .session_v6(b.proto, &b.v6, b.v6_port, remote, remote_port),
+            id,
+        );
+        self.s_by_v4.insert(
+            self.keys
+                .session_v4(b.proto, b.v4, b.v4_port, remote, remote_port),
+            id,
+        );
+        self.n_sessions += 1;
+        Ok(SessionId(id))
+    }
+
+    /// Refresh: `expires = now + timeouts.of(class)` and the session joins
+    /// `class`'s list at its tail; O(1). With the touch granularity G > 0 a
+    /// touch that keeps the class and moves the expiry by less than G only
+    /// writes `expires` (see the module docs).
+    #[inline]
+    pub fn touch(&mut self, id: SessionId, class: TimerClass, now: Millis, timeouts: &Timeouts) {
+        let g = self.granularity;
+        let s = &mut self.sessions[id.index()];
+        if s.list == FREE {
+            return;
+        }
+        let e = now.saturating_add(timeouts.of(class));
+        let listed = s.expires - Millis::from(s.slack);
+        if s.list == class.index() as u8 && e >= listed && e - listed < g {
+            s.expires = e;
+            s.class = class;
+            s.slack = (e - listed) as u16;
+            return;
+        }
+        self.unlink(id.0);
+        let s = &mut self.sessions[id.index()];
+        s.expires = e;
+        s.class = class;
+        s.slack = 0;
+        s.list = class.index() as u8;
+        self.link_tail(id.0);
+    }
+
+    /// Removes every expired session (`expires <= now`), O(expired), and
+    /// each dynamic BIB entry left without a session, reporting it so its
+    /// port can be released. Returns the number of sessions removed.
+    pub fn expire(&mut self, now: Millis, on_bib_removed: &mut dyn FnMut(&BibEntry)) -> usize {
+        self.expire_with(now, &mut |_, _, _| {}, on_bib_removed)
+    }
+
+    /// As [`Tables::expire`], also reporting each removed session with its
+    /// BIB entry (e.g. to answer a held SYN, RFC 6146 §3.5.2.2).
+    pub fn expire_with(
+        &mut self,
+        now: Millis,
+        on_session_removed: &mut dyn FnMut(SessionId, &Session, &BibEntry),
+        on_bib_removed: &mut dyn FnMut(&BibEntry),
+    ) -> usize {
+        let mut n = 0;
+        for c in 0..self.heads.len() {
+            loop {
+                let h = self.heads[c];
+                if h == NIL || self.sessions[h as usize].expires > now {
+                    break;
+                }
+                self.remove_inner(h, on_session_removed, on_bib_removed);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Makes room in a full table: removes an expired session if a list
+    /// starts with one, else the stalest session of the cheapest class
+    /// (TcpTransitory, TcpIncomingSyn, Icmp, Udp, TcpEstablished), with
+    /// the same reporting as [`Tables::expire`]. False if there is no
+    /// session at all.
+    pub fn reclaim(&mut self, now: Millis, on_bib_removed: &mut dyn FnMut(&BibEntry)) -> bool {
+        self.reclaim_with(now, &mut |_, _, _| {}, on_bib_removed)
+    }
+
+    /// As [`Tables::reclaim`], also reporting the removed session.
+    pub fn reclaim_with(
+        &mut self,
+        now: Millis,
+        on_session_removed: &mut dyn FnMut(SessionId, &Session, &BibEntry),
+        on_bib_removed: &mut dyn FnMut(&BibEntry),
+    ) -> bool {
+        let expired = self
+            .heads
+            .iter()
+            .copied()
+            .find(|&h| h != NIL && self.sessions[h as usize].expires <= now);
+        let victim = expired.or_else(|| {
+            RECLAIM_ORDER
+                .iter()
+                .map(|c| self.heads[c.index()])
+                .find(|&h| h != NIL)
+        });
+        match victim {
+            Some(h) => {
+                self.remove_inner(h, on_session_removed, on_bib_removed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes session `id`, and its BIB entry if that was its last session
+    /// and the entry is dynamic (reported). A free `id` is ignored.
+    pub fn remove_session(&mut self, id: SessionId, on_bib_removed: &mut dyn FnMut(&BibEntry)) {
+        self.remove_inner(id.0, &mut |_, _, _| {}, on_bib_removed);
+    }
+
+    // ---- internals ----
+
+    fn remove_inner(
+        &mut self,
+        id: u32,
+        on_session_removed: &mut dyn FnMut(SessionId, &Session, &BibEntry),
+        on_bib_removed: &mut dyn FnMut(&BibEntry),
+    ) {
+        let i = id as usize;
+        let s = self.sessions[i];
+        if s.list == FREE {
+            return;
+        }
+        let bi = s.bib.index();
+        let b = self.bibs[bi];
+        let removed = self.s_by_v6.remove(
+            self.keys
+                .session_v6(b.proto, &b.v6, b.v6_port, s.remote, s.remote_port),
+            id,
+        );
+        debug_assert!(removed);
+        let removed = self.s_by_v4.remove(
+            self.keys
+                .session_v4(b.proto, b.v4, b.v4_port, s.remote, s.remote_port),
+            id,
+        );
+        debug_assert!(removed);
+        self.unlink(id);
+        let BibLink { prev, next } = self.links[i];
+        if prev == NIL {
+            self.bib_first[bi] = next;
+        } else {
+            self.links[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.links[next as usize].prev = prev;
+        }
+        let e = &mut self.sessions[i];
+        e.list = FREE;
+        e.next = self.free_session;
+        self.free_session = id;
+        self.n_sessions -= 1;
+        let b = &mut self.bibs[bi];
+        b.sessions -= 1;
+        let b = *b;
+        on_session_removed(SessionId(id), &s, &b);
+        if b.sessions == 0 && !b.is_static {
+            self.free_bib_entry(s.bib.0);
+            on_bib_removed(&b);
+        }
+    }
+
+    /// Drops BIB entry `id` (which has no session) from the indexes.
+    fn free_bib_entry(&mut self, id: u32) {
+        let i = id as usize;
+        let b = self.bibs[i];
+        let removed = self
+            .b_by_v6
+            .remove(self.keys.bib_v6(b.proto, &b.v6, b.v6_port), id);
+        debug_assert!(removed);
+        let removed = self
+            .b_by_v4
+            .remove(self.keys.bib_v4(b.proto, b.v4, b.v4_port), id);
+        debug_assert!(removed);
+        self.bibs[i].sessions = BIB_FREE;
+        self.bib_first[i] = self.free_bib;
+        self.free_bib = id;
+        self.n_bib -= 1;
+    }
+
+    /// Appends session `id` to the tail of list `sessions[id].list`.
+    #[inline]
+    fn link_tail(&mut self, id: u32) {
+        let c = usize::from(self.sessions[id as usize].list);
+        let tail = self.tails[c];
+        {
+            let s = &mut self.sessions[id as usize];
+            s.prev = tail;
+            s.next = NIL;
+        }
+        if tail == NIL {
+            self.heads[c] = id;
+        } else {
+            self.sessions[tail as usize].next = id;
+        }
+        self.tails[c] = id;
+        self.class_len[c] += 1;
+    }
+
+    /// Takes session `id` off its expiry list.
+    #[inline]
+    fn unlink(&mut self, id: u32) {
+        let Session {
+            prev, next, list, ..
+        } = self.sessions[id as usize];
+        let c = usize::from(list);
+        if prev == NIL {
+            self.heads[c] = next;
+        } else {
+            self.sessions[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tails[c] = prev;
+        } else {
+            self.sessions[next as usize].prev = prev;
+        }
+        self.class_len[c] -= 1;
+    }
+}
