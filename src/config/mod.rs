@@ -143,6 +143,10 @@ pub struct Pool4 {
     pub allocation: Allocation,
     /// All blocks of a subscriber on one address (RFC 4787 REQ-2).
     pub paired: bool,
+    /// `pool4.deterministic_inside`: the IPv6 prefix mapped by RFC 7422
+    /// (set, and checked to fit the pool, when `allocation` is
+    /// deterministic; see `nat64::pool4::deterministic_range`).
+    pub deterministic_inside: Option<Ipv6Prefix>,
 }
 
 impl Pool4 {
@@ -472,9 +476,11 @@ impl Config {
             p.total_blocks(),
             p.max_blocks_per_subscriber,
             p.subscriber_prefix_len,
-            match p.allocation {
-                Allocation::Dynamic => "dynamic",
-                Allocation::Deterministic => "deterministic (RFC 7422)",
+            match (p.allocation, p.deterministic_inside) {
+                (Allocation::Deterministic, Some(inside)) =>
+                    format!("deterministic (RFC 7422) for {inside}"),
+                (Allocation::Deterministic, None) => "deterministic (RFC 7422)".to_string(),
+                (Allocation::Dynamic, _) => "dynamic".to_string(),
             },
             if p.paired { ", paired" } else { "" },
         );
@@ -781,6 +787,57 @@ fn at<T>(key: &str, r: Result<T, String>) -> Result<T, ConfigError> {
     r.map_err(|e| ConfigError::invalid(key, e))
 }
 
+/// `pool4.deterministic_inside` against `pool4.allocation` (RFC 7422): the
+/// prefix is required for deterministic allocation, may not be longer than
+/// a subscriber prefix, and its 2^(subscriber_prefix_len - len)
+/// subscribers must each get a slot of `max_blocks_per_subscriber *
+/// block_size` consecutive ports on one address.
+fn check_deterministic(p: &Pool4, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+    const KEY: &str = "pool4.deterministic_inside";
+    let inside = match (p.allocation, p.deterministic_inside) {
+        (Allocation::Deterministic, Some(inside)) => inside,
+        (Allocation::Deterministic, None) => {
+            return Err(ConfigError::invalid(
+                KEY,
+                "missing: required when pool4.allocation = \"deterministic\"",
+            ))
+        }
+        (Allocation::Dynamic, Some(inside)) => {
+            warnings.push(format!(
+                "{KEY}: {inside} is ignored because pool4.allocation = \"dynamic\""
+            ));
+            return Ok(());
+        }
+        (Allocation::Dynamic, None) => return Ok(()),
+    };
+    if inside.len > p.subscriber_prefix_len {
+        return Err(ConfigError::invalid(
+            KEY,
+            format!(
+                "{inside} is longer than pool4.subscriber_prefix_len {}",
+                p.subscriber_prefix_len
+            ),
+        ));
+    }
+    let bits = u32::from(p.subscriber_prefix_len - inside.len);
+    let slots_per_address = p.blocks_per_address() / p.max_blocks_per_subscriber;
+    let slots = u128::from(p.address_count()) * u128::from(slots_per_address);
+    // 2^bits subscribers; 2^64 already exceeds any pool's slot count.
+    if bits >= 64 || (1u128 << bits) > slots {
+        return Err(ConfigError::invalid(
+            KEY,
+            format!(
+                "{inside} holds 2^{bits} subscribers of /{}, but the pool has only {slots} \
+                 slots of max_blocks_per_subscriber * block_size = {} ports \
+                 ({slots_per_address} per address)",
+                p.subscriber_prefix_len,
+                u64::from(p.max_blocks_per_subscriber) * u64::from(p.block_size),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Turn the raw sections into a checked [`Config`].
 #[allow(clippy::too_many_arguments)] // one argument per section, in file order
 fn validate(
@@ -885,6 +942,11 @@ fn validate(
             ))
         }
     };
+    let deterministic_inside = p
+        .deterministic_inside
+        .as_deref()
+        .map(|s| at("pool4.deterministic_inside", parse_ipv6_prefix(s)))
+        .transpose()?;
     let pool4 = Pool4 {
         addresses,
         port_range,
@@ -893,7 +955,9 @@ fn validate(
         subscriber_prefix_len: p.subscriber_prefix_len,
         allocation,
         paired: p.paired,
+        deterministic_inside,
     };
+    check_deterministic(&pool4, &mut warnings)?;
 
     // [timeouts]: zero refused; below the RFC minimums only warned about.
     let mut secs = |key: &str, value: u64, rfc_min: u64, rfc: &str| {

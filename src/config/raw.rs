@@ -40,6 +40,9 @@ pub struct Pool4 {
     pub subscriber_prefix_len: u8,
     pub allocation: String,
     pub paired: bool,
+    /// RFC 7422: the IPv6 prefix whose subscribers are mapped
+    /// deterministically (required with `allocation = "deterministic"`).
+    pub deterministic_inside: Option<String>,
 }
 
 impl Default for Pool4 {
@@ -52,6 +55,7 @@ impl Default for Pool4 {
             subscriber_prefix_len: 56,
             allocation: "dynamic".into(),
             paired: true,
+            deterministic_inside: None,
         }
     }
 }

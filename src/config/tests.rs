@@ -304,8 +304,14 @@ fn error_subscriber_prefix_len_range() {
 
 #[test]
 fn allocation_values() {
-    let c = parse("[pool4]\nallocation = \"deterministic\"\n");
+    let c = parse(
+        "[pool4]\nallocation = \"deterministic\"\ndeterministic_inside = \"2001:db8:100::/49\"\n",
+    );
     assert_eq!(c.pool4.allocation, Allocation::Deterministic);
+    assert_eq!(
+        c.pool4.deterministic_inside.map(|p| p.to_string()),
+        Some("2001:db8:100::/49".to_string())
+    );
     assert_eq!(
         error("[pool4]\nallocation = \"random\"\n"),
         "pool4.allocation: \"random\" is not \"dynamic\" or \"deterministic\""
@@ -721,4 +727,44 @@ fn error_syntax_and_missing_file() {
             .starts_with("cannot read /nonexistent/nat64.toml: "),
         "{e}"
     );
+}
+
+#[test]
+fn rfc7422_deterministic_inside_required_sized_and_fitting() {
+    // Defaults: 16 addresses, 126 blocks of 512 per address, 8 blocks per
+    // subscriber: 15 slots per address, 240 in all; /56 subscribers.
+    assert_eq!(
+        error("[pool4]\nallocation = \"deterministic\"\n"),
+        "pool4.deterministic_inside: missing: required when pool4.allocation = \"deterministic\""
+    );
+    assert_eq!(
+        error("[pool4]\nallocation = \"deterministic\"\ndeterministic_inside = \"2001:db8::1/48\"\n"),
+        "pool4.deterministic_inside: \"2001:db8::1/48\" has bits set past the prefix length"
+    );
+    assert_eq!(
+        error("[pool4]\nallocation = \"deterministic\"\ndeterministic_inside = \"2001:db8:100::/60\"\n"),
+        "pool4.deterministic_inside: 2001:db8:100::/60 is longer than pool4.subscriber_prefix_len 56"
+    );
+    // /48 holds 2^8 = 256 subscribers: 16 more than the 240 slots.
+    assert_eq!(
+        error("[pool4]\nallocation = \"deterministic\"\ndeterministic_inside = \"2001:db8:100::/48\"\n"),
+        "pool4.deterministic_inside: 2001:db8:100::/48 holds 2^8 subscribers of /56, but the pool \
+         has only 240 slots of max_blocks_per_subscriber * block_size = 4096 ports (15 per address)"
+    );
+    // Far too many subscribers does not overflow.
+    assert!(error("[pool4]\nallocation = \"deterministic\"\nsubscriber_prefix_len = 128\ndeterministic_inside = \"2001:db8::/32\"\n")
+        .starts_with("pool4.deterministic_inside: 2001:db8::/32 holds 2^96 subscribers"));
+    // /64 subscribers with one block each: 2^10 of them in 126 * 16 = 2016 slots.
+    let c = parse(
+        "[pool4]\nallocation = \"deterministic\"\nsubscriber_prefix_len = 64\n\
+         max_blocks_per_subscriber = 1\ndeterministic_inside = \"2001:db8:100::/54\"\n",
+    );
+    assert_eq!(c.pool4.deterministic_inside.unwrap().len, 54);
+    assert!(c.summary().contains("deterministic (RFC 7422) for 2001:db8:100::/54"));
+    // Set with dynamic allocation: accepted, warned about, unused.
+    let c = parse("[pool4]\ndeterministic_inside = \"2001:db8:100::/49\"\n");
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("pool4.deterministic_inside: 2001:db8:100::/49 is ignored")));
 }

@@ -1,1 +1,1278 @@
-//! placeholder: helper pool4
+//! The IPv4 pool: port blocks handed to subscribers (RFC 6888, RFC 7422),
+//! and the owner table that sends IPv4 return traffic to the right worker.
+//!
+//! Promises:
+//! - [`PoolLayout`] numbers every block of the pool the same way on every
+//!   worker: addresses in config order, `block = addr_index *
+//!   blocks_per_address + (port - port_first) / block_size`; ports past the
+//!   last whole block are never used. [`PoolLayout::owner`] answers "which
+//!   worker must see IPv4 traffic to (address, port)" in O(1).
+//! - Dynamic allocation ([`PortAllocator`]): worker `w` of `n` owns exactly
+//!   the blocks with `block % n == w`, so every worker has blocks on every
+//!   address (when there are at least `n` blocks per address) and no two
+//!   workers ever hand out the same port. A subscriber gets whole blocks,
+//!   all on one address when `paired` (RFC 4787 REQ-2), at most
+//!   `max_blocks_per_subscriber` of them (RFC 6888 REQ-4). A block goes back
+//!   when its last port of every protocol is freed, and waits
+//!   [`HOLD_DOWN`] (120 s) before anyone gets it again (RFC 6888 REQ-8).
+//!   Every allocation and release is a [`BlockEvent`] (time, subscriber
+//!   prefix, address, port range; never a destination, RFC 6888 REQ-12).
+//! - Within a subscriber's blocks the port keeps the source port's parity
+//!   (RFC 4787 REQ-6 via RFC 6146 §3.5.1.1) and, when the pool's port range
+//!   holds both, its well-known (< 1024) or not class (RFC 6146
+//!   §3.5.1.1); the source port itself is kept when free. Both are
+//!   preferences: when only a port of the other parity or class is left
+//!   and no new block can be had, that port is used. ICMP query
+//!   identifiers are allocated the same way, with neither constraint
+//!   (RFC 6146 §3.5.3).
+//! - Deterministic allocation (RFC 7422): [`deterministic_range`] is a pure
+//!   function from subscriber prefix to (address, port range) (formula
+//!   there); the allocator only picks ports inside that range, allocates
+//!   nothing and logs nothing per subscriber.
+//! - Static BIB entries: the block holding a static entry's IPv4 port is
+//!   taken out of dynamic allocation entirely (all protocols), so the logs
+//!   never show a subscriber "owning" a port someone else has statically.
+//!   With deterministic allocation only the port itself (of its protocol)
+//!   is reserved inside the subscriber's range. Either way
+//!   [`PoolLayout::owner`] answers a static entry with the worker of its
+//!   IPv6 subscriber.
+//! - Nothing allocates after construction: every table is sized in `new`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::{
+    mix64, subscriber_worker, BlockEvent, BlockEventKind, EventQueue, Millis, Subscriber, L4,
+};
+use crate::config::{self, Allocation};
+
+/// How long a released block waits before it is handed out again
+/// (RFC 6888 REQ-8: "at least 120 seconds").
+pub const HOLD_DOWN: Millis = 120_000;
+
+/// A block of the pool: `addr_index * blocks_per_address + block_index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockId(pub u32);
+
+/// Why no port was handed out (each a counted drop for the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocError {
+    /// The subscriber holds `max_blocks_per_subscriber` blocks and they are
+    /// full (deterministic: its whole range is in use).
+    SubscriberLimit,
+    /// No free block for the subscriber: this worker's share of the pool
+    /// (or, paired, of the subscriber's address) is used up or held down.
+    /// Deterministic: the subscriber has no range here (outside
+    /// `pool4.deterministic_inside`, or owned by another worker).
+    PoolExhausted,
+}
+
+/// "Nothing" in index fields.
+const NONE: u32 = u32::MAX;
+
+/// One `pool4.addresses` entry with the index of its first address.
+#[derive(Debug, Clone, Copy)]
+struct AddrRange {
+    first: u32,
+    last: u32,
+    base: u32,
+}
+
+/// RFC 7422 parameters (see [`deterministic_range`]).
+#[derive(Debug, Clone, Copy)]
+struct Det {
+    /// `deterministic_inside` address bits.
+    inside: u128,
+    /// `subscriber_prefix_len`.
+    sub_len: u8,
+    /// Subscribers under the inside prefix: 2^(sub_len - inside len).
+    n_subs: u64,
+    /// Blocks per slot: `max_blocks_per_subscriber`.
+    slot_blocks: u32,
+    /// Whole slots per address: `blocks_per_address / slot_blocks`.
+    slots_per_addr: u32,
+}
+
+impl Det {
+    /// From the configuration; `None` when not deterministic. A missing or
+    /// non-fitting prefix (the config refuses both) maps nobody.
+    fn from_cfg(cfg: &config::Pool4) -> Option<Det> {
+        if cfg.allocation != Allocation::Deterministic {
+            return None;
+        }
+        let slot_blocks = cfg.max_blocks_per_subscriber.max(1);
+        let slots_per_addr = cfg.blocks_per_address() / slot_blocks;
+        let sub_len = cfg.subscriber_prefix_len.clamp(1, 128);
+        let (inside, n_subs) = match cfg.deterministic_inside {
+            Some(p) if p.len <= sub_len => {
+                let bits = u32::from(sub_len - p.len);
+                let slots = cfg.address_count() * u64::from(slots_per_addr);
+                let n = if bits >= 64 { u64::MAX } else { 1u64 << bits };
+                (u128::from(p.addr), if n <= slots { n } else { 0 })
+            }
+            _ => (0, 0),
+        };
+        Some(Det {
+            inside,
+            sub_len,
+            n_subs,
+            slot_blocks,
+            slots_per_addr,
+        })
+    }
+
+    /// The subscriber's index `k` under the inside prefix.
+    fn index_of(&self, sub: Subscriber) -> Option<u64> {
+        let shift = 128 - u32::from(self.sub_len);
+        let v = u128::from(sub.0);
+        let k = v.wrapping_sub(self.inside).checked_shr(shift).unwrap_or(0);
+        // Under the prefix: the difference fits the subscriber bits and the
+        // address's own bits below the subscriber prefix are ignored.
+        if v < self.inside || k >= u128::from(self.n_subs) {
+            return None;
+        }
+        Some(k as u64)
+    }
+
+    /// The `k`-th subscriber prefix.
+    fn subscriber(&self, k: u64) -> Subscriber {
+        let shift = 128 - u32::from(self.sub_len);
+        let bits = u128::from(k).checked_shl(shift).unwrap_or(0);
+        Subscriber(Ipv6Addr::from(self.inside | bits))
+    }
+
+    /// The slot (= subscriber index) holding global block `b`, if any.
+    fn slot_of_block(&self, b: u32, blocks_per_addr: u32) -> Option<u64> {
+        let (a, bi) = (b / blocks_per_addr, b % blocks_per_addr);
+        let s = bi / self.slot_blocks;
+        if s >= self.slots_per_addr {
+            return None;
+        }
+        let k = u64::from(a) * u64::from(self.slots_per_addr) + u64::from(s);
+        (k < self.n_subs).then_some(k)
+    }
+
+    /// Slot `k`'s first global block.
+    fn first_block(&self, k: u64, blocks_per_addr: u32) -> u32 {
+        let spa = u64::from(self.slots_per_addr.max(1));
+        let (a, s) = (k / spa, k % spa);
+        (a * u64::from(blocks_per_addr) + s * u64::from(self.slot_blocks)) as u32
+    }
+}
+
+/// A static BIB entry's IPv4 side and the worker that owns it.
+#[derive(Debug, Clone, Copy)]
+struct StaticOwner {
+    addr: u32,
+    port: u16,
+    proto: u8,
+    worker: u16,
+}
+
+/// The whole pool, the same on every worker: addresses in config order,
+/// blocks numbered `addr_index * blocks_per_address + block_index`.
+#[derive(Debug, Clone)]
+pub struct PoolLayout {
+    /// Address ranges in config order (`base` ascending).
+    by_index: Vec<AddrRange>,
+    /// The same ranges sorted by address.
+    by_addr: Vec<AddrRange>,
+    n_addrs: u32,
+    port_first: u16,
+    port_last: u16,
+    block_size: u32,
+    blocks_per_addr: u32,
+    total_blocks: u32,
+    n_workers: u16,
+    sub_len: u8,
+    det: Option<Det>,
+    /// Deterministic: the worker of each subscriber slot.
+    slot_owner: Vec<u16>,
+    /// One bit per block: holds a static entry's port.
+    static_blocks: Vec<u64>,
+    /// Sorted by (addr, port, proto).
+    statics: Vec<StaticOwner>,
+}
+
+/// Protocol index for per-protocol arrays.
+#[inline]
+fn proto_index(p: L4) -> usize {
+    match p {
+        L4::Tcp => 0,
+        L4::Udp => 1,
+        L4::Icmp => 2,
+    }
+}
+
+impl PoolLayout {
+    /// The layout of `cfg`'s pool shared by `n_workers` workers, with the
+    /// static BIB entries' blocks marked. A pool of more than 2^32 - 1
+    /// blocks is cut to its first whole addresses below that.
+    pub fn new(
+        cfg: &config::Pool4,
+        static_bib: &[config::StaticBibEntry],
+        n_workers: u16,
+    ) -> PoolLayout {
+        let n_workers = n_workers.max(1);
+        let block_size = cfg.block_size.clamp(1, 1 << 15);
+        let blocks_per_addr = (cfg.port_count() / block_size).max(1);
+        let mut by_index = Vec::with_capacity(cfg.addresses.len());
+        let mut base: u64 = 0;
+        let max_addrs = u64::from((u32::MAX - 1) / blocks_per_addr);
+        for r in &cfg.addresses {
+            if base >= max_addrs {
+                break;
+            }
+            let len = r.len().min(max_addrs - base);
+            let first = u32::from(r.first);
+            by_index.push(AddrRange {
+                first,
+                last: first + (len - 1) as u32,
+                base: base as u32,
+            });
+            base += len;
+        }
+        let n_addrs = base as u32;
+        let mut by_addr = by_index.clone();
+        by_addr.sort_by_key(|r| r.first);
+        let total_blocks = n_addrs * blocks_per_addr;
+        let det = Det::from_cfg(cfg);
+        let slot_owner = match &det {
+            Some(d) => (0..d.n_subs)
+                .map(|k| subscriber_worker(&d.subscriber(k), n_workers))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut layout = PoolLayout {
+            by_index,
+            by_addr,
+            n_addrs,
+            port_first: cfg.port_range.0,
+            port_last: cfg.port_range.1,
+            block_size,
+            blocks_per_addr,
+            total_blocks,
+            n_workers,
+            sub_len: cfg.subscriber_prefix_len,
+            det,
+            slot_owner,
+            static_blocks: vec![0; (total_blocks as usize).div_ceil(64)],
+            statics: Vec::with_capacity(static_bib.len()),
+        };
+        for e in static_bib {
+            let sub = Subscriber::of(e.ipv6.ip(), cfg.subscriber_prefix_len);
+            layout.statics.push(StaticOwner {
+                addr: u32::from(*e.ipv4.ip()),
+                port: e.ipv4.port(),
+                proto: proto_index(e.protocol) as u8,
+                worker: subscriber_worker(&sub, n_workers),
+            });
+            if let Some(b) = layout.block_of(*e.ipv4.ip(), e.ipv4.port()) {
+                if let Some(w) = layout.static_blocks.get_mut(b.0 as usize / 64) {
+                    *w |= 1 << (b.0 % 64);
+                }
+            }
+        }
+        layout.statics.sort_by_key(|s| (s.addr, s.port, s.proto));
+        layout
+    }
+
+    /// Index of pool address `a` (config order), O(log ranges).
+    pub fn addr_index(&self, a: Ipv4Addr) -> Option<u32> {
+        let a = u32::from(a);
+        let i = self.by_addr.partition_point(|r| r.first <= a);
+        let r = self.by_addr.get(i.checked_sub(1)?)?;
+        (a <= r.last).then(|| r.base + (a - r.first))
+    }
+
+    /// The pool address with index `i`.
+    pub fn address(&self, i: u32) -> Option<Ipv4Addr> {
+        if i >= self.n_addrs {
+            return None;
+        }
+        let j = self.by_index.partition_point(|r| r.base <= i);
+        let r = self.by_index.get(j.checked_sub(1)?)?;
+        Some(Ipv4Addr::from(r.first + (i - r.base)))
+    }
+
+    /// Whether `a` is a pool address.
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        self.addr_index(a).is_some()
+    }
+
+    /// The block holding `(a, port)`; `None` off the pool or past the last
+    /// whole block.
+    pub fn block_of(&self, a: Ipv4Addr, port: u16) -> Option<BlockId> {
+        let i = self.addr_index(a)?;
+        let off = u32::from(port.checked_sub(self.port_first)?);
+        if port > self.port_last {
+            return None;
+        }
+        let bi = off / self.block_size;
+        (bi < self.blocks_per_addr).then_some(BlockId(i * self.blocks_per_addr + bi))
+    }
+
+    /// Block `b`'s address, first and last port. `b` must be below
+    /// [`total_blocks`](Self::total_blocks) (else the last block's values).
+    pub fn block_range(&self, b: BlockId) -> (Ipv4Addr, u16, u16) {
+        let b = b.0.min(self.total_blocks.saturating_sub(1));
+        let (a, bi) = (b / self.blocks_per_addr, b % self.blocks_per_addr);
+        let first = u32::from(self.port_first) + bi * self.block_size;
+        let addr = self.address(a).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        (addr, first as u16, (first + self.block_size - 1) as u16)
+    }
+
+    /// O(1): which worker must see IPv4 traffic to `(a, port, proto)`:
+    /// a static BIB entry's owner (the worker of its IPv6 subscriber)
+    /// first, then the block's owner (dynamic: `block % n_workers`;
+    /// deterministic: the worker of the subscriber whose range holds the
+    /// port). `None`: not a pool address/port, a port past the last whole
+    /// block, an unmapped deterministic slot, or (dynamic) a port of a
+    /// static entry's block that is no static entry.
+    pub fn owner(&self, a: Ipv4Addr, port: u16, proto: L4) -> Option<u16> {
+        let Some(b) = self.block_of(a, port) else {
+            // Static entries may lie outside the dynamic port range.
+            return self.static_owner(a, port, proto);
+        };
+        if self.is_static_block(b) {
+            if let Some(w) = self.static_owner(a, port, proto) {
+                return Some(w);
+            }
+            // Dynamic: the rest of a static entry's block is nobody's.
+            self.det?;
+        }
+        match &self.det {
+            None => Some((b.0 % u32::from(self.n_workers)) as u16),
+            Some(d) => {
+                let k = d.slot_of_block(b.0, self.blocks_per_addr)?;
+                self.slot_owner.get(k as usize).copied()
+            }
+        }
+    }
+
+    /// The worker of a static BIB entry `(a, port, proto)`.
+    fn static_owner(&self, a: Ipv4Addr, port: u16, proto: L4) -> Option<u16> {
+        if self.statics.is_empty() {
+            return None;
+        }
+        let key = (u32::from(a), port, proto_index(proto) as u8);
+        self.statics
+            .binary_search_by_key(&key, |s| (s.addr, s.port, s.proto))
+            .ok()
+            .and_then(|i| self.statics.get(i))
+            .map(|s| s.worker)
+    }
+
+    /// Whether block `b` holds a static BIB entry's port.
+    pub fn is_static_block(&self, b: BlockId) -> bool {
+        self.static_blocks
+            .get(b.0 as usize / 64)
+            .is_some_and(|w| w & (1 << (b.0 % 64)) != 0)
+    }
+
+    /// RFC 7422: the subscriber's (address, first port, last port); see
+    /// [`deterministic_range`]. `None` when not deterministic or `sub` is
+    /// outside `pool4.deterministic_inside`.
+    pub fn deterministic_range(&self, sub: Subscriber) -> Option<(Ipv4Addr, u16, u16)> {
+        let d = self.det.as_ref()?;
+        let k = d.index_of(sub)?;
+        let first = d.first_block(k, self.blocks_per_addr);
+        let (addr, first_port, _) = self.block_range(BlockId(first));
+        let last = u32::from(first_port) + d.slot_blocks * self.block_size - 1;
+        Some((addr, first_port, last as u16))
+    }
+
+    /// RFC 7422 reverse: the subscriber whose deterministic range holds
+    /// `(a, port)` ("who had 192.0.2.7 port 40000?"), without any log.
+    pub fn deterministic_subscriber(&self, a: Ipv4Addr, port: u16) -> Option<Subscriber> {
+        let d = self.det.as_ref()?;
+        let b = self.block_of(a, port)?;
+        Some(d.subscriber(d.slot_of_block(b.0, self.blocks_per_addr)?))
+    }
+
+    /// Number of pool addresses.
+    pub fn address_count(&self) -> u32 {
+        self.n_addrs
+    }
+
+    /// Whole blocks per address.
+    pub fn blocks_per_address(&self) -> u32 {
+        self.blocks_per_addr
+    }
+
+    /// Blocks in the pool.
+    pub fn total_blocks(&self) -> u32 {
+        self.total_blocks
+    }
+
+    /// Ports per block.
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    /// `pool4.subscriber_prefix_len`.
+    pub fn subscriber_prefix_len(&self) -> u8 {
+        self.sub_len
+    }
+
+    /// Workers the pool is shared among.
+    pub fn n_workers(&self) -> u16 {
+        self.n_workers
+    }
+
+    /// Whether allocation is deterministic (RFC 7422).
+    pub fn is_deterministic(&self) -> bool {
+        self.det.is_some()
+    }
+}
+
+/// RFC 7422 deterministic mapping, a pure function of the configuration:
+///
+/// ```text
+/// S   = max_blocks_per_subscriber * block_size      ports per subscriber
+/// P   = blocks_per_address / max_blocks_per_subscriber   (whole slots per address)
+/// k   = (sub - deterministic_inside) >> (128 - subscriber_prefix_len)
+///                                                    subscriber index, 0 <= k < 2^(subscriber_prefix_len - inside len)
+/// address    = pool address number floor(k / P)      (addresses in config order)
+/// first_port = port_range.first + (k mod P) * S
+/// last_port  = first_port + S - 1
+/// ```
+///
+/// Slots are numbered address-major: subscriber 0 gets the lowest ports of
+/// the first address, subscriber P the lowest of the second. The config
+/// refuses an inside prefix whose subscribers do not all fit. `None` when
+/// allocation is dynamic or `sub` is outside the inside prefix.
+pub fn deterministic_range(
+    layout: &PoolLayout,
+    cfg: &config::Pool4,
+    sub: Subscriber,
+) -> Option<(Ipv4Addr, u16, u16)> {
+    let d = Det::from_cfg(cfg)?;
+    let k = d.index_of(Subscriber::of(&sub.0, d.sub_len))?;
+    let p = u64::from(d.slots_per_addr);
+    let size = d.slot_blocks * cfg.block_size;
+    let addr = layout.address(u32::try_from(k / p).ok()?)?;
+    let first = u32::from(cfg.port_range.0) + (k % p) as u32 * size;
+    Some((addr, first as u16, (first + size - 1) as u16))
+}
+
+/// Where a worker's block is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockState {
+    /// In its address's free list.
+    Free,
+    /// Held by `Block::sub`.
+    InUse,
+    /// Released, waiting in the hold-down queue.
+    HeldDown,
+    /// Out of dynamic allocation (a static entry's block).
+    Reserved,
+}
+
+/// A worker's block.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    sub: Subscriber,
+    /// Links in the free list or the subscriber's list (never both).
+    prev: u32,
+    next: u32,
+    used: [u16; 3],
+    state: BlockState,
+    /// Becomes `Reserved` instead of free when released.
+    reserved: bool,
+}
+
+/// Push `l` at the front of the list starting at `head`; the new head.
+fn list_push(blocks: &mut [Block], head: u32, l: u32) -> u32 {
+    if let Some(b) = blocks.get_mut(l as usize) {
+        b.prev = NONE;
+        b.next = head;
+    }
+    if let Some(h) = blocks.get_mut(head as usize) {
+        h.prev = l;
+    }
+    l
+}
+
+/// Unlink `l` from the list starting at `head`; the new head.
+fn list_remove(blocks: &mut [Block], head: u32, l: u32) -> u32 {
+    let Some(&Block { prev, next, .. }) = blocks.get(l as usize) else {
+        return head;
+    };
+    if let Some(p) = blocks.get_mut(prev as usize) {
+        p.next = next;
+    }
+    if let Some(n) = blocks.get_mut(next as usize) {
+        n.prev = prev;
+    }
+    if let Some(b) = blocks.get_mut(l as usize) {
+        b.prev = NONE;
+        b.next = NONE;
+    }
+    if head == l {
+        next
+    } else {
+        head
+    }
+}
+
+/// Subscriber -> its block list: open addressing, linear probing,
+/// backward-shift deletion, at most half full.
+#[derive(Debug)]
+struct SubMap {
+    keys: Vec<u128>,
+    /// First block of the subscriber's list; `NONE`: empty slot.
+    head: Vec<u32>,
+    count: Vec<u32>,
+    /// The subscriber's address (paired pooling).
+    addr: Vec<u32>,
+    mask: usize,
+    len: usize,
+}
+
+impl SubMap {
+    fn new(max_entries: usize) -> SubMap {
+        let size = (max_entries.max(1) * 2).next_power_of_two();
+        SubMap {
+            keys: vec![0; size],
+            head: vec![NONE; size],
+            count: vec![0; size],
+            addr: vec![0; size],
+            mask: size - 1,
+            len: 0,
+        }
+    }
+
+    fn home(&self, key: u128) -> usize {
+        // Decorrelated from subscriber_worker, which uses the high bits.
+        (mix64((key as u64) ^ mix64((key >> 64) as u64) ^ 0x6a09_e667_f3bc_c908) as usize)
+            & self.mask
+    }
+
+    fn find(&self, key: u128) -> Option<usize> {
+        let mut i = self.home(key);
+        for _ in 0..=self.mask {
+            if *self.head.get(i)? == NONE {
+                return None;
+            }
+            if self.keys.get(i) == Some(&key) {
+                return Some(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
+    /// Insert a key known to be absent; `None` only if the map is full
+    /// (cannot happen at the sizes `PortAllocator` uses).
+    fn insert(&mut self, key: u128, head: u32, addr: u32) -> Option<usize> {
+        let mut i = self.home(key);
+        for _ in 0..=self.mask {
+            if *self.head.get(i)? == NONE {
+                self.keys[i] = key;
+                self.head[i] = head;
+                self.count[i] = 1;
+                self.addr[i] = addr;
+                self.len += 1;
+                return Some(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
+    fn remove(&mut self, mut i: usize) {
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            if self.head[j] == NONE {
+                break;
+            }
+            let k = self.home(self.keys[j]);
+            // Entry j stays if its home lies cyclically in (i, j].
+            let stays = if i <= j {
+                i < k && k <= j
+            } else {
+                i < k || k <= j
+            };
+            if !stays {
+                self.keys[i] = self.keys[j];
+                self.head[i] = self.head[j];
+                self.count[i] = self.count[j];
+                self.addr[i] = self.addr[j];
+                i = j;
+            }
+        }
+        self.head[i] = NONE;
+        self.len -= 1;
+    }
+}
+
+/// Addresses bucketed by their number of free blocks, so the emptiest
+/// address is found in O(1) (counts change by one at a time).
+#[derive(Debug)]
+struct FreeBuckets {
+    head: Vec<u32>,
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    max: usize,
+}
+
+impl FreeBuckets {
+    fn new(n_addrs: usize, max_count: usize) -> FreeBuckets {
+        FreeBuckets {
+            head: vec![NONE; max_count + 2],
+            prev: vec![NONE; n_addrs],
+            next: vec![NONE; n_addrs],
+            max: 0,
+        }
+    }
+
+    fn unlink(&mut self, a: u32, count: usize) {
+        let (p, n) = (self.prev[a as usize], self.next[a as usize]);
+        if let Some(np) = self.prev.get_mut(n as usize) {
+            *np = p;
+        }
+        match self.next.get_mut(p as usize) {
+            Some(pn) => *pn = n,
+            None => {
+                if let Some(h) = self.head.get_mut(count) {
+                    *h = n;
+                }
+            }
+        }
+    }
+
+    fn link(&mut self, a: u32, count: usize) {
+        let Some(&h) = self.head.get(count) else {
+            return;
+        };
+        self.prev[a as usize] = NONE;
+        self.next[a as usize] = h;
+        if let Some(hp) = self.prev.get_mut(h as usize) {
+            *hp = a;
+        }
+        self.head[count] = a;
+    }
+
+    /// Address `a`'s free count went from `old` to `new` (differing by 1).
+    fn moved(&mut self, a: u32, old: usize, new: usize) {
+        if old > 0 {
+            self.unlink(a, old);
+        }
+        if new > 0 {
+            self.link(a, new);
+        }
+        // Up past the top, or down from a top bucket left empty.
+        if new > self.max || (old == self.max && self.head.get(old) == Some(&NONE)) {
+            self.max = new;
+        }
+    }
+
+    /// An address with the most free blocks.
+    fn best(&self) -> Option<u32> {
+        if self.max == 0 {
+            return None;
+        }
+        self.head.get(self.max).copied().filter(|&a| a != NONE)
+    }
+}
+
+/// One worker's allocator: its share of blocks, per-subscriber block lists,
+/// per-block per-protocol port bitmaps, the 120 s hold-down queue, the
+/// event queue.
+#[derive(Debug)]
+pub struct PortAllocator {
+    layout: PoolLayout,
+    worker: u16,
+    n: u32,
+    prefix_len: u8,
+    max_blocks: u32,
+    paired: bool,
+    /// Offsets and ports keep the < 1024 / >= 1024 class (the pool holds both).
+    split_classes: bool,
+    /// Bitmap words per block and protocol.
+    wpb: usize,
+    blocks: Vec<Block>,
+    bits: Vec<u64>,
+    /// Deterministic: slot -> its first local block (NONE: another worker's).
+    local_of_slot: Vec<u32>,
+    /// Deterministic: local block -> global block.
+    global_of_local: Vec<u32>,
+    free_head: Vec<u32>,
+    free_count: Vec<u32>,
+    buckets: FreeBuckets,
+    /// Hold-down FIFO of (local block, reusable at), a ring.
+    hold: Vec<(u32, Millis)>,
+    hold_start: usize,
+    hold_len: usize,
+    subs: SubMap,
+    events: EventQueue,
+    in_use: usize,
+    free: usize,
+}
+
+/// A port search's constraints inside one block.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    port: u16,
+    parity: bool,
+    class: bool,
+}
+
+impl PortAllocator {
+    /// Worker `worker`'s allocator over `layout` (whose worker count wins
+    /// over `n_workers` should they differ). Every table is allocated here;
+    /// the layout's static entries are already reserved.
+    pub fn new(
+        layout: &PoolLayout,
+        cfg: &config::Pool4,
+        worker: u16,
+        n_workers: u16,
+        event_capacity: usize,
+    ) -> Self {
+        let _ = n_workers;
+        let n = u32::from(layout.n_workers);
+        let w = u32::from(worker);
+        let bpa = layout.blocks_per_addr;
+        let mut local_of_slot = Vec::new();
+        let mut global_of_local = Vec::new();
+        let n_local = match &layout.det {
+            None => {
+                if w < layout.total_blocks {
+                    (layout.total_blocks - w - 1) / n + 1
+                } else {
+                    0
+                }
+            }
+            Some(d) => {
+                local_of_slot = vec![NONE; layout.slot_owner.len()];
+                let mut next = 0u32;
+                for (k, &o) in layout.slot_owner.iter().enumerate() {
+                    if o == worker {
+                        local_of_slot[k] = next;
+                        let first = d.first_block(k as u64, bpa);
+                        global_of_local.extend(first..first + d.slot_blocks);
+                        next += d.slot_blocks;
+                    }
+                }
+                next
+            }
+        };
+        let wpb = (layout.block_size as usize).div_ceil(64);
+        let empty = Block {
+            sub: Subscriber(Ipv6Addr::UNSPECIFIED),
+            prev: NONE,
+            next: NONE,
+            used: [0; 3],
+            state: BlockState::Free,
+            reserved: false,
+        };
+        let n_addrs = layout.n_addrs as usize;
+        let per_addr = (bpa / n + 1) as usize;
+        let mut a = PortAllocator {
+            layout: layout.clone(),
+            worker,
+            n,
+            prefix_len: cfg.subscriber_prefix_len,
+            max_blocks: cfg.max_blocks_per_subscriber.max(1),
+            paired: cfg.paired,
+            split_classes: layout.port_first < 1024 && layout.port_last >= 1024,
+            wpb,
+            blocks: vec![empty; n_local as usize],
+            bits: vec![0; n_local as usize * 3 * wpb],
+            local_of_slot,
+            global_of_local,
+            free_head: vec![NONE; n_addrs],
+            free_count: vec![0; n_addrs],
+            buckets: FreeBuckets::new(n_addrs, per_addr),
+            hold: vec![(NONE, 0); n_local as usize],
+            hold_start: 0,
+            hold_len: 0,
+            subs: SubMap::new(if layout.det.is_some() { 1 } else { n_local as usize }),
+            events: EventQueue::new(event_capacity),
+            in_use: 0,
+            free: 0,
+        };
+        if layout.det.is_none() {
+            // Highest first, so the lowest block of each address pops first.
+            for l in (0..n_local).rev() {
+                if layout.is_static_block(BlockId(a.global(l))) {
+                    a.blocks[l as usize].state = BlockState::Reserved;
+                } else {
+                    a.push_free(l);
+                }
+            }
+        } else {
+            a.free = n_local as usize;
+        }
+        for s in &layout.statics {
+            let proto = [L4::Tcp, L4::Udp, L4::Icmp][s.proto as usize % 3];
+            a.reserve_static(Ipv4Addr::from(s.addr), s.port, proto);
+        }
+        a
+    }
+
+    /// Global block of local block `l`.
+    fn global(&self, l: u32) -> u32 {
+        match self.layout.det {
+            None => l * self.n + u32::from(self.worker),
+            Some(_) => self.global_of_local.get(l as usize).copied().unwrap_or(0),
+        }
+    }
+
+    /// Local block holding `(a, port)`, if this worker owns it.
+    fn local_of(&self, a: Ipv4Addr, port: u16) -> Option<u32> {
+        let b = self.layout.block_of(a, port)?.0;
+        match &self.layout.det {
+            None => (b % self.n == u32::from(self.worker)).then_some(b / self.n),
+            Some(d) => {
+                let k = d.slot_of_block(b, self.layout.blocks_per_addr)?;
+                let base = *self.local_of_slot.get(k as usize)?;
+                (base != NONE).then(|| base + (b % self.layout.blocks_per_addr) % d.slot_blocks)
+            }
+        }
+    }
+
+    /// Address index of local block `l`.
+    fn addr_of(&self, l: u32) -> u32 {
+        self.global(l) / self.layout.blocks_per_addr
+    }
+
+    /// Put `l` on its address's free list.
+    fn push_free(&mut self, l: u32) {
+        let a = self.addr_of(l) as usize;
+        let (Some(&head), Some(&c)) = (self.free_head.get(a), self.free_count.get(a)) else {
+            return;
+        };
+        self.free_head[a] = list_push(&mut self.blocks, head, l);
+        self.blocks[l as usize].state = BlockState::Free;
+        self.free_count[a] = c + 1;
+        self.buckets.moved(a as u32, c as usize, c as usize + 1);
+        self.free += 1;
+    }
+
+    /// Take `l` off its address's free list.
+    fn unlink_free(&mut self, l: u32) {
+        let a = self.addr_of(l) as usize;
+        let (Some(&head), Some(&c)) = (self.free_head.get(a), self.free_count.get(a)) else {
+            return;
+        };
+        self.free_head[a] = list_remove(&mut self.blocks, head, l);
+        self.free_count[a] = c - 1;
+        self.buckets.moved(a as u32, c as usize, c as usize - 1);
+        self.free -= 1;
+    }
+
+    /// The first free port offset of `l`/`pi` in `[from, to)` among `pat`'s bits.
+    fn scan(&self, l: u32, pi: usize, from: u32, to: u32, pat: u64) -> Option<u32> {
+        if from >= to {
+            return None;
+        }
+        let base = (l as usize * 3 + pi) * self.wpb;
+        let (fw, lw) = (from / 64, (to - 1) / 64);
+        for wi in fw..=lw {
+            let mut free = !*self.bits.get(base + wi as usize)? & pat;
+            if wi == fw {
+                free &= u64::MAX << (from % 64);
+            }
+            if wi == lw {
+                free &= u64::MAX >> (63 - (to - 1) % 64);
+            }
+            if free != 0 {
+                return Some(wi * 64 + free.trailing_zeros());
+            }
+        }
+        None
+    }
+
+    /// A free port of block `l` for `want`, as an offset: the first at or
+    /// after the wanted port's offset, wrapping, of the wanted parity and
+    /// class where asked.
+    fn find(&self, l: u32, pi: usize, want: Want) -> Option<u32> {
+        let bs = self.layout.block_size;
+        let (_, first, _) = self.layout.block_range(BlockId(self.global(l)));
+        let (first, port) = (u32::from(first), u32::from(want.port));
+        let (mut lo, mut hi) = (0, bs);
+        if want.class && self.split_classes {
+            let split = 1024u32.saturating_sub(first).min(bs);
+            if port < 1024 {
+                hi = split;
+            } else {
+                lo = split;
+            }
+        }
+        let pat = if want.parity && bs > 1 {
+            // Offset parity giving the wanted port parity.
+            if (port ^ first) & 1 == 0 {
+                0x5555_5555_5555_5555
+            } else {
+                0xaaaa_aaaa_aaaa_aaaa
+            }
+        } else {
+            u64::MAX
+        };
+        let pref = if (first..first + bs).contains(&port) {
+            port - first
+        } else {
+            port % bs
+        };
+        let start = if (lo..hi).contains(&pref) { pref } else { lo };
+        self.scan(l, pi, start, hi, pat)
+            .or_else(|| self.scan(l, pi, lo, start, pat))
+    }
+
+    /// Mark offset `off` of `l` used for protocol `pi`; the (addr, port).
+    fn take(&mut self, l: u32, pi: usize, off: u32) -> (Ipv4Addr, u16) {
+        let i = (l as usize * 3 + pi) * self.wpb + off as usize / 64;
+        if let Some(w) = self.bits.get_mut(i) {
+            *w |= 1 << (off % 64);
+        }
+        if let Some(b) = self.blocks.get_mut(l as usize) {
+            if b.used == [0; 3] && self.layout.det.is_some() {
+                self.in_use += 1;
+                self.free -= 1;
+            }
+            b.used[pi] += 1;
+        }
+        let (addr, first, _) = self.layout.block_range(BlockId(self.global(l)));
+        (addr, first + off as u16)
+    }
+
+    /// Whether offset `off` of `l` is free for protocol `pi`.
+    fn is_free(&self, l: u32, pi: usize, off: u32) -> bool {
+        let i = (l as usize * 3 + pi) * self.wpb + off as usize / 64;
+        self.bits.get(i).is_some_and(|w| w & (1 << (off % 64)) == 0)
+    }
+
+    /// The search levels for `proto`, strictest first: parity and class,
+    /// parity, anything. ICMP identifiers: anything.
+    fn levels(proto: L4) -> &'static [Want] {
+        const fn level(parity: bool, class: bool) -> Want {
+            Want {
+                port: 0,
+                parity,
+                class,
+            }
+        }
+        const PORTS: [Want; 3] = [level(true, true), level(true, false), level(false, false)];
+        const IDS: [Want; 1] = [level(false, false)];
+        match proto {
+            L4::Icmp => &IDS,
+            L4::Tcp | L4::Udp => &PORTS,
+        }
+    }
+
+    /// The next block of a walk from `l` after `steps` blocks: `run == 0`
+    /// follows the subscriber's list, else `run` consecutive local blocks.
+    fn step(&self, l: u32, steps: u32, run: u32) -> u32 {
+        if run == 0 {
+            self.blocks.get(l as usize).map_or(NONE, |b| b.next)
+        } else if steps < run {
+            l + 1
+        } else {
+            NONE
+        }
+    }
+
+    /// A free port at the first of `levels` that has one, over the blocks
+    /// walked from `l` (see [`step`](Self::step); at most `max_blocks`).
+    fn search(
+        &self,
+        first_l: u32,
+        pi: usize,
+        want_port: u16,
+        levels: &[Want],
+        run: u32,
+    ) -> Option<(u32, u32)> {
+        for level in levels {
+            let want = Want {
+                port: want_port,
+                ..*level
+            };
+            let (mut l, mut steps) = (first_l, 0);
+            while l != NONE && steps < self.max_blocks {
+                if let Some(off) = self.find(l, pi, want) {
+                    return Some((l, off));
+                }
+                steps += 1;
+                l = self.step(l, steps, run);
+            }
+        }
+        None
+    }
+
+    /// The wanted port if free in the blocks walked from `l`.
+    fn wanted(&self, mut l: u32, pi: usize, want_port: u16, run: u32) -> Option<(u32, u32)> {
+        let mut steps = 0;
+        while l != NONE && steps < self.max_blocks {
+            let (_, first, last) = self.layout.block_range(BlockId(self.global(l)));
+            if (first..=last).contains(&want_port) {
+                let off = u32::from(want_port - first);
+                return self.is_free(l, pi, off).then_some((l, off));
+            }
+            steps += 1;
+            l = self.step(l, steps, run);
+        }
+        None
+    }
+
+    /// A free (addr, port) for a new BIB entry of `sub` (RFC 6146
+    /// §3.5.1.1 / RFC 4787): `want_port` itself if free in the subscriber's
+    /// blocks (on their address), else one of the same parity and, if the
+    /// pool range holds both, the same privileged/non-privileged class.
+    /// Takes a new block (paired: on the subscriber's address) when its
+    /// blocks have no such port; only at the block limit or with no free
+    /// block does it settle for another parity or class. ICMP identifiers
+    /// are allocated the same way, without parity or class.
+    pub fn allocate(
+        &mut self,
+        sub: Subscriber,
+        proto: L4,
+        want_port: u16,
+        now: Millis,
+    ) -> Result<(Ipv4Addr, u16), AllocError> {
+        let sub = Subscriber::of(&sub.0, self.prefix_len);
+        let pi = proto_index(proto);
+        let levels = Self::levels(proto);
+        if let Some(d) = self.layout.det {
+            // RFC 7422: only inside the subscriber's own range.
+            let k = d.index_of(sub).ok_or(AllocError::PoolExhausted)?;
+            let base = *self
+                .local_of_slot
+                .get(k as usize)
+                .ok_or(AllocError::PoolExhausted)?;
+            if base == NONE {
+                return Err(AllocError::PoolExhausted);
+            }
+            let found = self
+                .wanted(base, pi, want_port, d.slot_blocks)
+                .or_else(|| self.search(base, pi, want_port, levels, d.slot_blocks));
+            return match found {
+                Some((l, off)) => Ok(self.take(l, pi, off)),
+                None => Err(AllocError::SubscriberLimit),
+            };
+        }
+        let key = u128::from(sub.0);
+        let slot = self.subs.find(key);
+        let (head, count, sub_addr) = match slot {
+            Some(s) => (self.subs.head[s], self.subs.count[s], self.subs.addr[s]),
+            None => (NONE, 0, NONE),
+        };
+        if let Some((l, off)) = self
+            .wanted(head, pi, want_port, 0)
+            .or_else(|| self.search(head, pi, want_port, &levels[..1], 0))
+        {
+            return Ok(self.take(l, pi, off));
+        }
+        // A new block: paired pooling keeps the subscriber's address.
+        let addr = if count >= self.max_blocks {
+            None
+        } else if count > 0 && (self.paired || self.free_count.get(sub_addr as usize) > Some(&0)) {
+            Some(sub_addr).filter(|&a| self.free_count.get(a as usize) > Some(&0))
+        } else {
+            self.buckets.best()
+        };
+        let Some(a) = addr else {
+            // No new block: settle for another parity or class.
+            if let Some((l, off)) = self.search(head, pi, want_port, &levels[1..], 0) {
+                return Ok(self.take(l, pi, off));
+            }
+            return Err(if count >= self.max_blocks {
+                AllocError::SubscriberLimit
+            } else {
+                AllocError::PoolExhausted
+            });
+        };
+        let l = self.free_head[a as usize];
+        self.unlink_free(l);
+        let new_head = list_push(&mut self.blocks, head, l);
+        if let Some(b) = self.blocks.get_mut(l as usize) {
+            b.state = BlockState::InUse;
+            b.sub = sub;
+            b.used = [0; 3];
+        }
+        match slot {
+            Some(s) => {
+                self.subs.head[s] = new_head;
+                self.subs.count[s] += 1;
+            }
+            None => {
+                self.subs.insert(key, new_head, a);
+            }
+        }
+        self.in_use += 1;
+        let (addr, first_port, last_port) = self.layout.block_range(BlockId(self.global(l)));
+        self.events.push(BlockEvent {
+            time: now,
+            kind: BlockEventKind::Allocated,
+            subscriber: sub,
+            prefix_len: self.prefix_len,
+            addr,
+            first_port,
+            last_port,
+        });
+        // The new block has every port free: the wanted one, or a search
+        // of it alone at each level (the first level that finds one).
+        let found = self
+            .wanted(l, pi, want_port, 1)
+            .or_else(|| self.search(l, pi, want_port, levels, 1));
+        match found {
+            Some((l, off)) => Ok(self.take(l, pi, off)),
+            None => Err(AllocError::PoolExhausted),
+        }
+    }
+
+    /// Frees a port; a block whose last port (all protocols) is freed is
+    /// released: Released event, then held down 120 s (RFC 6888 REQ-8)
+    /// before reuse. Freeing a port that is not `sub`'s or not in use does
+    /// nothing. Deterministic: the port is just free again.
+    pub fn release(&mut self, sub: Subscriber, proto: L4, addr: Ipv4Addr, port: u16, now: Millis) {
+        let sub = Subscriber::of(&sub.0, self.prefix_len);
+        let pi = proto_index(proto);
+        let Some(l) = self.local_of(addr, port) else {
+            return;
+        };
+        let (_, first, _) = self.layout.block_range(BlockId(self.global(l)));
+        let off = u32::from(port - first);
+        let det = self.layout.det.is_some();
+        match self.blocks.get(l as usize) {
+            Some(b) if det || (b.state == BlockState::InUse && b.sub == sub) => {}
+            _ => return,
+        }
+        if self.is_free(l, pi, off) {
+            return;
+        }
+        let i = (l as usize * 3 + pi) * self.wpb + off as usize / 64;
+        self.bits[i] &= !(1 << (off % 64));
+        let b = &mut self.blocks[l as usize];
+        b.used[pi] -= 1;
+        if b.used != [0; 3] {
+            return;
+        }
+        if det {
+            self.in_use -= 1;
+            self.free += 1;
+            return;
+        }
+        self.release_block(l, sub, now);
+    }
+
+    /// Block `l` of `sub` has no port left: off the subscriber, Released
+    /// event, into hold-down.
+    fn release_block(&mut self, l: u32, sub: Subscriber, now: Millis) {
+        let key = u128::from(sub.0);
+        if let Some(s) = self.subs.find(key) {
+            self.subs.head[s] = list_remove(&mut self.blocks, self.subs.head[s], l);
+            self.subs.count[s] -= 1;
+            if self.subs.count[s] == 0 {
+                self.subs.remove(s);
+            }
+        }
+        self.in_use -= 1;
+        let (addr, first_port, last_port) = self.layout.block_range(BlockId(self.global(l)));
+        self.events.push(BlockEvent {
+            time: now,
+            kind: BlockEventKind::Released,
+            subscriber: sub,
+            prefix_len: self.prefix_len,
+            addr,
+            first_port,
+            last_port,
+        });
+        let b = &mut self.blocks[l as usize];
+        if b.reserved {
+            b.state = BlockState::Reserved;
+            return;
+        }
+        b.state = BlockState::HeldDown;
+        let cap = self.hold.len();
+        if cap > 0 && self.hold_len < cap {
+            self.hold[(self.hold_start + self.hold_len) % cap] = (l, now + HOLD_DOWN);
+            self.hold_len += 1;
+        }
+    }
+
+    /// Reserve a port for a static BIB entry (never allocated
+    /// dynamically): dynamic, its whole block leaves circulation (now if
+    /// free, else when released); deterministic, the port itself is marked
+    /// used in its subscriber's range. Not this worker's block: nothing.
+    /// `new` already reserves the layout's static entries.
+    pub fn reserve_static(&mut self, addr: Ipv4Addr, port: u16, proto: L4) {
+        let Some(l) = self.local_of(addr, port) else {
+            return;
+        };
+        if self.layout.det.is_some() {
+            let (_, first, _) = self.layout.block_range(BlockId(self.global(l)));
+            let pi = proto_index(proto);
+            let off = u32::from(port - first);
+            if self.is_free(l, pi, off) {
+                self.take(l, pi, off);
+            }
+            return;
+        }
+        match self.blocks.get(l as usize).map(|b| b.state) {
+            Some(BlockState::Free) => {
+                self.unlink_free(l);
+                self.blocks[l as usize].state = BlockState::Reserved;
+            }
+            Some(BlockState::InUse | BlockState::HeldDown) => {
+                self.blocks[l as usize].reserved = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves blocks whose hold-down ended by `now` back to their free list.
+    pub fn tick(&mut self, now: Millis) {
+        let cap = self.hold.len();
+        while self.hold_len > 0 {
+            let (l, until) = self.hold[self.hold_start];
+            if until > now {
+                break;
+            }
+            self.hold_start = (self.hold_start + 1) % cap;
+            self.hold_len -= 1;
+            if self.blocks[l as usize].reserved {
+                self.blocks[l as usize].state = BlockState::Reserved;
+            } else {
+                self.push_free(l);
+            }
+        }
+    }
+
+    /// The block events waiting for the control side.
+    pub fn events(&mut self) -> &mut EventQueue {
+        &mut self.events
+    }
+
+    /// Blocks held by subscribers (deterministic: with a port in use).
+    pub fn blocks_in_use(&self) -> usize {
+        self.in_use
+    }
+
+    /// Blocks ready to hand out (not in use, not held down, not reserved).
+    pub fn blocks_free(&self) -> usize {
+        self.free
+    }
+
+    /// Blocks waiting out their hold-down.
+    pub fn blocks_held_down(&self) -> usize {
+        self.hold_len
+    }
+
+    /// This worker's share of blocks.
+    pub fn blocks_total(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Subscribers holding blocks (deterministic: 0, nothing is kept per
+    /// subscriber).
+    pub fn subscribers(&self) -> usize {
+        self.subs.len
+    }
+
+    /// This allocator's worker.
+    pub fn worker(&self) -> u16 {
+        self.worker
+    }
+}
