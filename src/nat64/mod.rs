@@ -9,8 +9,10 @@
 //! that owns it ([`pool4::PoolLayout::owner`]). Time is always an argument
 //! (`now`, monotonic milliseconds) so tests drive the clock.
 
+pub mod pipeline;
 pub mod pool4;
 pub mod table;
+pub mod tcp;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,1093 @@
+//! RFC 6146 §3.4-§3.8 tests of the whole worker pipeline. Inputs are built
+//! and outputs checked with etherparse (an independent implementation):
+//! addresses, ports, checksums, the action and the counter. The clock is
+//! the `now` argument.
+
+use super::*;
+use crate::nat64::pool4::PoolLayout;
+use etherparse::{
+    icmpv4, icmpv6, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Icmpv6Header, Icmpv6Slice, Icmpv6Type,
+    NetHeaders, PacketBuilder, PacketHeaders, TransportHeader,
+};
+use proptest::prelude::*;
+
+const HEADROOM: usize = 128;
+
+/// The IPv6 client X' (subscriber 2001:db8:1::/56 -> 2001:db8:1:0::/56).
+fn x6() -> Ipv6Addr {
+    "2001:db8:1::10".parse().unwrap()
+}
+/// Another host of another subscriber.
+fn x6b() -> Ipv6Addr {
+    "2001:db8:2::20".parse().unwrap()
+}
+/// The IPv4 server Y.
+const Y4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+/// A second IPv4 host.
+const Z4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 9);
+/// A router on the IPv4 side.
+const R4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+/// The network-specific prefix most tests use.
+const NSP: &str = "2001:db8:64::/96";
+
+fn pfx() -> Nat64Prefix {
+    NSP.parse().unwrap()
+}
+fn y6() -> Ipv6Addr {
+    pfx().embed(Y4)
+}
+
+/// Knobs of the test configuration.
+struct Opts {
+    prefix: &'static str,
+    allow_non_global: bool,
+    adf: bool,
+    drop_ext: bool,
+    pool: &'static str,
+    port_range: &'static str,
+    block_size: u32,
+    max_blocks: u32,
+    sessions: u32,
+    static_bib: &'static str,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            prefix: NSP,
+            allow_non_global: false,
+            adf: false,
+            drop_ext: false,
+            pool: "192.0.2.0/28",
+            port_range: "1024-65535",
+            block_size: 512,
+            max_blocks: 8,
+            sessions: 4096,
+            static_bib: "",
+        }
+    }
+}
+
+fn config(o: &Opts) -> Config {
+    let text = format!(
+        "[translation]\nprefix = \"{}\"\nallow_non_global_ipv4 = {}\n\
+         [pool4]\naddresses = [\"{}\"]\nport_range = \"{}\"\nblock_size = {}\nmax_blocks_per_subscriber = {}\n\
+         [filtering]\naddress_dependent = {}\ndrop_externally_initiated_tcp = {}\n\
+         [workers]\nmax_sessions_per_worker = {}\n{}",
+        o.prefix,
+        o.allow_non_global,
+        o.pool,
+        o.port_range,
+        o.block_size,
+        o.max_blocks,
+        o.adf,
+        o.drop_ext,
+        o.sessions,
+        o.static_bib
+    );
+    Config::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn worker_n(o: &Opts, id: u16, n: u16) -> Worker {
+    let cfg = config(o);
+    let layout = Arc::new(PoolLayout::new(&cfg.pool4, &cfg.static_bib, n));
+    Worker::new(&cfg, layout, id, n)
+}
+
+fn worker(o: &Opts) -> Worker {
+    worker_n(o, 0, 1)
+}
+
+/// Runs `pkt` through `process_6to4` (or `process_4to6`); the action and the
+/// resulting buffer contents.
+fn run(w: &mut Worker, pkt: &[u8], now: Millis, six: bool) -> (Action, Vec<u8>) {
+    let mut mem = vec![0u8; HEADROOM + pkt.len() + 1600];
+    mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
+    let mut b = PacketBuf::new(&mut mem, HEADROOM, pkt.len()).unwrap();
+    let a = if six {
+        w.process_6to4(&mut b, now)
+    } else {
+        w.process_4to6(&mut b, now)
+    };
+    (a, b.data().to_vec())
+}
+fn run6(w: &mut Worker, pkt: &[u8], now: Millis) -> (Action, Vec<u8>) {
+    run(w, pkt, now, true)
+}
+fn run4(w: &mut Worker, pkt: &[u8], now: Millis) -> (Action, Vec<u8>) {
+    run(w, pkt, now, false)
+}
+
+// ---- packet builders (etherparse) ----
+
+fn udp6(src: Ipv6Addr, sp: u16, dst: Ipv6Addr, dp: u16) -> Vec<u8> {
+    let b = PacketBuilder::ipv6(src.octets(), dst.octets(), 64).udp(sp, dp);
+    let mut v = Vec::new();
+    b.write(&mut v, b"hello nat64").unwrap();
+    v
+}
+fn udp4(src: Ipv4Addr, sp: u16, dst: Ipv4Addr, dp: u16) -> Vec<u8> {
+    let b = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).udp(sp, dp);
+    let mut v = Vec::new();
+    b.write(&mut v, b"hello back").unwrap();
+    v
+}
+
+/// TCP flags as `tcp::flags`.
+fn tcp6(src: Ipv6Addr, sp: u16, dst: Ipv6Addr, dp: u16, f: u8) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv6(src.octets(), dst.octets(), 64).tcp(sp, dp, 1000, 65000);
+    b = set_flags(b, f);
+    let mut v = Vec::new();
+    b.write(&mut v, &[]).unwrap();
+    v
+}
+fn tcp4(src: Ipv4Addr, sp: u16, dst: Ipv4Addr, dp: u16, f: u8) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).tcp(sp, dp, 5000, 65000);
+    b = set_flags(b, f);
+    let mut v = Vec::new();
+    b.write(&mut v, &[]).unwrap();
+    v
+}
+fn set_flags(
+    mut b: etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    f: u8,
+) -> etherparse::PacketBuilderStep<etherparse::TcpHeader> {
+    if f & tcp::flags::SYN != 0 {
+        b = b.syn();
+    }
+    if f & tcp::flags::FIN != 0 {
+        b = b.fin();
+    }
+    if f & tcp::flags::RST != 0 {
+        b = b.rst();
+    }
+    if f & tcp::flags::ACK != 0 {
+        b = b.ack(77);
+    }
+    b
+}
+fn echo6(src: Ipv6Addr, dst: Ipv6Addr, id: u16) -> Vec<u8> {
+    let b = PacketBuilder::ipv6(src.octets(), dst.octets(), 64).icmpv6_echo_request(id, 1);
+    let mut v = Vec::new();
+    b.write(&mut v, b"ping").unwrap();
+    v
+}
+fn echo_reply4(src: Ipv4Addr, dst: Ipv4Addr, id: u16) -> Vec<u8> {
+    let b = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).icmpv4_echo_reply(id, 1);
+    let mut v = Vec::new();
+    b.write(&mut v, b"ping").unwrap();
+    v
+}
+fn echo_request4(src: Ipv4Addr, dst: Ipv4Addr, id: u16) -> Vec<u8> {
+    let b = PacketBuilder::ipv4(src.octets(), dst.octets(), 64).icmpv4_echo_request(id, 1);
+    let mut v = Vec::new();
+    b.write(&mut v, b"ping").unwrap();
+    v
+}
+
+// ---- output checks (etherparse) ----
+
+/// What a translated packet says, every checksum verified.
+#[derive(Debug)]
+struct Seen<A> {
+    src: A,
+    dst: A,
+    sport: u16,
+    dport: u16,
+    /// ICMP (type, code), if ICMP.
+    icmp: Option<(u8, u8)>,
+    /// The quoted packet of an ICMP error.
+    quoted: Vec<u8>,
+    tcp_flags: (bool, bool, bool),
+}
+
+fn seen4(pkt: &[u8]) -> Seen<Ipv4Addr> {
+    let h = PacketHeaders::from_ip_slice(pkt).expect("valid IPv4");
+    let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(
+        ip.header_checksum,
+        ip.calc_header_checksum(),
+        "IPv4 header checksum"
+    );
+    let payload = h.payload.slice();
+    let mut s = Seen {
+        src: Ipv4Addr::from(ip.source),
+        dst: Ipv4Addr::from(ip.destination),
+        sport: 0,
+        dport: 0,
+        icmp: None,
+        quoted: Vec::new(),
+        tcp_flags: (false, false, false),
+    };
+    match &h.transport {
+        Some(TransportHeader::Udp(u)) => {
+            assert_eq!(
+                u.checksum,
+                u.calc_checksum_ipv4(ip, payload).unwrap(),
+                "UDP checksum"
+            );
+            (s.sport, s.dport) = (u.source_port, u.destination_port);
+        }
+        Some(TransportHeader::Tcp(t)) => {
+            assert_eq!(
+                t.checksum,
+                t.calc_checksum_ipv4(ip, payload).unwrap(),
+                "TCP checksum"
+            );
+            (s.sport, s.dport) = (t.source_port, t.destination_port);
+            s.tcp_flags = (t.syn, t.fin, t.rst);
+        }
+        Some(TransportHeader::Icmpv4(i)) => {
+            let want = Icmpv4Header::with_checksum(i.icmp_type.clone(), payload);
+            assert_eq!(i.checksum, want.checksum, "ICMPv4 checksum");
+            let sl = Icmpv4Slice::from_slice(&pkt[ip.header_len()..]).unwrap();
+            s.icmp = Some((sl.type_u8(), sl.code_u8()));
+            if let Icmpv4Type::EchoRequest(e) | Icmpv4Type::EchoReply(e) = i.icmp_type {
+                (s.sport, s.dport) = (e.id, e.id);
+            } else {
+                s.quoted = payload.to_vec();
+            }
+        }
+        other => panic!("unexpected transport {other:?}"),
+    }
+    s
+}
+
+fn seen6(pkt: &[u8]) -> Seen<Ipv6Addr> {
+    let h = PacketHeaders::from_ip_slice(pkt).expect("valid IPv6");
+    let Some(NetHeaders::Ipv6(ip, _)) = &h.net else {
+        panic!("not IPv6")
+    };
+    let payload = h.payload.slice();
+    let mut s = Seen {
+        src: Ipv6Addr::from(ip.source),
+        dst: Ipv6Addr::from(ip.destination),
+        sport: 0,
+        dport: 0,
+        icmp: None,
+        quoted: Vec::new(),
+        tcp_flags: (false, false, false),
+    };
+    match &h.transport {
+        Some(TransportHeader::Udp(u)) => {
+            assert_eq!(
+                u.checksum,
+                u.calc_checksum_ipv6(ip, payload).unwrap(),
+                "UDP checksum"
+            );
+            (s.sport, s.dport) = (u.source_port, u.destination_port);
+        }
+        Some(TransportHeader::Tcp(t)) => {
+            assert_eq!(
+                t.checksum,
+                t.calc_checksum_ipv6(ip, payload).unwrap(),
+                "TCP checksum"
+            );
+            (s.sport, s.dport) = (t.source_port, t.destination_port);
+            s.tcp_flags = (t.syn, t.fin, t.rst);
+        }
+        Some(TransportHeader::Icmpv6(i)) => {
+            let want = Icmpv6Header::with_checksum(i.icmp_type, ip.source, ip.destination, payload)
+                .unwrap();
+            assert_eq!(i.checksum, want.checksum, "ICMPv6 checksum");
+            let sl = Icmpv6Slice::from_slice(&pkt[40..]).unwrap();
+            s.icmp = Some((sl.type_u8(), sl.code_u8()));
+            if let Icmpv6Type::EchoRequest(e) | Icmpv6Type::EchoReply(e) = i.icmp_type {
+                (s.sport, s.dport) = (e.id, e.id);
+            } else {
+                s.quoted = payload.to_vec();
+            }
+        }
+        other => panic!("unexpected transport {other:?}"),
+    }
+    s
+}
+
+fn nd(d: Nat64Drop) -> Action {
+    Action::Drop(DropCause::Nat64(d))
+}
+
+/// Opens a UDP mapping X':x -> Y:y; returns (T, t).
+fn open_udp(
+    w: &mut Worker,
+    x: Ipv6Addr,
+    xp: u16,
+    y: Ipv4Addr,
+    yp: u16,
+    now: Millis,
+) -> (Ipv4Addr, u16) {
+    let (a, out) = run6(w, &udp6(x, xp, pfx().embed(y), yp), now);
+    assert_eq!(a, Action::Forward);
+    let s = seen4(&out);
+    (s.src, s.sport)
+}
+
+fn tcp_state(w: &Worker, x: Ipv6Addr, xp: u16, y: Ipv4Addr, yp: u16) -> Option<TcpState> {
+    let t = w.tables();
+    t.session_by_v6(L4::Tcp, &x, xp, y, yp)
+        .map(|s| t.session(s).tcp)
+}
+
+/// Past `ms` plus the tables' lazy-touch slack.
+fn after(t: Millis, ms: Millis) -> Millis {
+    t + ms + crate::nat64::table::DEFAULT_TOUCH_GRANULARITY + 1
+}
+
+fn tick(w: &mut Worker, now: Millis) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    w.tick(now, &mut |e| match e {
+        Emit::Outside(p) => out.push(p.to_vec()),
+    });
+    out
+}
+
+// ---- §3.5.1 UDP ----
+
+#[test]
+fn rfc6146_3_5_1_udp_6to4_creates_mapping_and_4to6_returns() {
+    let mut w = worker(&Opts::default());
+    let (a, out) = run6(&mut w, &udp6(x6(), 40000, y6(), 53), 1000);
+    assert_eq!(a, Action::Forward);
+    let s = seen4(&out);
+    assert!(
+        w.layout.contains(s.src),
+        "source {} is a pool address",
+        s.src
+    );
+    assert_eq!((s.dst, s.dport), (Y4, 53));
+    assert_eq!(s.sport % 2, 40000 % 2, "RFC 4787 parity preserved");
+    assert_eq!(w.counters().translated_6to4, 1);
+    assert_eq!(w.counters().sessions_created, 1);
+    assert_eq!(w.counters().bib_created, 1);
+    // Endpoint-independent mapping: the same (X', x) to another server
+    // gets the same (T, t).
+    let (t4, tp) = (s.src, s.sport);
+    let (a, out) = run6(&mut w, &udp6(x6(), 40000, pfx().embed(Z4), 123), 1001);
+    assert_eq!(a, Action::Forward);
+    let s2 = seen4(&out);
+    assert_eq!((s2.src, s2.sport), (t4, tp));
+    assert_eq!(w.counters().bib_created, 1);
+    // The answer goes back to X'.
+    let (a, out) = run4(&mut w, &udp4(Y4, 53, t4, tp), 1002);
+    assert_eq!(a, Action::Forward);
+    let r = seen6(&out);
+    assert_eq!((r.src, r.sport, r.dst, r.dport), (y6(), 53, x6(), 40000));
+    assert_eq!(w.counters().translated_4to6, 1);
+}
+
+#[test]
+fn rfc6146_3_5_1_udp_session_expires_after_udp_timeout() {
+    let mut w = worker(&Opts::default());
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let udp = w.timeouts.udp;
+    assert!(tick(&mut w, udp - 1).is_empty());
+    assert_eq!(w.tables().sessions_len(), 1);
+    tick(&mut w, after(0, udp));
+    assert_eq!(w.tables().sessions_len(), 0);
+    assert_eq!(w.tables().bib_len(), 0);
+    assert_eq!(w.counters().sessions_expired, 1);
+    // Unsolicited now: no BIB entry.
+    let (a, _) = run4(&mut w, &udp4(Y4, 53, t4, tp), after(0, udp) + 1);
+    assert!(matches!(a, Action::Reply(_)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NoBib), 1);
+}
+
+#[test]
+fn rfc6146_3_5_1_unsolicited_ipv4_dropped_and_counted() {
+    let mut w = worker(&Opts::default());
+    let t4 = Ipv4Addr::new(192, 0, 2, 3);
+    // UDP: discarded, ICMP destination unreachable (host unreachable) from T.
+    let (a, out) = run4(&mut w, &udp4(Y4, 53, t4, 5000), 1);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    let s = seen4(&out);
+    assert_eq!((s.src, s.dst, s.icmp), (t4, Y4, Some((3, 1))));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NoBib), 1);
+    // TCP other than SYN: silently dropped.
+    let (a, _) = run4(&mut w, &tcp4(Y4, 80, t4, 5000, tcp::flags::ACK), 2);
+    assert_eq!(a, nd(Nat64Drop::NoSession));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NoSession), 1);
+    // ICMP query with no BIB: silently dropped (§3.5.3).
+    let (a, _) = run4(&mut w, &echo_reply4(Y4, t4, 5000), 3);
+    assert_eq!(a, nd(Nat64Drop::NoBib));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NoBib), 2);
+    // Not a pool address at all.
+    let (a, _) = run4(&mut w, &udp4(Y4, 53, Z4, 5000), 4);
+    assert_eq!(a, nd(Nat64Drop::NotPool));
+    assert_eq!(w.tables().sessions_len(), 0);
+}
+
+#[test]
+fn outside_address_and_pool_echo_without_bib_are_local() {
+    let mut w = worker(&Opts::default());
+    let own = Ipv4Addr::new(192, 0, 2, 254); // [outside] default address
+    let (a, out) = run4(&mut w, &udp4(Y4, 53, own, 22), 1);
+    assert_eq!(a, Action::Local);
+    assert_eq!(out, udp4(Y4, 53, own, 22), "buffer untouched");
+    let (a, _) = run4(
+        &mut w,
+        &echo_request4(Y4, Ipv4Addr::new(192, 0, 2, 1), 7),
+        2,
+    );
+    assert_eq!(a, Action::Local);
+    assert_eq!(w.counters().local, 2);
+}
+
+// ---- §3.5.1 filtering ----
+
+#[test]
+fn rfc6146_3_5_1_endpoint_independent_filtering_admits_any_remote() {
+    let mut w = worker(&Opts::default());
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let (a, out) = run4(&mut w, &udp4(Z4, 999, t4, tp), 1);
+    assert_eq!(a, Action::Forward);
+    let s = seen6(&out);
+    assert_eq!(
+        (s.src, s.sport, s.dst, s.dport),
+        (pfx().embed(Z4), 999, x6(), 40000)
+    );
+    assert_eq!(w.tables().sessions_len(), 2, "inbound creates the session");
+}
+
+#[test]
+fn rfc6146_3_5_1_address_dependent_filtering_refuses_other_remotes() {
+    let mut w = worker(&Opts {
+        adf: true,
+        ..Opts::default()
+    });
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let (a, out) = run4(&mut w, &udp4(Z4, 999, t4, tp), 1);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    let s = seen4(&out);
+    assert_eq!((s.src, s.dst, s.icmp), (t4, Z4, Some((3, 13))));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::Filtered), 1);
+    // The same address from another port is admitted (address-dependent).
+    let (a, _) = run4(&mut w, &udp4(Y4, 54, t4, tp), 2);
+    assert_eq!(a, Action::Forward);
+    // ICMP query: filtered silently.
+    let (a, out) = run6(&mut w, &echo6(x6(), y6(), 77), 3);
+    assert_eq!(a, Action::Forward);
+    let e = seen4(&out);
+    let (a, _) = run4(&mut w, &echo_reply4(Z4, e.src, e.sport), 4);
+    assert_eq!(a, nd(Nat64Drop::Filtered));
+    let (a, out) = run4(&mut w, &echo_reply4(Y4, e.src, e.sport), 5);
+    assert_eq!(a, Action::Forward);
+    let r = seen6(&out);
+    assert_eq!((r.src, r.dst, r.sport), (y6(), x6(), 77));
+}
+
+// ---- §3.5.3 ICMP query ----
+
+#[test]
+fn rfc6146_3_5_3_echo_round_trip_and_icmp_timeout() {
+    let mut w = worker(&Opts::default());
+    let (a, out) = run6(&mut w, &echo6(x6(), y6(), 4242), 0);
+    assert_eq!(a, Action::Forward);
+    let e = seen4(&out);
+    assert_eq!(e.icmp, Some((8, 0)));
+    assert!(w.layout.contains(e.src));
+    let (a, out) = run4(&mut w, &echo_reply4(Y4, e.src, e.sport), 10);
+    assert_eq!(a, Action::Forward);
+    let r = seen6(&out);
+    assert_eq!(
+        (r.src, r.dst, r.sport, r.icmp),
+        (y6(), x6(), 4242, Some((129, 0)))
+    );
+    let icmp = w.timeouts.icmp;
+    tick(&mut w, icmp - 1);
+    assert_eq!(w.tables().sessions_len(), 1);
+    tick(&mut w, after(10, icmp));
+    assert_eq!(w.tables().sessions_len(), 0);
+    assert_eq!(w.tables().bib_len(), 0);
+}
+
+// ---- §3.5.2 TCP ----
+
+#[test]
+fn rfc6146_3_5_2_tcp_open_established_fin_fin_and_transitory_timeout() {
+    use tcp::flags::*;
+    let mut w = worker(&Opts::default());
+    // V6 SYN: CLOSED -> V6 INIT.
+    let (a, out) = run6(&mut w, &tcp6(x6(), 50000, y6(), 80, SYN), 0);
+    assert_eq!(a, Action::Forward);
+    let s = seen4(&out);
+    assert_eq!(s.tcp_flags, (true, false, false));
+    let (t4, tp) = (s.src, s.sport);
+    assert_eq!(tcp_state(&w, x6(), 50000, Y4, 80), Some(TcpState::V6Init));
+    // V4 SYN+ACK: V6 INIT -> ESTABLISHED.
+    let (a, out) = run4(&mut w, &tcp4(Y4, 80, t4, tp, SYN | ACK), 10);
+    assert_eq!(a, Action::Forward);
+    let r = seen6(&out);
+    assert_eq!((r.src, r.sport, r.dst, r.dport), (y6(), 80, x6(), 50000));
+    assert_eq!(
+        tcp_state(&w, x6(), 50000, Y4, 80),
+        Some(TcpState::Established)
+    );
+    // V4 FIN -> V4 FIN RCV; V6 FIN -> V4 FIN + V6 FIN RCV.
+    run4(&mut w, &tcp4(Y4, 80, t4, tp, FIN | ACK), 20);
+    assert_eq!(tcp_state(&w, x6(), 50000, Y4, 80), Some(TcpState::V4FinRcv));
+    run6(&mut w, &tcp6(x6(), 50000, y6(), 80, FIN | ACK), 30);
+    assert_eq!(
+        tcp_state(&w, x6(), 50000, Y4, 80),
+        Some(TcpState::V4FinV6FinRcv)
+    );
+    // Only TCP_TRANS ends it now; the last ACK changes nothing.
+    let (a, _) = run4(&mut w, &tcp4(Y4, 80, t4, tp, ACK), 40);
+    assert_eq!(a, Action::Forward);
+    let trans = w.timeouts.tcp_transitory;
+    tick(&mut w, 30 + trans - 1);
+    assert_eq!(
+        tcp_state(&w, x6(), 50000, Y4, 80),
+        Some(TcpState::V4FinV6FinRcv)
+    );
+    tick(&mut w, after(30, trans));
+    assert_eq!(tcp_state(&w, x6(), 50000, Y4, 80), None);
+    assert_eq!(w.tables().bib_len(), 0);
+}
+
+#[test]
+fn rfc6146_3_5_2_tcp_v6_fin_first() {
+    use tcp::flags::*;
+    let mut w = worker(&Opts::default());
+    let (_, out) = run6(&mut w, &tcp6(x6(), 50000, y6(), 80, SYN), 0);
+    let s = seen4(&out);
+    run4(&mut w, &tcp4(Y4, 80, s.src, s.sport, SYN | ACK), 1);
+    run6(&mut w, &tcp6(x6(), 50000, y6(), 80, FIN | ACK), 2);
+    assert_eq!(tcp_state(&w, x6(), 50000, Y4, 80), Some(TcpState::V6FinRcv));
+    run4(&mut w, &tcp4(Y4, 80, s.src, s.sport, FIN | ACK), 3);
+    assert_eq!(
+        tcp_state(&w, x6(), 50000, Y4, 80),
+        Some(TcpState::V4FinV6FinRcv)
+    );
+}
+
+#[test]
+fn rfc6146_3_5_2_tcp_rst_to_trans_back_to_established_and_trans_timeout() {
+    use tcp::flags::*;
+    let mut w = worker(&Opts::default());
+    let (_, out) = run6(&mut w, &tcp6(x6(), 50001, y6(), 80, SYN), 0);
+    let s = seen4(&out);
+    run4(&mut w, &tcp4(Y4, 80, s.src, s.sport, SYN | ACK), 1);
+    // RST from IPv4: ESTABLISHED -> TRANS, forwarded.
+    let (a, out) = run4(&mut w, &tcp4(Y4, 80, s.src, s.sport, RST), 2);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).tcp_flags, (false, false, true));
+    assert_eq!(tcp_state(&w, x6(), 50001, Y4, 80), Some(TcpState::Trans));
+    // Data in TRANS: back to ESTABLISHED.
+    run6(&mut w, &tcp6(x6(), 50001, y6(), 80, ACK), 3);
+    assert_eq!(
+        tcp_state(&w, x6(), 50001, Y4, 80),
+        Some(TcpState::Established)
+    );
+    // RST from IPv6, then silence: gone after TCP_TRANS.
+    run6(&mut w, &tcp6(x6(), 50001, y6(), 80, RST), 4);
+    assert_eq!(tcp_state(&w, x6(), 50001, Y4, 80), Some(TcpState::Trans));
+    let trans = w.timeouts.tcp_transitory;
+    tick(&mut w, 4 + trans - 1);
+    assert_eq!(tcp_state(&w, x6(), 50001, Y4, 80), Some(TcpState::Trans));
+    tick(&mut w, after(4, trans));
+    assert_eq!(tcp_state(&w, x6(), 50001, Y4, 80), None);
+}
+
+#[test]
+fn rfc6146_3_5_2_tcp_established_timeout_and_v6_init_timeout() {
+    use tcp::flags::*;
+    let mut w = worker(&Opts::default());
+    // An unanswered V6 SYN: V6 INIT lives TCP_TRANS.
+    run6(&mut w, &tcp6(x6(), 50002, y6(), 81, SYN), 0);
+    // An established connection lives TCP_EST.
+    let (_, out) = run6(&mut w, &tcp6(x6(), 50003, y6(), 80, SYN), 0);
+    let s = seen4(&out);
+    run4(&mut w, &tcp4(Y4, 80, s.src, s.sport, SYN | ACK), 0);
+    let (trans, est) = (w.timeouts.tcp_transitory, w.timeouts.tcp_established);
+    tick(&mut w, after(0, trans));
+    assert_eq!(tcp_state(&w, x6(), 50002, Y4, 81), None);
+    assert_eq!(
+        tcp_state(&w, x6(), 50003, Y4, 80),
+        Some(TcpState::Established)
+    );
+    tick(&mut w, est - 1);
+    assert_eq!(
+        tcp_state(&w, x6(), 50003, Y4, 80),
+        Some(TcpState::Established)
+    );
+    // Deviation (commented in tcp.rs): no probe; the session goes.
+    tick(&mut w, after(0, est));
+    assert_eq!(tcp_state(&w, x6(), 50003, Y4, 80), None);
+    assert_eq!(w.tables().bib_len(), 0);
+}
+
+#[test]
+fn rfc6146_3_5_2_tcp_non_syn_without_session_dropped() {
+    let mut w = worker(&Opts::default());
+    let (a, _) = run6(&mut w, &tcp6(x6(), 50000, y6(), 80, tcp::flags::ACK), 0);
+    assert_eq!(a, nd(Nat64Drop::NoSession));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NoSession), 1);
+    assert_eq!(w.tables().bib_len(), 0);
+}
+
+#[test]
+fn rfc6146_3_5_2_2_held_v4_syn_answered_with_port_unreachable() {
+    let mut w = worker(&Opts::default());
+    let t4 = Ipv4Addr::new(192, 0, 2, 4);
+    let syn = tcp4(Y4, 33000, t4, 6000, tcp::flags::SYN);
+    let (a, _) = run4(&mut w, &syn, 1000);
+    assert_eq!(a, Action::Held);
+    assert_eq!(w.held_syns(), 1);
+    assert_eq!(w.counters().syns_held, 1);
+    // A retransmission is dropped; the first copy keeps its deadline.
+    let (a, _) = run4(&mut w, &syn, 2000);
+    assert_eq!(a, nd(Nat64Drop::HeldSynRetransmit));
+    let incoming = w.timeouts.tcp_incoming_syn;
+    assert!(tick(&mut w, 1000 + incoming - 1).is_empty());
+    let out = tick(&mut w, 1000 + incoming);
+    assert_eq!(out.len(), 1);
+    let e = seen4(&out[0]);
+    assert_eq!((e.src, e.dst, e.icmp), (t4, Y4, Some((3, 3))));
+    // It quotes the SYN.
+    assert_eq!(&e.quoted[..], &syn[..]);
+    assert_eq!(w.held_syns(), 0);
+    assert_eq!(w.counters().held_syn_expired, 1);
+    assert!(tick(&mut w, 1000 + 2 * incoming).is_empty());
+}
+
+#[test]
+fn rfc6146_3_5_2_2_simultaneous_open_completes_held_syn() {
+    use tcp::flags::*;
+    let mut w = worker(&Opts::default());
+    // Learn the subscriber's block, then aim a V4 SYN at a free port in it.
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let port = tp ^ 2; // same block (512-aligned), same parity, free for TCP
+    let (a, _) = run4(&mut w, &tcp4(Y4, 7000, t4, port, SYN), 10);
+    assert_eq!(a, Action::Held);
+    // The IPv6 SYN from that port to (Y, 7000) within TCP_INCOMING_SYN.
+    let (a, out) = run6(&mut w, &tcp6(x6(), port, y6(), 7000, SYN), 20);
+    assert_eq!(a, Action::Forward);
+    let s = seen4(&out);
+    assert_eq!((s.src, s.sport, s.dst, s.dport), (t4, port, Y4, 7000));
+    assert_eq!(
+        tcp_state(&w, x6(), port, Y4, 7000),
+        Some(TcpState::Established)
+    );
+    assert_eq!(w.held_syns(), 0);
+    assert_eq!(w.counters().simultaneous_opens, 1);
+    // The held SYN is silently dropped: no ICMP later.
+    let incoming = w.timeouts.tcp_incoming_syn;
+    assert!(tick(&mut w, 10 + incoming + 1).is_empty());
+}
+
+#[test]
+fn rfc6146_3_5_2_2_drop_externally_initiated_tcp() {
+    let mut w = worker(&Opts {
+        drop_ext: true,
+        ..Opts::default()
+    });
+    let (a, _) = run4(
+        &mut w,
+        &tcp4(
+            Y4,
+            33000,
+            Ipv4Addr::new(192, 0, 2, 4),
+            6000,
+            tcp::flags::SYN,
+        ),
+        0,
+    );
+    assert_eq!(a, nd(Nat64Drop::ExternalTcp));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::ExternalTcp), 1);
+    assert_eq!(w.held_syns(), 0);
+}
+
+#[test]
+fn rfc6146_3_5_2_2_held_syn_store_is_bounded() {
+    let mut w = worker(&Opts::default());
+    let t4 = Ipv4Addr::new(192, 0, 2, 4);
+    for i in 0..HELD_SYN_SLOTS as u16 {
+        let (a, _) = run4(&mut w, &tcp4(Y4, 10000 + i, t4, 6000, tcp::flags::SYN), 0);
+        assert_eq!(a, Action::Held);
+    }
+    let (a, _) = run4(&mut w, &tcp4(Z4, 1, t4, 6000, tcp::flags::SYN), 0);
+    assert_eq!(a, nd(Nat64Drop::HeldSynFull));
+    let incoming = w.timeouts.tcp_incoming_syn;
+    let out = tick(&mut w, incoming);
+    assert_eq!(out.len(), HELD_SYN_SLOTS);
+}
+
+// ---- rule 7: static BIB ----
+
+const STATIC: &str = "[[static_bib]]\nprotocol = \"udp\"\nipv6 = \"[2001:db8:1::10]:53\"\nipv4 = \"192.0.2.1:53\"\n\
+                      [[static_bib]]\nprotocol = \"tcp\"\nipv6 = \"[2001:db8:1::10]:80\"\nipv4 = \"192.0.2.1:8080\"\n";
+
+#[test]
+fn static_bib_inbound_creates_session_and_never_expires() {
+    let mut w = worker(&Opts {
+        static_bib: STATIC,
+        ..Opts::default()
+    });
+    let t4 = Ipv4Addr::new(192, 0, 2, 1);
+    assert_eq!(w.tables().bib_len(), 2);
+    let (a, out) = run4(&mut w, &udp4(Y4, 5353, t4, 53), 0);
+    assert_eq!(a, Action::Forward);
+    let s = seen6(&out);
+    assert_eq!((s.src, s.sport, s.dst, s.dport), (y6(), 5353, x6(), 53));
+    assert_eq!(w.tables().sessions_len(), 1);
+    // The answer leaves from the static address and port.
+    let (a, out) = run6(&mut w, &udp6(x6(), 53, y6(), 5353), 1);
+    assert_eq!(a, Action::Forward);
+    let r = seen4(&out);
+    assert_eq!((r.src, r.sport), (t4, 53));
+    // TCP SYN to the static mapping: V4 INIT, forwarded.
+    let (a, out) = run4(&mut w, &tcp4(Y4, 40000, t4, 8080, tcp::flags::SYN), 2);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).dport, 80);
+    assert_eq!(tcp_state(&w, x6(), 80, Y4, 40000), Some(TcpState::V4Init));
+    // Long after every timeout: sessions gone, static entries stay.
+    let longest = w.timeouts.longest();
+    tick(&mut w, after(0, longest));
+    assert_eq!(w.tables().sessions_len(), 0);
+    assert_eq!(w.tables().bib_len(), 2);
+    assert!(w.tables().bib_by_v4(L4::Udp, t4, 53).is_some());
+}
+
+#[test]
+fn static_bib_v4_init_times_out_after_incoming_syn() {
+    let mut w = worker(&Opts {
+        static_bib: STATIC,
+        ..Opts::default()
+    });
+    let t4 = Ipv4Addr::new(192, 0, 2, 1);
+    run4(&mut w, &tcp4(Y4, 40000, t4, 8080, tcp::flags::SYN), 0);
+    let incoming = w.timeouts.tcp_incoming_syn;
+    tick(&mut w, incoming - 1);
+    assert_eq!(tcp_state(&w, x6(), 80, Y4, 40000), Some(TcpState::V4Init));
+    tick(&mut w, after(0, incoming));
+    assert_eq!(tcp_state(&w, x6(), 80, Y4, 40000), None);
+}
+
+// ---- §3.4 / §3.6 ICMP errors ----
+
+#[test]
+fn rfc6146_3_4_icmpv4_error_from_router_reaches_inside_host() {
+    let mut w = worker(&Opts::default());
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    // A router says TTL exceeded about T:t -> Y:53.
+    let quoted = udp4(t4, tp, Y4, 53);
+    let b = PacketBuilder::ipv4(R4.octets(), t4.octets(), 64).icmpv4(Icmpv4Type::TimeExceeded(
+        icmpv4::TimeExceededCode::TtlExceededInTransit,
+    ));
+    let mut err = Vec::new();
+    b.write(&mut err, &quoted).unwrap();
+    let (a, out) = run4(&mut w, &err, 1);
+    assert_eq!(a, Action::Forward);
+    let s = seen6(&out);
+    assert_eq!(
+        (s.src, s.dst, s.icmp),
+        (pfx().embed(R4), x6(), Some((3, 0)))
+    );
+    let inner = PacketHeaders::from_ip_slice(&s.quoted).unwrap();
+    let Some(NetHeaders::Ipv6(ih, _)) = inner.net else {
+        panic!("inner not IPv6")
+    };
+    assert_eq!(Ipv6Addr::from(ih.source), x6());
+    assert_eq!(Ipv6Addr::from(ih.destination), y6());
+    let Some(TransportHeader::Udp(u)) = inner.transport else {
+        panic!("inner not UDP")
+    };
+    assert_eq!((u.source_port, u.destination_port), (40000, 53));
+    // Errors do not refresh: still one session, and one for an unknown
+    // flow is dropped.
+    let quoted = udp4(t4, tp ^ 2, Y4, 53);
+    let mut err = Vec::new();
+    PacketBuilder::ipv4(R4.octets(), t4.octets(), 64)
+        .icmpv4(Icmpv4Type::TimeExceeded(
+            icmpv4::TimeExceededCode::TtlExceededInTransit,
+        ))
+        .write(&mut err, &quoted)
+        .unwrap();
+    let (a, _) = run4(&mut w, &err, 2);
+    assert_eq!(a, nd(Nat64Drop::NoSession));
+}
+
+#[test]
+fn rfc6146_3_4_icmpv6_error_from_client_reaches_ipv4_server() {
+    let mut w = worker(&Opts::default());
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    // X' answers a packet Y' -> X' with port unreachable.
+    let quoted = udp6(y6(), 53, x6(), 40000);
+    let mut err = Vec::new();
+    PacketBuilder::ipv6(x6().octets(), y6().octets(), 64)
+        .icmpv6(Icmpv6Type::DestinationUnreachable(
+            icmpv6::DestUnreachableCode::Port,
+        ))
+        .write(&mut err, &quoted)
+        .unwrap();
+    let (a, out) = run6(&mut w, &err, 1);
+    assert_eq!(a, Action::Forward);
+    let s = seen4(&out);
+    assert_eq!((s.src, s.dst, s.icmp), (t4, Y4, Some((3, 3))));
+    let inner = PacketHeaders::from_ip_slice(&s.quoted).unwrap();
+    let Some(NetHeaders::Ipv4(ih, _)) = inner.net else {
+        panic!("inner not IPv4")
+    };
+    assert_eq!(
+        (Ipv4Addr::from(ih.source), Ipv4Addr::from(ih.destination)),
+        (Y4, t4)
+    );
+    let Some(TransportHeader::Udp(u)) = inner.transport else {
+        panic!("inner not UDP")
+    };
+    assert_eq!((u.source_port, u.destination_port), (53, tp));
+    assert_eq!(w.counters().translated_6to4, 2);
+}
+
+// ---- §3.8 hairpinning ----
+
+#[test]
+fn rfc6146_3_8_hairpin_udp() {
+    let mut w = worker(&Opts::default());
+    // X1 has a mapping (T1, t1).
+    let (t1, tp1) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    // X2 sends to T1:t1 through the prefix.
+    let (a, out) = run6(&mut w, &udp6(x6b(), 41000, pfx().embed(t1), tp1), 1);
+    assert_eq!(a, Action::Hairpin);
+    let s = seen6(&out);
+    assert_eq!((s.dst, s.dport), (x6(), 40000));
+    let t2 = pfx().extract(&s.src).unwrap();
+    assert!(w.layout.contains(t2), "source is X2's pool address {t2}");
+    assert_ne!((t2, s.sport), (t1, tp1));
+    assert_eq!(w.counters().hairpinned, 1);
+    // And back: X1 answers T2:t2, hairpinned to X2.
+    let (a, out) = run6(&mut w, &udp6(x6(), 40000, s.src, s.sport), 2);
+    assert_eq!(a, Action::Hairpin);
+    let r = seen6(&out);
+    assert_eq!(
+        (r.src, r.sport, r.dst, r.dport),
+        (pfx().embed(t1), tp1, x6b(), 41000)
+    );
+}
+
+#[test]
+fn rfc6146_3_8_hairpin_tcp() {
+    use tcp::flags::*;
+    let mut w = worker(&Opts::default());
+    // X1 listens behind a mapping made by an earlier connection.
+    let (_, out) = run6(&mut w, &tcp6(x6(), 8443, y6(), 443, SYN), 0);
+    let m = seen4(&out);
+    let (a, out) = run6(
+        &mut w,
+        &tcp6(x6b(), 42000, pfx().embed(m.src), m.sport, SYN),
+        1,
+    );
+    assert_eq!(a, Action::Hairpin);
+    let s = seen6(&out);
+    assert_eq!(
+        (s.dst, s.dport, s.tcp_flags),
+        (x6(), 8443, (true, false, false))
+    );
+    // Both halves have sessions: X2's V6 INIT, and X1's V4 INIT.
+    assert_eq!(w.tables().sessions_len(), 3);
+    let t2 = pfx().extract(&s.src).unwrap();
+    assert_eq!(
+        tcp_state(&w, x6(), 8443, t2, s.sport),
+        Some(TcpState::V4Init)
+    );
+}
+
+#[test]
+fn rfc6146_3_8_hairpin_loop_dropped() {
+    let mut w = worker(&Opts::default());
+    let (a, _) = run6(&mut w, &udp6(y6(), 1, x6(), 2), 0);
+    assert_eq!(a, nd(Nat64Drop::HairpinLoop));
+}
+
+// ---- RFC 6052 §3.1 ----
+
+#[test]
+fn rfc6052_3_1_well_known_prefix_refuses_non_global_ipv4() {
+    let wkp = Opts {
+        prefix: "64:ff9b::/96",
+        ..Opts::default()
+    };
+    let mut w = worker(&wkp);
+    let private = Nat64Prefix::WELL_KNOWN.embed(Ipv4Addr::new(10, 1, 2, 3));
+    let (a, out) = run6(&mut w, &udp6(x6(), 40000, private, 53), 0);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    let s = seen6(&out);
+    assert_eq!((s.dst, s.icmp), (x6(), Some((1, 1))));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NonGlobalIpv4), 1);
+    assert_eq!(w.tables().bib_len(), 0);
+    let mut w = worker(&Opts {
+        allow_non_global: true,
+        ..wkp
+    });
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, private, 53), 0);
+    assert_eq!(a, Action::Forward);
+}
+
+#[test]
+fn not_under_prefix_dropped() {
+    let mut w = worker(&Opts::default());
+    let (a, _) = run6(&mut w, &udp6(x6(), 1, x6b(), 2), 0);
+    assert_eq!(a, nd(Nat64Drop::NotNat64Prefix));
+}
+
+// ---- rule 6: limits ----
+
+#[test]
+fn rfc6888_req11_subscriber_cap_refused_others_unaffected() {
+    let mut w = worker(&Opts {
+        block_size: 64,
+        max_blocks: 1,
+        ..Opts::default()
+    });
+    let mut refused = None;
+    for p in 0..1000u16 {
+        let (a, out) = run6(&mut w, &udp6(x6(), 20000 + p, y6(), 53), u64::from(p));
+        if a != Action::Forward {
+            refused = Some((a, out));
+            break;
+        }
+    }
+    let (a, out) = refused.expect("the cap is reached");
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    let s = seen6(&out);
+    assert_eq!(
+        (s.src, s.dst, s.icmp),
+        (w.xcfg.own_ipv6, x6(), Some((1, 0)))
+    );
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::SubscriberLimit), 1);
+    let ev = w.limit_events().pop().expect("a limit event");
+    assert_eq!(ev.kind, LimitKind::SubscriberLimit);
+    assert_eq!(ev.subscriber, Subscriber::of(&x6(), 56));
+    // Existing mappings still work; another subscriber still gets one.
+    let (a, _) = run6(&mut w, &udp6(x6(), 20000, y6(), 53), 2000);
+    assert_eq!(a, Action::Forward);
+    let (a, _) = run6(&mut w, &udp6(x6b(), 20000, y6(), 53), 2000);
+    assert_eq!(a, Action::Forward);
+}
+
+#[test]
+fn rfc6888_req11_pool_exhausted() {
+    let mut w = worker(&Opts {
+        pool: "192.0.2.1/32",
+        port_range: "1024-1151",
+        block_size: 64,
+        max_blocks: 1,
+        ..Opts::default()
+    });
+    let subs: Vec<Ipv6Addr> = (1..=3u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, 1))
+        .collect();
+    assert_eq!(
+        run6(&mut w, &udp6(subs[0], 1, y6(), 53), 0).0,
+        Action::Forward
+    );
+    assert_eq!(
+        run6(&mut w, &udp6(subs[1], 1, y6(), 53), 0).0,
+        Action::Forward
+    );
+    let (a, out) = run6(&mut w, &udp6(subs[2], 1, y6(), 53), 0);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(seen6(&out).dst, subs[2]);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::PoolExhausted), 1);
+    assert_eq!(
+        w.limit_events().pop().map(|e| e.kind),
+        Some(LimitKind::PoolExhausted)
+    );
+}
+
+// ---- ownership ----
+
+#[test]
+fn wrong_worker_packets_are_handed_off() {
+    let o = Opts::default();
+    let n = 4;
+    // A subscriber not owned by worker 0.
+    let host = (1..1000u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, 1))
+        .find(|a| subscriber_worker(&Subscriber::of(a, 56), n) != 0)
+        .unwrap();
+    let owner = subscriber_worker(&Subscriber::of(&host, 56), n);
+    let mut w0 = worker_n(&o, 0, n);
+    let pkt = udp6(host, 1, y6(), 53);
+    let (a, out) = run6(&mut w0, &pkt, 0);
+    assert_eq!(
+        a,
+        Action::Handoff {
+            worker: owner,
+            dir: Direction::SixToFour
+        }
+    );
+    assert_eq!(out, pkt, "untouched");
+    assert_eq!(w0.counters().handed_off, 1);
+    // The owner translates it.
+    let mut wn = worker_n(&o, owner, n);
+    let (a, out) = run6(&mut wn, &pkt, 0);
+    assert_eq!(a, Action::Forward);
+    let s = seen4(&out);
+    assert_eq!(wn.layout.owner(s.src, s.sport, L4::Udp), Some(owner));
+    // Its answer arriving at worker 0 is handed to the owner too.
+    let (a, _) = run4(&mut w0, &udp4(Y4, 53, s.src, s.sport), 1);
+    assert_eq!(
+        a,
+        Action::Handoff {
+            worker: owner,
+            dir: Direction::FourToSix
+        }
+    );
+}
+
+// ---- properties ----
+
+/// A random flow: subscriber, host, port, protocol, server.
+fn flow_strategy() -> impl Strategy<Value = (u16, u16, u16, u8, u8)> {
+    (0u16..6, 1u16..4, 1024u16..1100, 0u8..3, 1u8..5)
+}
+
+fn send(w: &mut Worker, f: (u16, u16, u16, u8, u8), now: Millis) {
+    let (sub, host, port, proto, srv) = f;
+    let x = Ipv6Addr::new(0x2001, 0xdb8, sub, 0, 0, 0, 0, host);
+    let y = pfx().embed(Ipv4Addr::new(198, 51, 100, srv));
+    let pkt = match proto {
+        0 => udp6(x, port, y, 53),
+        1 => tcp6(x, port, y, 80, tcp::flags::SYN),
+        _ => echo6(x, y, port),
+    };
+    let _ = run6(w, &pkt, now);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// After the longest timeout with no traffic every table is empty and
+    /// every block is free again (after the 120 s hold-down).
+    #[test]
+    fn prop_everything_frees_after_longest_timeout(flows in proptest::collection::vec(flow_strategy(), 1..60)) {
+        let mut w = worker(&Opts { block_size: 64, ..Opts::default() });
+        let free0 = w.allocator().blocks_free();
+        for (i, f) in flows.iter().enumerate() {
+            send(&mut w, *f, i as Millis);
+        }
+        prop_assert!(w.tables().sessions_len() > 0);
+        let end = after(flows.len() as Millis, w.timeouts.longest());
+        tick(&mut w, end);
+        prop_assert_eq!(w.tables().sessions_len(), 0);
+        prop_assert_eq!(w.tables().bib_len(), 0);
+        prop_assert_eq!(w.allocator().blocks_in_use(), 0);
+        tick(&mut w, end + 120_001);
+        prop_assert_eq!(w.allocator().blocks_free(), free0);
+    }
+
+    /// The session table never holds more than its capacity; a full table
+    /// reclaims the stalest session instead of refusing.
+    #[test]
+    fn prop_capacity_never_exceeded(flows in proptest::collection::vec(flow_strategy(), 1..200)) {
+        let mut w = worker(&Opts { sessions: 16, ..Opts::default() });
+        for (i, f) in flows.iter().enumerate() {
+            send(&mut w, *f, i as Millis);
+            prop_assert!(w.tables().sessions_len() <= 16);
+            prop_assert!(w.tables().bib_len() <= 16);
+        }
+    }
+}
