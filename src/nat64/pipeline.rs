@@ -496,17 +496,16 @@ pub struct Worker {
 impl Worker {
     /// Worker `worker` of `n_workers`: sizes every table from `cfg` and
     /// installs the static BIB entries this worker owns (those of its
-    /// subscribers). Every worker reserves every static port so none is
-    /// handed out dynamically.
+    /// subscribers). `PortAllocator::new` keeps every static port out of
+    /// dynamic allocation.
     pub fn new(cfg: &Config, layout: Arc<PoolLayout>, worker: u16, n_workers: u16) -> Worker {
         let max_sessions = cfg.workers.max_sessions_per_worker as usize;
         let max_bib = max_sessions + cfg.static_bib.len();
-        let mut alloc =
+        let alloc =
             PortAllocator::new(&layout, &cfg.pool4, worker, n_workers, BLOCK_EVENT_CAPACITY);
         let mut tables = Tables::new(max_sessions, max_bib);
         let plen = cfg.pool4.subscriber_prefix_len;
         for e in &cfg.static_bib {
-            alloc.reserve_static(*e.ipv4.ip(), e.ipv4.port(), e.protocol);
             let sub = Subscriber::of(e.ipv6.ip(), plen);
             if subscriber_worker(&sub, n_workers) != worker {
                 continue;
@@ -879,19 +878,24 @@ impl Worker {
         class: TimerClass,
         now: Millis,
     ) -> Step<super::table::SessionId> {
+        let mut bib = bib;
+        if self.tables.sessions_len() >= self.tables.capacity() {
+            // Full: evict the stalest session first. That may have been
+            // the last session of `bib` itself, taking a dynamic entry (and
+            // its port) with it; then this packet is dropped and the next
+            // one creates a fresh mapping.
+            let e = *self.tables.bib(bib);
+            self.reclaim(now);
+            match self.tables.bib_by_v4(e.proto, e.v4, e.v4_port) {
+                Some(b) => bib = b,
+                None => return Err(self.drop(Nat64Drop::TableFull)),
+            }
+        }
         let to = self.timeouts;
-        let r = match self
+        match self
             .tables
             .session_insert(bib, remote, rport, class, now, &to)
         {
-            Ok(s) => Ok(s),
-            Err(_) => {
-                self.reclaim(now);
-                self.tables
-                    .session_insert(bib, remote, rport, class, now, &to)
-            }
-        };
-        match r {
             Ok(s) => {
                 self.counters.sessions_created += 1;
                 Ok(s)
