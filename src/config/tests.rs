@@ -738,7 +738,9 @@ fn rfc7422_deterministic_inside_required_sized_and_fitting() {
         "pool4.deterministic_inside: missing: required when pool4.allocation = \"deterministic\""
     );
     assert_eq!(
-        error("[pool4]\nallocation = \"deterministic\"\ndeterministic_inside = \"2001:db8::1/48\"\n"),
+        error(
+            "[pool4]\nallocation = \"deterministic\"\ndeterministic_inside = \"2001:db8::1/48\"\n"
+        ),
         "pool4.deterministic_inside: \"2001:db8::1/48\" has bits set past the prefix length"
     );
     assert_eq!(
@@ -760,7 +762,9 @@ fn rfc7422_deterministic_inside_required_sized_and_fitting() {
          max_blocks_per_subscriber = 1\ndeterministic_inside = \"2001:db8:100::/54\"\n",
     );
     assert_eq!(c.pool4.deterministic_inside.unwrap().len, 54);
-    assert!(c.summary().contains("deterministic (RFC 7422) for 2001:db8:100::/54"));
+    assert!(c
+        .summary()
+        .contains("deterministic (RFC 7422) for 2001:db8:100::/54"));
     // Set with dynamic allocation: accepted, warned about, unused.
     let c = parse("[pool4]\ndeterministic_inside = \"2001:db8:100::/49\"\n");
     assert!(c

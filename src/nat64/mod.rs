@@ -172,6 +172,12 @@ pub enum TcpState {
 pub enum BlockEventKind {
     Allocated,
     Released,
+    /// A subscriber at `max_blocks_per_subscriber` was refused a port
+    /// (`addr`: its address; ports 0-0). Rate-limited per subscriber.
+    SubscriberLimit,
+    /// No free block for a subscriber (`addr`: its paired address, or
+    /// 0.0.0.0 for a new one; ports 0-0). Rate-limited per worker.
+    PoolExhausted,
 }
 
 /// A port-block allocation or release (RFC 6888 REQ-12/13): who had which
