@@ -18,6 +18,11 @@
 //! ICMP errors carrying RFC 4884 extensions keep them, behind the longer
 //! translated original datagram (§4.2 "ICMP Error Payload").
 //!
+//! The common case (no options, not a fragment; TCP, UDP or echo; nothing
+//! to refuse) takes a shortcut that reads the header once; anything else
+//! takes the full path, with the same outcome either way (a proptest
+//! compares the two).
+//!
 //! Deliberate deviation, commented where it happens: fragmented ICMPv4 is
 //! dropped (`DropReason::Fragment`): the ICMPv6 checksum covers a
 //! pseudo-header with the whole message's length, which a translator
