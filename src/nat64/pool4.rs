@@ -2079,6 +2079,35 @@ mod tests {
         }
 
         #[test]
+        fn subscriber_map_matches_a_model(ops in proptest::collection::vec((any::<bool>(), 0u128..24), 1..300)) {
+            let mut m = SubMap::new(8);
+            let mut model: HashSet<u128> = HashSet::new();
+            for (insert, key) in ops {
+                // Keys spread over both halves, as prefixes do.
+                let key = key << 72 | key;
+                match (insert, m.find(key)) {
+                    (true, None) if model.len() < 8 => {
+                        prop_assert!(m.insert(key, 7, 0).is_some());
+                        model.insert(key);
+                    }
+                    (false, Some(i)) => {
+                        m.remove(i);
+                        model.remove(&key);
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(m.len, model.len());
+                for k in &model {
+                    prop_assert!(m.find(*k).is_some_and(|i| m.keys[i] == *k));
+                }
+                for k in 0..24u128 {
+                    let k = k << 72 | k;
+                    prop_assert_eq!(m.find(k).is_some(), model.contains(&k));
+                }
+            }
+        }
+
+        #[test]
         fn no_port_handed_out_twice(
             ops in proptest::collection::vec((0u8..3, 0u32..6, 0u8..3, any::<u16>(), any::<u16>()), 1..400),
         ) {
@@ -2086,9 +2115,10 @@ mod tests {
             let (layout, mut a, _) = single(
                 "addresses = [\"192.0.2.1\", \"198.51.100.1\"]\nport_range = \"1024-1279\"\n\
                  block_size = 32\nmax_blocks_per_subscriber = 2\n",
-                8,
+                64,
             );
             let protos = [L4::Tcp, L4::Udp, L4::Icmp];
+            let mut released_at: HashMap<(Ipv4Addr, u16), Millis> = HashMap::new();
             let mut held: HashMap<(Ipv4Addr, u8, u16), Subscriber> = HashMap::new();
             let mut order: Vec<(Ipv4Addr, u8, u16)> = Vec::new();
             let mut now = T0;
@@ -2096,6 +2126,8 @@ mod tests {
                 match kind {
                     0 | 1 => {
                         let s = sub(si);
+                        // Half the wanted ports inside the pool range, so kept ones occur.
+                        let want = if pick % 2 == 0 { 1024 + want % 256 } else { want };
                         match a.allocate(s, protos[usize::from(pi)], want, now) {
                             Ok((addr, port)) => {
                                 prop_assert!(layout.block_of(addr, port).is_some());
@@ -2121,11 +2153,27 @@ mod tests {
                             let s = held.remove(&k).unwrap();
                             a.release(s, protos[usize::from(k.1)], k.0, k.2, now);
                         }
-                        now += Millis::from(want) * 10;
+                        now += Millis::from(want % 4096) * 50;
                         a.tick(now);
                     }
                 }
                 prop_assert_eq!(a.blocks_in_use() + a.blocks_free() + a.blocks_held_down(), 16);
+                // RFC 6888 REQ-8: no block comes back within 120 s.
+                prop_assert_eq!(a.events().dropped(), 0);
+                for e in a.events().drain() {
+                    let key = (e.addr, e.first_port);
+                    match e.kind {
+                        BlockEventKind::Released => {
+                            released_at.insert(key, e.time);
+                        }
+                        BlockEventKind::Allocated => {
+                            if let Some(t) = released_at.get(&key) {
+                                prop_assert!(e.time >= t + HOLD_DOWN, "{key:?} back after {} ms", e.time - t);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
             }
         }
     }
