@@ -132,6 +132,16 @@ impl Index {
         true
     }
 
+    /// The longest distance of an entry from its home slot. Test helper.
+    #[cfg(test)]
+    pub(super) fn max_displacement(&self) -> usize {
+        (0..self.n)
+            .filter(|&j| self.slots[j] != EMPTY)
+            .map(|j| self.dist(self.home((self.slots[j] >> 32) as u32), j))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Checks that every entry is reachable from its home slot (no empty
     /// slot between home and position). Test helper.
     #[cfg(test)]

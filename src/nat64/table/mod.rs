@@ -687,6 +687,54 @@ impl Tables {
 
     // ---- internals ----
 
+    /// Checks every internal invariant (index contents and counts, lists,
+    /// per-BIB counts). Test helper; returns the longest index probe.
+    #[cfg(test)]
+    fn check(&self) -> usize {
+        assert_eq!(self.s_by_v6.check(), self.sessions_len());
+        assert_eq!(self.s_by_v4.check(), self.sessions_len());
+        assert_eq!(self.b_by_v6.check(), self.bib_len());
+        assert_eq!(self.b_by_v4.check(), self.bib_len());
+        let mut listed = 0;
+        for c in 0..5 {
+            let mut prev = NIL;
+            let mut i = self.heads[c];
+            let mut n = 0;
+            while i != NIL {
+                let s = &self.sessions[i as usize];
+                assert_eq!(usize::from(s.list), c);
+                assert_eq!(s.prev, prev);
+                assert!(Millis::from(s.slack) <= self.granularity);
+                prev = i;
+                i = s.next;
+                n += 1;
+            }
+            assert_eq!(self.tails[c], prev);
+            assert_eq!(self.class_len[c], n);
+            listed += n as usize;
+        }
+        assert_eq!(listed, self.sessions_len());
+        let mut bibs = 0;
+        for (i, b) in self.bibs.iter().enumerate() {
+            if b.sessions == BIB_FREE {
+                continue;
+            }
+            bibs += 1;
+            let n = self.bib_sessions(BibId(i as u32)).count();
+            assert_eq!(n, b.sessions as usize);
+            assert!(n > 0 || b.is_static);
+            for s in self.bib_sessions(BibId(i as u32)) {
+                assert_eq!(self.sessions[s.index()].bib, BibId(i as u32));
+            }
+        }
+        assert_eq!(bibs, self.bib_len());
+        [&self.s_by_v6, &self.s_by_v4, &self.b_by_v6, &self.b_by_v4]
+            .iter()
+            .map(|x| x.max_displacement())
+            .max()
+            .unwrap_or(0)
+    }
+
     fn remove_inner(
         &mut self,
         id: u32,
