@@ -1038,6 +1038,39 @@ fn wrong_worker_packets_are_handed_off() {
     );
 }
 
+#[test]
+fn rfc6146_3_8_hairpin_across_workers_hands_off_the_ipv4_half() {
+    let o = Opts::default();
+    let n = 2;
+    let w_of = |a: &Ipv6Addr| subscriber_worker(&Subscriber::of(a, 56), n);
+    let hosts: Vec<Ipv6Addr> = (1..200u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, 1))
+        .collect();
+    let x1 = hosts.iter().copied().find(|a| w_of(a) == 0).unwrap();
+    let x2 = hosts.iter().copied().find(|a| w_of(a) == 1).unwrap();
+    let mut w0 = worker_n(&o, 0, n);
+    let mut w1 = worker_n(&o, 1, n);
+    let (t1, tp1) = open_udp(&mut w0, x1, 40000, Y4, 53, 0);
+    // X2 (worker 1) sends to X1's mapping, owned by worker 0.
+    let (a, v4) = run6(&mut w1, &udp6(x2, 41000, pfx().embed(t1), tp1), 1);
+    assert_eq!(
+        a,
+        Action::Handoff {
+            worker: 0,
+            dir: Direction::FourToSix
+        }
+    );
+    let mid = seen4(&v4);
+    assert_eq!((mid.dst, mid.dport), (t1, tp1));
+    assert_eq!(w1.layout.owner(mid.src, mid.sport, L4::Udp), Some(1));
+    // Worker 0 runs the IPv4 half and sends the result inside.
+    let (a, out) = run4(&mut w0, &v4, 2);
+    assert_eq!(a, Action::Forward);
+    let s = seen6(&out);
+    assert_eq!((s.src, s.sport), (pfx().embed(mid.src), mid.sport));
+    assert_eq!((s.dst, s.dport), (x1, 40000));
+}
+
 // ---- properties ----
 
 /// A random flow: subscriber, host, port, protocol, server.
