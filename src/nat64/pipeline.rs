@@ -81,9 +81,10 @@ pub enum Direction {
 pub enum Action {
     /// The buffer holds the translated packet: send it out of the other port.
     Forward,
-    /// 4to6 only: the buffer holds a translated IPv6 packet larger than
-    /// `mtu`; split it with `xlat::v4to6::fragment_ipv6` and send the
-    /// fragments out of the inside port (xlat's `Verdict::Fragment`).
+    /// 4to6 (or the IPv4 half of a hairpin): the buffer holds a translated
+    /// IPv6 packet larger than `mtu`; split it with
+    /// `xlat::v4to6::fragment_ipv6` and send the fragments out of the
+    /// inside port (xlat's `Verdict::Fragment`).
     Fragment { mtu: u16 },
     /// The buffer holds an ICMP error (same family as the input) for the
     /// packet's sender: send it back out of the port it came in on.
@@ -96,7 +97,8 @@ pub enum Action {
     Handoff { worker: u16, dir: Direction },
     /// For the box itself (a packet to the outside address, or an echo
     /// request to a pool address, that no BIB entry claims): the exception
-    /// path. The buffer is untouched.
+    /// path. The buffer holds the IPv4 packet as received (for a hairpin:
+    /// as translated from IPv6).
     Local,
     /// An IPv4 SYN was copied into the held-SYN store (§3.5.2.2); free
     /// the buffer.

@@ -1112,6 +1112,37 @@ proptest! {
         prop_assert_eq!(w.allocator().blocks_free(), free0);
     }
 
+    /// Whatever the bytes, both halves return an action and never panic;
+    /// a mutated packet that is not forwarded is counted.
+    #[test]
+    fn prop_arbitrary_and_mutated_packets_never_panic(
+        junk in proptest::collection::vec(any::<u8>(), 0..200),
+        flips in proptest::collection::vec((0usize..120, any::<u8>()), 1..6),
+    ) {
+        let mut w = worker(&Opts::default());
+        let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+        let _ = run6(&mut w, &junk, 1);
+        let _ = run4(&mut w, &junk, 1);
+        let mut p6 = tcp6(x6(), 40000, y6(), 80, tcp::flags::SYN);
+        let mut p4 = udp4(Y4, 53, t4, tp);
+        for (at, v) in &flips {
+            if let Some(b) = p6.get_mut(*at) { *b ^= *v; }
+            if let Some(b) = p4.get_mut(*at) { *b ^= *v; }
+        }
+        let drops = |w: &Worker| {
+            Nat64Drop::ALL.iter().map(|d| w.counters().nat64_drops(*d)).sum::<u64>()
+                + DropReason::ALL.iter().map(|r| w.counters().xlat_drops(*r)).sum::<u64>()
+        };
+        for (pkt, six) in [(&p6, true), (&p4, false)] {
+            let before = drops(&w);
+            let (a, _) = run(&mut w, pkt, 2, six);
+            if let Action::Drop(c) = a {
+                prop_assert!(w.counters().drops(c) > 0);
+                prop_assert_eq!(drops(&w), before + 1);
+            }
+        }
+    }
+
     /// The session table never holds more than its capacity; a full table
     /// reclaims the stalest session instead of refusing.
     #[test]
