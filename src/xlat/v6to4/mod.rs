@@ -571,10 +571,12 @@ impl Ipv4Header {
 
     /// Writes the header with its checksum into `out`.
     fn write(&self, out: &mut [u8; IPV4_HEADER_LEN]) {
-        // Written straight into the packet as a fixed-size array, so the
-        // setters' bounds checks compile away.
-        *out = [0; IPV4_HEADER_LEN];
-        let mut ip = Ipv4Packet::new_unchecked(&mut out[..]);
+        // Built in a local array, which the compiler keeps in registers,
+        // so the checksum below adds values rather than reading back bytes
+        // just stored into the packet (a store-forwarding stall), and the
+        // setters' bounds checks compile away; then stored once.
+        let mut bytes = [0u8; IPV4_HEADER_LEN];
+        let mut ip = Ipv4Packet::new_unchecked(&mut bytes);
         ip.set_version(4);
         ip.set_header_len(IPV4_HEADER_LEN);
         ip.set_tos(self.tos);
@@ -589,8 +591,9 @@ impl Ipv4Header {
         ip.set_dst_addr(self.dst);
         // §5.1 Header Checksum: "Computed once the IPv4 header has been
         // created."
-        let csum = checksum::checksum_fixed(out);
-        out[10..12].copy_from_slice(&csum.to_be_bytes());
+        let csum = checksum::checksum_fixed(&bytes);
+        bytes[10..12].copy_from_slice(&csum.to_be_bytes());
+        *out = bytes;
     }
 }
 
