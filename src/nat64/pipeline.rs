@@ -39,7 +39,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::pool4::{AllocError, PoolLayout, PortAllocator};
-use super::table::{BibEntry, BibId, Tables};
+use super::table::{BibEntry, BibId, SessionId, Tables};
 use super::tcp::{self, Side};
 use super::{
     subscriber_worker, EventQueue, Millis, Subscriber, TcpState, Timeouts, TimerClass, L4,
@@ -204,9 +204,9 @@ impl Nat64Drop {
 }
 
 /// Number of `Nat64Drop` variants.
-const N_NAT64_DROPS: usize = 15;
+const N_NAT64_DROPS: usize = Nat64Drop::ALL.len();
 /// Number of `DropReason` variants.
-const N_XLAT_DROPS: usize = 16;
+const N_XLAT_DROPS: usize = DropReason::ALL.len();
 
 /// One worker's counters. Plain integers: the control thread reads them.
 #[derive(Debug, Clone, Default)]
@@ -879,7 +879,7 @@ impl Worker {
         rport: u16,
         class: TimerClass,
         now: Millis,
-    ) -> Step<super::table::SessionId> {
+    ) -> Step<SessionId> {
         let mut bib = bib;
         if self.tables.sessions_len() >= self.tables.capacity() {
             // Full: evict the stalest session first. That may have been

@@ -1071,6 +1071,20 @@ fn rfc6146_3_8_hairpin_across_workers_hands_off_the_ipv4_half() {
     assert_eq!((s.dst, s.dport), (x1, 40000));
 }
 
+#[test]
+fn drop_counters_one_per_variant_in_all_order() {
+    let mut names = std::collections::HashSet::new();
+    for (i, d) in Nat64Drop::ALL.iter().enumerate() {
+        assert_eq!(d.index(), i);
+        assert!(names.insert(d.name()), "duplicate name {}", d.name());
+    }
+    // `Counters` indexes xlat reasons by discriminant: ALL must be in
+    // declaration order.
+    for (i, r) in DropReason::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i, "{}", r.name());
+    }
+}
+
 // ---- properties ----
 
 /// A random flow: subscriber, host, port, protocol, server.
