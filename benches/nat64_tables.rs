@@ -1,10 +1,10 @@
 //! The per-worker NAT64 tables (issue 3 targets): established-flow lookup
 //! at 1K, 1M and 4M sessions in both directions (keys in random order, so
 //! at 1M+ every lookup misses the caches as traffic would), lookup plus the
-//! per-packet touch, the rate of new flows (BIB entry + session) into an
+//! per-packet touch, burst lookups of 32 keys with overlapped misses, the rate of new flows (BIB entry + session) into an
 //! empty and into a 90 % full table, and the bytes per session all in.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use nat64_dpdk::nat64::table::{BibEntry, SessionId, Tables};
+use nat64_dpdk::nat64::table::{BibEntry, SessionId, Tables, V4Key, V6Key, BURST};
 use nat64_dpdk::nat64::{Millis, Timeouts, TimerClass, L4};
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -89,7 +89,17 @@ fn lookups(c: &mut Criterion) {
     let to = Timeouts::default();
     let mut g = c.benchmark_group("nat64_tables/lookup");
     g.throughput(Throughput::Elements(1));
+    // NAT64_TABLES_SIZES=1K,1M limits the sizes (the 4M table takes a while to build).
+    let only = std::env::var("NAT64_TABLES_SIZES").unwrap_or_default();
     for &n in &[1usize << 10, 1 << 20, 1 << 22] {
+        let label = match n {
+            1024 => "1K",
+            1048576 => "1M",
+            _ => "4M",
+        };
+        if !only.is_empty() && !only.split(',').any(|x| x == label) {
+            continue;
+        }
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
         let mut t = Tables::with_seed(n, n, 1);
         let mut fl = flows(0, n, &mut rng);
@@ -97,11 +107,6 @@ fn lookups(c: &mut Criterion) {
             insert(&mut t, f, 0, &to);
         }
         shuffle(&mut fl, &mut rng);
-        let label = match n {
-            1024 => "1K",
-            1048576 => "1M",
-            _ => "4M",
-        };
         let mut i = 0usize;
         g.bench_function(BenchmarkId::new("session_by_v6", label), |b| {
             b.iter(|| {
@@ -117,6 +122,50 @@ fn lookups(c: &mut Criterion) {
                 black_box(t.session_by_v4(L4::Udp, f.v4, f.v4_port, f.z, f.zp))
             })
         });
+        // Bursts of 32 (a DPDK rx burst) with overlapped cache misses.
+        let k6: Vec<V6Key> = fl
+            .iter()
+            .map(|f| V6Key {
+                proto: L4::Udp,
+                v6: f.v6,
+                port: f.v6_port,
+                remote: f.z,
+                remote_port: f.zp,
+            })
+            .collect();
+        let k4: Vec<V4Key> = fl
+            .iter()
+            .map(|f| V4Key {
+                proto: L4::Udp,
+                v4: f.v4,
+                port: f.v4_port,
+                remote: f.z,
+                remote_port: f.zp,
+            })
+            .collect();
+        let mut out = [None; BURST];
+        g.throughput(Throughput::Elements(BURST as u64));
+        g.bench_function(BenchmarkId::new("burst32_by_v6", label), |b| {
+            b.iter(|| {
+                if i + BURST > n {
+                    i = 0;
+                }
+                t.sessions_by_v6(&k6[i..i + BURST], &mut out);
+                i += BURST;
+                black_box(&out);
+            })
+        });
+        g.bench_function(BenchmarkId::new("burst32_by_v4", label), |b| {
+            b.iter(|| {
+                if i + BURST > n {
+                    i = 0;
+                }
+                t.sessions_by_v4(&k4[i..i + BURST], &mut out);
+                i += BURST;
+                black_box(&out);
+            })
+        });
+        g.throughput(Throughput::Elements(1));
         // What the pipeline does per established packet: find the session,
         // read its BIB entry for the rewrite, refresh the timer.
         let mut now: Millis = 0;
@@ -140,23 +189,43 @@ fn lookups(c: &mut Criterion) {
                 t.memory_bytes(),
                 t.memory_bytes() as f64 / t.capacity() as f64
             );
+            // Whether the tables sit on transparent huge pages (see the
+            // module docs of nat64::table: GLIBC_TUNABLES=glibc.malloc.hugetlb=1).
+            if let Ok(r) = std::fs::read_to_string("/proc/self/smaps_rollup") {
+                for l in r.lines().filter(|l| l.starts_with("AnonHugePages")) {
+                    println!("nat64_tables: {l}");
+                }
+            }
         }
     }
     g.finish();
 }
 
 /// Times the insertion of `iters` new flows (BIB entry + session) into `t`
-/// starting from its current fill, in chunks that fit; each chunk is removed
-/// again untimed so the fill level stays put.
-fn insert_rate(t: &mut Tables, pool: &[Flow], iters: u64, to: &Timeouts) -> Duration {
+/// at its current fill, in chunks of at most `chunk`; each chunk is removed
+/// again untimed so the fill level stays put. Flows come from `pool` in
+/// turn (from `*at` on), so the indexes see fresh keys every chunk.
+fn insert_rate(
+    t: &mut Tables,
+    pool: &[Flow],
+    at: &mut usize,
+    chunk: usize,
+    iters: u64,
+    to: &Timeouts,
+) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters as usize;
-    let mut ids = Vec::with_capacity(pool.len());
+    let mut ids = Vec::with_capacity(chunk);
     while left > 0 {
-        let k = left.min(pool.len());
+        let k = left.min(chunk);
+        if *at + k > pool.len() {
+            *at = 0;
+        }
+        let fs = &pool[*at..*at + k];
+        *at += k;
         ids.clear();
         let start = Instant::now();
-        for f in &pool[..k] {
+        for f in fs {
             ids.push(insert(t, f, 0, to));
         }
         total += start.elapsed();
@@ -176,11 +245,13 @@ fn inserts(c: &mut Criterion) {
     let mut rng = Rng(42);
     let base_fill = n * 9 / 10;
     let fill = flows(0, base_fill, &mut rng);
-    let pool = flows(base_fill as u64, n / 20, &mut rng);
+    let pool = flows(base_fill as u64, 2 * n, &mut rng);
+    let chunk = n / 20;
+    let mut at = 0;
 
     let mut empty = Tables::with_seed(n, n, 2);
     g.bench_function("empty_1M", |b| {
-        b.iter_custom(|iters| insert_rate(&mut empty, &pool, iters, &to))
+        b.iter_custom(|iters| insert_rate(&mut empty, &pool, &mut at, chunk, iters, &to))
     });
     drop(empty);
 
@@ -189,7 +260,28 @@ fn inserts(c: &mut Criterion) {
         insert(&mut full, f, 0, &to);
     }
     g.bench_function("90pct_full_1M", |b| {
-        b.iter_custom(|iters| insert_rate(&mut full, &pool, iters, &to))
+        b.iter_custom(|iters| insert_rate(&mut full, &pool, &mut at, chunk, iters, &to))
+    });
+    g.finish();
+}
+
+/// The machine's own limit, to read the lookups against: independent
+/// random 8-byte reads spread over as many bytes as the 1M-session tables.
+fn baseline(c: &mut Criterion) {
+    let words = Tables::with_seed(1 << 20, 1 << 20, 0).memory_bytes() / 8;
+    let v: Vec<u64> = (0..words as u64).collect();
+    let mut rng = Rng(7);
+    let idx: Vec<usize> = (0..1 << 16)
+        .map(|_| (rng.next() % words as u64) as usize)
+        .collect();
+    let mut i = 0usize;
+    let mut g = c.benchmark_group("nat64_tables/baseline");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("random_read_same_bytes_as_1M", |b| {
+        b.iter(|| {
+            i = (i + 1) & 0xffff;
+            black_box(v[idx[i]])
+        })
     });
     g.finish();
 }
@@ -200,6 +292,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = lookups, inserts
+    targets = baseline, lookups, inserts
 }
 criterion_main!(benches);

@@ -13,10 +13,16 @@
 /// An empty slot (no entry can have index `u32::MAX`).
 const EMPTY: u64 = u64::MAX;
 
+/// Eight slots: one cache line.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct Line([u64; 8]);
+
 /// Hash index over entries `0..capacity`.
 #[derive(Debug, Clone)]
 pub(super) struct Index {
-    slots: Box<[u64]>,
+    lines: Box<[Line]>,
+    /// Slots (a multiple of 8).
     n: usize,
 }
 
@@ -28,7 +34,7 @@ impl Index {
             .max(8)
             .next_multiple_of(8);
         Index {
-            slots: vec![EMPTY; n].into_boxed_slice(),
+            lines: vec![Line([EMPTY; 8]); n / 8].into_boxed_slice(),
             n,
         }
     }
@@ -42,6 +48,16 @@ impl Index {
     #[cfg(test)]
     pub(super) fn slots(&self) -> usize {
         self.n
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> u64 {
+        self.lines[i >> 3].0[i & 7]
+    }
+
+    #[inline(always)]
+    fn set(&mut self, i: usize, v: u64) {
+        self.lines[i >> 3].0[i & 7] = v;
     }
 
     #[inline(always)]
@@ -70,12 +86,38 @@ impl Index {
     }
 
     /// The entry with hash `h` for which `eq` holds.
+    ///
+    /// The home slot's cache line is matched as a whole without a branch
+    /// per slot (a hit is almost always there), so the CPU predicts the
+    /// path and overlaps the memory accesses of consecutive lookups.
     #[inline(always)]
     pub(super) fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         let tag = (h >> 32) as u32;
-        let mut i = self.home(tag);
+        let home = self.home(tag);
+        let line = &self.lines[home >> 3].0;
+        let mut hits = 0u32;
+        let mut empties = 0u32;
+        for (j, &s) in line.iter().enumerate() {
+            hits |= u32::from((s >> 32) as u32 == tag) << j;
+            empties |= u32::from(s == EMPTY) << j;
+        }
+        // Slots from home to the end of the line.
+        let window = (0xffu32 << (home & 7)) & 0xff;
+        let mut m = hits & !empties & window;
+        while m != 0 {
+            let idx = line[m.trailing_zeros() as usize] as u32;
+            if eq(idx) {
+                return Some(idx);
+            }
+            m &= m - 1;
+        }
+        if empties & window != 0 {
+            return None;
+        }
+        // The run goes on past this line.
+        let mut i = self.next(home | 7);
         loop {
-            let s = self.slots[i];
+            let s = self.get(i);
             if s == EMPTY {
                 return None;
             }
@@ -86,16 +128,57 @@ impl Index {
         }
     }
 
+    /// Loads the home slot of hash `h`: its cache line is on the way when
+    /// [`Index::find`] or [`Index::candidate`] follow.
+    #[inline(always)]
+    pub(super) fn touch(&self, h: u64) {
+        std::hint::black_box(self.get(self.home((h >> 32) as u32)));
+    }
+
+    /// The first entry in the home line whose tag matches `h` (unverified),
+    /// or `u32::MAX`: a branch-free read of one cache line that a burst
+    /// lookup issues for many keys at once to overlap their cache misses.
+    #[inline(always)]
+    pub(super) fn candidate(&self, h: u64) -> u32 {
+        let tag = (h >> 32) as u32;
+        let home = self.home(tag);
+        let line = &self.lines[home >> 3].0;
+        let mut m = 0u32;
+        for (j, &s) in line.iter().enumerate() {
+            m |= u32::from((s >> 32) as u32 == tag && s != EMPTY) << j;
+        }
+        m &= (0xffu32 << (home & 7)) & 0xff;
+        let idx = line[(m.trailing_zeros() & 7) as usize] as u32;
+        if m == 0 {
+            u32::MAX
+        } else {
+            idx
+        }
+    }
+
     /// Adds entry `idx` under hash `h`. The caller keeps the number of
     /// entries within the capacity.
     #[inline]
     pub(super) fn insert(&mut self, h: u64, idx: u32) {
-        let tag = (h >> 32) as u32;
-        let mut i = self.home(tag);
-        while self.slots[i] != EMPTY {
+        let home = self.home((h >> 32) as u32);
+        let v = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
+        // Usually the home line has room: take its first empty slot from
+        // home on without a branch per slot.
+        let line = &mut self.lines[home >> 3].0;
+        let mut empties = 0u32;
+        for (j, &s) in line.iter().enumerate() {
+            empties |= u32::from(s == EMPTY) << j;
+        }
+        empties &= (0xffu32 << (home & 7)) & 0xff;
+        if empties != 0 {
+            line[empties.trailing_zeros() as usize] = v;
+            return;
+        }
+        let mut i = self.next(home | 7);
+        while self.get(i) != EMPTY {
             i = self.next(i);
         }
-        self.slots[i] = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
+        self.set(i, v);
     }
 
     /// Removes entry `idx` filed under hash `h`; false if it is not there.
@@ -103,7 +186,7 @@ impl Index {
         let want = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
         let mut i = self.home((h >> 32) as u32);
         loop {
-            let s = self.slots[i];
+            let s = self.get(i);
             if s == EMPTY {
                 return false;
             }
@@ -118,17 +201,17 @@ impl Index {
         let mut j = i;
         loop {
             j = self.next(j);
-            let s = self.slots[j];
+            let s = self.get(j);
             if s == EMPTY {
                 break;
             }
             let home = self.home((s >> 32) as u32);
             if self.dist(home, j) >= self.dist(hole, j) {
-                self.slots[hole] = s;
+                self.set(hole, s);
                 hole = j;
             }
         }
-        self.slots[hole] = EMPTY;
+        self.set(hole, EMPTY);
         true
     }
 
@@ -136,8 +219,8 @@ impl Index {
     #[cfg(test)]
     pub(super) fn max_displacement(&self) -> usize {
         (0..self.n)
-            .filter(|&j| self.slots[j] != EMPTY)
-            .map(|j| self.dist(self.home((self.slots[j] >> 32) as u32), j))
+            .filter(|&j| self.get(j) != EMPTY)
+            .map(|j| self.dist(self.home((self.get(j) >> 32) as u32), j))
             .max()
             .unwrap_or(0)
     }
@@ -147,14 +230,14 @@ impl Index {
     #[cfg(test)]
     pub(super) fn check(&self) -> usize {
         let mut count = 0;
-        for (j, &s) in self.slots.iter().enumerate() {
+        for (j, s) in (0..self.n).map(|j| (j, self.get(j))) {
             if s == EMPTY {
                 continue;
             }
             count += 1;
             let mut i = self.home((s >> 32) as u32);
             while i != j {
-                assert_ne!(self.slots[i], EMPTY, "hole between home {i} and slot {j}");
+                assert_ne!(self.get(i), EMPTY, "hole between home {i} and slot {j}");
                 i = self.next(i);
             }
         }

@@ -18,6 +18,10 @@
 //!   dynamic BIB entry lives while it has a session (§3.5.1.1: "the BIB entry
 //!   is deleted when the last session ... is deleted"); static ones stay.
 //! - Time is an argument (`now`, monotonic milliseconds).
+//! - Burst lookups ([`Tables::sessions_by_v6`], [`Tables::sessions_by_v4`])
+//!   for an rx burst: the same answers as one-by-one lookups, with the
+//!   memory accesses of up to [`BURST`] keys issued stage by stage so that
+//!   their cache and TLB misses overlap.
 //!
 //! Lazy touch (as VPP's NAT does with its LRU lists): a [`Tables::touch`]
 //! always sets the exact `expires`, but moves the session to its list's tail
@@ -32,6 +36,15 @@
 //! case): 32 B session + 8 B its links in the BIB's session list + 32 B BIB
 //! entry + 4 B BIB list head + four index slots of 8 B at load <= 3/4
 //! (<= 43 B) = at most ~119 B ([`Tables::memory_bytes`] gives the exact sum).
+//!
+//! Costs: a lookup hashes its key once, reads one index cache line, the
+//! session and its BIB entry (three cache lines; the BIB entry is the one
+//! the translation reads next anyway). At a million sessions those are
+//! cache and TLB misses, so large tables want huge pages (glibc's
+//! `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` asks for transparent huge pages
+//! in `madvise` mode; the development VM granted none, so unmeasured). An insert
+//! writes four index slots (linear probing, expected < 9 probes at full
+//! load), a removal shifts back at most the rest of a probe run.
 
 mod index;
 #[cfg(test)]
@@ -62,6 +75,29 @@ const RECLAIM_ORDER: [TimerClass; 5] = [
     TimerClass::Udp,
     TimerClass::TcpEstablished,
 ];
+
+/// Keys per stage of a burst lookup ([`Tables::sessions_by_v6`]).
+pub const BURST: usize = 32;
+
+/// An inside session key (proto, X', x, Z, z), for burst lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V6Key {
+    pub proto: L4,
+    pub v6: Ipv6Addr,
+    pub port: u16,
+    pub remote: Ipv4Addr,
+    pub remote_port: u16,
+}
+
+/// An outside session key (proto, T, t, Z, z), for burst lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V4Key {
+    pub proto: L4,
+    pub v4: Ipv4Addr,
+    pub port: u16,
+    pub remote: Ipv4Addr,
+    pub remote_port: u16,
+}
 
 /// A BIB entry's index in its worker's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -410,11 +446,15 @@ impl Tables {
         let i = id as usize;
         self.free_bib = self.bib_first[i];
         self.bib_first[i] = NIL;
+        // Both index lines are requested before either is written, so
+        // their cache misses overlap.
+        let h6 = self.keys.bib_v6(e.proto, &e.v6, e.v6_port);
+        let h4 = self.keys.bib_v4(e.proto, e.v4, e.v4_port);
+        self.b_by_v6.touch(h6);
+        self.b_by_v4.touch(h4);
         self.bibs[i] = BibEntry { sessions: 0, ..e };
-        self.b_by_v6
-            .insert(self.keys.bib_v6(e.proto, &e.v6, e.v6_port), id);
-        self.b_by_v4
-            .insert(self.keys.bib_v4(e.proto, e.v4, e.v4_port), id);
+        self.b_by_v6.insert(h6, id);
+        self.b_by_v4.insert(h4, id);
         self.n_bib += 1;
         Ok(BibId(id))
     }
@@ -471,17 +511,14 @@ impl Tables {
         remote: Ipv4Addr,
         remote_port: u16,
     ) -> Option<SessionId> {
-        let h = self.keys.session_v6(proto, v6, port, remote, remote_port);
-        self.s_by_v6
-            .find(h, |i| {
-                let s = &self.sessions[i as usize];
-                if s.remote != remote || s.remote_port != remote_port {
-                    return false;
-                }
-                let b = &self.bibs[s.bib.index()];
-                b.v6_port == port && b.v6 == *v6 && b.proto == proto
-            })
-            .map(SessionId)
+        let k = V6Key {
+            proto,
+            v6: *v6,
+            port,
+            remote,
+            remote_port,
+        };
+        self.find_v6(self.hash_v6(&k), &k)
     }
 
     /// The session for outside tuple (T,t) <- (Z,z).
@@ -494,17 +531,110 @@ impl Tables {
         remote: Ipv4Addr,
         remote_port: u16,
     ) -> Option<SessionId> {
-        let h = self.keys.session_v4(proto, v4, port, remote, remote_port);
-        self.s_by_v4
+        let k = V4Key {
+            proto,
+            v4,
+            port,
+            remote,
+            remote_port,
+        };
+        self.find_v4(self.hash_v4(&k), &k)
+    }
+
+    /// [`Tables::session_by_v6`] for a burst of keys: `out[i]` answers
+    /// `keys[i]` (up to the shorter of the two). The lookups run in stages
+    /// over up to [`BURST`] keys at a time (all index lines, then all
+    /// candidate sessions, then their BIB entries) so that their cache
+    /// misses overlap instead of following one another.
+    pub fn sessions_by_v6(&self, keys: &[V6Key], out: &mut [Option<SessionId>]) {
+        for (ks, os) in keys.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            let mut h = [0u64; BURST];
+            for (k, hh) in ks.iter().zip(&mut h) {
+                *hh = self.hash_v6(k);
+                self.s_by_v6.touch(*hh);
+            }
+            self.warm(&self.s_by_v6, &h[..ks.len()]);
+            for ((k, &hh), o) in ks.iter().zip(&h).zip(os.iter_mut()) {
+                *o = self.find_v6(hh, k);
+            }
+        }
+    }
+
+    /// [`Tables::session_by_v4`] for a burst of keys (see
+    /// [`Tables::sessions_by_v6`]).
+    pub fn sessions_by_v4(&self, keys: &[V4Key], out: &mut [Option<SessionId>]) {
+        for (ks, os) in keys.chunks(BURST).zip(out.chunks_mut(BURST)) {
+            let mut h = [0u64; BURST];
+            for (k, hh) in ks.iter().zip(&mut h) {
+                *hh = self.hash_v4(k);
+                self.s_by_v4.touch(*hh);
+            }
+            self.warm(&self.s_by_v4, &h[..ks.len()]);
+            for ((k, &hh), o) in ks.iter().zip(&h).zip(os.iter_mut()) {
+                *o = self.find_v4(hh, k);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn hash_v6(&self, k: &V6Key) -> u64 {
+        self.keys
+            .session_v6(k.proto, &k.v6, k.port, k.remote, k.remote_port)
+    }
+
+    #[inline(always)]
+    fn hash_v4(&self, k: &V4Key) -> u64 {
+        self.keys
+            .session_v4(k.proto, k.v4, k.port, k.remote, k.remote_port)
+    }
+
+    #[inline(always)]
+    fn find_v6(&self, h: u64, k: &V6Key) -> Option<SessionId> {
+        self.s_by_v6
             .find(h, |i| {
                 let s = &self.sessions[i as usize];
-                if s.remote != remote || s.remote_port != remote_port {
+                if s.remote != k.remote || s.remote_port != k.remote_port {
                     return false;
                 }
                 let b = &self.bibs[s.bib.index()];
-                b.v4_port == port && b.v4 == v4 && b.proto == proto
+                b.v6_port == k.port && b.v6 == k.v6 && b.proto == k.proto
             })
             .map(SessionId)
+    }
+
+    #[inline(always)]
+    fn find_v4(&self, h: u64, k: &V4Key) -> Option<SessionId> {
+        self.s_by_v4
+            .find(h, |i| {
+                let s = &self.sessions[i as usize];
+                if s.remote != k.remote || s.remote_port != k.remote_port {
+                    return false;
+                }
+                let b = &self.bibs[s.bib.index()];
+                b.v4_port == k.port && b.v4 == k.v4 && b.proto == k.proto
+            })
+            .map(SessionId)
+    }
+
+    /// Brings the index lines, candidate sessions and their BIB entries of a
+    /// burst into the cache, each stage's loads independent of each other.
+    #[inline(always)]
+    fn warm(&self, index: &Index, h: &[u64]) {
+        let mut cand = [NIL; BURST];
+        for (&hh, c) in h.iter().zip(&mut cand) {
+            *c = index.candidate(hh);
+        }
+        let mut bib = [NIL; BURST];
+        for (&c, b) in cand[..h.len()].iter().zip(&mut bib) {
+            if let Some(s) = self.sessions.get(c as usize) {
+                *b = s.bib.0;
+            }
+        }
+        for &b in &bib[..h.len()] {
+            if let Some(e) = self.bibs.get(b as usize) {
+                std::hint::black_box(e.proto);
+            }
+        }
     }
 
     /// Session `id`.
@@ -547,6 +677,16 @@ impl Tables {
         debug_assert!(self
             .session_by_v6(b.proto, &b.v6, b.v6_port, remote, remote_port)
             .is_none());
+        // Both index lines are requested first: their misses overlap with
+        // each other and with the list updates below.
+        let h6 = self
+            .keys
+            .session_v6(b.proto, &b.v6, b.v6_port, remote, remote_port);
+        let h4 = self
+            .keys
+            .session_v4(b.proto, b.v4, b.v4_port, remote, remote_port);
+        self.s_by_v6.touch(h6);
+        self.s_by_v4.touch(h4);
         let i = id as usize;
         self.free_session = self.sessions[i].next;
         self.sessions[i] = Session {
@@ -572,16 +712,8 @@ impl Tables {
         }
         self.bib_first[bib.index()] = id;
         self.bibs[bib.index()].sessions += 1;
-        self.s_by_v6.insert(
-            self.keys
-                .session_v6(b.proto, &b.v6, b.v6_port, remote, remote_port),
-            id,
-        );
-        self.s_by_v4.insert(
-            self.keys
-                .session_v4(b.proto, b.v4, b.v4_port, remote, remote_port),
-            id,
-        );
+        self.s_by_v6.insert(h6, id);
+        self.s_by_v4.insert(h4, id);
         self.n_sessions += 1;
         Ok(SessionId(id))
     }

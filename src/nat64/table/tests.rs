@@ -479,6 +479,58 @@ mod model {
         (remote(u32::from(k.3)), 80 + u16::from(k.4))
     }
 
+    fn key6(k: &Key) -> V6Key {
+        let (proto, v6, port) = v6k(k);
+        let (remote, remote_port) = zk(k);
+        V6Key {
+            proto,
+            v6,
+            port,
+            remote,
+            remote_port,
+        }
+    }
+
+    fn key4(k: &Key) -> V4Key {
+        let (v4, port) = v4k(k);
+        let (remote, remote_port) = zk(k);
+        V4Key {
+            proto: proto(k.0),
+            v4,
+            port,
+            remote,
+            remote_port,
+        }
+    }
+
+    /// Burst lookups of every key of the domain (many bursts, mostly
+    /// misses) agree with the model.
+    fn all_keys_agree(w: &World) {
+        let mut keys = Vec::new();
+        for a in 0..3 {
+            for b in 0..6 {
+                for c in 0..3 {
+                    for d in 0..4 {
+                        for e in 0..3 {
+                            keys.push((a, b, c, d, e));
+                        }
+                    }
+                }
+            }
+        }
+        let k6: Vec<V6Key> = keys.iter().map(key6).collect();
+        let k4: Vec<V4Key> = keys.iter().map(key4).collect();
+        let mut o6 = vec![None; keys.len()];
+        let mut o4 = vec![None; keys.len()];
+        w.t.sessions_by_v6(&k6, &mut o6);
+        w.t.sessions_by_v4(&k4, &mut o4);
+        for (i, k) in keys.iter().enumerate() {
+            let want = w.sessions.get(k).map(|m| m.id);
+            assert_eq!(o6[i], want, "{k:?}");
+            assert_eq!(o4[i], want, "{k:?}");
+        }
+    }
+
     #[derive(Debug, Clone, Copy)]
     struct M {
         id: SessionId,
@@ -602,6 +654,11 @@ mod model {
                     let want = self.sessions.get(&k).map(|m| m.id);
                     assert_eq!(self.t.session_by_v6(p, &a, port, z, zp), want);
                     assert_eq!(self.t.session_by_v4(p, v4, v4p, z, zp), want);
+                    let mut out = [None, None];
+                    self.t.sessions_by_v6(&[key6(&k)], &mut out);
+                    assert_eq!(out, [want, None]);
+                    self.t.sessions_by_v4(&[key4(&k)], &mut out);
+                    assert_eq!(out, [want, None]);
                     let bk = (k.0, k.1, k.2);
                     let b6 = self.t.bib_by_v6(p, &a, port);
                     assert_eq!(b6.is_some(), self.bibs.contains_key(&bk));
@@ -758,6 +815,7 @@ mod model {
                 w.step(op);
                 w.t.check();
             }
+            all_keys_agree(&w);
             // After the longest timeout (plus G) without traffic, all is gone.
             w.step(&Op::Advance(0));
             let longest = MT.longest() + g;
