@@ -85,6 +85,19 @@ impl Index {
         }
     }
 
+    /// The tag of hash `h`: its upper 32 bits, never all ones (an empty
+    /// slot's tag), so a tag match never needs an emptiness check.
+    #[inline(always)]
+    fn tag_of(h: u64) -> u32 {
+        ((h >> 32) as u32).min(u32::MAX - 1)
+    }
+
+    /// The slot value for entry `idx` under hash `h`.
+    #[inline(always)]
+    fn slot_of(h: u64, idx: u32) -> u64 {
+        (u64::from(Self::tag_of(h)) << 32) | u64::from(idx)
+    }
+
     /// The entry with hash `h` for which `eq` holds.
     ///
     /// The home slot's cache line is matched as a whole without a branch
@@ -92,24 +105,26 @@ impl Index {
     /// path and overlaps the memory accesses of consecutive lookups.
     #[inline(always)]
     pub(super) fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
-        let tag = (h >> 32) as u32;
+        let tag = Self::tag_of(h);
         let home = self.home(tag);
         let line = &self.lines[home >> 3].0;
         let mut hits = 0u32;
-        let mut empties = 0u32;
         for (j, &s) in line.iter().enumerate() {
             hits |= u32::from((s >> 32) as u32 == tag) << j;
-            empties |= u32::from(s == EMPTY) << j;
         }
         // Slots from home to the end of the line.
         let window = (0xffu32 << (home & 7)) & 0xff;
-        let mut m = hits & !empties & window;
+        let mut m = hits & window;
         while m != 0 {
             let idx = line[m.trailing_zeros() as usize] as u32;
             if eq(idx) {
                 return Some(idx);
             }
             m &= m - 1;
+        }
+        let mut empties = 0u32;
+        for (j, &s) in line.iter().enumerate() {
+            empties |= u32::from(s == EMPTY) << j;
         }
         if empties & window != 0 {
             return None;
@@ -132,7 +147,7 @@ impl Index {
     /// [`Index::find`] or [`Index::candidate`] follow.
     #[inline(always)]
     pub(super) fn touch(&self, h: u64) {
-        std::hint::black_box(self.get(self.home((h >> 32) as u32)));
+        std::hint::black_box(self.get(self.home(Self::tag_of(h))));
     }
 
     /// The first entry in the home line whose tag matches `h` (unverified),
@@ -140,12 +155,12 @@ impl Index {
     /// lookup issues for many keys at once to overlap their cache misses.
     #[inline(always)]
     pub(super) fn candidate(&self, h: u64) -> u32 {
-        let tag = (h >> 32) as u32;
+        let tag = Self::tag_of(h);
         let home = self.home(tag);
         let line = &self.lines[home >> 3].0;
         let mut m = 0u32;
         for (j, &s) in line.iter().enumerate() {
-            m |= u32::from((s >> 32) as u32 == tag && s != EMPTY) << j;
+            m |= u32::from((s >> 32) as u32 == tag) << j;
         }
         m &= (0xffu32 << (home & 7)) & 0xff;
         let idx = line[(m.trailing_zeros() & 7) as usize] as u32;
@@ -160,8 +175,8 @@ impl Index {
     /// entries within the capacity.
     #[inline]
     pub(super) fn insert(&mut self, h: u64, idx: u32) {
-        let home = self.home((h >> 32) as u32);
-        let v = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
+        let home = self.home(Self::tag_of(h));
+        let v = Self::slot_of(h, idx);
         // Usually the home line has room: take its first empty slot from
         // home on without a branch per slot.
         let line = &mut self.lines[home >> 3].0;
@@ -183,8 +198,8 @@ impl Index {
 
     /// Removes entry `idx` filed under hash `h`; false if it is not there.
     pub(super) fn remove(&mut self, h: u64, idx: u32) -> bool {
-        let want = (h & 0xffff_ffff_0000_0000) | u64::from(idx);
-        let mut i = self.home((h >> 32) as u32);
+        let want = Self::slot_of(h, idx);
+        let mut i = self.home(Self::tag_of(h));
         loop {
             let s = self.get(i);
             if s == EMPTY {
@@ -296,6 +311,11 @@ mod tests {
         for i in 1..5 {
             assert_eq!(ix.find(last, |e| e == i), Some(i));
         }
+        // An all-ones tag never matches an empty slot.
+        let empty = Index::new(6);
+        assert_eq!(empty.find(last, |e| panic!("empty slot {e} matched")), None);
+        assert_eq!(empty.candidate(last), u32::MAX);
+        assert_eq!(ix.find(last, |e| e == 99), None);
         assert!(n >= 9);
     }
 }
