@@ -434,6 +434,13 @@ impl Tables {
         &self.bibs[id.index()]
     }
 
+    /// BIB entry `id` if it is in use (for ids kept across calls that may
+    /// have removed it).
+    #[inline]
+    pub fn bib_get(&self, id: BibId) -> Option<&BibEntry> {
+        self.bibs.get(id.index()).filter(|b| b.sessions != BIB_FREE)
+    }
+
     /// Adds a BIB entry. The caller has checked that neither of its
     /// transport addresses is bound already. `e.sessions` is ignored.
     pub fn bib_insert(&mut self, e: BibEntry) -> Result<BibId, TableFull> {

@@ -73,6 +73,7 @@ fn rfc6146_3_1_bib_lookup_both_directions() {
     assert_eq!(t.bib_by_v6(L4::Udp, &v6(2), e.v6_port), None);
     assert_eq!(t.bib_by_v4(L4::Udp, e.v4, e.v4_port + 1), None);
     assert_eq!(*t.bib(id), e);
+    assert_eq!(t.bib_get(id), Some(&e));
     assert_eq!(t.bib_len(), 1);
 }
 
@@ -142,6 +143,7 @@ fn rfc6146_3_5_1_remove_session_then_lookup_misses() {
     assert_eq!(reported, vec![BibEntry { sessions: 0, ..e }]);
     assert_eq!(t.bib_by_v6(L4::Udp, &e.v6, e.v6_port), None);
     assert_eq!(t.bib_by_v4(L4::Udp, e.v4, e.v4_port), None);
+    assert!(t.bib_get(b).is_none());
     assert_eq!((t.sessions_len(), t.bib_len()), (0, 0));
 }
 
