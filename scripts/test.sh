@@ -22,4 +22,4 @@ cargo test --locked --lib --bins
 cargo test --locked --test '*' -- --test-threads=1
 
 echo "== benchmarks compile and run once in test mode =="
-cargo test --locked --bench xlat
+cargo test --locked --bench xlat --bench nat64 --bench nat64_tables
