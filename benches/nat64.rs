@@ -270,7 +270,11 @@ fn new_sessions(c: &mut Criterion) {
                     black_box(f.w.process_6to4(&mut buf, now));
                 }
                 let spent = start.elapsed();
-                assert_eq!(f.w.counters().translated_6to4 - before, iters, "all forwarded");
+                assert_eq!(
+                    f.w.counters().translated_6to4 - before,
+                    iters,
+                    "all forwarded"
+                );
                 // Let the UDP sessions (and their BIB entries, ports and
                 // blocks) expire; the TCP fill stays.
                 f.now += UDP_MS + 125_000;

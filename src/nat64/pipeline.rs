@@ -28,13 +28,13 @@
 //! filtering, or address-dependent with `filtering.address_dependent`
 //! (§3.5.1); RFC 6052 §3.1 (the well-known prefix carries only global IPv4
 //! addresses); RFC 6888 REQ-11 (a subscriber at its block cap or an empty
-//! pool gets a counted drop, an ICMPv6 error and a [`LimitEvent`], nobody
-//! else is affected); static BIB entries from `[[static_bib]]`.
+//! pool gets a counted drop, an ICMPv6 error and a rate-limited
+//! `SubscriberLimit` / `PoolExhausted` event in the allocator's event queue,
+//! nobody else is affected); static BIB entries from `[[static_bib]]`.
 //!
 //! Nothing is allocated per packet: every table, the held-SYN store and the
 //! event queues are sized in [`Worker::new`].
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -58,13 +58,8 @@ pub const HELD_SYN_SLOTS: usize = 512;
 /// Bytes kept of a held SYN: what an ICMPv4 error may quote of it
 /// (RFC 1812 §4.3.2.3: the error is at most 576 bytes).
 pub const HELD_SYN_BYTES: usize = 576 - 28;
-/// Limit events a worker queues before counting them as dropped.
-pub const LIMIT_EVENT_CAPACITY: usize = 1024;
 /// Port-block events a worker queues before counting them as dropped.
 pub const BLOCK_EVENT_CAPACITY: usize = 4096;
-/// A repeated limit event for the same subscriber within this many
-/// milliseconds is suppressed (counted, not queued).
-pub const LIMIT_EVENT_INTERVAL: Millis = 1000;
 
 /// Which half of the pipeline a handed-off packet must go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,8 +230,6 @@ pub struct Counters {
     pub held_syn_expired: u64,
     /// Held SYNs matched by an IPv6 SYN (simultaneous open).
     pub simultaneous_opens: u64,
-    /// Limit events suppressed or lost to a full queue.
-    pub limit_events_dropped: u64,
     /// Port-block events lost to a full queue (copied at each `tick`).
     pub block_events_dropped: u64,
     xlat: [u64; N_XLAT_DROPS],
@@ -270,75 +263,6 @@ impl Counters {
         if let Some(n) = slot {
             *n += 1;
         }
-    }
-}
-
-/// Why a subscriber could not get a mapping (RFC 6888 REQ-11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitKind {
-    SubscriberLimit,
-    PoolExhausted,
-}
-
-/// A subscriber refused a mapping: for the operator's event log. Like
-/// block events, it never names a destination (RFC 6888 REQ-12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitEvent {
-    pub time: Millis,
-    pub kind: LimitKind,
-    pub subscriber: Subscriber,
-    pub prefix_len: u8,
-}
-
-/// Bounded, rate-limited queue of [`LimitEvent`]s.
-#[derive(Debug)]
-pub struct LimitQueue {
-    ring: VecDeque<LimitEvent>,
-    capacity: usize,
-    last: Option<LimitEvent>,
-}
-
-impl LimitQueue {
-    fn new(capacity: usize) -> LimitQueue {
-        LimitQueue {
-            ring: VecDeque::with_capacity(capacity),
-            capacity,
-            last: None,
-        }
-    }
-
-    /// Queue `ev` unless full or a repeat of the last event within
-    /// [`LIMIT_EVENT_INTERVAL`]; false when not queued.
-    fn push(&mut self, ev: LimitEvent) -> bool {
-        if let Some(l) = self.last {
-            if l.kind == ev.kind
-                && l.subscriber == ev.subscriber
-                && ev.time < l.time.saturating_add(LIMIT_EVENT_INTERVAL)
-            {
-                return false;
-            }
-        }
-        if self.ring.len() >= self.capacity {
-            return false;
-        }
-        self.last = Some(ev);
-        self.ring.push_back(ev);
-        true
-    }
-
-    /// The oldest event.
-    pub fn pop(&mut self) -> Option<LimitEvent> {
-        self.ring.pop_front()
-    }
-
-    /// Events waiting.
-    pub fn len(&self) -> usize {
-        self.ring.len()
-    }
-
-    /// True if none waits.
-    pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
     }
 }
 
@@ -491,7 +415,6 @@ pub struct Worker {
     alloc: PortAllocator,
     tables: Tables,
     held: HeldSyns,
-    limits: LimitQueue,
     counters: Counters,
 }
 
@@ -539,7 +462,6 @@ impl Worker {
             alloc,
             tables,
             held: HeldSyns::new(HELD_SYN_SLOTS),
-            limits: LimitQueue::new(LIMIT_EVENT_CAPACITY),
             counters: Counters::default(),
         }
     }
@@ -549,14 +471,10 @@ impl Worker {
         &self.counters
     }
 
-    /// Port-block allocation/release events (RFC 6888 REQ-12).
+    /// Port-block events: allocations and releases (RFC 6888 REQ-12) and
+    /// refused mappings (REQ-11), from the allocator.
     pub fn events(&mut self) -> &mut EventQueue {
         self.alloc.events()
-    }
-
-    /// Subscribers refused a mapping (RFC 6888 REQ-11).
-    pub fn limit_events(&mut self) -> &mut LimitQueue {
-        &mut self.limits
     }
 
     /// The tables, for inspection.
@@ -616,18 +534,6 @@ impl Worker {
                 Action::Reply(r)
             }
             _ => Action::Drop(DropCause::Nat64(d)),
-        }
-    }
-
-    fn limit_event(&mut self, x6: &Ipv6Addr, kind: LimitKind, now: Millis) {
-        let ev = LimitEvent {
-            time: now,
-            kind,
-            subscriber: Subscriber::of(x6, self.subscriber_len),
-            prefix_len: self.subscriber_len,
-        };
-        if !self.limits.push(ev) {
-            self.counters.limit_events_dropped += 1;
         }
     }
 
@@ -836,17 +742,13 @@ impl Worker {
             Err(e) => {
                 // RFC 6888 REQ-11: drop, ICMP destination unreachable
                 // (ICMPv6 code 0, the translation of ICMPv4 host
-                // unreachable, RFC 7915 §4.2), no existing mapping touched;
-                // and an event for the operator.
-                let (d, k) = match e {
-                    AllocError::SubscriberLimit => {
-                        (Nat64Drop::SubscriberLimit, LimitKind::SubscriberLimit)
-                    }
-                    AllocError::PoolExhausted => {
-                        (Nat64Drop::PoolExhausted, LimitKind::PoolExhausted)
-                    }
+                // unreachable, RFC 7915 §4.2), no existing mapping touched.
+                // The allocator has queued the (rate-limited) event for
+                // the operator.
+                let d = match e {
+                    AllocError::SubscriberLimit => Nat64Drop::SubscriberLimit,
+                    AllocError::PoolExhausted => Nat64Drop::PoolExhausted,
                 };
-                self.limit_event(&inc.x6, k, now);
                 return Err(self.refuse6(buf, d, 0));
             }
         };

@@ -31,8 +31,8 @@ pub use icmpv4::{icmpv4_type, Icmpv4Packet};
 pub use icmpv6::{icmpv6_type, ndp_option, Icmpv6Packet, NdpNeighbor, NdpOption, NdpOptionIter};
 pub use ipv4::Ipv4Packet;
 pub use ipv6::{
-    walk_ext_headers, walk_ext_headers_checked, walk_ext_headers_quoted, ExtChain, FragmentInfo, Ipv6FragHeader, Ipv6Packet,
-    RoutingInfo,
+    walk_ext_headers, walk_ext_headers_checked, walk_ext_headers_quoted, ExtChain, FragmentInfo,
+    Ipv6FragHeader, Ipv6Packet, RoutingInfo,
 };
 pub use tcp::TcpPacket;
 pub use udp::UdpPacket;
