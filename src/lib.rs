@@ -3,7 +3,7 @@
 //!
 //! `wire`, `xlat` and `config` are pure Rust over byte slices and plain
 //! structs: every unit test, benchmark and fuzz target runs without EAL.
-//! `dpdk` is the only module allowed `unsafe`.
+//! `dpdk` is the only module allowed unsafe code.
 #![deny(unsafe_code)]
 
 pub mod config;

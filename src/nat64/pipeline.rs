@@ -537,6 +537,33 @@ impl Worker {
         }
     }
 
+    /// A packet of an existing session, from `side`: refresh its lifetime
+    /// (UDP §3.5.1, ICMP §3.5.3) or run the TCP state machine (§3.5.2.2),
+    /// and return its BIB entry.
+    fn refresh(
+        &mut self,
+        s: SessionId,
+        l4: L4,
+        side: Side,
+        tcp_flags: u8,
+        now: Millis,
+    ) -> &BibEntry {
+        let class = match l4 {
+            L4::Tcp => {
+                let step = tcp::tcp_transition(self.tables.session(s).tcp, side, tcp_flags);
+                self.tables.session_mut(s).tcp = step.state;
+                step.timer
+            }
+            L4::Udp => Some(TimerClass::Udp),
+            L4::Icmp => Some(TimerClass::Icmp),
+        };
+        if let Some(c) = class {
+            let to = self.timeouts;
+            self.tables.touch(s, c, now, &to);
+        }
+        self.tables.bib(self.tables.session(s).bib)
+    }
+
     // -----------------------------------------------------------------
     // IPv6 -> IPv4.
 
@@ -653,27 +680,11 @@ impl Worker {
             let b = self.tables.bib(self.tables.session(s).bib);
             return Ok((b.v4, b.v4_port));
         }
-        let to = self.timeouts;
         if let Some(s) = self
             .tables
             .session_by_v6(inc.l4, &inc.x6, inc.x_port, inc.y4, rport)
         {
-            // An existing session: refresh it (UDP §3.5.1, ICMP §3.5.3) or
-            // run the TCP state machine (§3.5.2.2).
-            let class = match inc.l4 {
-                L4::Tcp => {
-                    let step =
-                        tcp::tcp_transition(self.tables.session(s).tcp, Side::V6, inc.tcp_flags);
-                    self.tables.session_mut(s).tcp = step.state;
-                    step.timer
-                }
-                L4::Udp => Some(TimerClass::Udp),
-                L4::Icmp => Some(TimerClass::Icmp),
-            };
-            if let Some(c) = class {
-                self.tables.touch(s, c, now, &to);
-            }
-            let b = self.tables.bib(self.tables.session(s).bib);
+            let b = self.refresh(s, inc.l4, Side::V6, inc.tcp_flags, now);
             return Ok((b.v4, b.v4_port));
         }
         // No session. §3.5.2.2 CLOSED: only a V6 SYN opens a TCP session.
@@ -1053,25 +1064,11 @@ impl Worker {
             let b = self.tables.bib(self.tables.session(s).bib);
             return Ok((b.v6, b.v6_port));
         }
-        let to = self.timeouts;
         if let Some(s) = self
             .tables
             .session_by_v4(inc.l4, inc.t4, inc.t_port, inc.y4, rport)
         {
-            let class = match inc.l4 {
-                L4::Tcp => {
-                    let step =
-                        tcp::tcp_transition(self.tables.session(s).tcp, Side::V4, inc.tcp_flags);
-                    self.tables.session_mut(s).tcp = step.state;
-                    step.timer
-                }
-                L4::Udp => Some(TimerClass::Udp),
-                L4::Icmp => Some(TimerClass::Icmp),
-            };
-            if let Some(c) = class {
-                self.tables.touch(s, c, now, &to);
-            }
-            let b = self.tables.bib(self.tables.session(s).bib);
+            let b = self.refresh(s, inc.l4, Side::V4, inc.tcp_flags, now);
             return Ok((b.v6, b.v6_port));
         }
         let bib = self.tables.bib_by_v4(inc.l4, inc.t4, inc.t_port);
