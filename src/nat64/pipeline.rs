@@ -46,7 +46,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::wire::{icmpv4_type, icmpv6_type, ip_proto, Ipv4Packet};
-use crate::xlat::rfc6052::Nat64Prefix;
+use crate::xlat::rfc6052::{is_global_ipv4, Nat64Prefix};
 use crate::xlat::v4to6::{flow4, icmpv4_error, translate_4to6};
 use crate::xlat::v6to4::{flow6, icmpv6_error, translate_6to4};
 use crate::xlat::{
@@ -403,7 +403,9 @@ pub struct Worker {
     id: u16,
     n_workers: u16,
     prefix: Nat64Prefix,
-    allow_non_global: bool,
+    /// RFC 6052 §3.1 applies: the well-known prefix without
+    /// `allow_non_global_ipv4` (`Nat64Prefix::permits`, decided once).
+    global_only: bool,
     address_dependent: bool,
     drop_external_tcp: bool,
     subscriber_len: u8,
@@ -450,7 +452,8 @@ impl Worker {
             id: worker,
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
-            allow_non_global: cfg.translation.allow_non_global_ipv4,
+            global_only: cfg.translation.prefix.is_well_known()
+                && !cfg.translation.allow_non_global_ipv4,
             address_dependent: cfg.filtering.address_dependent,
             drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
             subscriber_len: plen,
@@ -490,6 +493,13 @@ impl Worker {
     /// SYNs held right now.
     pub fn held_syns(&self) -> usize {
         self.held.used
+    }
+
+    /// RFC 6052 §3.1: whether `v4` may appear under the prefix (as
+    /// `Nat64Prefix::permits`, with the prefix-wide part decided in `new`).
+    #[inline]
+    fn permits(&self, v4: Ipv4Addr) -> bool {
+        !self.global_only || is_global_ipv4(v4)
     }
 
     // -----------------------------------------------------------------
@@ -577,8 +587,13 @@ impl Worker {
         // Ownership first: the subscriber is the packet's source, or for an
         // ICMPv6 error (perhaps from a router) the destination of the
         // packet it quotes.
-        let owner = flow.inner.map_or(flow.tuple.src, |i| i.dst);
-        let w = subscriber_worker(&Subscriber::of(&owner, self.subscriber_len), self.n_workers);
+        // (A single worker owns everything: no hash to compute.)
+        let w = if self.n_workers == 1 {
+            0
+        } else {
+            let owner = flow.inner.map_or(flow.tuple.src, |i| i.dst);
+            subscriber_worker(&Subscriber::of(&owner, self.subscriber_len), self.n_workers)
+        };
         if w != self.id {
             self.counters.handed_off += 1;
             return Action::Handoff {
@@ -652,7 +667,7 @@ impl Worker {
         // IPv4 addresses unless the operator allows it. Refused with an
         // ICMPv6 destination unreachable, code 1 (administratively
         // prohibited) and a counter.
-        if !self.prefix.permits(dst4, self.allow_non_global) {
+        if !self.permits(dst4) {
             return Err(self.refuse6(buf, Nat64Drop::NonGlobalIpv4, 1));
         }
         Ok(inc)
@@ -1033,9 +1048,7 @@ impl Worker {
         // the well-known prefix; dropped with a counter (no ICMP: the
         // refusal is ours, not the destination's).
         let shown = inc.error_src.unwrap_or(inc.y4);
-        if !self.prefix.permits(shown, self.allow_non_global)
-            || !self.prefix.permits(inc.y4, self.allow_non_global)
-        {
+        if !self.permits(shown) || !self.permits(inc.y4) {
             return Err(self.drop(Nat64Drop::NonGlobalIpv4));
         }
         Ok(inc)

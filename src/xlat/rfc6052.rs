@@ -109,6 +109,7 @@ impl Nat64Prefix {
     }
 
     /// Whether `v6` lies under this prefix.
+    #[inline]
     pub fn contains(&self, v6: &Ipv6Addr) -> bool {
         (u128::from(*v6) ^ u128::from(self.addr)) & mask(self.len) == 0
     }
@@ -116,7 +117,13 @@ impl Nat64Prefix {
     /// RFC 6052 §2.3: the IPv4-embedded IPv6 address of `v4`. The IPv4 bits
     /// follow the prefix, skipping the u-octet (§2.2); u-octet and suffix are
     /// zero.
+    #[inline]
     pub fn embed(&self, v4: Ipv4Addr) -> Ipv6Addr {
+        if self.len == 96 {
+            // The common case, on every translated packet: the IPv4 bits
+            // are the last 32 (the prefix's own are zero there).
+            return Ipv6Addr::from(u128::from(self.addr) | u128::from(u32::from(v4)));
+        }
         let mut out = self.addr.octets();
         for (pos, byte) in self.v4_positions().into_iter().zip(v4.octets()) {
             out[pos] = byte;
@@ -130,9 +137,14 @@ impl Nat64Prefix {
     /// The u-octet and suffix are not checked: §2.2 says they are set to
     /// zero when an address is *built*, and §2.3 extraction reads only the
     /// IPv4 bits, so a reader ignores them as the RFC does.
+    #[inline]
     pub fn extract(&self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
         if !self.contains(v6) {
             return None;
+        }
+        if self.len == 96 {
+            // As `embed`: the last 32 bits.
+            return Some(Ipv4Addr::from(u128::from(*v6) as u32));
         }
         let octets = v6.octets();
         let mut v4 = [0u8; 4];
@@ -166,6 +178,7 @@ impl Nat64Prefix {
 }
 
 /// Network mask of `len` leading one bits.
+#[inline]
 fn mask(len: u8) -> u128 {
     match len {
         0 => 0,
