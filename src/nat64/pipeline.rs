@@ -568,8 +568,7 @@ impl Worker {
             L4::Icmp => Some(TimerClass::Icmp),
         };
         if let Some(c) = class {
-            let to = self.timeouts;
-            self.tables.touch(s, c, now, &to);
+            self.tables.touch(s, c, now, &self.timeouts);
         }
         self.tables.bib(self.tables.session(s).bib)
     }
@@ -580,9 +579,12 @@ impl Worker {
     /// An IPv6 packet from the inside, in `buf` (starting at its IPv6
     /// header), through RFC 6146 §3.4-§3.8.
     pub fn process_6to4(&mut self, buf: &mut PacketBuf, now: Millis) -> Action {
-        let flow = match flow6(buf.data()) {
+        // Borrowed from the result, not moved out of it: no copy of the
+        // flow per packet.
+        let res = flow6(buf.data());
+        let flow = match &res {
             Ok(f) => f,
-            Err(r) => return self.drop_xlat(r),
+            Err(r) => return self.drop_xlat(*r),
         };
         // Ownership first: the subscriber is the packet's source, or for an
         // ICMPv6 error (perhaps from a router) the destination of the
@@ -601,7 +603,7 @@ impl Worker {
                 dir: Direction::SixToFour,
             };
         }
-        match self.pipeline_6to4(buf, &flow, now) {
+        match self.pipeline_6to4(buf, flow, now) {
             Ok(a) | Err(a) => a,
         }
     }
@@ -953,9 +955,11 @@ impl Worker {
     /// a hairpin), in `buf` starting at its IPv4 header, through RFC 6146
     /// §3.4-§3.7.
     pub fn process_4to6(&mut self, buf: &mut PacketBuf, now: Millis) -> Action {
-        let flow = match flow4(buf.data()) {
+        // Borrowed, as in `process_6to4`.
+        let res = flow4(buf.data());
+        let flow = match &res {
             Ok(f) => f,
-            Err(r) => return self.drop_xlat(r),
+            Err(r) => return self.drop_xlat(*r),
         };
         // Ownership first: the worker of the pool port the packet is for
         // (for an ICMP error, the source of the packet it quotes).
@@ -973,14 +977,14 @@ impl Worker {
                 };
             }
             None => {
-                if flow.tuple.dst == self.outside || self.is_echo_request_to_pool(buf, &flow) {
+                if flow.tuple.dst == self.outside || self.is_echo_request_to_pool(buf, flow) {
                     self.counters.local += 1;
                     return Action::Local;
                 }
                 return self.drop(Nat64Drop::NotPool);
             }
         }
-        match self.pipeline_4to6(buf, &flow, now) {
+        match self.pipeline_4to6(buf, flow, now) {
             Ok(a) | Err(a) => a,
         }
     }
