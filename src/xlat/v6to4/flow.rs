@@ -4,7 +4,8 @@
 use std::net::Ipv6Addr;
 
 use super::{icmp, Ipv6Info};
-use crate::wire::{ip_proto, Icmpv6Packet, TcpPacket, UdpPacket};
+use crate::wire::ipv6::HEADER_LEN as IPV6_HEADER_LEN;
+use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet, TcpPacket, UdpPacket};
 use crate::xlat::{DropReason, Flow, Tuple, L4};
 
 /// Reads the tuple of the IPv6 packet `pkt` (starting at its IPv6 header)
@@ -18,6 +19,14 @@ use crate::xlat::{DropReason, Flow, Tuple, L4};
 /// `Fragment` for fragmented ICMPv6, `IcmpInnerBad` for an error quoting
 /// an error or too little to read a tuple from.
 pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
+    match flow6_plain(pkt) {
+        Some(flow) => Ok(flow),
+        None => flow6_full(pkt),
+    }
+}
+
+/// [`flow6`] for every packet, without the shortcut.
+pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     let info = Ipv6Info::parse(pkt)?;
     if info.frag.is_some() {
         if info.ext_after_fragment() {
@@ -76,6 +85,42 @@ pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
         }
     }
     Ok(flow)
+}
+
+/// The common case, taken first: TCP or UDP right after the fixed header,
+/// whole. `None` for anything else (or anything wrong), which [`flow6`]
+/// then reads in full; for what this accepts, that reading gives the same
+/// flow (no extension header, so no fragment; the same transport views).
+pub(super) fn flow6_plain(pkt: &[u8]) -> Option<Flow<Ipv6Addr>> {
+    let (hdr, rest) = pkt.split_first_chunk::<IPV6_HEADER_LEN>()?;
+    let ip = Ipv6Packet::new_unchecked(hdr);
+    if ip.version() != 6 {
+        return None;
+    }
+    let upper = rest.get(..usize::from(ip.payload_len()))?;
+    let (l4, src_port, dst_port, tcp_flags) = match ip.next_header() {
+        ip_proto::TCP => {
+            let tcp = TcpPacket::new_checked(upper).ok()?;
+            (L4::Tcp, tcp.src_port(), tcp.dst_port(), tcp.flags())
+        }
+        ip_proto::UDP => {
+            let udp = UdpPacket::new_checked_header(upper).ok()?;
+            (L4::Udp, udp.src_port(), udp.dst_port(), 0)
+        }
+        _ => return None,
+    };
+    Some(Flow {
+        tuple: Tuple {
+            l4,
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            src_port,
+            dst_port,
+        },
+        inner: None,
+        tcp_flags,
+        non_first_fragment: false,
+    })
 }
 
 /// The tuple of the packet an ICMPv6 error quotes, as quoted.

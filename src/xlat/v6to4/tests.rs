@@ -1128,6 +1128,38 @@ fn rfc7915_5_5_udp_checksum_never_zero_all_ports() {
 
 // ---- flow6 (RFC 6146 §3.4) ----
 
+/// The plain-case shortcut of `flow6` answers exactly as the full reading
+/// wherever it answers at all: on TCP and UDP packets (from etherparse) cut
+/// at every length, with a wrong version, and with a payload length past
+/// the end; and it answers (`Some`) for the whole plain packets.
+#[test]
+fn flow6_plain_agrees_with_full_reading() {
+    use super::flow::{flow6_full, flow6_plain};
+    let udp = udp6(HOST6, SERVER6, HOST_PORT, SERVER_PORT, 64, b"xyz");
+    let tcp = tcp6_syn(HOST6, SERVER6, HOST_PORT, 80, b"hello");
+    let echo = echo6(HOST6, SERVER6, true, 0x4242, 1, b"");
+    for pkt in [&udp, &tcp] {
+        let whole = flow6_plain(pkt).expect("plain packet takes the shortcut");
+        assert_eq!(Ok(whole), flow6_full(pkt));
+    }
+    assert_eq!(flow6_plain(&echo), None, "ICMPv6 goes the full way");
+    for pkt in [&udp, &tcp, &echo] {
+        let mut variants: Vec<Vec<u8>> = (0..=pkt.len()).map(|n| pkt[..n].to_vec()).collect();
+        let mut bad_version = pkt.clone();
+        bad_version[0] = 0x45;
+        variants.push(bad_version);
+        let mut long = pkt.clone();
+        long[5] = long[5].wrapping_add(1);
+        variants.push(long);
+        for v in &variants {
+            if let Some(f) = flow6_plain(v) {
+                assert_eq!(Ok(f), flow6_full(v), "{v:02x?}");
+            }
+            assert_eq!(flow6(v), flow6_full(v), "{v:02x?}");
+        }
+    }
+}
+
 #[test]
 fn flow6_tuples() {
     let udp = udp6(HOST6, SERVER6, HOST_PORT, SERVER_PORT, 64, b"x");
