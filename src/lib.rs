@@ -3,7 +3,7 @@
 //!
 //! `wire`, `xlat` and `config` are pure Rust over byte slices and plain
 //! structs: every unit test, benchmark and fuzz target runs without EAL.
-//! `dpdk` is the only module allowed unsafe code.
+//! `dpdk` is the only module exempt from `deny(unsafe_code)`.
 #![deny(unsafe_code)]
 
 pub mod config;
