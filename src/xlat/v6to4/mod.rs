@@ -36,10 +36,10 @@ use super::{DropReason, PacketBuf, Plan, Verdict, XlatConfig, XlatState};
 use crate::wire::checksum;
 use crate::wire::icmpv6_type;
 use crate::wire::ip_proto;
-use crate::wire::ipv6::{HEADER_LEN as IPV6_HEADER_LEN, MAX_EXT_HEADERS};
+use crate::wire::ipv6::HEADER_LEN as IPV6_HEADER_LEN;
 use crate::wire::{
-    walk_ext_headers_checked, Error as WireError, ExtChain, FragmentInfo, Ipv4Packet,
-    Ipv6FragHeader, Ipv6Packet, RoutingInfo, TcpPacket, UdpPacket,
+    walk_ext_headers_checked, walk_ext_headers_quoted, Error as WireError, ExtChain, FragmentInfo,
+    Ipv4Packet, Ipv6Packet, RoutingInfo, TcpPacket, UdpPacket,
 };
 
 /// Length of the IPv4 header the translator writes (no options, §5.1 IHL 5).
@@ -349,8 +349,7 @@ impl Ipv6Info {
     /// Reads the IPv6 packet quoted in an ICMPv6 error, which is cut short
     /// by design: the extension headers are walked over the bytes present.
     fn parse_quoted(pkt: &[u8]) -> Option<Self> {
-        let ip = Ipv6Packet::new_checked_header(pkt).ok()?;
-        let chain = walk_partial(pkt, ip.next_header())?;
+        let chain = walk_ext_headers_quoted(pkt).ok()?;
         Self::from_parts(pkt, &chain)
     }
 
@@ -409,64 +408,6 @@ fn is_ext_header(proto: u8) -> bool {
             | ip_proto::IPV6_OPTS
             | PROTO_AH
     )
-}
-
-/// The extension-header walk of `wire::walk_ext_headers` over a packet that
-/// is cut short (quoted in an ICMPv6 error): bounded by the bytes present
-/// rather than by the Payload Length. `None` when a header runs past them.
-fn walk_partial(pkt: &[u8], first: u8) -> Option<ExtChain> {
-    let mut chain = ExtChain {
-        upper_proto: first,
-        upper_offset: IPV6_HEADER_LEN,
-        hop_by_hop: false,
-        routing: None,
-        fragment: None,
-        last_next_header_offset: 6,
-    };
-    for _ in 0..=MAX_EXT_HEADERS {
-        let off = chain.upper_offset;
-        let len = match chain.upper_proto {
-            ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS => {
-                (usize::from(*pkt.get(off + 1)?) + 1) * 8
-            }
-            ip_proto::IPV6_FRAG => Ipv6FragHeader::<&[u8]>::LEN,
-            _ => return Some(chain),
-        };
-        let header = pkt.get(off..off + len)?;
-        match chain.upper_proto {
-            ip_proto::HOPOPT => chain.hop_by_hop = true,
-            ip_proto::IPV6_ROUTE => {
-                chain.routing = Some(RoutingInfo {
-                    offset: off,
-                    segments_left: header[3],
-                })
-            }
-            ip_proto::IPV6_FRAG => {
-                if chain.fragment.is_some() {
-                    return None;
-                }
-                let frag = Ipv6FragHeader::new_unchecked(header);
-                let info = FragmentInfo {
-                    offset: off,
-                    ident: frag.ident(),
-                    frag_offset: frag.frag_offset(),
-                    more: frag.more_frags(),
-                };
-                chain.fragment = Some(info);
-                if info.frag_offset != 0 {
-                    chain.upper_proto = frag.next_header();
-                    chain.upper_offset = off + len;
-                    chain.last_next_header_offset = off;
-                    return Some(chain);
-                }
-            }
-            _ => {}
-        }
-        chain.upper_proto = header[0];
-        chain.last_next_header_offset = off;
-        chain.upper_offset = off + len;
-    }
-    None
 }
 
 /// Sum of two IPv4 addresses (see [`Ipv6Info::addr_sum`]).
