@@ -1,1 +1,340 @@
-//! (being written)
+//! Ethernet headers on and off, the solicitations the box sends, and the
+//! next hop of a destination.
+//!
+//! Promises: `encap`/`decap` only move the packet's start inside its
+//! buffer (as `rte_pktmbuf_prepend`/`rte_pktmbuf_adj` do) and report a
+//! missing headroom or a short packet as `false`; the frame builders write
+//! a whole, valid frame or nothing (length 0) when the buffer is too small.
+//! ARP requests follow RFC 826, Neighbor Solicitations RFC 4861 §4.3 and
+//! §7.2.2 (solicited-node multicast destination, RFC 4291 §2.7.1, and its
+//! Ethernet mapping, RFC 2464 §7).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::{Mac, Own};
+use crate::wire::arp::{arp_op, ArpPacket};
+use crate::wire::icmpv6::{ndp_option, NDP_LL_OPTION_LEN, NDP_NEIGHBOR_LEN};
+use crate::wire::{ethertype, icmpv6_type, ip_proto, Icmpv6Packet, Ipv6Packet, NdpNeighbor};
+
+/// Length of an untagged Ethernet header.
+pub const ETHER_HDR: usize = 14;
+/// Length of the ARP request frame [`arp_request`] writes.
+pub const ARP_FRAME_LEN: usize = ETHER_HDR + crate::wire::arp::PACKET_LEN;
+/// Length of the NS frame [`neighbor_solicit`] writes.
+pub const NS_FRAME_LEN: usize =
+    ETHER_HDR + crate::wire::ipv6::HEADER_LEN + NDP_NEIGHBOR_LEN + NDP_LL_OPTION_LEN;
+/// The Ethernet broadcast address.
+pub const BROADCAST: Mac = [0xFF; 6];
+
+/// Whether `mac` is a group (multicast or broadcast) address: the I/G bit.
+#[inline]
+pub fn is_group(mac: &Mac) -> bool {
+    mac[0] & 1 != 0
+}
+
+/// The solicited-node multicast address of `addr`, RFC 4291 §2.7.1:
+/// ff02::1:ff00:0/104 and the low 24 bits of `addr`.
+pub fn solicited_node(addr: &Ipv6Addr) -> Ipv6Addr {
+    let o = addr.octets();
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    )
+}
+
+/// The Ethernet address of IPv6 multicast `group`, RFC 2464 §7:
+/// 33:33 and the group's low 32 bits.
+pub fn multicast_mac(group: &Ipv6Addr) -> Mac {
+    let o = group.octets();
+    [0x33, 0x33, o[12], o[13], o[14], o[15]]
+}
+
+/// Writes a 14-byte Ethernet header at the start of `out` (which the
+/// caller has checked is long enough).
+fn write_ether(out: &mut [u8], dst: Mac, src: Mac, ethertype: u16) {
+    out[0..6].copy_from_slice(&dst);
+    out[6..12].copy_from_slice(&src);
+    out[12..14].copy_from_slice(&ethertype.to_be_bytes());
+}
+
+/// Prepend a 14-byte Ethernet header (dst, src, ethertype); false if no headroom.
+pub fn encap(pkt: &mut crate::xlat::buf::PacketBuf, dst: Mac, src: Mac, ethertype: u16) -> bool {
+    if !pkt.prepend(ETHER_HDR) {
+        return false;
+    }
+    write_ether(pkt.data_mut(), dst, src, ethertype);
+    true
+}
+
+/// Strip `l3` bytes of L2 header; false if shorter.
+pub fn decap(pkt: &mut crate::xlat::buf::PacketBuf, l3: usize) -> bool {
+    pkt.adj(l3)
+}
+
+/// A whole ARP request frame (broadcast) into `buf`; returns its length (42),
+/// or 0 if `buf` is shorter.
+pub fn arp_request(buf: &mut [u8], src_mac: Mac, src_ip: Ipv4Addr, target: Ipv4Addr) -> usize {
+    let Some(out) = buf.get_mut(..ARP_FRAME_LEN) else {
+        return 0;
+    };
+    // RFC 826 "Packet Generation": broadcast, ar$op = request, our
+    // hardware and protocol addresses as sender, the target's protocol
+    // address; the target hardware address is unknown (zero, RFC 5227 §1.1
+    // notes its value is ignored).
+    write_ether(out, BROADCAST, src_mac, ethertype::ARP);
+    let mut arp = ArpPacket::new_unchecked(&mut out[ETHER_HDR..]);
+    arp.init_ethernet_ipv4();
+    arp.set_operation(arp_op::REQUEST);
+    arp.set_sender_hw(src_mac);
+    arp.set_sender_ip(src_ip);
+    arp.set_target_hw([0; 6]);
+    arp.set_target_ip(target);
+    ARP_FRAME_LEN
+}
+
+/// A whole NS frame (to the solicited-node multicast of `target`, with SLLA
+/// option, hop limit 255, checksum) into `buf`; returns its length (86), or
+/// 0 if `buf` is shorter.
+pub fn neighbor_solicit(buf: &mut [u8], src_mac: Mac, src_ip: Ipv6Addr, target: Ipv6Addr) -> usize {
+    let Some(out) = buf.get_mut(..NS_FRAME_LEN) else {
+        return 0;
+    };
+    // RFC 4861 §7.2.2: address resolution multicasts the NS to the
+    // target's solicited-node address; RFC 2464 §7 maps it to 33:33:ff:xx:xx:xx.
+    let group = solicited_node(&target);
+    write_ether(out, multicast_mac(&group), src_mac, ethertype::IPV6);
+    let icmp_len = NDP_NEIGHBOR_LEN + NDP_LL_OPTION_LEN;
+    let (ip, icmp) = out[ETHER_HDR..].split_at_mut(crate::wire::ipv6::HEADER_LEN);
+    let mut ip = Ipv6Packet::new_unchecked(ip);
+    ip.set_version(6);
+    ip.set_traffic_class(0);
+    ip.set_flow_label(0);
+    ip.set_payload_len(icmp_len as u16);
+    ip.set_next_header(ip_proto::ICMPV6);
+    // RFC 4861 §4.3: hop limit 255, so receivers know it was not forwarded.
+    ip.set_hop_limit(255);
+    ip.set_src_addr(&src_ip);
+    ip.set_dst_addr(&group);
+    icmp.fill(0);
+    let mut ns = NdpNeighbor::new_unchecked(&mut icmp[..]);
+    ns.set_msg_type(icmpv6_type::NEIGHBOR_SOLICIT);
+    ns.clear_flags();
+    ns.set_target_addr(&target);
+    // RFC 4861 §4.3: the source link-layer address option MUST be included
+    // in multicast solicitations (the source is not ::).
+    let _ = ns.set_ll_addr_option(ndp_option::SOURCE_LL_ADDR, src_mac);
+    Icmpv6Packet::new_unchecked(&mut icmp[..]).fill_checksum(&src_ip, &group);
+    NS_FRAME_LEN
+}
+
+/// Whether `a` and `b` share their first `len` bits.
+fn same_prefix_v4(a: Ipv4Addr, b: Ipv4Addr, len: u8) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+    (u32::from(a) ^ u32::from(b)) & mask == 0
+}
+
+/// Whether `a` and `b` share their first `len` bits.
+fn same_prefix_v6(a: &Ipv6Addr, b: &Ipv6Addr, len: u8) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+    (u128::from(*a) ^ u128::from(*b)) & mask == 0
+}
+
+/// Next hop: the destination itself when under the link's prefix, else the gateway.
+pub fn next_hop_v4(own: &Own, dst: Ipv4Addr) -> Ipv4Addr {
+    if same_prefix_v4(dst, own.outside, own.outside_prefix_len) {
+        dst
+    } else {
+        own.outside_gateway
+    }
+}
+
+/// Next hop: the destination itself when under the link's prefix (or
+/// link-local, RFC 4291 §2.5.6), else the gateway.
+pub fn next_hop_v6(own: &Own, dst: Ipv6Addr) -> Ipv6Addr {
+    let link_local = dst.segments()[0] & 0xffc0 == 0xfe80;
+    if link_local || same_prefix_v6(&dst, &own.inside, own.inside_prefix_len) {
+        dst
+    } else {
+        own.inside_gateway
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::nat64::pool4::PoolLayout;
+    use crate::xlat::buf::PacketBuf;
+    use crate::xlat::rfc6052::Nat64Prefix;
+    use etherparse::{EtherType, Icmpv6Slice, SlicedPacket};
+    use std::sync::Arc;
+
+    pub const IN_MAC: Mac = [0x02, 0, 0, 0, 0, 0x11];
+    pub const OUT_MAC: Mac = [0x02, 0, 0, 0, 0, 0x22];
+
+    /// The box of the tests: inside 2001:db8:1::1/64 via 2001:db8:1::fe,
+    /// outside 198.51.100.1/24 via 198.51.100.254, pool 192.0.2.0/28,
+    /// prefix 2001:db8:64::/96.
+    pub fn own() -> Own {
+        let pool = crate::config::Pool4 {
+            addresses: vec![crate::config::Ipv4Range {
+                first: Ipv4Addr::new(192, 0, 2, 0),
+                last: Ipv4Addr::new(192, 0, 2, 15),
+            }],
+            port_range: (1024, 65535),
+            block_size: 512,
+            max_blocks_per_subscriber: 8,
+            subscriber_prefix_len: 56,
+            allocation: crate::config::Allocation::Dynamic,
+            paired: true,
+            deterministic_inside: None,
+        };
+        Own {
+            inside_mac: IN_MAC,
+            outside_mac: OUT_MAC,
+            inside: "2001:db8:1::1".parse().unwrap(),
+            inside_link_local: "fe80::11".parse().unwrap(),
+            inside_prefix_len: 64,
+            inside_gateway: "2001:db8:1::fe".parse().unwrap(),
+            outside: Ipv4Addr::new(198, 51, 100, 1),
+            outside_prefix_len: 24,
+            outside_gateway: Ipv4Addr::new(198, 51, 100, 254),
+            prefix: Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap(),
+            pool: Arc::new(PoolLayout::new(&pool, &[], 1)),
+        }
+    }
+
+    #[test]
+    fn rfc4291_2_7_1_solicited_node_and_rfc2464_7_mac() {
+        let a: Ipv6Addr = "2001:db8:1::12:3456".parse().unwrap();
+        assert_eq!(
+            solicited_node(&a),
+            "ff02::1:ff12:3456".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            multicast_mac(&solicited_node(&a)),
+            [0x33, 0x33, 0xff, 0x12, 0x34, 0x56]
+        );
+        assert!(is_group(&BROADCAST));
+        assert!(is_group(&[0x33, 0x33, 0, 0, 0, 1]));
+        assert!(is_group(&[0x01, 0, 0x5e, 0, 0, 1]));
+        assert!(!is_group(&IN_MAC));
+    }
+
+    #[test]
+    fn encap_decap_move_the_start() {
+        let mut mem = [0u8; 64];
+        mem[20..24].copy_from_slice(&[0x45, 0, 0, 20]);
+        let mut b = PacketBuf::new(&mut mem, 20, 20).unwrap();
+        assert!(encap(&mut b, OUT_MAC, IN_MAC, ethertype::IPV4));
+        assert_eq!(b.len(), 34);
+        let eth = etherparse::Ethernet2Header::from_slice(b.data()).unwrap().0;
+        assert_eq!(eth.destination, OUT_MAC);
+        assert_eq!(eth.source, IN_MAC);
+        assert_eq!(eth.ether_type, EtherType::IPV4);
+        assert_eq!(&b.data()[14..18], &[0x45, 0, 0, 20]);
+        assert!(decap(&mut b, 14));
+        assert_eq!(b.start(), 20);
+        assert!(!decap(&mut b, 21));
+        let mut b = PacketBuf::new(&mut mem, 13, 20).unwrap();
+        assert!(!encap(&mut b, OUT_MAC, IN_MAC, ethertype::IPV4));
+        assert_eq!(b.start(), 13);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn rfc826_request_frame_bytes() {
+        let mut buf = [0xAAu8; 64];
+        let n = arp_request(&mut buf, OUT_MAC, Ipv4Addr::new(198, 51, 100, 1), Ipv4Addr::new(198, 51, 100, 254));
+        assert_eq!(n, 42);
+        // etherparse 0.16 has no ARP: the expected bytes, field by field.
+        let expect: [u8; 42] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // Ethernet dst: broadcast
+            0x02, 0, 0, 0, 0, 0x22,             // Ethernet src: outside MAC
+            0x08, 0x06,                         // EtherType ARP
+            0x00, 0x01, 0x08, 0x00, 6, 4,       // Ethernet / IPv4 / 6 / 4
+            0x00, 0x01,                         // op: request
+            0x02, 0, 0, 0, 0, 0x22,             // sender hardware address
+            198, 51, 100, 1,                    // sender protocol address
+            0, 0, 0, 0, 0, 0,                   // target hardware address: unknown
+            198, 51, 100, 254,                  // target protocol address
+        ];
+        assert_eq!(buf[..42], expect);
+        let eth = etherparse::Ethernet2Header::from_slice(&buf).unwrap().0;
+        assert_eq!(eth.ether_type, EtherType::ARP);
+        assert_eq!(arp_request(&mut buf[..41], OUT_MAC, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST), 0);
+    }
+
+    #[test]
+    fn rfc4861_7_2_2_solicit_frame_checked_by_etherparse() {
+        let mut buf = [0u8; 128];
+        let src: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let target: Ipv6Addr = "2001:db8:1::ab:cdef".parse().unwrap();
+        let n = neighbor_solicit(&mut buf, IN_MAC, src, target);
+        assert_eq!(n, 86);
+        let p = SlicedPacket::from_ethernet(&buf[..n]).unwrap();
+        let Some(etherparse::LinkSlice::Ethernet2(eth)) = &p.link else {
+            panic!("no ethernet")
+        };
+        assert_eq!(eth.destination(), [0x33, 0x33, 0xff, 0xab, 0xcd, 0xef]);
+        assert_eq!(eth.source(), IN_MAC);
+        let Some(etherparse::NetSlice::Ipv6(ip)) = &p.net else {
+            panic!("no ipv6")
+        };
+        let h = ip.header();
+        assert_eq!(h.hop_limit(), 255);
+        assert_eq!(h.source_addr(), src);
+        assert_eq!(
+            h.destination_addr(),
+            "ff02::1:ffab:cdef".parse::<Ipv6Addr>().unwrap()
+        );
+        let Some(etherparse::TransportSlice::Icmpv6(icmp)) = &p.transport else {
+            panic!("no icmpv6")
+        };
+        assert_eq!(icmp.type_u8(), 135);
+        assert_eq!(icmp.code_u8(), 0);
+        assert!(icmp.is_checksum_valid(src.octets(), h.destination_addr().octets()));
+        assert_eq!(icmp.bytes5to8(), [0; 4]); // reserved
+        #[rustfmt::skip]
+        let body: [u8; 24] = [
+            0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0xef, // target
+            1, 1, 0x02, 0, 0, 0, 0, 0x11, // SLLA option: type 1, 1x8 bytes, MAC
+        ];
+        assert_eq!(icmp.payload(), &body[..]);
+        let again = Icmpv6Slice::from_slice(&buf[54..n]).unwrap();
+        assert_eq!(again.type_u8(), 135);
+        assert_eq!(neighbor_solicit(&mut buf[..85], IN_MAC, src, target), 0);
+    }
+
+    #[test]
+    fn next_hop_on_link_or_gateway() {
+        let own = own();
+        assert_eq!(
+            next_hop_v4(&own, Ipv4Addr::new(198, 51, 100, 7)),
+            Ipv4Addr::new(198, 51, 100, 7)
+        );
+        assert_eq!(
+            next_hop_v4(&own, Ipv4Addr::new(203, 0, 113, 7)),
+            own.outside_gateway
+        );
+        let on: Ipv6Addr = "2001:db8:1::99".parse().unwrap();
+        let ll: Ipv6Addr = "fe80::99".parse().unwrap();
+        let off: Ipv6Addr = "2001:db8:2::99".parse().unwrap();
+        assert_eq!(next_hop_v6(&own, on), on);
+        assert_eq!(next_hop_v6(&own, ll), ll);
+        assert_eq!(next_hop_v6(&own, off), own.inside_gateway);
+        let mut own0 = own.clone();
+        own0.outside_prefix_len = 0;
+        own0.inside_prefix_len = 0;
+        assert_eq!(
+            next_hop_v4(&own0, Ipv4Addr::new(203, 0, 113, 7)),
+            Ipv4Addr::new(203, 0, 113, 7)
+        );
+        assert_eq!(next_hop_v6(&own0, off), off);
+    }
+}
