@@ -72,7 +72,7 @@ fn main() {
         .clang_arg(format!("-I{}", shim_dir.display()))
         .allowlist_function("rte_.*|shim_.*")
         .allowlist_type("rte_.*")
-        .allowlist_var("RTE_.*|E_RTE_.*|SOCKET_ID_ANY|shim_.*")
+        .allowlist_var("RTE_.*|E_RTE_.*|SOCKET_ID_ANY|RING_F_.*|shim_.*")
         // DPDK 22.11 declares these packed structs with an aligned member,
         // which Rust rejects (E0588); nat64-dpdk never looks inside them.
         .opaque_type("rte_l2tpv2_combined_msg_hdr")

@@ -10,6 +10,10 @@ const uint64_t shim_RTE_ETH_RSS_TCP = RTE_ETH_RSS_TCP;
 const uint64_t shim_RTE_ETH_RSS_UDP = RTE_ETH_RSS_UDP;
 const uint64_t shim_RTE_MBUF_F_INDIRECT = RTE_MBUF_F_INDIRECT;
 const uint64_t shim_RTE_MBUF_F_EXTERNAL = RTE_MBUF_F_EXTERNAL;
+const uint64_t shim_RTE_ETH_RSS_IPV6_ALL =
+	RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_FRAG_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_TCP |
+	RTE_ETH_RSS_NONFRAG_IPV6_UDP | RTE_ETH_RSS_NONFRAG_IPV6_OTHER;
+const uint64_t shim_RTE_ETH_RSS_L3_SRC_ONLY = RTE_ETH_RSS_L3_SRC_ONLY;
 
 uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id,
                                struct rte_mbuf **rx_pkts, uint16_t nb_pkts)

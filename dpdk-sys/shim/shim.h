@@ -58,5 +58,8 @@ extern const uint64_t shim_RTE_ETH_RSS_TCP;
 extern const uint64_t shim_RTE_ETH_RSS_UDP;
 extern const uint64_t shim_RTE_MBUF_F_INDIRECT;
 extern const uint64_t shim_RTE_MBUF_F_EXTERNAL;
+/* The IPv6 RSS types (plain, fragment, TCP, UDP, other). */
+extern const uint64_t shim_RTE_ETH_RSS_IPV6_ALL;
+extern const uint64_t shim_RTE_ETH_RSS_L3_SRC_ONLY;
 
 #endif

@@ -9,5 +9,6 @@
 #include <rte_ring.h>
 #include <rte_cycles.h>
 #include <rte_ether.h>
+#include <rte_dev.h>
 
 #include "shim.h"

@@ -224,6 +224,9 @@ pub struct Inside {
     /// Fixed next-hop MAC; ND for the gateway is skipped when set.
     pub gateway_mac: Option<[u8; 6]>,
     pub mtu: u16,
+    /// Name of the kernel interface of this side's exception path (the TAP
+    /// that carries the box's own traffic to Linux); `inside.kernel_iface`.
+    pub kernel_iface: String,
 }
 
 impl Inside {
@@ -247,6 +250,9 @@ pub struct Outside {
     /// Fixed next-hop MAC; ARP for the gateway is skipped when set.
     pub gateway_mac: Option<[u8; 6]>,
     pub mtu: u16,
+    /// Name of the kernel interface of this side's exception path (the TAP
+    /// that carries the box's own traffic to Linux); `outside.kernel_iface`.
+    pub kernel_iface: String,
 }
 
 impl Outside {
@@ -688,6 +694,28 @@ fn parse_iface<A: FromStr>(s: &str, max_len: u8) -> Result<(A, u8), String> {
 }
 
 /// `"02:00:00:00:00:02"` (or with `-`): a unicast MAC.
+/// A Linux interface name: 1..=15 bytes (IFNAMSIZ - 1), no '/', ':' or
+/// whitespace, not "." or "..".
+fn check_ifname(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 15 {
+        return Err(format!(
+            "{s:?} must be 1 to 15 bytes long (Linux interface names)"
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err(format!("{s:?} is not a valid interface name"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{s:?} contains {c:?}; Linux interface names have no '/', ':' or whitespace"
+        ));
+    }
+    Ok(s.to_string())
+}
+
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     let bad = || format!("{s:?} is not a MAC address like \"02:00:00:00:00:02\"");
     let mut mac = [0u8; 6];
@@ -1024,6 +1052,7 @@ fn validate(
             .map(|s| at("inside.gateway_mac", parse_mac(s)))
             .transpose()?,
         mtu: i.mtu,
+        kernel_iface: at("inside.kernel_iface", check_ifname(&i.kernel_iface))?,
     };
     // A link-local next hop is usual for IPv6 and always on-link.
     let link_local = (u128::from(in_gw) >> 118) == 0x3fa; // fe80::/10
@@ -1091,7 +1120,14 @@ fn validate(
             .map(|s| at("outside.gateway_mac", parse_mac(s)))
             .transpose()?,
         mtu: o.mtu,
+        kernel_iface: at("outside.kernel_iface", check_ifname(&o.kernel_iface))?,
     };
+    if outside.kernel_iface == inside.kernel_iface {
+        return Err(ConfigError::invalid(
+            "outside.kernel_iface",
+            format!("{:?} is also inside.kernel_iface", outside.kernel_iface),
+        ));
+    }
     if !outside.on_link(out_gw) {
         return Err(ConfigError::invalid(
             "outside.gateway",

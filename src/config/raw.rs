@@ -109,6 +109,7 @@ pub struct Inside {
     pub gateway: String,
     pub gateway_mac: Option<String>,
     pub mtu: u16,
+    pub kernel_iface: String,
 }
 
 impl Default for Inside {
@@ -119,6 +120,7 @@ impl Default for Inside {
             gateway: "2001:db8:1::fffe".into(),
             gateway_mac: None,
             mtu: 1500,
+            kernel_iface: "n64-in".into(),
         }
     }
 }
@@ -132,6 +134,7 @@ pub struct Outside {
     pub gateway: String,
     pub gateway_mac: Option<String>,
     pub mtu: u16,
+    pub kernel_iface: String,
 }
 
 impl Default for Outside {
@@ -142,6 +145,7 @@ impl Default for Outside {
             gateway: "192.0.2.1".into(),
             gateway_mac: None,
             mtu: 1500,
+            kernel_iface: "n64-out".into(),
         }
     }
 }

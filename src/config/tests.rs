@@ -772,3 +772,38 @@ fn rfc7422_deterministic_inside_required_sized_and_fitting() {
         .iter()
         .any(|w| w.starts_with("pool4.deterministic_inside: 2001:db8:100::/49 is ignored")));
 }
+
+#[test]
+fn kernel_iface_defaults_and_overrides() {
+    let c = parse("");
+    assert_eq!(c.inside.kernel_iface, "n64-in");
+    assert_eq!(c.outside.kernel_iface, "n64-out");
+    let c =
+        parse("[inside]\nkernel_iface = \"cgn6\"\n[outside]\nkernel_iface = \"cgn4-abcdefghij\"\n");
+    assert_eq!(c.inside.kernel_iface, "cgn6");
+    assert_eq!(c.outside.kernel_iface, "cgn4-abcdefghij");
+}
+
+#[test]
+fn error_kernel_iface_matrix() {
+    assert_eq!(
+        error("[inside]\nkernel_iface = \"\"\n"),
+        "inside.kernel_iface: \"\" must be 1 to 15 bytes long (Linux interface names)"
+    );
+    assert_eq!(
+        error("[outside]\nkernel_iface = \"abcdefghijklmnop\"\n"),
+        "outside.kernel_iface: \"abcdefghijklmnop\" must be 1 to 15 bytes long (Linux interface names)"
+    );
+    assert_eq!(
+        error("[inside]\nkernel_iface = \"n64/in\"\n"),
+        "inside.kernel_iface: \"n64/in\" contains '/'; Linux interface names have no '/', ':' or whitespace"
+    );
+    assert_eq!(
+        error("[inside]\nkernel_iface = \"n64 in\"\n"),
+        "inside.kernel_iface: \"n64 in\" contains ' '; Linux interface names have no '/', ':' or whitespace"
+    );
+    assert_eq!(
+        error("[outside]\nkernel_iface = \"n64-in\"\n"),
+        "outside.kernel_iface: \"n64-in\" is also inside.kernel_iface"
+    );
+}

@@ -50,6 +50,25 @@ pub enum DpdkError {
         /// Why.
         reason: String,
     },
+    /// Creating an mbuf ring failed.
+    #[error("ring '{name}': {reason}")]
+    Ring {
+        /// Ring name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Probing a virtual device at run time (`rte_dev_probe`) failed.
+    #[error("cannot create DPDK device '{devargs}': {reason}")]
+    Probe {
+        /// The device string given (`net_tap3,iface=n64-in,...`).
+        devargs: String,
+        /// The errno of the failed call (`EEXIST`: the name is taken), 0 if
+        /// the failure was not a DPDK call.
+        errno: i32,
+        /// Why, with the likely fix.
+        reason: String,
+    },
     /// Launching or joining an lcore failed.
     #[error("lcore {lcore}: {reason}")]
     Lcore {

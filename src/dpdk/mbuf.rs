@@ -2,7 +2,10 @@
 //!
 //! Only single-segment mbufs are handled as packets: `data()` is the first
 //! segment and [`Mbuf::packet_buf`] refuses chains. The ports are configured
-//! without scatter-gather, so received mbufs are single-segment.
+//! without scatter-gather, so received mbufs are single-segment; a chain
+//! that arrives anyway (a driver with different defaults) is freed and
+//! counted by [`Burst::views`], which turns a whole burst into
+//! [`PacketBuf`] views at once for the burst forms of the pipeline.
 
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
@@ -12,6 +15,7 @@ use std::ptr::NonNull;
 use dpdk_sys::rte_mbuf;
 
 use super::eal::Eal;
+use super::mempool::Mempool;
 use crate::xlat::PacketBuf;
 
 /// An mbuf we own: freed on drop, handed to the NIC by a tx burst.
@@ -142,14 +146,57 @@ impl<'e> Mbuf<'e> {
         unsafe { dpdk_sys::shim_rte_pktmbuf_trim(self.ptr.as_ptr(), n) == 0 }
     }
 
+    /// Ask the CPU to start loading the packet's first cache line
+    /// (`rte_prefetch0`), a few packets before it is parsed.
+    #[inline]
+    pub fn prefetch(&self) {
+        let raw = self.raw();
+        // wrapping_add: computing the address needs no unsafe, and a prefetch
+        // of any address is harmless (it never faults).
+        let p = raw
+            .buf_addr
+            .cast::<u8>()
+            .wrapping_add(usize::from(raw.data_off));
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch is a hint; it does not fault or read memory
+        // architecturally, whatever the address. SSE is baseline on x86_64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
+
+    /// A plain copy of the whole packet (every segment) into a new mbuf
+    /// from `pool`, e.g. for a frame that goes both to the dataplane and to
+    /// the kernel; `None` if the pool is empty. The copy is single-segment
+    /// when the packet fits the pool's data room.
+    pub fn copy_to<'p>(&self, pool: &'p Mempool) -> Option<Mbuf<'p>> {
+        // SAFETY: self is a valid mbuf (type invariant), only read; the pool
+        // is valid while `pool` is; UINT32_MAX copies up to the end.
+        let m =
+            unsafe { dpdk_sys::rte_pktmbuf_copy(self.ptr.as_ptr(), pool.as_ptr(), 0, u32::MAX) };
+        // SAFETY: a fresh copy is direct, single-reference and ours alone;
+        // its lifetime borrows the pool, which keeps the EAL up.
+        unsafe { Mbuf::from_raw(m) }
+    }
+
+    /// True if [`Mbuf::packet_buf`] can view it: one segment whose data
+    /// lies within the data room.
+    pub fn is_viewable(&self) -> bool {
+        let raw = self.raw();
+        raw.nb_segs == 1
+            && usize::from(raw.data_off) + usize::from(raw.data_len) <= usize::from(raw.buf_len)
+    }
+
     /// View the whole data room as a [`PacketBuf`] (packet = data_off ..
     /// data_off + data_len) for the translator; the new bounds are written
     /// back to the mbuf when the view is dropped. `None` for a chain.
     pub fn packet_buf(&mut self) -> Option<MbufPacket<'_>> {
-        let raw = self.raw();
-        if raw.nb_segs != 1 {
+        if !self.is_viewable() {
             return None;
         }
+        let raw = self.raw();
         let (buf_addr, buf_len) = (raw.buf_addr.cast::<u8>(), usize::from(raw.buf_len));
         let (start, len) = (usize::from(raw.data_off), usize::from(raw.data_len));
         // SAFETY: buf_addr..buf_addr+buf_len is the mbuf's data room, owned
@@ -293,6 +340,71 @@ impl<'e, const N: usize> Burst<'e, N> {
         }
     }
 
+    /// Keep only the mbufs for which `keep` is true, in order; free the
+    /// others. Returns how many were freed.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Mbuf<'e>) -> bool) -> usize {
+        // While this runs the burst counts nothing, so a panicking `keep`
+        // leaks the unvisited mbufs instead of freeing one twice.
+        let len = std::mem::replace(&mut self.len, 0);
+        let mut kept = 0;
+        for i in 0..len {
+            // SAFETY: slots i..len are initialised and not yet moved out;
+            // slot i is read exactly once.
+            let m = unsafe { self.mbufs[i].assume_init_read() };
+            if keep(&m) {
+                // kept <= i: the slot was already read out (or is slot i).
+                self.mbufs[kept].write(m);
+                kept += 1;
+            }
+        }
+        self.len = kept;
+        len - kept
+    }
+
+    /// Every mbuf as a [`PacketBuf`] view, in order, in a fixed array (no
+    /// allocation): `views[i]` is `as_slice()[i]` once the views are dropped
+    /// (which writes their new bounds back to the mbufs). Mbufs that cannot
+    /// be viewed (chains, see [`Mbuf::is_viewable`]) are freed first; the
+    /// second value says how many, for the caller to count.
+    pub fn views(&mut self) -> (PacketViews<'_, N>, usize) {
+        let dropped = self.retain(Mbuf::is_viewable);
+        let mut views = PacketViews {
+            views: [const { MaybeUninit::uninit() }; N],
+            len: 0,
+        };
+        for m in self.as_mut_slice() {
+            // Every remaining mbuf is viewable, so this never skips one and
+            // the indices stay aligned with the burst.
+            if let Some(v) = m.packet_buf() {
+                views.views[views.len].write(v);
+                views.len += 1;
+            }
+        }
+        (views, dropped)
+    }
+
+    /// Run `f` over [`Burst::views`]; returns what `f` returns and how many
+    /// mbufs could not be viewed (freed).
+    pub fn with_views<R>(&mut self, f: impl FnOnce(&mut [MbufPacket<'_>]) -> R) -> (R, usize) {
+        let (mut views, dropped) = self.views();
+        (f(views.as_mut_slice()), dropped)
+    }
+
+    /// Forget the first `n` mbufs (handed to a ring) and move the rest to
+    /// the front, in order; the burst keeps those.
+    ///
+    /// # Safety
+    /// The first `n` mbufs were handed over and must not be used or freed here.
+    pub(crate) unsafe fn taken_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        let rest = self.len - n;
+        let p = self.mbufs.as_mut_ptr();
+        // SAFETY: slots n..len are initialised; copying them to 0..rest (an
+        // overlapping move) and counting rest keeps each owned exactly once.
+        unsafe { std::ptr::copy(p.add(n), p, rest) };
+        self.len = rest;
+    }
+
     /// Pointer to the free slots and their number, for an rx burst.
     pub(crate) fn spare_raw(&mut self) -> (*mut *mut rte_mbuf, usize) {
         // SAFETY: len <= N, so the offset stays inside (or one past) the array.
@@ -344,6 +456,58 @@ impl<const N: usize> std::fmt::Debug for Burst<'_, N> {
             .field("len", &self.len)
             .field("capacity", &N)
             .finish()
+    }
+}
+
+/// [`PacketBuf`] views of every mbuf of a [`Burst`], in a fixed array; see
+/// [`Burst::views`]. Derefs to `[MbufPacket<'b>]`; dropping it writes each
+/// view's bounds back to its mbuf.
+pub struct PacketViews<'b, const N: usize> {
+    views: [MaybeUninit<MbufPacket<'b>>; N],
+    len: usize,
+}
+
+impl<'b, const N: usize> PacketViews<'b, N> {
+    /// The views, in burst order.
+    pub fn as_mut_slice(&mut self) -> &mut [MbufPacket<'b>] {
+        // SAFETY: slots 0..len are initialised; MaybeUninit<T> has T's layout.
+        unsafe { std::slice::from_raw_parts_mut(self.views.as_mut_ptr().cast(), self.len) }
+    }
+
+    /// The views, read-only.
+    pub fn as_slice(&self) -> &[MbufPacket<'b>] {
+        // SAFETY: as as_mut_slice.
+        unsafe { std::slice::from_raw_parts(self.views.as_ptr().cast(), self.len) }
+    }
+}
+
+impl<'b, const N: usize> Deref for PacketViews<'b, N> {
+    type Target = [MbufPacket<'b>];
+    fn deref(&self) -> &[MbufPacket<'b>] {
+        self.as_slice()
+    }
+}
+
+impl<const N: usize> DerefMut for PacketViews<'_, N> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.as_mut_slice()
+    }
+}
+
+impl<const N: usize> Drop for PacketViews<'_, N> {
+    fn drop(&mut self) {
+        let len = std::mem::replace(&mut self.len, 0);
+        for slot in &mut self.views[..len] {
+            // SAFETY: slots 0..len are initialised, each dropped once (which
+            // writes its bounds back to its mbuf).
+            unsafe { slot.assume_init_drop() };
+        }
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for PacketViews<'_, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
     }
 }
 

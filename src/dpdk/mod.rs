@@ -1,5 +1,7 @@
-//! Safe wrappers over DPDK: the EAL, ethernet ports and their queues, mbuf
-//! pools, an owning [`Mbuf`], bursts of mbufs and lcore launch.
+//! Safe wrappers over DPDK: the EAL, ethernet ports and their queues (and
+//! virtual devices probed at run time), mbuf pools, an owning [`Mbuf`],
+//! bursts of mbufs and their [`PacketViews`], SP/SC mbuf rings and lcore
+//! launch.
 //!
 //! This is the only module of the crate allowed `unsafe`; every `unsafe`
 //! block says why it is sound in a `// SAFETY:` comment.
@@ -15,6 +17,8 @@
 //!   lcore can be polling it.
 //! - Mempools are never freed before the EAL is cleaned up, so an mbuf can
 //!   never dangle.
+//! - A [`Ring`] has one producer and one consumer handle; mbufs left in it
+//!   are freed with it.
 //!
 //! The packet code (`wire`, `xlat`, ...) never sees this module: an mbuf is
 //! turned into a [`crate::xlat::PacketBuf`] at the edge with
@@ -27,13 +31,15 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+mod ring;
 
 pub use eal::{lcore_id, tsc_cycles, tsc_hz, Eal};
 pub use error::DpdkError;
 pub use lcore::LcoreJob;
-pub use mbuf::{Burst, Drain, Mbuf, MbufPacket};
+pub use mbuf::{Burst, Drain, Mbuf, MbufPacket, PacketViews};
 pub use mempool::{Mempool, SOCKET_ANY};
-pub use port::{Link, MacAddr, Port, PortConfig, PortInfo, RxQueue, TxQueue};
+pub use port::{Link, MacAddr, Port, PortConfig, PortInfo, PortStats, RxQueue, TxQueue};
+pub use ring::{Ring, RingConsumer, RingProducer};
 
 use core::ffi::CStr;
 

@@ -1,5 +1,6 @@
-//! Ethernet ports: lookup by device name, configuration, start/stop, and
-//! the rx/tx queue handles the workers poll.
+//! Ethernet ports: lookup by device name (or a virtual device probed at run
+//! time), configuration, start/stop, counters, and the rx/tx queue handles
+//! the workers poll.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
@@ -66,6 +67,33 @@ pub struct PortInfo {
     pub min_mtu: u16,
     /// Largest MTU.
     pub max_mtu: u16,
+    /// Rx offloads the driver can do (`RTE_ETH_RX_OFFLOAD_*` bits).
+    pub rx_offload_capa: u64,
+    /// Tx offloads the driver can do (`RTE_ETH_TX_OFFLOAD_*` bits).
+    pub tx_offload_capa: u64,
+    /// RSS hash types the driver supports (`RTE_ETH_RSS_*` bits).
+    pub rss_offloads: u64,
+}
+
+/// A port's basic counters (`rte_eth_stats`), since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Frames received.
+    pub ipackets: u64,
+    /// Frames sent.
+    pub opackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Bytes sent.
+    pub obytes: u64,
+    /// Frames the NIC dropped because no rx descriptor was free.
+    pub imissed: u64,
+    /// Erroneous frames received.
+    pub ierrors: u64,
+    /// Frames that failed to send.
+    pub oerrors: u64,
+    /// Rx mbuf allocation failures.
+    pub rx_nombuf: u64,
 }
 
 /// How to configure a port.
@@ -83,6 +111,12 @@ pub struct PortConfig {
     pub mtu: Option<u16>,
     /// Receive every frame, not just those to our MAC.
     pub promiscuous: bool,
+    /// With several rx queues: hash IPv6 packets on their source address
+    /// only (`RTE_ETH_RSS_L3_SRC_ONLY`), so one subscriber's flows tend to
+    /// land on one queue. Where the driver cannot, a warning is logged and
+    /// the usual IP/TCP/UDP hash is used. (Drivers differ in whether the
+    /// TCP/UDP ports still enter the hash of TCP/UDP packets.)
+    pub rss_ipv6_src_only: bool,
 }
 
 impl Default for PortConfig {
@@ -94,6 +128,7 @@ impl Default for PortConfig {
             tx_desc: 1024,
             mtu: None,
             promiscuous: true,
+            rss_ipv6_src_only: false,
         }
     }
 }
@@ -110,6 +145,9 @@ struct PortShared {
     name: String,
     started: AtomicBool,
     closed: AtomicBool,
+    /// Created by [`Port::probe_vdev`]: removed from the vdev bus on close,
+    /// so that its name (and a TAP's kernel interface) is free again.
+    probed: bool,
     _eal: Eal,
 }
 
@@ -144,7 +182,16 @@ impl PortShared {
         }
         // SAFETY: as above; the port is stopped.
         let ret = unsafe { dpdk_sys::rte_eth_dev_close(self.id) };
-        self.check("close", ret)
+        self.check("close", ret)?;
+        if self.probed {
+            if let Ok(c_name) = CString::new(self.name.as_str()) {
+                // SAFETY: the EAL is up (we hold a handle); the ethdev is
+                // closed, so removing its vdev touches nothing in use.
+                let ret = unsafe { remove_vdev(&c_name) };
+                self.check("vdev removal", ret)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -171,14 +218,65 @@ impl Port {
     /// The port of DPDK device `name`: a PCI address (`0000:03:00.0`) or a
     /// vdev name given with `--vdev` (`net_tap0`).
     pub fn by_name(eal: &Eal, name: &str) -> Result<Port, DpdkError> {
-        let c_name = CString::new(name).map_err(|_| DpdkError::port_not_found(name))?;
-        let mut id = 0u16;
-        // SAFETY: EAL is initialised; c_name is a valid C string; id is a
-        // valid out pointer.
-        let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) };
-        if ret != 0 {
-            return Err(DpdkError::port_not_found(name));
+        let id = port_id_by_name(name).ok_or_else(|| DpdkError::port_not_found(name))?;
+        Port::open(eal, id, name, false)
+    }
+
+    /// Create a virtual device at run time (`rte_dev_probe`), e.g.
+    /// `net_tap3,iface=n64-in,mac=02:00:00:00:00:01`, and return its port.
+    /// The device name is the text before the first `,`. The device is
+    /// removed again when the port is closed.
+    pub fn probe_vdev(eal: &Eal, devargs: &str) -> Result<Port, DpdkError> {
+        let fail_errno = |errno: i32, reason: String| DpdkError::Probe {
+            devargs: devargs.to_string(),
+            errno,
+            reason,
+        };
+        let fail = |reason: String| fail_errno(0, reason);
+        let name = devargs.split(',').next().unwrap_or_default().trim();
+        if name.is_empty() {
+            return Err(fail("no device name before the first ','".into()));
         }
+        let c_devargs = CString::new(devargs).map_err(|_| fail("contains a NUL byte".into()))?;
+        if port_id_by_name(name).is_some() {
+            return Err(fail_errno(
+                libc::EEXIST,
+                format!("a port named '{name}' exists already (pick another index)"),
+            ));
+        }
+        // SAFETY: the EAL is initialised (eal exists); c_devargs is a valid
+        // C string that DPDK parses and copies.
+        let ret = unsafe { dpdk_sys::rte_dev_probe(c_devargs.as_ptr()) };
+        if ret < 0 {
+            let errno = -ret;
+            let hint = match errno {
+                libc::EEXIST => format!(" (a device named '{name}' is probed already)"),
+                libc::ENOENT | libc::ENOTSUP | libc::ENODEV => format!(
+                    " (no driver for '{name}': vdev names start with their driver, e.g. net_tap0; \
+                     is that driver's PMD installed?)"
+                ),
+                _ => " (see the driver's messages above)".to_string(),
+            };
+            return Err(fail_errno(
+                errno,
+                format!("rte_dev_probe failed: {}{hint}", super::strerror(errno)),
+            ));
+        }
+        let Some(id) = port_id_by_name(name) else {
+            if let Ok(c_name) = CString::new(name) {
+                // SAFETY: the EAL is up; the device was probed just now and
+                // has no ethdev anybody could use.
+                unsafe { remove_vdev(&c_name) };
+            }
+            return Err(fail(format!(
+                "probed, but no ethernet port named '{name}' appeared (not a network device?)"
+            )));
+        };
+        Port::open(eal, id, name, true)
+    }
+
+    /// The one handle on port `id`.
+    fn open(eal: &Eal, id: u16, name: &str, probed: bool) -> Result<Port, DpdkError> {
         let mut open = OPEN_PORTS
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -197,6 +295,7 @@ impl Port {
             name: name.to_string(),
             started: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            probed,
             _eal: eal.clone(),
         };
         Ok(Port {
@@ -246,6 +345,27 @@ impl Port {
             max_tx_queues: info.max_tx_queues,
             min_mtu: info.min_mtu,
             max_mtu: info.max_mtu,
+            rx_offload_capa: info.rx_offload_capa,
+            tx_offload_capa: info.tx_offload_capa,
+            rss_offloads: info.flow_type_rss_offloads,
+        })
+    }
+
+    /// The port's counters since start (`rte_eth_stats_get`).
+    pub fn stats(&self) -> Result<PortStats, DpdkError> {
+        let mut st = dpdk_sys::rte_eth_stats::default();
+        // SAFETY: valid port id and out pointer.
+        let ret = unsafe { dpdk_sys::rte_eth_stats_get(self.id(), &mut st) };
+        self.shared.check("stats query", ret)?;
+        Ok(PortStats {
+            ipackets: st.ipackets,
+            opackets: st.opackets,
+            ibytes: st.ibytes,
+            obytes: st.obytes,
+            imissed: st.imissed,
+            ierrors: st.ierrors,
+            oerrors: st.oerrors,
+            rx_nombuf: st.rx_nombuf,
         })
     }
 
@@ -331,12 +451,28 @@ impl Port {
         }
         if conf.rx_queues > 1 {
             // SAFETY: immutable constants defined by the shim.
-            let wanted = unsafe {
-                dpdk_sys::shim_RTE_ETH_RSS_IP
-                    | dpdk_sys::shim_RTE_ETH_RSS_TCP
-                    | dpdk_sys::shim_RTE_ETH_RSS_UDP
+            let (ip, ipv6, src_only) = unsafe {
+                (
+                    dpdk_sys::shim_RTE_ETH_RSS_IP
+                        | dpdk_sys::shim_RTE_ETH_RSS_TCP
+                        | dpdk_sys::shim_RTE_ETH_RSS_UDP,
+                    dpdk_sys::shim_RTE_ETH_RSS_IPV6_ALL,
+                    dpdk_sys::shim_RTE_ETH_RSS_L3_SRC_ONLY,
+                )
             };
-            let hf = wanted & info.flow_type_rss_offloads;
+            let caps = info.flow_type_rss_offloads;
+            let wanted = if !conf.rss_ipv6_src_only {
+                ip
+            } else if caps & src_only != 0 && caps & ipv6 != 0 {
+                (ipv6 & caps) | src_only
+            } else {
+                tracing::warn!(
+                    port = self.name(),
+                    "driver cannot hash IPv6 on the source address only; using the IP/TCP/UDP hash"
+                );
+                ip
+            };
+            let hf = wanted & (caps | src_only);
             if hf != 0 {
                 eth_conf.rxmode.mq_mode = dpdk_sys::RTE_ETH_MQ_RX_RSS;
                 eth_conf.rx_adv_conf.rss_conf.rss_hf = hf;
@@ -440,6 +576,26 @@ impl Port {
         }
         self.shared.stop_and_close()
     }
+}
+
+/// Take virtual device `name` off the vdev bus (`rte_eal_hotplug_remove`;
+/// `rte_vdev_uninit` lives in a library pkg-config does not link).
+///
+/// # Safety
+/// The EAL is initialised and nothing uses the device's ethdev any more.
+unsafe fn remove_vdev(name: &CStr) -> i32 {
+    // SAFETY: both are valid C strings; the caller guarantees the rest.
+    unsafe { dpdk_sys::rte_eal_hotplug_remove(c"vdev".as_ptr(), name.as_ptr()) }
+}
+
+/// The port id of ethdev `name`, if there is one.
+fn port_id_by_name(name: &str) -> Option<u16> {
+    let c_name = CString::new(name).ok()?;
+    let mut id = 0u16;
+    // SAFETY: EAL is initialised (callers hold an Eal); c_name is a valid C
+    // string; id is a valid out pointer.
+    let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut id) };
+    (ret == 0).then_some(id)
 }
 
 /// The one handle on an rx queue; polled by one lcore at a time.
