@@ -12,6 +12,10 @@
 //!   source transport address is seen) into a 4M-session table that starts
 //!   empty or 90 % full (a fresh table per sample, built untimed). Past
 //!   100 % each insert first reclaims the stalest session.
+/// The tables on transparent huge pages, as in the binary.
+#[global_allocator]
+static GLOBAL: nat64_dpdk::dpdk::HugeAlloc = nat64_dpdk::dpdk::HugeAlloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use etherparse::PacketBuilder;
 use nat64_dpdk::config::Config;

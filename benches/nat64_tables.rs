@@ -3,6 +3,10 @@
 //! at 1M+ every lookup misses the caches as traffic would), lookup plus the
 //! per-packet touch, burst lookups of 32 keys with overlapped misses, the rate of new flows (BIB entry + session) into an
 //! empty and into a 90 % full table, and the bytes per session all in.
+/// The tables on transparent huge pages, as in the binary.
+#[global_allocator]
+static GLOBAL: nat64_dpdk::dpdk::HugeAlloc = nat64_dpdk::dpdk::HugeAlloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nat64_dpdk::nat64::table::{BibEntry, SessionId, Tables, V4Key, V6Key, BURST};
 use nat64_dpdk::nat64::{Millis, Timeouts, TimerClass, L4};

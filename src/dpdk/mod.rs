@@ -27,6 +27,7 @@
 
 mod eal;
 mod error;
+mod hugealloc;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -35,6 +36,7 @@ mod ring;
 
 pub use eal::{lcore_id, tsc_cycles, tsc_hz, Eal};
 pub use error::DpdkError;
+pub use hugealloc::{HugeAlloc, HUGE_PAGE};
 pub use lcore::LcoreJob;
 pub use mbuf::{Burst, Drain, Mbuf, MbufPacket, PacketViews};
 pub use mempool::{Mempool, SOCKET_ANY};
