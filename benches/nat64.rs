@@ -7,6 +7,9 @@
 //!   lookups miss the cache as real traffic does) into a warm buffer and
 //!   runs `process_6to4` / `process_4to6` on it. `copy-only` is that copy
 //!   alone.
+//! - `established-burst/{6to4,4to6}/{1K,1M,4M}`: the same packets, 32 at a
+//!   time through `process_6to4_burst` / `process_4to6_burst` (copies
+//!   included); the time is per packet.
 //! - `new-udp-session/{empty,90pct-full}`: each iteration is a packet of a
 //!   new UDP flow (new session; a new BIB entry and port the first time a
 //!   source transport address is seen) into a 4M-session table that starts
@@ -36,6 +39,8 @@ const SUBS: u32 = 4096;
 const PORTS: u32 = 16;
 /// Pre-built packets cycled through by the established-flow benches.
 const SAMPLE: usize = 4096;
+/// Packets per call of the burst benches (an rx burst).
+const BURST: usize = 32;
 const PREFIX: &str = "2001:db8:64::/96";
 
 fn config(capacity: usize) -> Config {
@@ -198,6 +203,40 @@ fn established(c: &mut Criterion) {
                 black_box(&mut mem);
             })
         });
+        for (dir, six) in [
+            ("established-burst/6to4", true),
+            ("established-burst/4to6", false),
+        ] {
+            g.bench_function(BenchmarkId::new(dir, name), |b| {
+                let t = table.get_or_insert_with(|| established_table(n));
+                let mut mems = vec![[0u8; ROOM]; BURST];
+                let mut actions = [Action::Forward; BURST];
+                // Time per packet: each iteration is one burst of BURST.
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let mut ms = mems.iter_mut();
+                        let mut bufs: [PacketBuf; BURST] = std::array::from_fn(|_| {
+                            k = (k + 1) % SAMPLE;
+                            let p = if six { &t.pkts6[k] } else { &t.pkts4[k] };
+                            let m = ms.next().expect("BURST buffers");
+                            m[HEADROOM..HEADROOM + p.len()].copy_from_slice(black_box(p));
+                            PacketBuf::new(m, HEADROOM, p.len()).expect("room")
+                        });
+                        let mut refs = bufs.each_mut();
+                        if six {
+                            t.w.process_6to4_burst(&mut refs, 1000, &mut actions);
+                        } else {
+                            t.w.process_4to6_burst(&mut refs, 1000, &mut actions);
+                        }
+                        black_box(&actions);
+                    }
+                    let spent = start.elapsed();
+                    assert!(actions.iter().all(|a| *a == Action::Forward));
+                    spent / BURST as u32
+                })
+            });
+        }
         for (dir, six) in [("established/6to4", true), ("established/4to6", false)] {
             g.bench_function(BenchmarkId::new(dir, name), |b| {
                 let t = table.get_or_insert_with(|| established_table(n));

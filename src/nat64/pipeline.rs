@@ -39,7 +39,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::pool4::{AllocError, PoolLayout, PortAllocator};
-use super::table::{BibEntry, BibId, SessionId, Tables};
+use super::table::{BibEntry, BibId, KeyHash, SessionId, Tables, V4Key, V6Key, BURST};
 use super::tcp::{self, Side};
 use super::{
     subscriber_worker, EventQueue, Millis, Subscriber, TcpState, Timeouts, TimerClass, L4,
@@ -582,7 +582,93 @@ impl Worker {
         // Borrowed from the result, not moved out of it: no copy of the
         // flow per packet.
         let res = flow6(buf.data());
-        let flow = match &res {
+        self.process_6to4_flow(buf, &res, None, now)
+    }
+
+    /// [`Worker::process_6to4`] for a burst: `actions[i]` is what
+    /// `process_6to4` would have returned for `pkts[i]`, the packets taken
+    /// in order (so packets of one new flow in a burst see the session the
+    /// first of them made). Requires `actions.len() >= pkts.len()`.
+    ///
+    /// Up to [`BURST`] packets at a time, in stages: parse every packet and
+    /// hash its session key, requesting its index line; then load the
+    /// candidate sessions and BIB entries of all of them (their misses
+    /// overlap); then run each packet through the pipeline with its parsed
+    /// flow and hash. The first two stages only read: every decision is
+    /// taken in the third, in order.
+    pub fn process_6to4_burst<'a, P>(&mut self, pkts: &mut [P], now: Millis, actions: &mut [Action])
+    where
+        P: core::ops::DerefMut<Target = PacketBuf<'a>>,
+    {
+        assert!(actions.len() >= pkts.len(), "fewer actions than packets");
+        for (ps, acts) in pkts.chunks_mut(BURST).zip(actions.chunks_mut(BURST)) {
+            let mut flows: [Option<Result<Flow<Ipv6Addr>, DropReason>>; BURST] = [None; BURST];
+            let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
+            let mut hs = [KeyHash::default(); BURST];
+            let mut n = 0;
+            for (i, p) in ps.iter().enumerate() {
+                let res = flow6(p.data());
+                if let Ok(f) = &res {
+                    if let Some(k) = self.fast_key_6(f) {
+                        let h = self.tables.session_hash_v6(&k);
+                        self.tables.prefetch_v6(h);
+                        hints[i] = Some(h);
+                        hs[n] = h;
+                        n += 1;
+                    }
+                }
+                flows[i] = Some(res);
+            }
+            self.tables.warm_v6(&hs[..n]);
+            for ((p, a), (f, h)) in ps
+                .iter_mut()
+                .zip(acts.iter_mut())
+                .zip(flows.iter().zip(hints))
+            {
+                if let Some(res) = f {
+                    *a = self.process_6to4_flow(p, res, h, now);
+                }
+            }
+        }
+    }
+
+    /// The session key `filter_update_6` will look up for `flow`, when the
+    /// packet is this worker's, no ICMP error and no non-first fragment,
+    /// and its destination is under the prefix (else `None`: no hint).
+    #[inline(always)]
+    fn fast_key_6(&self, flow: &Flow<Ipv6Addr>) -> Option<V6Key> {
+        if flow.inner.is_some() || flow.non_first_fragment {
+            return None;
+        }
+        if self.n_workers != 1
+            && subscriber_worker(
+                &Subscriber::of(&flow.tuple.src, self.subscriber_len),
+                self.n_workers,
+            ) != self.id
+        {
+            return None;
+        }
+        let y4 = self.prefix.extract(&flow.tuple.dst)?;
+        Some(V6Key {
+            proto: flow.tuple.l4,
+            v6: flow.tuple.src,
+            port: flow.tuple.src_port,
+            remote: y4,
+            remote_port: remote_port(flow.tuple.l4, flow.tuple.dst_port),
+        })
+    }
+
+    /// `process_6to4` with the packet parsed, and perhaps its session key
+    /// hashed (`hint`, from `fast_key_6` of this very flow).
+    #[inline]
+    fn process_6to4_flow(
+        &mut self,
+        buf: &mut PacketBuf,
+        res: &Result<Flow<Ipv6Addr>, DropReason>,
+        hint: Option<KeyHash>,
+        now: Millis,
+    ) -> Action {
+        let flow = match res {
             Ok(f) => f,
             Err(r) => return self.drop_xlat(*r),
         };
@@ -603,7 +689,7 @@ impl Worker {
                 dir: Direction::SixToFour,
             };
         }
-        match self.pipeline_6to4(buf, flow, now) {
+        match self.pipeline_6to4(buf, flow, hint, now) {
             Ok(a) | Err(a) => a,
         }
     }
@@ -612,10 +698,11 @@ impl Worker {
         &mut self,
         buf: &mut PacketBuf,
         flow: &Flow<Ipv6Addr>,
+        hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<Action> {
         let inc = self.incoming_6(buf, flow)?;
-        let (t4, t_port) = self.filter_update_6(buf, &inc, now)?;
+        let (t4, t_port) = self.filter_update_6(buf, &inc, hint, now)?;
         let plan = self.outgoing_6(&inc, t4, t_port);
         let action = self.translate_6(buf, &plan)?;
         self.hairpin(buf, &inc, action, now)
@@ -682,6 +769,7 @@ impl Worker {
         &mut self,
         buf: &mut PacketBuf,
         inc: &Incoming6,
+        hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<(Ipv4Addr, u16)> {
         let rport = remote_port(inc.l4, inc.y_port);
@@ -697,10 +785,15 @@ impl Worker {
             let b = self.tables.bib(self.tables.session(s).bib);
             return Ok((b.v4, b.v4_port));
         }
-        if let Some(s) = self
-            .tables
-            .session_by_v6(inc.l4, &inc.x6, inc.x_port, inc.y4, rport)
-        {
+        let key = V6Key {
+            proto: inc.l4,
+            v6: inc.x6,
+            port: inc.x_port,
+            remote: inc.y4,
+            remote_port: rport,
+        };
+        let h = hint.unwrap_or_else(|| self.tables.session_hash_v6(&key));
+        if let Some(s) = self.tables.session_by_v6_hashed(h, &key) {
             let b = self.refresh(s, inc.l4, Side::V6, inc.tcp_flags, now);
             return Ok((b.v4, b.v4_port));
         }
@@ -957,7 +1050,77 @@ impl Worker {
     pub fn process_4to6(&mut self, buf: &mut PacketBuf, now: Millis) -> Action {
         // Borrowed, as in `process_6to4`.
         let res = flow4(buf.data());
-        let flow = match &res {
+        self.process_4to6_flow(buf, &res, None, now)
+    }
+
+    /// [`Worker::process_4to6`] for a burst, in stages as
+    /// [`Worker::process_6to4_burst`]: `actions[i]` is what `process_4to6`
+    /// would have returned for `pkts[i]`, the packets taken in order.
+    /// Requires `actions.len() >= pkts.len()`.
+    pub fn process_4to6_burst<'a, P>(&mut self, pkts: &mut [P], now: Millis, actions: &mut [Action])
+    where
+        P: core::ops::DerefMut<Target = PacketBuf<'a>>,
+    {
+        assert!(actions.len() >= pkts.len(), "fewer actions than packets");
+        for (ps, acts) in pkts.chunks_mut(BURST).zip(actions.chunks_mut(BURST)) {
+            let mut flows: [Option<Result<Flow<Ipv4Addr>, DropReason>>; BURST] = [None; BURST];
+            let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
+            let mut hs = [KeyHash::default(); BURST];
+            let mut n = 0;
+            for (i, p) in ps.iter().enumerate() {
+                let res = flow4(p.data());
+                if let Ok(f) = &res {
+                    if let Some(k) = self.fast_key_4(f) {
+                        let h = self.tables.session_hash_v4(&k);
+                        self.tables.prefetch_v4(h);
+                        hints[i] = Some(h);
+                        hs[n] = h;
+                        n += 1;
+                    }
+                }
+                flows[i] = Some(res);
+            }
+            self.tables.warm_v4(&hs[..n]);
+            for ((p, a), (f, h)) in ps
+                .iter_mut()
+                .zip(acts.iter_mut())
+                .zip(flows.iter().zip(hints))
+            {
+                if let Some(res) = f {
+                    *a = self.process_4to6_flow(p, res, h, now);
+                }
+            }
+        }
+    }
+
+    /// The session key `filter_update_4` will look up for `flow`, when the
+    /// packet is no ICMP error and no non-first fragment (else `None`). The
+    /// owner is not checked: a hint for another worker's packet is unused.
+    #[inline(always)]
+    fn fast_key_4(&self, flow: &Flow<Ipv4Addr>) -> Option<V4Key> {
+        if flow.inner.is_some() || flow.non_first_fragment {
+            return None;
+        }
+        Some(V4Key {
+            proto: flow.tuple.l4,
+            v4: flow.tuple.dst,
+            port: flow.tuple.dst_port,
+            remote: flow.tuple.src,
+            remote_port: remote_port(flow.tuple.l4, flow.tuple.src_port),
+        })
+    }
+
+    /// `process_4to6` with the packet parsed, and perhaps its session key
+    /// hashed (`hint`, from `fast_key_4` of this very flow).
+    #[inline]
+    fn process_4to6_flow(
+        &mut self,
+        buf: &mut PacketBuf,
+        res: &Result<Flow<Ipv4Addr>, DropReason>,
+        hint: Option<KeyHash>,
+        now: Millis,
+    ) -> Action {
+        let flow = match res {
             Ok(f) => f,
             Err(r) => return self.drop_xlat(*r),
         };
@@ -984,7 +1147,7 @@ impl Worker {
                 return self.drop(Nat64Drop::NotPool);
             }
         }
-        match self.pipeline_4to6(buf, flow, now) {
+        match self.pipeline_4to6(buf, flow, hint, now) {
             Ok(a) | Err(a) => a,
         }
     }
@@ -993,10 +1156,11 @@ impl Worker {
         &mut self,
         buf: &mut PacketBuf,
         flow: &Flow<Ipv4Addr>,
+        hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<Action> {
         let inc = self.incoming_4(flow)?;
-        let (x6, x_port) = self.filter_update_4(buf, flow, &inc, now)?;
+        let (x6, x_port) = self.filter_update_4(buf, flow, &inc, hint, now)?;
         let plan = self.outgoing_4(&inc, x6, x_port);
         self.translate_4(buf, &plan)
     }
@@ -1067,6 +1231,7 @@ impl Worker {
         buf: &mut PacketBuf,
         flow: &Flow<Ipv4Addr>,
         inc: &Incoming4,
+        hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<(Ipv6Addr, u16)> {
         let rport = remote_port(inc.l4, inc.y_port);
@@ -1081,10 +1246,15 @@ impl Worker {
             let b = self.tables.bib(self.tables.session(s).bib);
             return Ok((b.v6, b.v6_port));
         }
-        if let Some(s) = self
-            .tables
-            .session_by_v4(inc.l4, inc.t4, inc.t_port, inc.y4, rport)
-        {
+        let key = V4Key {
+            proto: inc.l4,
+            v4: inc.t4,
+            port: inc.t_port,
+            remote: inc.y4,
+            remote_port: rport,
+        };
+        let h = hint.unwrap_or_else(|| self.tables.session_hash_v4(&key));
+        if let Some(s) = self.tables.session_by_v4_hashed(h, &key) {
             let b = self.refresh(s, inc.l4, Side::V4, inc.tcp_flags, now);
             return Ok((b.v6, b.v6_port));
         }

@@ -1176,3 +1176,173 @@ proptest! {
         }
     }
 }
+
+// ---- bursts ----
+
+/// The IPv4 answer to a translated IPv4 packet `out` (addresses and ports
+/// swapped: UDP back, TCP SYN+ACK, echo reply); `None` if `out` is not a
+/// plain IPv4 UDP/TCP/echo packet.
+fn reverse4(out: &[u8]) -> Option<Vec<u8>> {
+    let h = PacketHeaders::from_ip_slice(out).ok()?;
+    let Some(NetHeaders::Ipv4(ip, _)) = &h.net else {
+        return None;
+    };
+    let (s, d) = (Ipv4Addr::from(ip.source), Ipv4Addr::from(ip.destination));
+    match &h.transport {
+        Some(TransportHeader::Udp(u)) => Some(udp4(d, u.destination_port, s, u.source_port)),
+        Some(TransportHeader::Tcp(t)) => Some(tcp4(
+            d,
+            t.destination_port,
+            s,
+            t.source_port,
+            tcp::flags::SYN | tcp::flags::ACK,
+        )),
+        Some(TransportHeader::Icmpv4(i)) => match &i.icmp_type {
+            Icmpv4Type::EchoRequest(e) => Some(echo_reply4(d, s, e.id)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Runs `pkts` through `process_*_burst` in bursts of `burst` (with one
+/// spare action slot each, which must stay untouched); actions and the
+/// resulting buffers, in order.
+fn run_bursts(
+    w: &mut Worker,
+    pkts: &[Vec<u8>],
+    now: Millis,
+    six: bool,
+    burst: usize,
+) -> Vec<(Action, Vec<u8>)> {
+    let mut res = Vec::new();
+    for chunk in pkts.chunks(burst.max(1)) {
+        let mut mems: Vec<Vec<u8>> = chunk
+            .iter()
+            .map(|p| {
+                let mut m = vec![0u8; HEADROOM + p.len() + 1600];
+                m[HEADROOM..HEADROOM + p.len()].copy_from_slice(p);
+                m
+            })
+            .collect();
+        let mut bufs: Vec<PacketBuf> = mems
+            .iter_mut()
+            .zip(chunk)
+            .map(|(m, p)| PacketBuf::new(m, HEADROOM, p.len()).unwrap())
+            .collect();
+        let mut refs: Vec<&mut PacketBuf> = bufs.iter_mut().collect();
+        let sentinel = Action::Drop(DropCause::Nat64(Nat64Drop::HairpinUnanswerable));
+        let mut actions = vec![sentinel; chunk.len() + 1];
+        if six {
+            w.process_6to4_burst(&mut refs, now, &mut actions);
+        } else {
+            w.process_4to6_burst(&mut refs, now, &mut actions);
+        }
+        assert_eq!(actions[chunk.len()], sentinel, "spare action slot written");
+        for (a, b) in actions.iter().zip(&bufs) {
+            res.push((*a, b.data().to_vec()));
+        }
+    }
+    res
+}
+
+/// A random IPv6 packet: (kind, subscriber, host, port, server).
+fn burst6_strategy() -> impl Strategy<Value = (u8, u16, u16, u16, u8)> {
+    (0u8..7, 0u16..8, 1u16..3, 1024u16..1040, 1u8..4)
+}
+
+fn burst6_packet(k: (u8, u16, u16, u16, u8)) -> Vec<u8> {
+    let (kind, sub, host, port, srv) = k;
+    let x = Ipv6Addr::new(0x2001, 0xdb8, sub, 0, 0, 0, 0, host);
+    let y = pfx().embed(Ipv4Addr::new(198, 51, 100, srv));
+    match kind {
+        0 | 1 => udp6(x, port, y, 53),
+        2 => tcp6(x, port, y, 80, tcp::flags::SYN),
+        3 => echo6(x, y, port),
+        // §3.8: to a pool transport address (hairpin, or no BIB).
+        4 => udp6(
+            x,
+            port,
+            pfx().embed(Ipv4Addr::new(192, 0, 2, srv)),
+            1024 + port,
+        ),
+        // Not under the prefix.
+        5 => udp6(x, port, x6b(), 53),
+        // Truncated: the translator's drop.
+        _ => udp6(x, port, y, 53)[..30].to_vec(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// `process_*_burst` gives exactly what `process_*` gives one packet at
+    /// a time, in order: same actions, same bytes, same counters and
+    /// table sizes. Packets of one new flow share bursts, other workers'
+    /// subscribers are handed off, junk is dropped, hairpins and held SYNs
+    /// happen, bursts are shorter and longer than `BURST`.
+    #[test]
+    fn prop_burst_equals_one_by_one(
+        six in proptest::collection::vec(burst6_strategy(), 1..120),
+        unsolicited in proptest::collection::vec((0u8..16, 1024u16..1100, any::<bool>()), 0..20),
+        burst in 1usize..70,
+        workers in 1u16..3,
+    ) {
+        let o = Opts { block_size: 64, ..Opts::default() };
+        let mut one = worker_n(&o, 0, workers);
+        let mut many = worker_n(&o, 0, workers);
+        let pkts6: Vec<Vec<u8>> = six.iter().map(|k| burst6_packet(*k)).collect();
+        let want6: Vec<(Action, Vec<u8>)> = pkts6.iter().map(|p| run6(&mut one, p, 10)).collect();
+        let got6 = run_bursts(&mut many, &pkts6, 10, true, burst);
+        prop_assert_eq!(&got6, &want6);
+        // The answers, in the same order, and unsolicited IPv4 packets
+        // (no BIB, held SYNs) between them.
+        let mut pkts4: Vec<Vec<u8>> = want6
+            .iter()
+            .filter(|(a, _)| *a == Action::Forward)
+            .filter_map(|(_, out)| reverse4(out))
+            .collect();
+        for (i, (host, port, tcp)) in unsolicited.iter().enumerate() {
+            let t4 = Ipv4Addr::new(192, 0, 2, *host);
+            let p = if *tcp {
+                tcp4(Z4, 5000, t4, *port, tcp::flags::SYN)
+            } else {
+                udp4(Z4, 5000, t4, *port)
+            };
+            let at = (i * 7) % (pkts4.len() + 1);
+            pkts4.insert(at, p);
+        }
+        let want4: Vec<(Action, Vec<u8>)> = pkts4.iter().map(|p| run4(&mut one, p, 20)).collect();
+        let got4 = run_bursts(&mut many, &pkts4, 20, false, burst);
+        prop_assert_eq!(&got4, &want4);
+        // And the IPv6 side again, now with established sessions.
+        let again6: Vec<(Action, Vec<u8>)> = pkts6.iter().map(|p| run6(&mut one, p, 30)).collect();
+        let got6 = run_bursts(&mut many, &pkts6, 30, true, burst);
+        prop_assert_eq!(&got6, &again6);
+        prop_assert_eq!(format!("{:?}", one.counters()), format!("{:?}", many.counters()));
+        prop_assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
+        prop_assert_eq!(one.tables().bib_len(), many.tables().bib_len());
+        prop_assert_eq!(one.held_syns(), many.held_syns());
+    }
+}
+
+#[test]
+fn burst_matches_single_for_the_same_new_flow_in_one_burst() {
+    let mut one = worker(&Opts::default());
+    let mut many = worker(&Opts::default());
+    // Three packets of one new flow, one of another, in one burst: the
+    // first creates the session, the others find it.
+    let a = udp6(x6(), 40000, y6(), 53);
+    let b = udp6(x6b(), 40001, y6(), 53);
+    let pkts = vec![a.clone(), a.clone(), b, a];
+    let want: Vec<_> = pkts.iter().map(|p| run6(&mut one, p, 0)).collect();
+    let got = run_bursts(&mut many, &pkts, 0, true, 32);
+    assert_eq!(got, want);
+    assert!(got.iter().all(|(a, _)| *a == Action::Forward));
+    assert_eq!(many.tables().sessions_len(), 2);
+    assert_eq!(many.counters().sessions_created, 2);
+    assert_eq!(many.counters().translated_6to4, 4);
+    // The mapping is the same for all three packets of the flow.
+    let s: Vec<_> = [0, 1, 3].iter().map(|&i| seen4(&got[i].1)).collect();
+    assert!(s.iter().all(|x| (x.src, x.sport) == (s[0].src, s[0].sport)));
+}

@@ -99,6 +99,11 @@ pub struct V4Key {
     pub remote_port: u16,
 }
 
+/// A session key's hash under one table's keys ([`Tables::session_hash_v6`]);
+/// the default is a filler for unused array slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyHash(u64);
+
 /// A BIB entry's index in its worker's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BibId(u32);
@@ -581,6 +586,71 @@ impl Tables {
                 *o = self.find_v4(hh, k);
             }
         }
+    }
+
+    /// The hash of inside key `k` under this table's keys: computed once
+    /// in a burst's first stage, used by [`Tables::prefetch_v6`] and
+    /// [`Tables::session_by_v6_hashed`]. Valid for this table's life (the
+    /// keys never change), whatever is inserted or removed meanwhile.
+    #[inline(always)]
+    pub fn session_hash_v6(&self, k: &V6Key) -> KeyHash {
+        KeyHash(self.hash_v6(k))
+    }
+
+    /// [`Tables::session_hash_v6`] for an outside key.
+    #[inline(always)]
+    pub fn session_hash_v4(&self, k: &V4Key) -> KeyHash {
+        KeyHash(self.hash_v4(k))
+    }
+
+    /// Requests the index line of inside hash `h` (first stage of a burst:
+    /// its miss overlaps with the work on the next packets).
+    #[inline(always)]
+    pub fn prefetch_v6(&self, h: KeyHash) {
+        self.s_by_v6.touch(h.0);
+    }
+
+    /// [`Tables::prefetch_v6`] for an outside hash.
+    #[inline(always)]
+    pub fn prefetch_v4(&self, h: KeyHash) {
+        self.s_by_v4.touch(h.0);
+    }
+
+    /// Second stage of a burst: the candidate sessions (and their BIB
+    /// entries) of inside hashes `hs` (at most [`BURST`]), loaded with
+    /// overlapping misses. A hint only: lookups stay exact.
+    #[inline]
+    pub fn warm_v6(&self, hs: &[KeyHash]) {
+        let mut h = [0u64; BURST];
+        for (d, s) in h.iter_mut().zip(hs) {
+            *d = s.0;
+        }
+        self.warm(&self.s_by_v6, &h[..hs.len().min(BURST)]);
+    }
+
+    /// [`Tables::warm_v6`] for outside hashes.
+    #[inline]
+    pub fn warm_v4(&self, hs: &[KeyHash]) {
+        let mut h = [0u64; BURST];
+        for (d, s) in h.iter_mut().zip(hs) {
+            *d = s.0;
+        }
+        self.warm(&self.s_by_v4, &h[..hs.len().min(BURST)]);
+    }
+
+    /// [`Tables::session_by_v6`] with the key's hash already computed (by
+    /// [`Tables::session_hash_v6`] of this table, for this very key).
+    #[inline]
+    pub fn session_by_v6_hashed(&self, h: KeyHash, k: &V6Key) -> Option<SessionId> {
+        debug_assert_eq!(h.0, self.hash_v6(k), "hash of another key");
+        self.find_v6(h.0, k)
+    }
+
+    /// [`Tables::session_by_v4`] with the key's hash already computed.
+    #[inline]
+    pub fn session_by_v4_hashed(&self, h: KeyHash, k: &V4Key) -> Option<SessionId> {
+        debug_assert_eq!(h.0, self.hash_v4(k), "hash of another key");
+        self.find_v4(h.0, k)
     }
 
     #[inline(always)]
