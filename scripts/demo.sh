@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
-# nat64-dpdk demo on DPDK net_tap ports.
+# nat64-dpdk demo: an IPv6-only client fetches a page from an IPv4-only
+# HTTP server through the translator, on DPDK net_tap ports.
 #
-# Installs what is missing, prepares hugepages, builds, starts nat64-dpdk
-# with config/demo.toml on two net_tap ports (inside: IPv6, outside: IPv4),
-# shows the ports it brought up, then stops it with SIGINT.
+#   client netns (IPv6 only)          nat64-dpdk              server netns (IPv4 only)
+#   2001:db8:1::2 ── n64-inside ── 2001:db8:1::1 | 198.51.100.1 ── n64-outside ── 198.51.100.2
+#                                  prefix 2001:db8:64::/96, pool 203.0.113.0/28
 #
-# Packet forwarding through the translator arrives with the dataplane
-# (next milestone); today the demo shows EAL, the two ports and a clean
-# shutdown, and runs the configuration check.
+# Installs what is missing (scripts/setup.sh), prepares hugepages, builds
+# the release binary, creates the two network namespaces, starts
+# nat64-dpdk with config/demo.toml, moves the TAP interfaces into the
+# namespaces, then shows `curl -v http://[2001:db8:64::198.51.100.2]/` and
+# ping through the translator, and prints the counters. Everything is
+# removed on exit (also on Ctrl-C or an error). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ "$(id -u)" -eq 0 ] || { echo "demo.sh: net_tap needs root; run it as root" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "demo.sh: net_tap and network namespaces need root; run it as root" >&2; exit 1; }
+
+# Addresses: keep them in step with config/demo.toml.
+PREFIX=2001:db8:64::/96
+BOX6=2001:db8:1::1
+CLIENT6=2001:db8:1::2
+BOX4=198.51.100.1
+SERVER4=198.51.100.2
+POOL=203.0.113.0/28
+SERVER_VIA_NAT64=2001:db8:64::198.51.100.2   # = 2001:db8:64::c633:6402 (RFC 6052 /96)
+CLIENT_NS=nat64-demo-client
+SERVER_NS=nat64-demo-server
+IF_IN=n64-inside    # net_tap0 (inside.device)
+IF_OUT=n64-outside  # net_tap1 (outside.device)
 
 scripts/setup.sh
-echo "== build =="
+echo "== build (release) =="
 cargo build --release --locked
 bin=target/release/nat64-dpdk
 
@@ -25,30 +42,106 @@ mem=(--no-huge -m 512)
 if grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts && [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 64 ]; then
   mem=(-m 128)
 fi
+# lcore 0 runs the control side, lcore 1 the worker; on a one-CPU machine
+# both share CPU 0.
+if [ "$(nproc)" -ge 2 ]; then cores=(-l 0-1); else cores=(--lcores '0@0,1@0'); fi
 
-log=$(mktemp /tmp/nat64-demo.XXXXXX.log)
+work=$(mktemp -d /tmp/nat64-demo.XXXXXX)
+log=$work/nat64-dpdk.log
+counters=$work/counters.prom
 pid=""
+http_pid=""
 cleanup() {
-  [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -f "$log"
+  set +e
+  [ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null && wait "$http_pid" 2>/dev/null
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -INT "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  ip netns del "$CLIENT_NS" 2>/dev/null
+  ip netns del "$SERVER_NS" 2>/dev/null
+  rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-echo "== start: $bin -l 0 --no-pci ${mem[*]} --vdev net_tap0,iface=n64-inside --vdev net_tap1,iface=n64-outside -- --config config/demo.toml =="
-"$bin" -l 0 --no-pci "${mem[@]}" --file-prefix nat64-demo \
-  --vdev net_tap0,iface=n64-inside --vdev net_tap1,iface=n64-outside \
-  -- --config config/demo.toml >"$log" 2>&1 &
+in_client() { ip netns exec "$CLIENT_NS" "$@"; }
+in_server() { ip netns exec "$SERVER_NS" "$@"; }
+
+echo "== network namespaces: $CLIENT_NS (IPv6 only), $SERVER_NS (IPv4 only) =="
+for ns in "$CLIENT_NS" "$SERVER_NS"; do
+  ip netns del "$ns" 2>/dev/null || true
+  ip netns add "$ns"
+  ip netns exec "$ns" ip link set lo up
+done
+
+echo "== start nat64-dpdk =="
+set -x
+"$bin" "${cores[@]}" --no-pci "${mem[@]}" --file-prefix nat64-demo \
+  --vdev "net_tap0,iface=$IF_IN" --vdev "net_tap1,iface=$IF_OUT" \
+  -- --config config/demo.toml --counters "$counters" >"$log" 2>&1 &
+{ set +x; } 2>/dev/null
 pid=$!
-
-for _ in $(seq 1 100); do
-  grep -q "forwarding is not implemented yet" "$log" && break
+for _ in $(seq 1 300); do
+  grep -q "forwarding:" "$log" && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.2
 done
+if ! grep -q "forwarding:" "$log"; then
+  cat "$log"
+  echo "demo.sh: nat64-dpdk did not start forwarding (log above)" >&2
+  exit 1
+fi
 cat "$log"
-echo "== the kernel sees the two net_tap interfaces =="
-ip -brief link show n64-inside || true
-ip -brief link show n64-outside || true
+
+echo "== the TAP interfaces move into the namespaces =="
+ip link set "$IF_IN" netns "$CLIENT_NS"
+in_client sysctl -qw net.ipv6.conf.all.accept_ra=0
+in_client ip link set "$IF_IN" address 02:00:5e:64:01:02 up
+in_client ip addr add "$CLIENT6/64" dev "$IF_IN" nodad
+in_client ip -6 route add "$PREFIX" via "$BOX6" dev "$IF_IN"
+
+ip link set "$IF_OUT" netns "$SERVER_NS"
+in_server sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+in_server ip link set "$IF_OUT" address 02:00:5e:64:02:02 up
+in_server ip addr add "$SERVER4/24" dev "$IF_OUT"
+in_server ip route add "$POOL" via "$BOX4" dev "$IF_OUT"
+echo "client: $(in_client ip -brief addr show "$IF_IN")"
+echo "        $(in_client ip -6 route show "$PREFIX")"
+echo "server: $(in_server ip -brief addr show "$IF_OUT")"
+echo "        $(in_server ip route show "$POOL")"
+
+echo "== an IPv4-only web server at $SERVER4 =="
+mkdir -p "$work/www"
+cat >"$work/www/index.html" <<EOF
+<!doctype html>
+<title>IPv4-only server</title>
+<p>Hello from $SERVER4, an IPv4-only web server, reached over IPv6 through nat64-dpdk.</p>
+EOF
+in_server python3 -m http.server --bind "$SERVER4" --directory "$work/www" 80 >"$work/http.log" 2>&1 &
+http_pid=$!
+for _ in $(seq 1 50); do
+  [ -n "$(in_server ss -Hltn 'sport = :80')" ] && break
+  sleep 0.1
+done
+
+echo
+echo "== client: curl -v http://[$SERVER_VIA_NAT64]/ =="
+in_client curl -v -g --max-time 15 "http://[$SERVER_VIA_NAT64]/"
+echo
+echo "== the server saw the request from a pool address ($POOL) =="
+cat "$work/http.log"
+
+echo "== client: ping -6 $SERVER_VIA_NAT64 (through the translator) =="
+in_client ping -6 -n -c 3 -i 0.3 -W 2 "$SERVER_VIA_NAT64"
+echo "== client: ping -6 $BOX6 (answered by the box) =="
+in_client ping -6 -n -c 2 -i 0.3 -W 2 "$BOX6"
+if command -v traceroute >/dev/null; then
+  echo "== client: traceroute -6 $SERVER_VIA_NAT64 =="
+  in_client traceroute -6 -n -q 1 -w 2 -m 4 "$SERVER_VIA_NAT64" || true
+fi
 
 echo "== stop (SIGINT) =="
 kill -INT "$pid"
@@ -56,7 +149,7 @@ rc=0; wait "$pid" || rc=$?
 pid=""
 tail -n 3 "$log"
 echo "nat64-dpdk exited with status $rc"
-echo
-echo "Forwarding (an IPv6-only client fetching a page from an IPv4-only server"
-echo "through the translator) comes next, with the DPDK dataplane."
+
+echo "== counters (non-zero; the whole file: --counters PATH) =="
+grep -v '^#' "$counters" | awk '$NF != 0' || true
 exit "$rc"

@@ -22,11 +22,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Build: DPDK 22.11 headers and PMDs, libclang for bindgen, a C compiler.
-# Run/test: iproute2 (namespaces), real clients and scapy/dnspython for
-# the integration tests.
+# Run/test: iproute2 (namespaces), real clients for the end-to-end tests
+# (ping, curl, iperf3, traceroute, nc, python3's http.server, sha256sum
+# from coreutils) and scapy/dnspython for the integration tests.
 pkgs=(build-essential pkg-config libdpdk-dev dpdk-dev libclang-dev
       iproute2 iputils-ping curl python3 python3-scapy python3-dnspython
-      procps)
+      procps coreutils iperf3 traceroute netcat-openbsd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

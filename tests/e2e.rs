@@ -1,0 +1,538 @@
+//! End to end: the real `nat64-dpdk` binary on two net_tap ports between
+//! an IPv6-only client namespace and an IPv4-only server namespace (see
+//! `tests/common/mod.rs` for the topology), with real clients and servers:
+//! ping, curl against python3's http.server, iperf3, traceroute, nc.
+//!
+//! Each test checks what the hosts saw (payload checksums, the peer
+//! addresses servers logged, the kernels' ICMP statistics) and the
+//! translator's own counters (`--counters`). Run as root with
+//! `cargo test --test e2e -- --test-threads=1`; not root or no DPDK: each
+//! test prints why and passes, except under CI, where it fails.
+
+mod common;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use nat64_dpdk::nat64::pipeline::Nat64Drop;
+use nat64_dpdk::xlat::DropReason;
+
+/// Asserts that the pipeline dropped nothing (for any reason of the
+/// translator or the stateful NAT64) except for `allowed` reasons.
+fn assert_no_pipeline_drops(c: &Counters, allowed: &[&str]) {
+    let names: Vec<&str> = Nat64Drop::ALL
+        .iter()
+        .map(|d| d.name())
+        .chain(DropReason::ALL.iter().map(|d| d.name()))
+        .collect();
+    let bad: Vec<(String, f64)> = c
+        .nonzero("nat64_drops_total{")
+        .into_iter()
+        .filter(|(k, _)| {
+            names
+                .iter()
+                .any(|n| k.contains(&format!("reason=\"{n}\"")) && !allowed.contains(n))
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "pipeline drops {bad:?}; counters:\n{}",
+        c.dump()
+    );
+}
+
+/// The number after `what=` in `text` (udp_flows.py's output).
+fn field(text: &str, what: &str) -> u64 {
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{what}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {what}= in {text:?}"))
+}
+
+/// Lines of an http.server log for GET `path`: the client address of each.
+fn http_clients(log: &str, path: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains(&format!("\"GET {path} ")))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+const ICMP_ID: u16 = 4660;
+const STATIC4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+
+/// ping across the translator both ways (IPv6 client -> IPv4 server; IPv4
+/// server -> IPv6 client through a static ICMP BIB entry), and the box
+/// answering echo on its inside, outside and an unmapped pool address.
+#[test]
+fn ping_both_ways_and_the_box_answers_for_itself() {
+    let Some(mut lab) = Lab::start(Setup {
+        static_bib: vec![(
+            "icmp",
+            format!("[{CLIENT6}]:{ICMP_ID}"),
+            format!("{STATIC4}:{ICMP_ID}"),
+        )],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+
+    // IPv6 -> IPv4: the IPv4 server's kernel counts the echo requests.
+    let before = lab.server.snmp("Icmp", "InEchos");
+    let out = lab.client.ok(&format!("ping -6 -n -c 5 -i 0.2 -W 3 {srv}"));
+    assert!(out.contains("5 received"), "{out}");
+    let got = lab.server.snmp("Icmp", "InEchos") - before;
+    assert!(got >= 5, "the IPv4 server saw {got} echo requests");
+
+    // IPv4 -> IPv6 through the static mapping 203.0.113.1 id 4660 ->
+    // [2001:db8:1::2] id 4660: the client's kernel answers.
+    let before = lab.client.snmp("", "Icmp6InEchos");
+    let out = lab.server.ok(&format!(
+        "ping -4 -n -c 3 -i 0.2 -W 3 -e {ICMP_ID} {STATIC4}"
+    ));
+    assert!(out.contains("3 received"), "{out}");
+    let got = lab.client.snmp("", "Icmp6InEchos") - before;
+    assert!(got >= 3, "the IPv6 client saw {got} echo requests");
+    let echo6_through = lab.client.snmp("", "Icmp6InEchos");
+
+    // The box's own addresses, answered in the dataplane.
+    let out = lab
+        .client
+        .ok(&format!("ping -6 -n -c 3 -i 0.2 -W 3 {BOX6}"));
+    assert!(out.contains("3 received"), "{out}");
+    let out = lab
+        .server
+        .ok(&format!("ping -4 -n -c 3 -i 0.2 -W 3 {BOX4}"));
+    assert!(out.contains("3 received"), "{out}");
+    // A pool address no BIB entry claims for this echo: the box itself.
+    let out = lab
+        .server
+        .ok("ping -4 -n -c 3 -i 0.2 -W 3 -e 999 203.0.113.9");
+    assert!(out.contains("3 received"), "{out}");
+    assert_eq!(
+        lab.client.snmp("", "Icmp6InEchos"),
+        echo6_through,
+        "an echo to an unmapped pool address reached the client"
+    );
+
+    let c = lab.stop();
+    // 5 requests + 3 replies each way, at least.
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 8.0);
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 8.0);
+    c.assert_ge("nat64_local_replies_total{kind=\"echo6\"}", 3.0);
+    c.assert_ge("nat64_local_replies_total{kind=\"echo4\"}", 6.0);
+    c.assert_ge("nat64_local_replies_total{kind=\"arp\"}", 1.0);
+    c.assert_ge("nat64_local_replies_total{kind=\"nd\"}", 1.0);
+    c.assert_ge("nat64_packets_total{side=\"inside\",dir=\"rx\"}", 11.0);
+    c.assert_ge("nat64_packets_total{side=\"inside\",dir=\"tx\"}", 11.0);
+    c.assert_ge("nat64_packets_total{side=\"outside\",dir=\"rx\"}", 14.0);
+    c.assert_ge("nat64_packets_total{side=\"outside\",dir=\"tx\"}", 14.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// curl on the IPv6-only client downloads 10 MB from python3's
+/// http.server on the IPv4-only server; the sha256 sums agree and the
+/// server saw a pool address as the client.
+#[test]
+fn curl_downloads_10mb_with_matching_sha256() {
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let http = lab.http_server_v4();
+    let src = lab.file("www/big.bin", &pseudo_random(10 << 20, 7));
+    let dst = lab.dir.join("big.down");
+    let t = std::time::Instant::now();
+    lab.client.ok_within(
+        &format!(
+            "curl -sS -g --fail --max-time 150 -o {} http://[{}]/big.bin",
+            dst.display(),
+            mapped(SERVER4)
+        ),
+        170,
+    );
+    eprintln!("10 MB in {:?}", t.elapsed());
+    assert_eq!(Lab::sha256(&dst), Lab::sha256(&src), "download differs");
+    let clients = http_clients(&lab.bg[http].output(), "/big.bin");
+    assert_eq!(clients.len(), 1, "{}", lab.bg[http].output());
+    let a: Ipv4Addr = clients[0].parse().expect("IPv4 client address");
+    assert!(in_pool(a), "the server saw {a}, not a pool address");
+
+    let live = lab.nat.counters_fresh();
+    live.assert_ge("nat64_sessions", 1.0);
+    live.assert_ge("nat64_bib_entries", 1.0);
+    live.assert_ge("nat64_port_blocks_in_use", 1.0);
+    let c = lab.stop();
+    // 10 MiB in segments of at most 1440 bytes (IPv6 MTU 1500).
+    c.assert_ge(
+        "nat64_translated_total{dir=\"4to6\"}",
+        (10 << 20) as f64 / 1440.0,
+    );
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 100.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// iperf3 `-J` result: (bytes received, lost percent) of the test, by
+/// python3's json module.
+fn iperf3_result(lab: &Lab, json: &str) -> (f64, f64) {
+    let path = lab.file("iperf3.json", json.as_bytes());
+    let out = host_ok(&format!(
+        "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d[\"end\"]; \
+         s=e.get(\"sum_received\") or e[\"sum\"]; print(s[\"bytes\"], s.get(\"lost_percent\", 0.0))' {}",
+        path.display()
+    ));
+    let mut w = out.split_whitespace();
+    let bytes: f64 = w.next().and_then(|v| v.parse().ok()).expect("bytes");
+    let lost: f64 = w.next().and_then(|v| v.parse().ok()).expect("lost");
+    (bytes, lost)
+}
+
+/// iperf3 TCP and UDP, 3 s each, client to server and (-R) back.
+#[test]
+fn iperf3_tcp_and_udp_both_directions() {
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    require_tools(&["iperf3"]);
+    lab.server_bg("iperf3", &format!("iperf3 -s -B {SERVER4} -p 5201"));
+    lab.server.wait_listening("tcp", 5201);
+    let srv = mapped(SERVER4);
+    let mut total = 0.0;
+    for (name, args, min_bytes) in [
+        ("tcp", "", 1e6),
+        ("tcp -R", "-R", 1e6),
+        // 1200-byte datagrams: no IPv6 fragmentation on a 1500 link.
+        ("udp", "-u -b 5M -l 1200", 5e5),
+        ("udp -R", "-u -b 5M -l 1200 -R", 5e5),
+    ] {
+        let r = lab.client.run(
+            &format!("iperf3 -c {srv} -p 5201 -t 3 -J --connect-timeout 5000 {args}"),
+            60,
+        );
+        assert!(r.ok, "iperf3 {name} failed:\n{}\n{}", r.stdout, r.stderr);
+        let (bytes, lost) = iperf3_result(&lab, &r.stdout);
+        eprintln!("iperf3 {name}: {bytes} bytes received, {lost}% lost");
+        assert!(bytes >= min_bytes, "iperf3 {name}: only {bytes} bytes");
+        assert!(lost <= 10.0, "iperf3 {name}: {lost}% lost");
+        total += bytes;
+        // iperf3 needs a moment between tests.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let c = lab.stop();
+    // Each direction carried at least half the payload in 1500-byte packets.
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", total / 2.0 / 1500.0);
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", total / 2.0 / 1500.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// traceroute from the client: hop 1 is the translator's inside address
+/// (its ICMPv6 time exceeded), the last hop the server's mapped address
+/// (the server's port unreachable, translated).
+#[test]
+fn traceroute_shows_the_translator_hop() {
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    require_tools(&["traceroute"]);
+    let srv = mapped(SERVER4);
+    let out = lab
+        .client
+        .ok_within(&format!("traceroute -6 -n -q 2 -w 3 -m 6 {srv}"), 90);
+    let hops: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .collect();
+    assert!(hops.len() >= 2, "{out}");
+    assert!(
+        hops[0].trim_start().starts_with("1 ") && hops[0].contains(&BOX6.to_string()),
+        "hop 1 is not the translator {BOX6}:\n{out}"
+    );
+    let last = hops[hops.len() - 1];
+    assert!(
+        last.contains(&srv.to_string()),
+        "last hop is not {srv}:\n{out}"
+    );
+    assert_eq!(
+        hops.len(),
+        2,
+        "the server is one hop behind the box:\n{out}"
+    );
+
+    let c = lab.stop();
+    // The time exceeded messages are the box's own ICMPv6 errors.
+    c.assert_ge("nat64_replies_total", 1.0);
+    // Probes that reached the server, and its port unreachables back.
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 1.0);
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 1.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// A static BIB entry forwards 203.0.113.1:8080 to an HTTP server on the
+/// client (curl from the IPv4 side), and 203.0.113.1:8081 to a TCP service
+/// that reports its peer (nc from the IPv4 side): the peer is the server's
+/// address under the NAT64 prefix.
+#[test]
+fn static_bib_port_forward_from_the_ipv4_side() {
+    let Some(mut lab) = Lab::start(Setup {
+        static_bib: vec![
+            (
+                "tcp",
+                format!("[{CLIENT6}]:8080"),
+                format!("{STATIC4}:8080"),
+            ),
+            (
+                "tcp",
+                format!("[{CLIENT6}]:8081"),
+                format!("{STATIC4}:8081"),
+            ),
+        ],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    require_tools(&["nc"]);
+    let www = lab.dir.join("www6");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("forward.txt"), "forwarded through nat64-dpdk\n").unwrap();
+    let http = lab.client_bg(
+        "http6",
+        &format!(
+            "python3 -u -m http.server --bind {CLIENT6} --directory {} 8080",
+            www.display()
+        ),
+    );
+    lab.client.wait_listening("tcp", 8080);
+    let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
+    lab.client_bg(
+        "peer",
+        &format!("python3 -u {} {CLIENT6} 8081", peer_py.display()),
+    );
+    lab.client.wait_listening("tcp", 8081);
+
+    let body = lab.server.ok(&format!(
+        "curl -sS --fail --max-time 20 http://{STATIC4}:8080/forward.txt"
+    ));
+    assert_eq!(body, "forwarded through nat64-dpdk\n");
+    let seen = http_clients(&lab.bg[http].output(), "/forward.txt");
+    assert_eq!(
+        seen,
+        vec![mapped(SERVER4).to_string()],
+        "{}",
+        lab.bg[http].output()
+    );
+
+    let out = lab
+        .server
+        .ok(&format!("echo hello | nc -N -w 10 {STATIC4} 8081"));
+    let want = format!("peer {} ", mapped(SERVER4));
+    assert!(
+        out.starts_with(&want) && out.trim_end().ends_with("got hello"),
+        "{out}"
+    );
+
+    let live = lab.nat.counters_fresh();
+    live.assert_ge("nat64_bib_entries", 2.0);
+    live.assert_ge("nat64_sessions", 2.0);
+    let c = lab.stop();
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 6.0);
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 6.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// Hairpinning (RFC 6146 §3.8): client A reaches client B through B's
+/// static IPv4 mapping (TCP and UDP); B sees A as A's own IPv4 mapping
+/// under the NAT64 prefix.
+#[test]
+fn hairpinning_between_two_ipv6_clients() {
+    let b: Ipv6Addr = "2001:db8:1:100::b".parse().unwrap();
+    let Some(mut lab) = Lab::start(Setup {
+        static_bib: vec![
+            ("tcp", format!("[{b}]:7000"), format!("{STATIC4}:7000")),
+            ("udp", format!("[{b}]:7001"), format!("{STATIC4}:7001")),
+        ],
+        client_addrs: vec![b],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
+    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
+    let connect_py = lab.file("tcp_connect.py", TCP_CONNECT_PY.as_bytes());
+    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
+    lab.client_bg(
+        "peer",
+        &format!("python3 -u {} {b} 7000", peer_py.display()),
+    );
+    lab.client_bg(
+        "echo",
+        &format!("python3 -u {} {b} 7001", echo_py.display()),
+    );
+    lab.client.wait_listening("tcp", 7000);
+    lab.client.wait_listening("udp", 7001);
+
+    let via = mapped(STATIC4);
+    let out = lab.client.ok(&format!(
+        "python3 {} {CLIENT6} {via} 7000 hairpin",
+        connect_py.display()
+    ));
+    // "peer <A's mapping under the prefix> <port> got hairpin"
+    let mut w = out.split_whitespace();
+    assert_eq!(w.next(), Some("peer"), "{out}");
+    let peer: Ipv6Addr = w.next().and_then(|p| p.parse().ok()).expect("peer address");
+    let a4 = unmapped(peer).unwrap_or_else(|| panic!("B saw {peer}, not under the prefix"));
+    assert!(in_pool(a4), "B saw A as {a4}, not a pool address");
+    assert!(out.ends_with("got hairpin"), "{out}");
+
+    let out = lab.client.ok(&format!(
+        "python3 {} {CLIENT6} {via} 7001 3 5",
+        flows_py.display()
+    ));
+    assert_eq!(field(&out, "replied"), 3, "{out}");
+    assert_eq!(field(&out, "again"), 3, "{out}");
+
+    let c = lab.stop();
+    // Every hairpinned packet is translated twice: 6to4, then 4to6.
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 10.0);
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 10.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// Four workers sharing one CPU (`--lcores 0@0,(1-4)@1`) carry 50 parallel
+/// HTTP downloads from five subscribers (one /56 each); packets that land
+/// on a worker that does not own them are handed off.
+#[test]
+fn four_workers_on_two_cpus_carry_50_parallel_flows() {
+    let subs: Vec<Ipv6Addr> = (1..=5u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, 1, i << 8, 0, 0, 0, 2))
+        .collect();
+    let Some(mut lab) = Lab::start(Setup {
+        lcores: vec!["--lcores".into(), "0@0,(1-4)@1".into()],
+        client_addrs: subs.clone(),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    assert!(
+        lab.nat.log().contains("forwarding: 4 workers"),
+        "{}",
+        lab.nat.log()
+    );
+    let http = lab.http_server_v4();
+    let src = lab.file("www/f.bin", &pseudo_random(256 << 10, 11));
+    let want = Lab::sha256(&src);
+    let dl = lab.dir.join("dl");
+    std::fs::create_dir_all(&dl).unwrap();
+    let list: Vec<String> = subs.iter().map(|s| s.to_string()).collect();
+    let script = format!(
+        "subs=({subs}); pids=()
+for i in $(seq 0 49); do
+  curl -sS -g --fail --max-time 150 --interface ${{subs[$((i % 5))]}} \
+       -o {dl}/$i http://[{srv}]/f.bin & pids+=($!)
+done
+fail=0; for p in ${{pids[@]}}; do wait $p || fail=$((fail+1)); done
+echo failed=$fail; [ $fail -eq 0 ]",
+        subs = list.join(" "),
+        dl = dl.display(),
+        srv = mapped(SERVER4)
+    );
+    let t = std::time::Instant::now();
+    lab.client.ok_within(&script, 200);
+    eprintln!("50 x 256 KiB in {:?}", t.elapsed());
+    for i in 0..50 {
+        assert_eq!(Lab::sha256(&dl.join(i.to_string())), want, "download {i}");
+    }
+    let clients = http_clients(&lab.bg[http].output(), "/f.bin");
+    assert_eq!(clients.len(), 50, "{}", lab.bg[http].output());
+    for a in &clients {
+        let a: Ipv4Addr = a.parse().expect("IPv4 client");
+        assert!(in_pool(a), "server saw {a}");
+    }
+
+    let live = lab.nat.counters_fresh();
+    live.assert_ge("nat64_sessions", 50.0);
+    live.assert_ge("nat64_bib_entries", 50.0);
+    // Each subscriber holds at least one block of its own.
+    live.assert_ge("nat64_port_blocks_in_use", 5.0);
+    let c = lab.stop();
+    c.assert_ge(
+        "nat64_translated_total{dir=\"4to6\"}",
+        50.0 * (256 << 10) as f64 / 1440.0,
+    );
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 50.0 * 3.0);
+    // Four rx queues per port: some packets arrive on a worker that is not
+    // their subscriber's or their port block's owner.
+    c.assert_ge("nat64_handoff_total", 1.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// block_size 64 and one block per subscriber: subscriber A opens 100 UDP
+/// flows, gets 64 and an ICMPv6 error for each of the other 36 (RFC 6888
+/// REQ-11); its 64 flows keep working, and subscriber B, in another /56,
+/// opens flows and downloads a page meanwhile.
+#[test]
+fn subscriber_at_its_block_cap_does_not_hurt_another() {
+    let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
+    let b: Ipv6Addr = "2001:db8:1:200::b".parse().unwrap();
+    let Some(mut lab) = Lab::start(Setup {
+        pool4: "block_size = 64\nmax_blocks_per_subscriber = 1\n".into(),
+        client_addrs: vec![a, b],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
+    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
+    lab.server_bg(
+        "echo",
+        &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
+    );
+    lab.server.wait_listening("udp", 9000);
+    let http = lab.http_server_v4();
+    lab.file("www/index.html", b"<p>still here</p>\n");
+    let srv = mapped(SERVER4);
+
+    let out = lab.client.ok_within(
+        &format!("python3 {} {a} {srv} 9000 100 5", flows_py.display()),
+        60,
+    );
+    eprintln!("A: {out}");
+    assert_eq!(field(&out, "replied"), 64, "A: {out}");
+    assert_eq!(field(&out, "again"), 64, "A's mapped flows stopped: {out}");
+    assert_eq!(
+        field(&out, "errors"),
+        36,
+        "A's refused flows got no ICMPv6 error: {out}"
+    );
+
+    let out = lab.client.ok_within(
+        &format!("python3 {} {b} {srv} 9000 10 5", flows_py.display()),
+        60,
+    );
+    assert_eq!(field(&out, "replied"), 10, "B: {out}");
+    let page = lab.client.ok(&format!(
+        "curl -sS -g --fail --max-time 20 --interface {b} http://[{srv}]/index.html"
+    ));
+    assert_eq!(page, "<p>still here</p>\n");
+    assert_eq!(http_clients(&lab.bg[http].output(), "/index.html").len(), 1);
+
+    let live = lab.nat.counters_fresh();
+    // A's one block, B's one block.
+    live.assert_eq("nat64_port_blocks_in_use", 2.0);
+    live.assert_ge("nat64_sessions", 64.0 + 10.0 + 1.0);
+    let c = lab.stop();
+    c.assert_eq("nat64_drops_total{reason=\"subscriber_limit\"}", 36.0);
+    c.assert_ge("nat64_replies_total", 36.0);
+    c.assert_ge(
+        "nat64_translated_total{dir=\"6to4\"}",
+        64.0 * 2.0 + 10.0 * 2.0,
+    );
+    c.assert_ge(
+        "nat64_translated_total{dir=\"4to6\"}",
+        64.0 * 2.0 + 10.0 * 2.0,
+    );
+    assert_no_pipeline_drops(&c, &["subscriber_limit"]);
+}
