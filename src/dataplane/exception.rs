@@ -28,7 +28,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
-use crate::dpdk::{DpdkError, Eal, MacAddr, Mempool, Port, PortConfig, RxQueue, TxQueue};
+use crate::dpdk::{Burst, DpdkError, Eal, MacAddr, Mempool, Port, PortConfig, RxQueue, TxQueue};
 
 use super::Mac;
 
@@ -67,13 +67,59 @@ pub struct ExceptionPort {
     pub iface: String,
 }
 
+/// The receiving end of an exception TAP: every rx queue of the port.
+///
+/// net_tap needs as many rx as tx queues, and the kernel spreads the frames
+/// it sends over all of them (by flow hash), so all are polled. One handle,
+/// `&mut self`: one thread polls them (worker 0 in the dataplane).
+#[derive(Debug)]
+pub struct ExceptionRx {
+    queues: Vec<RxQueue>,
+    next: usize,
+}
+
+impl ExceptionRx {
+    /// Receive into the free slots of `burst` from the queues in turn,
+    /// starting one further each call so none is starved; returns how many
+    /// arrived.
+    pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<'_, N>) -> usize {
+        let n_queues = self.queues.len();
+        let mut got = 0;
+        for i in 0..n_queues {
+            if burst.is_full() {
+                break;
+            }
+            if let Some(q) = self.queues.get_mut((self.next + i) % n_queues) {
+                got += q.rx_burst(burst);
+            }
+        }
+        self.next = (self.next + 1) % n_queues.max(1);
+        got
+    }
+
+    /// Port id.
+    pub fn port(&self) -> u16 {
+        self.queues.first().map_or(u16::MAX, RxQueue::port)
+    }
+
+    /// Number of rx queues polled.
+    pub fn queues(&self) -> usize {
+        self.queues.len()
+    }
+}
+
+/// Rx descriptors per exception queue; net_tap takes this many mbufs from
+/// the pool per rx queue, up front.
+pub const RX_DESC: u16 = 128;
+
 /// Highest `net_tap<N>` index tried for a free device name.
 const MAX_TAP_INDEX: u32 = 64;
 
 /// Create `side`'s exception TAP: a `net_tap` port with MAC `mac` whose
 /// kernel interface `iface` gets `addr/prefix_len`, MTU `mtu` and is up.
-/// The port has one rx queue (mbufs from `pool`) and `n_tx_queues` tx
-/// queues, and is started. The error says which step failed and why.
+/// The port has `n_tx_queues` tx queues and as many rx queues (net_tap wants
+/// them paired; each holds [`RX_DESC`] mbufs of `pool`), all polled through the one
+/// [`ExceptionRx`], and is started. The error says which step failed and why.
 #[allow(clippy::too_many_arguments)]
 pub fn create(
     eal: &Eal,
@@ -85,8 +131,13 @@ pub fn create(
     mtu: u16,
     n_tx_queues: u16,
     pool: &Mempool,
-) -> Result<(ExceptionPort, RxQueue, Vec<TxQueue>), String> {
+) -> Result<(ExceptionPort, ExceptionRx, Vec<TxQueue>), String> {
     let key = format!("{side}.kernel_iface");
+    if n_tx_queues == 0 {
+        return Err(format!(
+            "exception path {side}: at least one tx queue is needed"
+        ));
+    }
     match (side, addr) {
         (Side::Inside, IpAddr::V6(_)) | (Side::Outside, IpAddr::V4(_)) => {}
         _ => {
@@ -133,10 +184,12 @@ pub fn create(
 
     let mut port = port;
     let conf = PortConfig {
-        rx_queues: 1,
+        rx_queues: n_tx_queues,
         tx_queues: n_tx_queues,
-        rx_desc: 512,
-        tx_desc: 512,
+        // net_tap fills every rx descriptor from `pool` at setup: keep the
+        // exception path's share small (it carries little traffic).
+        rx_desc: RX_DESC,
+        tx_desc: RX_DESC,
         mtu: Some(mtu),
         // The kernel's frames are ours to forward whatever their
         // destination; frames towards the kernel carry its own MAC.
@@ -144,7 +197,7 @@ pub fn create(
         rss_ipv6_src_only: false,
     };
     let step = |e: DpdkError| format!("exception path {side}: {e}");
-    let (mut rx, tx) = port
+    let (rx, tx) = port
         .configure(&conf, std::slice::from_ref(pool))
         .map_err(step)?;
     port.start().map_err(step)?;
@@ -158,9 +211,10 @@ pub fn create(
     }
     ip(&["link", "set", "dev", iface, "up"])?;
 
-    let rx = rx
-        .pop()
-        .ok_or_else(|| format!("exception path {side}: {dev} has no rx queue"))?;
+    let rx = ExceptionRx {
+        queues: rx,
+        next: 0,
+    };
     Ok((
         ExceptionPort {
             port,

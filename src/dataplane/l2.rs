@@ -135,13 +135,17 @@ pub fn neighbor_solicit(buf: &mut [u8], src_mac: Mac, src_ip: Ipv6Addr, target: 
 
 /// Whether `a` and `b` share their first `len` bits.
 fn same_prefix_v4(a: Ipv4Addr, b: Ipv4Addr, len: u8) -> bool {
-    let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0);
     (u32::from(a) ^ u32::from(b)) & mask == 0
 }
 
 /// Whether `a` and `b` share their first `len` bits.
 fn same_prefix_v6(a: &Ipv6Addr, b: &Ipv6Addr, len: u8) -> bool {
-    let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+    let mask = u128::MAX
+        .checked_shl(128 - u32::from(len.min(128)))
+        .unwrap_or(0);
     (u128::from(*a) ^ u128::from(*b)) & mask == 0
 }
 

@@ -62,7 +62,9 @@ pub fn echo_reply_ipv4(pkt: &mut [u8]) -> bool {
     };
     // RFC 792 "Echo or Echo Reply Message": type 8, code 0, and the
     // checksum over the whole ICMP message must hold before we answer.
-    if icmp.msg_type() != icmpv4_type::ECHO_REQUEST || icmp.msg_code() != 0 || !icmp.verify_checksum()
+    if icmp.msg_type() != icmpv4_type::ECHO_REQUEST
+        || icmp.msg_code() != 0
+        || !icmp.verify_checksum()
     {
         return false;
     }

@@ -553,8 +553,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
                 let Some(i) = self.take_slot(true) else {
                     // Every entry is static or being resolved: replace the
                     // oldest waiting one rather than lose configuration.
-                    let Some(w) = (self.wait.tail != NIL).then_some(self.wait.tail as usize)
-                    else {
+                    let Some(w) = (self.wait.tail != NIL).then_some(self.wait.tail as usize) else {
                         return;
                     };
                     self.counters.timed_out_drops += self.q_clear(w);
