@@ -27,7 +27,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -604,25 +604,6 @@ impl Counters {
 // ---------------------------------------------------------------------------
 // The translator
 
-/// Whether this binary's configuration knows `inside.kernel_iface` (the
-/// exception TAP names). When it does, every run gets names of its own so
-/// that runs never share a kernel interface.
-fn config_knows_kernel_iface() -> bool {
-    static KNOWS: OnceLock<bool> = OnceLock::new();
-    *KNOWS.get_or_init(|| {
-        let dir = TempDir::new(&format!("probe-{}", unique()));
-        let cfg = dir.join("probe.toml");
-        std::fs::write(&cfg, "[inside]\nkernel_iface = \"n64probe\"\n").unwrap();
-        Command::new(BIN)
-            .args(["--", "--config"])
-            .arg(&cfg)
-            .arg("--check")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
-
 /// What a test wants of the box.
 #[derive(Clone, Debug)]
 pub struct Setup {
@@ -653,14 +634,12 @@ impl Default for Setup {
 
 /// The configuration file for one run.
 fn config_text(s: &Setup, dev_in: &str, dev_out: &str, tag: &str, dir: &TempDir) -> String {
-    let (kin, kout) = if config_knows_kernel_iface() {
-        (
-            format!("kernel_iface = \"n6k{tag}i\"\n"),
-            format!("kernel_iface = \"n6k{tag}o\"\n"),
-        )
-    } else {
-        (String::new(), String::new())
-    };
+    // Exception TAPs of its own per run, so that runs never share a kernel
+    // interface (or its addresses).
+    let (kin, kout) = (
+        format!("kernel_iface = \"n6k{tag}i\"\n"),
+        format!("kernel_iface = \"n6k{tag}o\"\n"),
+    );
     let mut t = format!(
         r#"# written by tests/common/mod.rs
 [translation]
@@ -719,6 +698,8 @@ pub struct Nat64 {
     pub counters_path: PathBuf,
     pub file_prefix: String,
     pub started: Instant,
+    /// A panic message already carries the log.
+    log_shown: bool,
 }
 
 impl Nat64 {
@@ -765,6 +746,7 @@ impl Nat64 {
             counters_path: counters,
             file_prefix,
             started: Instant::now(),
+            log_shown: true,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -796,6 +778,7 @@ impl Nat64 {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        nat.log_shown = false;
         nat
     }
 
@@ -872,7 +855,7 @@ impl Drop for Nat64 {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            if std::thread::panicking() {
+            if std::thread::panicking() && !self.log_shown {
                 eprintln!(
                     "---- nat64-dpdk log ----\n{}\n------------------------",
                     self.log()
