@@ -432,13 +432,14 @@ pub struct Counters {
     pub values: BTreeMap<String, f64>,
 }
 
-/// `name{b="2",a="1"}` -> `name{a="1",b="2"}`.
-fn canonical(series: &str) -> Result<String, String> {
+/// `name{b="2",a="1"}` -> ("name", [("a","1"), ("b","2")]).
+fn parse_series(series: &str) -> Result<(String, Vec<(String, String)>), String> {
     let Some(open) = series.find('{') else {
-        return Ok(series.to_string());
+        return Ok((series.trim().to_string(), Vec::new()));
     };
-    let name = &series[..open];
+    let name = series[..open].trim().to_string();
     let body = series[open + 1..]
+        .trim_end()
         .strip_suffix('}')
         .ok_or_else(|| format!("unclosed labels in {series:?}"))?;
     let mut labels = Vec::new();
@@ -455,10 +456,7 @@ fn canonical(series: &str) -> Result<String, String> {
             match c {
                 '\\' => {
                     if let Some((_, e)) = chars.next() {
-                        val.push(match e {
-                            'n' => '\n',
-                            other => other,
-                        })
+                        val.push(if e == 'n' { '\n' } else { e })
                     }
                 }
                 '"' => {
@@ -473,15 +471,15 @@ fn canonical(series: &str) -> Result<String, String> {
         rest = rest[end..].trim_start_matches(',').trim_start();
     }
     labels.sort();
-    let mut out = format!("{name}{{");
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{k}=\"{v}\"");
+    Ok((name, labels))
+}
+
+fn series_key(name: &str, labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return name.to_string();
     }
-    out.push('}');
-    Ok(out)
+    let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", l.join(","))
 }
 
 impl Counters {
@@ -495,14 +493,14 @@ impl Counters {
             // The series ends at the closing brace, or at the first blank.
             let split = match line.find('{') {
                 Some(_) => line
-                    .find('}')
+                    .rfind('}')
                     .map(|i| i + 1)
                     .ok_or_else(|| format!("line {}: unclosed labels: {line}", n + 1))?,
                 None => line
                     .find(char::is_whitespace)
                     .ok_or_else(|| format!("line {}: no value: {line}", n + 1))?,
             };
-            let series = canonical(&line[..split])?;
+            let (name, labels) = parse_series(&line[..split])?;
             let value = line[split..]
                 .split_whitespace()
                 .next()
@@ -510,42 +508,35 @@ impl Counters {
             let value: f64 = value
                 .parse()
                 .map_err(|e| format!("line {}: value {value:?}: {e}", n + 1))?;
-            values.insert(series, value);
+            values.insert(series_key(&name, &labels), value);
         }
         Ok(Counters { values })
     }
 
-    /// The value of `series` (`name` or `name{label="v",...}`, labels in any
-    /// order). A label set that is absent counts as 0, but the metric name
-    /// itself must be there (a misnamed metric fails loudly).
-    pub fn get(&self, series: &str) -> f64 {
-        let key = canonical(series).expect("series syntax");
-        if let Some(v) = self.values.get(&key) {
-            return *v;
+    /// The sum of every series of metric `name` whose labels include all of
+    /// `labels` (so `nat64_drops_total{reason="x"}` matches whatever other
+    /// labels the series carries). Panics, listing every series, when no
+    /// series matches: a misnamed metric or label fails loudly.
+    pub fn get(&self, query: &str) -> f64 {
+        let (name, want) = parse_series(query).expect("series syntax");
+        let mut found = false;
+        let mut sum = 0.0;
+        for (k, v) in &self.values {
+            let (n, labels) = parse_series(k).expect("stored key");
+            if n == name && want.iter().all(|w| labels.contains(w)) {
+                found = true;
+                sum += v;
+            }
         }
-        let name = series.split('{').next().unwrap_or(series);
-        let known = self
-            .values
-            .keys()
-            .any(|k| k == name || k.starts_with(&format!("{name}{{")));
         assert!(
-            known,
-            "no metric {name} in the counters file; it has:\n{}",
+            found,
+            "no series {query} in the counters file; it has:\n{}",
             self.dump()
         );
-        0.0
+        sum
     }
 
-    /// The sum over every label set of `name`.
-    pub fn sum(&self, name: &str) -> f64 {
-        self.values
-            .iter()
-            .filter(|(k, _)| *k == name || k.starts_with(&format!("{name}{{")))
-            .map(|(_, v)| v)
-            .sum()
-    }
-
-    /// Every series whose value is non-zero and whose name starts with `prefix`.
+    /// Every series whose value is non-zero and whose key starts with `prefix`.
     pub fn nonzero(&self, prefix: &str) -> Vec<(String, f64)> {
         self.values
             .iter()
@@ -562,40 +553,22 @@ impl Counters {
         s
     }
 
-    /// Asserts `series >= min`, printing every counter otherwise.
-    pub fn assert_ge(&self, series: &str, min: f64) {
-        let v = self.get(series);
+    /// Asserts `query >= min`, printing every counter otherwise.
+    pub fn assert_ge(&self, query: &str, min: f64) {
+        let v = self.get(query);
         assert!(
             v >= min,
-            "{series} = {v}, expected >= {min}; counters:\n{}",
+            "{query} = {v}, expected >= {min}; counters:\n{}",
             self.dump()
         );
     }
 
-    /// Asserts `series == want`, printing every counter otherwise.
-    pub fn assert_eq(&self, series: &str, want: f64) {
-        let v = self.get(series);
+    /// Asserts `query == want`, printing every counter otherwise.
+    pub fn assert_eq(&self, query: &str, want: f64) {
+        let v = self.get(query);
         assert!(
             v == want,
-            "{series} = {v}, expected {want}; counters:\n{}",
-            self.dump()
-        );
-    }
-
-    /// Asserts that no drop reason but those in `allowed` was counted.
-    pub fn assert_no_drops_except(&self, allowed: &[&str]) {
-        let bad: Vec<_> = self
-            .nonzero("nat64_drops_total{")
-            .into_iter()
-            .filter(|(k, _)| {
-                !allowed
-                    .iter()
-                    .any(|a| k.contains(&format!("reason=\"{a}\"")))
-            })
-            .collect();
-        assert!(
-            bad.is_empty(),
-            "unexpected drops {bad:?}; counters:\n{}",
+            "{query} = {v}, expected {want}; counters:\n{}",
             self.dump()
         );
     }
