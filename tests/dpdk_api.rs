@@ -168,6 +168,10 @@ fn dpdk_api_against_eal_and_kernel() {
     exception_inside_steps(&eal, &pool);
     exception_outside_steps(&eal, &pool);
     assert_eq!(pool.in_use(), 0, "every mbuf went back to the pool");
+    drop(pool);
+    drop(eal);
+    // EAL leaves its runtime directory behind; this run's prefix is unique.
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/dpdk-api-test-{pid}"));
 }
 
 /// Order, a full ring leaving the rest in the burst, Send ends on another
@@ -345,11 +349,27 @@ fn probe_vdev_steps(eal: &Eal, pool: &Mempool) {
     let err = Port::probe_vdev(eal, "net_nosuchdriver0")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("net_nosuchdriver0"), "{err}");
-    // Configured and started, then closed: the kernel interface goes.
+    assert!(
+        err.starts_with("cannot create DPDK device 'net_nosuchdriver0': rte_dev_probe failed: ")
+            && err.contains("vdev names start with their driver"),
+        "{err}"
+    );
+    // Configured (two queues with IPv6 source-only RSS asked: net_tap
+    // cannot, so it falls back to the IP/TCP/UDP hash) and started, then
+    // closed: the kernel interface goes.
+    let info = port.info().expect("info");
+    assert_eq!(info.driver, "net_tap");
+    let conf = PortConfig {
+        rx_queues: 2,
+        tx_queues: 2,
+        rx_desc: 64,
+        tx_desc: 64,
+        rss_ipv6_src_only: true,
+        ..PortConfig::default()
+    };
     let (rx, tx) = port
-        .configure(&PortConfig::default(), std::slice::from_ref(pool))
-        .expect("configure tap");
+        .configure(&conf, std::slice::from_ref(pool))
+        .expect("configure tap with RSS");
     port.start().expect("start tap");
     drop((rx, tx));
     port.close().expect("close");

@@ -179,6 +179,8 @@ pub fn create(
     // nor sends IPv6 onto the IPv4 link.
     match side {
         Side::Inside => sysctl(&format!("net/ipv6/conf/{iface}/accept_ra"), "0")?,
+        // A kernel booted without IPv6 has nothing to switch off.
+        Side::Outside if !Path::new("/proc/sys/net/ipv6").exists() => {}
         Side::Outside => sysctl(&format!("net/ipv6/conf/{iface}/disable_ipv6"), "1")?,
     }
 

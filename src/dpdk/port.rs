@@ -251,10 +251,12 @@ impl Port {
             let errno = -ret;
             let hint = match errno {
                 libc::EEXIST => format!(" (a device named '{name}' is probed already)"),
-                libc::ENOENT | libc::ENOTSUP | libc::ENODEV => format!(
-                    " (no driver for '{name}': vdev names start with their driver, e.g. net_tap0; \
-                     is that driver's PMD installed?)"
-                ),
+                libc::ENOENT | libc::ENOTSUP | libc::ENODEV | libc::EINVAL | libc::EFAULT => {
+                    format!(
+                        " (malformed, or no driver for '{name}': vdev names start with their \
+                     driver, e.g. net_tap0; is that driver's PMD installed?)"
+                    )
+                }
                 _ => " (see the driver's messages above)".to_string(),
             };
             return Err(fail_errno(
