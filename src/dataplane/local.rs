@@ -534,7 +534,10 @@ mod tests {
         let icmp = Icmpv6Slice::from_slice(&p[40..]).unwrap();
         assert_eq!(
             icmp.icmp_type(),
-            etherparse::Icmpv6Type::EchoReply(etherparse::IcmpEchoHeader { id: 0xbeef, seq: 42 })
+            etherparse::Icmpv6Type::EchoReply(etherparse::IcmpEchoHeader {
+                id: 0xbeef,
+                seq: 42
+            })
         );
         assert_eq!(icmp.payload(), DATA);
         assert!(icmp.is_checksum_valid(us.octets(), peer.octets()));
@@ -635,11 +638,19 @@ mod tests {
         let ok = nd(135, peer, snm, 255, 0, &ns_body(us, Some(MAC)));
         assert_eq!(
             parse_ns(&ok),
-            Some(Solicitation { src: peer, dst: snm, target: us, sll: Some(MAC) })
+            Some(Solicitation {
+                src: peer,
+                dst: snm,
+                target: us,
+                sll: Some(MAC)
+            })
         );
         // DAD: from ::, to the solicited-node group, no SLLA option.
         let dad = nd(135, Ipv6Addr::UNSPECIFIED, snm, 255, 0, &ns_body(us, None));
-        assert_eq!(parse_ns(&dad).map(|s| (s.src, s.sll)), Some((Ipv6Addr::UNSPECIFIED, None)));
+        assert_eq!(
+            parse_ns(&dad).map(|s| (s.src, s.sll)),
+            Some((Ipv6Addr::UNSPECIFIED, None))
+        );
         // Unicast NUD probe without SLLA is valid.
         assert!(parse_ns(&nd(135, peer, us, 255, 0, &ns_body(us, None))).is_some());
 
@@ -657,17 +668,52 @@ mod tests {
         let mut ext = ok.clone();
         ext[6] = 0; // next header: hop-by-hop (not ICMPv6 directly)
         let cases = [
-            ("hop-limit-254", nd(135, peer, snm, 254, 0, &ns_body(us, Some(MAC)))),
+            (
+                "hop-limit-254",
+                nd(135, peer, snm, 254, 0, &ns_body(us, Some(MAC))),
+            ),
             ("bad-checksum", bad_csum),
             ("code-1", code1),
-            ("icmp-len-23", nd(135, peer, snm, 255, 0, &us.octets()[..15])),
-            ("multicast-target", nd(135, peer, snm, 255, 0, &ns_body(a6("ff02::1"), Some(MAC)))),
+            (
+                "icmp-len-23",
+                nd(135, peer, snm, 255, 0, &us.octets()[..15]),
+            ),
+            (
+                "multicast-target",
+                nd(135, peer, snm, 255, 0, &ns_body(a6("ff02::1"), Some(MAC))),
+            ),
             ("zero-length-option", zero_len_option),
             ("option-past-end", overrun_option),
-            ("dad-with-slla", nd(135, Ipv6Addr::UNSPECIFIED, snm, 255, 0, &ns_body(us, Some(MAC)))),
-            ("dad-to-unicast", nd(135, Ipv6Addr::UNSPECIFIED, us, 255, 0, &ns_body(us, None))),
-            ("dad-to-all-nodes", nd(135, Ipv6Addr::UNSPECIFIED, a6("ff02::1"), 255, 0, &ns_body(us, None))),
-            ("multicast-src", nd(135, a6("ff02::1"), snm, 255, 0, &ns_body(us, None))),
+            (
+                "dad-with-slla",
+                nd(
+                    135,
+                    Ipv6Addr::UNSPECIFIED,
+                    snm,
+                    255,
+                    0,
+                    &ns_body(us, Some(MAC)),
+                ),
+            ),
+            (
+                "dad-to-unicast",
+                nd(135, Ipv6Addr::UNSPECIFIED, us, 255, 0, &ns_body(us, None)),
+            ),
+            (
+                "dad-to-all-nodes",
+                nd(
+                    135,
+                    Ipv6Addr::UNSPECIFIED,
+                    a6("ff02::1"),
+                    255,
+                    0,
+                    &ns_body(us, None),
+                ),
+            ),
+            (
+                "multicast-src",
+                nd(135, a6("ff02::1"), snm, 255, 0, &ns_body(us, None)),
+            ),
             ("is-na", nd(136, peer, us, 255, 0, &ns_body(us, None))),
             ("extension-header", ext),
             ("truncated", ok[..70].to_vec()),
@@ -703,7 +749,10 @@ mod tests {
         let mut mcast_target = body.clone();
         mcast_target[0] = 0xff;
         assert_eq!(parse_na(&nd(136, peer, us, 255, 0x60, &mcast_target)), None);
-        assert_eq!(parse_na(&nd(136, peer, us, 255, 0x60, &body[..16])).map(|a| a.tll), Some(None));
+        assert_eq!(
+            parse_na(&nd(136, peer, us, 255, 0x60, &body[..16])).map(|a| a.tll),
+            Some(None)
+        );
         let mut bad = ok.clone();
         bad[50] ^= 0x10;
         assert_eq!(parse_na(&bad), None);
@@ -731,8 +780,16 @@ mod tests {
         assert_eq!(out[NA_LEN..], [0xAA; 8], "nothing written past the NA");
         // Answer to DAD: S clear.
         neighbor_advert(&mut out, MAC, us, a6("ff02::1"), false);
-        assert_eq!(Icmpv6Slice::from_slice(&out[40..NA_LEN]).unwrap().bytes5to8(), [0xa0, 0, 0, 0]);
-        assert_eq!(neighbor_advert(&mut out[..NA_LEN - 1], MAC, us, peer, true), 0);
+        assert_eq!(
+            Icmpv6Slice::from_slice(&out[40..NA_LEN])
+                .unwrap()
+                .bytes5to8(),
+            [0xa0, 0, 0, 0]
+        );
+        assert_eq!(
+            neighbor_advert(&mut out[..NA_LEN - 1], MAC, us, peer, true),
+            0
+        );
         // Our own validation accepts what we write.
         assert!(parse_na(&out[..NA_LEN]).is_some());
     }

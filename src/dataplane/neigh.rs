@@ -732,7 +732,12 @@ mod tests {
     }
 
     /// Collects what `learn` flushes.
-    fn learn_all<A: NeighAddr, T>(c: &mut NeighCache<A, T>, ip: A, mac: Mac, now: Millis) -> Vec<(Mac, T)> {
+    fn learn_all<A: NeighAddr, T>(
+        c: &mut NeighCache<A, T>,
+        ip: A,
+        mac: Mac,
+        now: Millis,
+    ) -> Vec<(Mac, T)> {
         let mut out = Vec::new();
         c.learn(ip, mac, now, &mut |m, p| out.push((m, p)));
         out
@@ -792,8 +797,14 @@ mod tests {
     fn rfc4861_7_2_2_resolve_queue_learn_flush_in_order() {
         let mut c: NeighCache<Ipv4Addr, u32> = NeighCache::new(16, 4);
         assert_eq!(c.resolve(v4(254), 1, 0), Resolve::Queued { solicit: true });
-        assert_eq!(c.resolve(v4(254), 2, 10), Resolve::Queued { solicit: false });
-        assert_eq!(c.resolve(v4(254), 3, 20), Resolve::Queued { solicit: false });
+        assert_eq!(
+            c.resolve(v4(254), 2, 10),
+            Resolve::Queued { solicit: false }
+        );
+        assert_eq!(
+            c.resolve(v4(254), 3, 20),
+            Resolve::Queued { solicit: false }
+        );
         assert_eq!(c.queued(v4(254)), 3);
         assert_eq!(c.get(v4(254)), Some(([0; 6], NeighState::Incomplete)));
         check(&c);
@@ -805,16 +816,19 @@ mod tests {
         assert_eq!(c.get(v4(254)), Some((M1, NeighState::Reachable)));
         assert_eq!(c.queued(v4(254)), 0);
         let k = c.counters();
-        assert_eq!(
-            (k.queued, k.solicits, k.resolved, k.hits),
-            (3, 1, 1, 1)
-        );
+        assert_eq!((k.queued, k.solicits, k.resolved, k.hits), (3, 1, 1, 1));
         check(&c);
         // The ring wraps correctly on a second round.
         let mut c: NeighCache<Ipv4Addr, u32> = NeighCache::new(1, 2);
         for round in 0..3u32 {
-            assert!(matches!(c.resolve(v4(1), round * 10, 0), Resolve::Queued { .. }));
-            assert!(matches!(c.resolve(v4(1), round * 10 + 1, 0), Resolve::Queued { .. }));
+            assert!(matches!(
+                c.resolve(v4(1), round * 10, 0),
+                Resolve::Queued { .. }
+            ));
+            assert!(matches!(
+                c.resolve(v4(1), round * 10 + 1, 0),
+                Resolve::Queued { .. }
+            ));
             assert_eq!(
                 learn_all(&mut c, v4(1), M1, 0),
                 vec![(M1, round * 10), (M1, round * 10 + 1)]
@@ -827,8 +841,14 @@ mod tests {
     #[test]
     fn queue_full_drops_are_counted_and_returned() {
         let mut c: NeighCache<Ipv4Addr, u32> = NeighCache::new(4, 2);
-        assert!(matches!(c.resolve(v4(1), 1, 0), Resolve::Queued { solicit: true }));
-        assert!(matches!(c.resolve(v4(1), 2, 0), Resolve::Queued { solicit: false }));
+        assert!(matches!(
+            c.resolve(v4(1), 1, 0),
+            Resolve::Queued { solicit: true }
+        ));
+        assert!(matches!(
+            c.resolve(v4(1), 2, 0),
+            Resolve::Queued { solicit: false }
+        ));
         assert_eq!(c.resolve(v4(1), 3, 0), Resolve::Dropped(3));
         assert_eq!(c.resolve(v4(1), 4, 0), Resolve::Dropped(4));
         assert_eq!(c.counters().queue_full_drops, 2);
@@ -843,11 +863,17 @@ mod tests {
         let mut c: NeighCache<Ipv6Addr, Rc<()>> = NeighCache::new(8, 4);
         let gw: Ipv6Addr = "2001:db8:1::fe".parse().unwrap();
         let token = Rc::new(());
-        assert_eq!(c.resolve(gw, token.clone(), 0), Resolve::Queued { solicit: true });
+        assert_eq!(
+            c.resolve(gw, token.clone(), 0),
+            Resolve::Queued { solicit: true }
+        );
         assert!(tick_all(&mut c, 999).is_empty());
         assert_eq!(tick_all(&mut c, 1000), vec![gw]);
         // Rate limit: a packet in the same interval asks for nothing.
-        assert_eq!(c.resolve(gw, token.clone(), 1500), Resolve::Queued { solicit: false });
+        assert_eq!(
+            c.resolve(gw, token.clone(), 1500),
+            Resolve::Queued { solicit: false }
+        );
         assert!(tick_all(&mut c, 1999).is_empty());
         assert_eq!(tick_all(&mut c, 2000), vec![gw]);
         assert_eq!(c.counters().solicits, 3);
@@ -863,7 +889,10 @@ mod tests {
         assert!(c.is_empty());
         check(&c);
         // The next packet starts over with a fresh solicitation.
-        assert_eq!(c.resolve(gw, token.clone(), 3001), Resolve::Queued { solicit: true });
+        assert_eq!(
+            c.resolve(gw, token.clone(), 3001),
+            Resolve::Queued { solicit: true }
+        );
         assert_eq!(c.counters().solicits, 4);
     }
 
@@ -876,7 +905,10 @@ mod tests {
         assert!(tick_all(&mut c, 1999).is_empty());
         assert_eq!(tick_all(&mut c, 2000), vec![v4(9)]);
         // Three sent: no more, even when due.
-        assert_eq!(c.resolve(v4(9), 0, 3000), Resolve::Queued { solicit: false });
+        assert_eq!(
+            c.resolve(v4(9), 0, 3000),
+            Resolve::Queued { solicit: false }
+        );
         assert_eq!(c.counters().solicits, 3);
         assert!(tick_all(&mut c, 3000).is_empty());
         assert_eq!(c.counters().timed_out_drops, 3);
@@ -886,7 +918,10 @@ mod tests {
     fn rfc4861_7_3_2_stale_entry_still_sends_and_is_probed() {
         let mut c: NeighCache<Ipv4Addr, u8> = NeighCache::new(8, 2);
         assert!(learn_all(&mut c, v4(254), M1, 0).is_empty());
-        assert_eq!(c.resolve(v4(254), 1, REACHABLE_MS - 1), Resolve::Ready(M1, 1));
+        assert_eq!(
+            c.resolve(v4(254), 1, REACHABLE_MS - 1),
+            Resolve::Ready(M1, 1)
+        );
         assert!(tick_all(&mut c, REACHABLE_MS - 1).is_empty());
         // Past the lifetime: sent with the old MAC, probed at the next tick.
         let t = REACHABLE_MS;
@@ -911,7 +946,10 @@ mod tests {
         assert_eq!(c.get(v4(254)), None);
         assert_eq!(c.counters().failed, 1);
         assert_eq!(c.counters().timed_out_drops, 0);
-        assert_eq!(c.resolve(v4(254), 6, t + 3001), Resolve::Queued { solicit: true });
+        assert_eq!(
+            c.resolve(v4(254), 6, t + 3001),
+            Resolve::Queued { solicit: true }
+        );
         check(&c);
     }
 
