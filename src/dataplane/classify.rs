@@ -128,30 +128,99 @@ impl L2Drop {
     /// Number of reasons (length of a counter array).
     pub const COUNT: usize = 15;
 
-    /// Label for metrics (snake case).
+    /// Label for metrics (snake case; the series carries `layer="l2"`, and
+    /// no name collides with a pipeline drop reason).
     pub fn name(self) -> &'static str {
         match self {
-            L2Drop::Runt => "l2_runt",
-            L2Drop::NotForUs => "l2_not_for_us",
-            L2Drop::BadSrcMac => "l2_bad_src_mac",
-            L2Drop::UnknownEthertype => "l2_unknown_ethertype",
-            L2Drop::WrongFamily => "l2_wrong_family",
-            L2Drop::BadArp => "arp_bad",
+            L2Drop::Runt => "runt",
+            L2Drop::NotForUs => "not_for_us",
+            L2Drop::BadSrcMac => "bad_src_mac",
+            L2Drop::UnknownEthertype => "unknown_ethertype",
+            L2Drop::WrongFamily => "wrong_family",
+            L2Drop::BadArp => "bad_arp",
             L2Drop::ArpNotForUs => "arp_not_for_us",
             L2Drop::ArpConflict => "arp_conflict",
-            L2Drop::BadIpv4 => "l2_bad_ipv4",
-            L2Drop::BadIpv6 => "l2_bad_ipv6",
-            L2Drop::BadNd => "nd_bad",
+            L2Drop::BadIpv4 => "bad_ipv4",
+            L2Drop::BadIpv6 => "bad_ipv6",
+            L2Drop::BadNd => "bad_nd",
             L2Drop::NdNotForUs => "nd_not_for_us",
-            L2Drop::GroupFrameUnicastIp => "l2_group_frame_unicast_ip",
-            L2Drop::NotOurAddress => "l2_not_our_address",
-            L2Drop::NoRoom => "l2_no_room",
+            L2Drop::GroupFrameUnicastIp => "group_frame_unicast_ip",
+            L2Drop::NotOurAddress => "not_our_address",
+            L2Drop::NoRoom => "no_room",
         }
     }
 
     /// Position in [`L2Drop::ALL`] (a counter array index).
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// Which local responder wrote a `Reply` frame (for the
+/// `nat64_local_replies_total{kind}` counters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LocalReply {
+    /// ARP reply.
+    Arp,
+    /// Neighbor Advertisement.
+    Nd,
+    /// ICMPv4 echo reply.
+    Echo4,
+    /// ICMPv6 echo reply.
+    Echo6,
+}
+
+impl LocalReply {
+    /// Every kind, in `index` order.
+    pub const ALL: &'static [LocalReply] = &[
+        LocalReply::Arp,
+        LocalReply::Nd,
+        LocalReply::Echo4,
+        LocalReply::Echo6,
+    ];
+
+    /// Label for metrics: `arp`, `nd`, `echo4`, `echo6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalReply::Arp => "arp",
+            LocalReply::Nd => "nd",
+            LocalReply::Echo4 => "echo4",
+            LocalReply::Echo6 => "echo6",
+        }
+    }
+
+    /// Position in [`LocalReply::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What kind of reply the frame `frame` is (an Ethernet frame that
+/// classification answered with `Reply`); `None` for anything else. A
+/// few byte reads, no validation beyond bounds.
+pub fn reply_kind(frame: &[u8]) -> Option<LocalReply> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let l3 = eth.payload();
+    match eth.ethertype() {
+        ethertype::ARP => Some(LocalReply::Arp),
+        ethertype::IPV4 => {
+            let ip = Ipv4Packet::new_checked(l3).ok()?;
+            let is_echo_reply = ip.protocol() == ip_proto::ICMP
+                && ip.payload().first() == Some(&crate::wire::icmpv4_type::ECHO_REPLY);
+            is_echo_reply.then_some(LocalReply::Echo4)
+        }
+        ethertype::IPV6 => {
+            let ip = Ipv6Packet::new_checked(l3).ok()?;
+            if ip.next_header() != ip_proto::ICMPV6 {
+                return None;
+            }
+            match ip.payload().first().copied()? {
+                icmpv6_type::NEIGHBOR_ADVERT => Some(LocalReply::Nd),
+                icmpv6_type::ECHO_REPLY => Some(LocalReply::Echo6),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -646,12 +715,57 @@ mod tests {
     }
 
     #[test]
+    fn reply_kind_names_each_responder() {
+        let o = own();
+        let group = crate::dataplane::l2::solicited_node(&o.inside);
+        let ns = ns_frame(multicast_mac(&group), a6("fe80::99"), group, o.inside, None);
+        let cases = [
+            (ns, Some(LocalReply::Nd)),
+            (
+                echo6_frame(IN_MAC, a6("fe80::99"), o.inside),
+                Some(LocalReply::Echo6),
+            ),
+        ];
+        for (f, want) in cases {
+            let (v, out) = inside(&f);
+            assert_eq!(v.action, L2Action::Reply);
+            assert_eq!(reply_kind(&out), want);
+            assert_eq!(reply_kind(&f), None, "requests are not replies");
+        }
+        let arp = arp_frame(
+            [0xff; 6],
+            1,
+            PEER_MAC,
+            [198, 51, 100, 254],
+            [198, 51, 100, 1],
+        );
+        let echo = v4_frame(OUT_MAC, [203, 0, 113, 9], [198, 51, 100, 1], true);
+        assert_eq!(reply_kind(&outside(&arp).1), Some(LocalReply::Arp));
+        assert_eq!(reply_kind(&outside(&echo).1), Some(LocalReply::Echo4));
+        assert_eq!(reply_kind(&echo), None);
+        assert_eq!(reply_kind(&[]), None);
+        let names: Vec<_> = LocalReply::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, ["arp", "nd", "echo4", "echo6"]);
+        assert!(LocalReply::ALL
+            .iter()
+            .enumerate()
+            .all(|(i, k)| k.index() == i));
+    }
+
+    #[test]
     fn drop_reasons_are_indexed_and_named_once() {
         assert_eq!(L2Drop::ALL.len(), L2Drop::COUNT);
         let mut names = std::collections::HashSet::new();
         for (i, d) in L2Drop::ALL.iter().enumerate() {
             assert_eq!(d.index(), i);
             assert!(names.insert(d.name()), "{}", d.name());
+        }
+        // The series share `nat64_drops_total` with the pipeline's reasons.
+        for d in crate::xlat::DropReason::ALL {
+            assert!(!names.contains(d.name()), "{}", d.name());
+        }
+        for d in crate::nat64::pipeline::Nat64Drop::ALL {
+            assert!(!names.contains(d.name()), "{}", d.name());
         }
     }
 

@@ -595,7 +595,9 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
                     e.sent = 0;
                     e.next_solicit = now;
                     self.push_front(ListId::Wait, i);
-                } else {
+                } else if self.lru.head != i as u32 {
+                    // Most packets go to the same next hop (the gateway),
+                    // already at the front: no relinking then.
                     self.push_front(ListId::Lru, i);
                 }
                 self.counters.hits += 1;
