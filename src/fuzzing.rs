@@ -298,3 +298,110 @@ fn room(data: &[u8]) -> Option<Vec<u8>> {
     mem[HEADROOM..HEADROOM + data.len()].copy_from_slice(data);
     Some(mem)
 }
+
+/// The box the `dataplane_frames` harness classifies for: inside
+/// 2001:db8:1::1/64 (MAC 02::11, link-local fe80::11), outside
+/// 198.51.100.1/24 (MAC 02::22), pool 192.0.2.0/28, prefix
+/// 2001:db8:64::/96.
+fn dataplane_own() -> &'static crate::dataplane::Own {
+    static OWN: std::sync::OnceLock<crate::dataplane::Own> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| {
+        let pool = crate::config::Pool4 {
+            addresses: vec![crate::config::Ipv4Range {
+                first: Ipv4Addr::new(192, 0, 2, 0),
+                last: Ipv4Addr::new(192, 0, 2, 15),
+            }],
+            port_range: (1024, 65535),
+            block_size: 512,
+            max_blocks_per_subscriber: 8,
+            subscriber_prefix_len: 56,
+            allocation: crate::config::Allocation::Dynamic,
+            paired: true,
+            deterministic_inside: None,
+        };
+        crate::dataplane::Own {
+            inside_mac: [0x02, 0, 0, 0, 0, 0x11],
+            outside_mac: [0x02, 0, 0, 0, 0, 0x22],
+            inside: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
+            inside_link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11),
+            inside_prefix_len: 64,
+            inside_gateway: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe),
+            outside: Ipv4Addr::new(198, 51, 100, 1),
+            outside_prefix_len: 24,
+            outside_gateway: Ipv4Addr::new(198, 51, 100, 254),
+            prefix: crate::xlat::rfc6052::Nat64Prefix::new(
+                Ipv6Addr::new(0x2001, 0xdb8, 0x64, 0, 0, 0, 0, 0),
+                96,
+            )
+            .expect("a valid prefix"),
+            pool: std::sync::Arc::new(crate::nat64::pool4::PoolLayout::new(&pool, &[], 1)),
+        }
+    })
+}
+
+/// Classify the input as a received frame (`dataplane::classify`), then
+/// run the in-place responders on its L3 part. The first byte steers: bit
+/// 0 picks the side (0 inside, 1 outside); bits 1-2 rewrite the Ethernet
+/// destination (keep, the side's MAC, broadcast, 33:33:ff:00:00:01) so
+/// mutated frames get past the MAC filter; bits 3-6 are the tailroom.
+pub fn dataplane_frames(data: &[u8]) {
+    use crate::dataplane::{classify, local};
+    let Some((&ctl, frame)) = data.split_first() else {
+        return;
+    };
+    let own = dataplane_own();
+    let outside = ctl & 1 == 1;
+    let mut bytes = frame.to_vec();
+    let mac = if outside {
+        own.outside_mac
+    } else {
+        own.inside_mac
+    };
+    let dst = match (ctl >> 1) & 3 {
+        0 => None,
+        1 => Some(mac),
+        2 => Some([0xff; 6]),
+        _ => Some([0x33, 0x33, 0xff, 0, 0, 1]),
+    };
+    if let (Some(dst), Some(slot)) = (dst, bytes.get_mut(..6)) {
+        slot.copy_from_slice(&dst);
+    }
+    let tail = usize::from((ctl >> 3) & 15);
+    let mut mem = vec![0u8; HEADROOM + bytes.len() + tail];
+    mem[HEADROOM..HEADROOM + bytes.len()].copy_from_slice(&bytes);
+    let Some(mut buf) = PacketBuf::new(&mut mem, HEADROOM, bytes.len()) else {
+        return;
+    };
+    let v = if outside {
+        classify::outside_frame(&mut buf, own)
+    } else {
+        classify::inside_frame(&mut buf, own)
+    };
+    match v.action {
+        classify::L2Action::Nat64 { l3 } => {
+            assert!(l3 <= buf.len(), "L3 offset past the frame");
+            assert_eq!(
+                buf.data(),
+                &bytes[..buf.len()],
+                "a NAT64 frame is only trimmed"
+            );
+        }
+        classify::L2Action::Reply => {
+            assert!(
+                classify::reply_kind(buf.data()).is_some(),
+                "a reply of no known kind"
+            );
+        }
+        classify::L2Action::Kernel | classify::L2Action::Drop(_) => {
+            assert_eq!(buf.data(), &bytes[..], "a frame not answered is untouched");
+        }
+    }
+    // The responders on their own, over whatever follows the Ethernet header.
+    let mut l3 = frame.get(14..).unwrap_or(&[]).to_vec();
+    let _ = local::echo_reply_ipv4(&mut l3);
+    let _ = local::echo_reply_ipv6(&mut l3);
+    let _ = local::echo_reply_ipv6_from(&mut l3, own.inside);
+    let _ = local::arp_reply(&mut l3, own.outside_mac);
+    let _ = local::parse_ns(&l3);
+    let _ = local::parse_na(&l3);
+}

@@ -34,3 +34,8 @@ fn fuzz_seeds_xlat_6to4() {
 fn fuzz_seeds_xlat_4to6() {
     run("xlat_4to6", nat64_dpdk::fuzzing::xlat_4to6);
 }
+
+#[test]
+fn fuzz_seeds_dataplane_frames() {
+    run("dataplane_frames", nat64_dpdk::fuzzing::dataplane_frames);
+}
