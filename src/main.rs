@@ -13,8 +13,9 @@ use std::sync::mpsc;
 
 use clap::{CommandFactory, Parser};
 use nat64_dpdk::config::Config;
-use nat64_dpdk::dpdk::{Eal, Mempool, Port, PortConfig};
-use tracing::{info, warn};
+use nat64_dpdk::dataplane::runtime::{self, RunOptions};
+use std::time::Duration;
+use tracing::warn;
 use tracing_subscriber::EnvFilter;
 
 /// Large allocations (the per-worker NAT64 tables) on transparent huge
@@ -22,7 +23,7 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: nat64_dpdk::dpdk::HugeAlloc = nat64_dpdk::dpdk::HugeAlloc;
 
-const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check]";
+const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check] [--counters FILE] [--exit-after-idle MS] [--no-exception-path]";
 
 const EAL_HELP: &str = "\
 EAL options (before `--`, handed to DPDK unchanged; the DPDK documentation lists them all):
@@ -42,7 +43,7 @@ EAL options (before `--`, handed to DPDK unchanged; the DPDK documentation lists
 
 Examples:
   nat64-dpdk -l 0-3 -a 0000:03:00.0 -a 0000:03:00.1 -- --config /etc/nat64-dpdk/cgn.toml
-  nat64-dpdk -l 0 --no-pci --no-huge -m 512 --vdev net_tap0 --vdev net_tap1 -- --config config/demo.toml
+  nat64-dpdk -l 0-1 --no-pci --no-huge -m 512 --vdev net_tap0 --vdev net_tap1 -- --config config/demo.toml
   nat64-dpdk -- --config config/cgn.toml --check
 
 Exit status: 0 ok, 1 DPDK could not start, 2 bad command line or configuration.";
@@ -64,6 +65,18 @@ struct Opts {
     /// 2 invalid) without starting DPDK.
     #[arg(long)]
     check: bool,
+    /// Write every counter in the Prometheus text format to FILE (replaced
+    /// atomically every 100 ms and at exit); `-` prints them to stdout at exit.
+    #[arg(long, value_name = "FILE")]
+    counters: Option<PathBuf>,
+    /// Exit cleanly once no packet has arrived for MS milliseconds (offline
+    /// runs over net_pcap).
+    #[arg(long, value_name = "MS")]
+    exit_after_idle: Option<u64>,
+    /// Do not create the kernel TAP interfaces that carry traffic for the
+    /// box itself (offline runs; ARP, ND and ping are still answered).
+    #[arg(long)]
+    no_exception_path: bool,
 }
 
 /// The command line split at the first `--`.
@@ -153,7 +166,7 @@ fn main() -> ExitCode {
     for w in &config.warnings {
         warn!("{w}");
     }
-    match run(&eal_args, &config) {
+    match run(&eal_args, &config, &opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -174,95 +187,25 @@ fn init_logging(level: &str) {
         .init();
 }
 
-/// Start DPDK and both ports, wait for SIGINT/SIGTERM, shut down.
-fn run(eal_args: &[String], config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+/// Install the SIGINT/SIGTERM handler, then run the dataplane until one
+/// arrives (or `--exit-after-idle`).
+fn run(
+    eal_args: &[String],
+    config: &Config,
+    opts: &Opts,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (stop_tx, stop_rx) = mpsc::channel();
     if let Err(e) = ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     }) {
         warn!("cannot install the SIGINT/SIGTERM handler ({e}); stop with SIGKILL");
     }
-
-    let eal = Eal::init(eal_args)?;
-    let workers = eal.worker_lcores();
-    info!(
-        main_lcore = eal.main_lcore(),
-        workers = workers.len(),
-        ports = eal.port_count(),
-        "EAL initialised"
-    );
-
-    let roles = [
-        ("inside", &config.inside.device, config.inside.mtu),
-        ("outside", &config.outside.device, config.outside.mtu),
-    ];
-    let mut ports = Vec::with_capacity(roles.len());
-    for (role, device, _) in &roles {
-        ports.push(Port::by_name(&eal, device).map_err(|e| format!("{role}.device: {e}"))?);
-    }
-
-    // One mbuf pool per NUMA socket the ports sit on. Sized for the workers
-    // plus every descriptor of the ports on that socket (drivers such as
-    // net_tap fill their rx rings up front).
-    let port_conf = |mtu: u16| PortConfig {
-        mtu: Some(mtu),
-        ..PortConfig::default()
+    let run_opts = RunOptions {
+        counters: opts.counters.clone(),
+        exit_after_idle: opts.exit_after_idle.map(Duration::from_millis),
+        no_exception_path: opts.no_exception_path,
     };
-    let sockets: Vec<i32> = ports
-        .iter()
-        .map(|p| match p.socket() {
-            s if s < 0 => eal.lcore_socket(eal.main_lcore()) as i32,
-            s => s,
-        })
-        .collect();
-    let mut pools: Vec<(i32, Mempool)> = Vec::new();
-    let mut queues = Vec::new();
-    for ((port, (role, _, mtu)), &socket) in ports.iter_mut().zip(&roles).zip(&sockets) {
-        let conf = port_conf(*mtu);
-        if !pools.iter().any(|(s, _)| *s == socket) {
-            let on_socket = sockets.iter().filter(|&&s| s == socket).count() as u32;
-            let n = config.workers.mbufs_per_worker * (workers.len().max(1) as u32)
-                + on_socket * (u32::from(conf.rx_desc) + u32::from(conf.tx_desc));
-            let pool = Mempool::new(&eal, &format!("nat64_mbuf_s{socket}"), n, socket)?;
-            info!(socket, mbufs = n, "mbuf pool created");
-            pools.push((socket, pool));
-        }
-        let pool = pools
-            .iter()
-            .find(|(s, _)| *s == socket)
-            .map(|(_, p)| p.clone());
-        let pool = pool.into_iter().collect::<Vec<_>>();
-        let info = port.info()?;
-        let (rx, tx) = port.configure(&conf, &pool)?;
-        port.start()?;
-        queues.push((rx, tx));
-        info!(
-            "{role} port {}: port id {}, driver {}, MAC {}, link {}, MTU {mtu}",
-            port.name(),
-            port.id(),
-            info.driver,
-            port.mac_addr()?,
-            port.link()?
-        );
-    }
-
-    info!("forwarding is not implemented yet (next: the dataplane); press Ctrl-C to stop");
-    // Both a signal and a lost handler (sender dropped) end the wait.
-    let _ = stop_rx.recv();
-    info!("stopping");
-
-    // Queue handles first (nothing polls them), then the ports, then the EAL.
-    drop(queues);
-    for port in ports {
-        let name = port.name().to_string();
-        if let Err(e) = port.close() {
-            warn!("{name}: {e}");
-        }
-    }
-    drop(pools);
-    drop(eal);
-    info!("stopped");
-    Ok(())
+    runtime::run(eal_args, config, &run_opts, stop_rx)
 }
 
 #[cfg(test)]

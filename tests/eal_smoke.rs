@@ -1,8 +1,9 @@
 //! Smoke tests of the binary and of the DPDK layer against the real EAL.
 //!
 //! - `--check` validates a configuration without starting DPDK.
-//! - As root: the binary starts on two net_tap vdevs, logs both ports with
-//!   their MACs, and stops cleanly on SIGINT.
+//! - As root: the binary starts on two net_tap vdevs with one worker,
+//!   logs both ports with their MACs, starts forwarding, and stops cleanly
+//!   on SIGINT.
 //! - As root: in this process, the `dpdk` API on a net_ring vdev (whose tx
 //!   loops back to its rx): mempool, port, mbufs, the PacketBuf view, tx and
 //!   rx bursts, lcore launch. The frame is built and checked with etherparse.
@@ -148,7 +149,7 @@ fn runs_on_two_taps_and_stops_on_sigint() {
     let config = temp_file("taps.toml", &text);
     // Interface names of our own so a demo or another run cannot clash.
     let child = Command::new(BIN)
-        .args(["-l", "0", "--no-pci", "--no-huge", "-m", "512"])
+        .args(["-l", "0-1", "--no-pci", "--no-huge", "-m", "512"])
         .arg(format!("--file-prefix=nat64-smoke-{pid}"))
         .args(["--vdev", &format!("net_tap_smk0,iface=smk0_{pid}")])
         .args(["--vdev", &format!("net_tap_smk1,iface=smk1_{pid}")])
@@ -183,7 +184,7 @@ fn runs_on_two_taps_and_stops_on_sigint() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let ready = |log: &[String]| {
         log.iter()
-            .any(|l| l.contains("forwarding is not implemented yet"))
+            .any(|l| l.contains("forwarding: 1 workers"))
     };
     while !ready(&log) {
         let left = deadline.saturating_duration_since(Instant::now());

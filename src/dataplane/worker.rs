@@ -1,1 +1,805 @@
-//! (being written)
+//! One worker lcore's poll loop.
+//!
+//! Each pass: drain neighbour updates other workers learned; rx a burst
+//! from the inside port, sort it (`classify::inside_frame`), answer what
+//! the box answers itself, hand the kernel's frames to the exception TAP,
+//! run the NAT64 frames through `nat64::Worker::process_6to4`; the same
+//! for the outside port with `process_4to6`; then packets other workers
+//! rang over; (worker 0 only) frames the kernel sent out of its TAPs; then
+//! every tx burst is flushed. Timers (session expiry, held SYNs, neighbour
+//! retries) and the counters' publication run every millisecond.
+//!
+//! After the pipeline a buffer holds an L3 packet whose IP version says
+//! where it goes: IPv4 out of the outside port, IPv6 out of the inside
+//! port, each behind the next hop's MAC from this worker's neighbour cache
+//! (a few packets wait while ARP / ND resolve it).
+//!
+//! Nothing is allocated per packet: bursts, staging arrays, caches and
+//! rings are sized before the loop starts.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+
+use super::classify::{self, L2Action, L2Drop};
+use super::l2;
+use super::local;
+use super::neigh::{NeighCache, NeighUpdate, Resolve};
+use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
+use super::{Mac, Own};
+use crate::dpdk::{tsc_cycles, tsc_hz, Burst, Eal, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
+use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
+use crate::nat64::Millis;
+
+/// Frames per rx burst and per staging array.
+pub const BURST: usize = 32;
+/// Neighbour cache entries per family per worker.
+const NEIGH_ENTRIES: usize = 1024;
+/// Packets waiting per unresolved next hop.
+const NEIGH_PENDING: usize = 8;
+/// How often counters are published (ms).
+const PUBLISH_MS: Millis = 10;
+/// How often neighbour caches run their timers (ms).
+const NEIGH_TICK_MS: Millis = 100;
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+
+/// What every worker shares: read-mostly, or lock-free queues.
+#[derive(Debug)]
+pub struct Shared {
+    /// The box's addresses and MACs.
+    pub own: Own,
+    /// `inside.gateway_mac` / `outside.gateway_mac`.
+    pub inside_gateway_mac: Option<Mac>,
+    pub outside_gateway_mac: Option<Mac>,
+    /// Neighbour updates for each worker (index = worker id).
+    pub neigh_updates: Vec<ArrayQueue<NeighUpdate>>,
+    /// Each worker's published counters (index = worker id).
+    pub stats: Vec<Arc<WorkerStats>>,
+    /// Set by the control side to stop every worker.
+    pub stop: AtomicBool,
+}
+
+/// A worker's queues on one side's exception TAP.
+#[derive(Debug)]
+pub struct KernelSide {
+    /// This worker's tx queue on the TAP (frames for the kernel).
+    pub tx: TxQueue,
+    /// The TAP's rx queue (frames the kernel sends): worker 0 only.
+    pub rx: Option<RxQueue>,
+}
+
+/// Everything one worker owns, moved onto its lcore.
+pub struct WorkerSetup {
+    pub id: u16,
+    pub eal: Eal,
+    pub pool: Mempool,
+    pub nat: Nat64Worker,
+    pub inside_rx: RxQueue,
+    pub inside_tx: TxQueue,
+    pub outside_rx: RxQueue,
+    pub outside_tx: TxQueue,
+    /// Exception TAPs (inside, outside); `None` with `--no-exception-path`.
+    pub kernel: Option<(KernelSide, KernelSide)>,
+    /// Rings to the other workers (index = destination; `None` for self).
+    pub handoff_out: Vec<Option<RingProducer>>,
+    /// Rings from the other workers.
+    pub handoff_in: Vec<RingConsumer>,
+    pub shared: Arc<Shared>,
+}
+
+/// Which port a frame came in on (and a reply goes out of).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Inside,
+    Outside,
+}
+
+/// A tx queue and the burst that collects frames for it.
+struct Tx<'e> {
+    q: TxQueue,
+    burst: Burst<'e, BURST>,
+}
+
+impl<'e> Tx<'e> {
+    /// Queue `m`; a full burst is sent first. Frames the NIC refuses are
+    /// freed and counted in `full`.
+    fn push(&mut self, m: Mbuf<'e>, sent: &mut u64, full: &mut u64) {
+        if let Err(m) = self.burst.push(m) {
+            self.flush(sent, full);
+            // The burst is empty after a flush.
+            let _ = self.burst.push(m);
+        }
+    }
+
+    fn flush(&mut self, sent: &mut u64, full: &mut u64) {
+        let n = self.burst.len();
+        if n == 0 {
+            return;
+        }
+        let s = self.q.tx_burst(&mut self.burst);
+        *sent += s as u64;
+        *full += (n - s) as u64;
+    }
+}
+
+/// The loop's state; `'e` borrows the EAL handle and the mbuf pool.
+struct Loop<'e> {
+    id: u16,
+    eal: &'e Eal,
+    shared: Arc<Shared>,
+    pool: &'e Mempool,
+    nat: Nat64Worker,
+    inside_rx: RxQueue,
+    outside_rx: RxQueue,
+    inside_tx: Tx<'e>,
+    outside_tx: Tx<'e>,
+    kernel_inside: Option<Tx<'e>>,
+    kernel_outside: Option<Tx<'e>>,
+    kernel_rx: Option<(RxQueue, RxQueue)>,
+    handoff_out: Vec<Option<(RingProducer, Burst<'e, BURST>)>>,
+    handoff_in: Vec<RingConsumer>,
+    neigh4: NeighCache<Ipv4Addr, Mbuf<'e>>,
+    neigh6: NeighCache<Ipv6Addr, Mbuf<'e>>,
+    dp: DpCounters,
+    l2_drops: Vec<u64>,
+    /// Frames sorted as NAT64 in the current rx burst, and how many bytes
+    /// of L2 header each had.
+    nat_batch: Burst<'e, BURST>,
+    nat_l3: [usize; BURST],
+    rx: Burst<'e, BURST>,
+    stats: Arc<WorkerStats>,
+}
+
+impl WorkerSetup {
+    /// The worker's body: poll until `shared.stop`; returns 0.
+    pub fn run(self) -> i32 {
+        let WorkerSetup {
+            id,
+            eal,
+            pool,
+            nat,
+            inside_rx,
+            inside_tx,
+            outside_rx,
+            outside_tx,
+            kernel,
+            handoff_out,
+            handoff_in,
+            shared,
+        } = self;
+        let eal = &eal;
+        let pool = &pool;
+        let (kernel_inside, kernel_outside, kernel_rx) = match kernel {
+            Some((ki, ko)) => {
+                let rx = match (ki.rx, ko.rx) {
+                    (Some(a), Some(b)) => Some((a, b)),
+                    _ => None,
+                };
+                (
+                    Some(Tx {
+                        q: ki.tx,
+                        burst: Burst::new(eal),
+                    }),
+                    Some(Tx {
+                        q: ko.tx,
+                        burst: Burst::new(eal),
+                    }),
+                    rx,
+                )
+            }
+            None => (None, None, None),
+        };
+        let mut neigh4 = NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING);
+        let mut neigh6 = NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING);
+        if let Some(mac) = shared.outside_gateway_mac {
+            neigh4.set_static(shared.own.outside_gateway, mac);
+        }
+        if let Some(mac) = shared.inside_gateway_mac {
+            neigh6.set_static(shared.own.inside_gateway, mac);
+        }
+        let stats = Arc::clone(&shared.stats[usize::from(id)]);
+        let mut lp = Loop {
+            id,
+            eal,
+            pool,
+            nat,
+            inside_rx,
+            outside_rx,
+            inside_tx: Tx {
+                q: inside_tx,
+                burst: Burst::new(eal),
+            },
+            outside_tx: Tx {
+                q: outside_tx,
+                burst: Burst::new(eal),
+            },
+            kernel_inside,
+            kernel_outside,
+            kernel_rx,
+            handoff_out: handoff_out
+                .into_iter()
+                .map(|p| p.map(|p| (p, Burst::new(eal))))
+                .collect(),
+            handoff_in,
+            neigh4,
+            neigh6,
+            dp: DpCounters::default(),
+            l2_drops: vec![0; L2Drop::ALL.len()],
+            nat_batch: Burst::new(eal),
+            nat_l3: [0; BURST],
+            rx: Burst::new(eal),
+            stats,
+            shared,
+        };
+        lp.poll();
+        0
+    }
+}
+
+/// Milliseconds since `start` on the TSC.
+struct Clock {
+    start: u64,
+    per_ms: u64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            start: tsc_cycles(),
+            per_ms: (tsc_hz() / 1000).max(1),
+        }
+    }
+
+    fn now(&self) -> Millis {
+        tsc_cycles().saturating_sub(self.start) / self.per_ms
+    }
+}
+
+impl<'e> Loop<'e> {
+    fn poll(&mut self) {
+        let clock = Clock::new();
+        let mut next_tick: Millis = 0;
+        let mut next_publish: Millis = 0;
+        let mut next_neigh: Millis = 0;
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            let now = clock.now();
+            self.neigh_updates(now);
+
+            // Inside port: IPv6 from the subscribers.
+            if self.inside_rx.rx_burst(&mut self.rx) > 0 {
+                self.dp.rx_inside += self.rx.len() as u64;
+                self.frames(Side::Inside, now);
+            }
+            // Outside port: IPv4 from the Internet.
+            if self.outside_rx.rx_burst(&mut self.rx) > 0 {
+                self.dp.rx_outside += self.rx.len() as u64;
+                self.frames(Side::Outside, now);
+            }
+            // Packets other workers received for this one.
+            for i in 0..self.handoff_in.len() {
+                if self.handoff_in[i].dequeue_burst(&mut self.rx) > 0 {
+                    self.dp.handoff_in += self.rx.len() as u64;
+                    self.handed_in(now);
+                }
+            }
+            // What the kernel sends out of its TAPs leaves unchanged.
+            self.from_kernel();
+            self.flush();
+
+            if now >= next_tick {
+                next_tick = now + 1;
+                self.tick(now);
+            }
+            if now >= next_neigh {
+                next_neigh = now + NEIGH_TICK_MS;
+                self.neigh_tick(now);
+            }
+            if now >= next_publish {
+                next_publish = now + PUBLISH_MS;
+                self.publish();
+            }
+        }
+        self.flush();
+        self.publish();
+    }
+
+    /// Sort the frames in `self.rx` that came in on `side`.
+    fn frames(&mut self, side: Side, now: Millis) {
+        let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
+        for mut m in rx.drain() {
+            if m.segments() > 1 {
+                self.dp.chained_drops += 1;
+                continue;
+            }
+            let verdict = {
+                let Some(mut v) = m.packet_buf() else {
+                    self.dp.chained_drops += 1;
+                    continue;
+                };
+                match side {
+                    Side::Inside => classify::inside_frame(&mut v, &self.shared.own),
+                    Side::Outside => classify::outside_frame(&mut v, &self.shared.own),
+                }
+            };
+            if let Some((ip, mac)) = verdict.learn {
+                self.learn(ip, mac, now, true);
+            }
+            match verdict.action {
+                L2Action::Nat64 { l3 } => {
+                    let ok = m.packet_buf().is_some_and(|mut v| l2::decap(&mut v, l3));
+                    if !ok {
+                        self.count_l2(L2Drop::ALL[0]);
+                        continue;
+                    }
+                    let i = self.nat_batch.len();
+                    if i < BURST {
+                        self.nat_l3[i] = l3;
+                    }
+                    // Same capacity as the rx burst: never full here.
+                    let _ = self.nat_batch.push(m);
+                }
+                L2Action::Reply => {
+                    self.count_local_reply(m.data());
+                    self.tx(side, m);
+                }
+                L2Action::Kernel => self.to_kernel(side, m),
+                L2Action::Drop(r) => self.count_l2(r),
+            }
+        }
+        self.rx = rx;
+        self.run_nat(side, now);
+    }
+
+    /// Run the NAT64 batch through the pipeline, in order.
+    fn run_nat(&mut self, side: Side, now: Millis) {
+        let mut batch = std::mem::replace(&mut self.nat_batch, Burst::new(self.eal));
+        for (i, mut m) in batch.drain().enumerate() {
+            let action = {
+                let Some(mut v) = m.packet_buf() else {
+                    self.dp.chained_drops += 1;
+                    continue;
+                };
+                match side {
+                    Side::Inside => self.nat.process_6to4(&mut v, now),
+                    Side::Outside => self.nat.process_4to6(&mut v, now),
+                }
+            };
+            let l3 = self.nat_l3.get(i).copied().unwrap_or(0);
+            self.dispatch(m, action, side, Some(l3), now);
+        }
+        self.nat_batch = batch;
+    }
+
+    /// Packets rung over by other workers: L3, the version says which half.
+    fn handed_in(&mut self, now: Millis) {
+        let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
+        for mut m in rx.drain() {
+            let (action, side) = {
+                let Some(mut v) = m.packet_buf() else {
+                    self.dp.chained_drops += 1;
+                    continue;
+                };
+                match v.data().first().map(|b| b >> 4) {
+                    Some(6) => (self.nat.process_6to4(&mut v, now), Side::Inside),
+                    Some(4) => (self.nat.process_4to6(&mut v, now), Side::Outside),
+                    _ => continue,
+                }
+            };
+            self.dispatch(m, action, side, None, now);
+        }
+        self.rx = rx;
+    }
+
+    /// Do what the pipeline decided for `m` (which came in on `side`, with
+    /// `l3` bytes of L2 header still in its headroom when known).
+    fn dispatch(&mut self, mut m: Mbuf<'e>, action: Action, side: Side, l3: Option<usize>, now: Millis) {
+        match action {
+            Action::Forward | Action::Reply(_) | Action::Hairpin => self.send_l3(m, now),
+            Action::Fragment { mtu } => self.send_fragments(m, mtu, now),
+            Action::Handoff { worker, .. } => self.handoff(m, worker),
+            Action::Local => {
+                // RFC 792: an echo request to one of our addresses is
+                // answered here; anything else is the kernel's.
+                let echo = m.packet_buf().is_some_and(|mut v| local::echo_reply_ipv4(v.data_mut()));
+                if echo {
+                    self.dp.local_echo4 += 1;
+                    if side == Side::Inside {
+                        // Hairpinned to a pool address (§3.8): the reply is
+                        // for the client's own mapping, so it goes back
+                        // through the IPv4 -> IPv6 half.
+                        let a = match m.packet_buf() {
+                            Some(mut v) => self.nat.process_4to6(&mut v, now),
+                            None => return,
+                        };
+                        match a {
+                            Action::Local => {}
+                            a => self.dispatch(m, a, Side::Outside, None, now),
+                        }
+                    } else {
+                        self.send_l3(m, now);
+                    }
+                    return;
+                }
+                // To the outside kernel: put back the header it arrived
+                // with when it is still in the headroom, else a fresh one.
+                let restored = match (side, l3) {
+                    (Side::Outside, Some(n)) => m.packet_buf().is_some_and(|mut v| v.prepend(n)),
+                    _ => false,
+                };
+                if !restored {
+                    let own = self.shared.own.outside_mac;
+                    let ok = m
+                        .packet_buf()
+                        .is_some_and(|mut v| l2::encap(&mut v, own, own, ETHERTYPE_IPV4));
+                    if !ok {
+                        self.dp.kernel_drops += 1;
+                        return;
+                    }
+                }
+                self.to_kernel(Side::Outside, m);
+            }
+            Action::Held | Action::Drop(_) => drop(m),
+        }
+    }
+
+    /// An L3 packet out of the port of its family, behind its next hop's MAC.
+    fn send_l3(&mut self, m: Mbuf<'e>, now: Millis) {
+        let d = m.data();
+        match d.first().map(|b| b >> 4) {
+            Some(4) if d.len() >= 20 => {
+                let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
+                let hop = l2::next_hop_v4(&self.shared.own, dst);
+                match self.neigh4.resolve(hop, m, now) {
+                    Resolve::Ready(mac, m) => self.send_to(Side::Outside, mac, m),
+                    Resolve::Queued { solicit } => {
+                        if solicit {
+                            self.solicit4(hop);
+                        }
+                    }
+                    Resolve::Dropped(m) => drop(m),
+                }
+            }
+            Some(6) if d.len() >= 40 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&d[24..40]);
+                let dst = Ipv6Addr::from(a);
+                let hop = l2::next_hop_v6(&self.shared.own, dst);
+                match self.neigh6.resolve(hop, m, now) {
+                    Resolve::Ready(mac, m) => self.send_to(Side::Inside, mac, m),
+                    Resolve::Queued { solicit } => {
+                        if solicit {
+                            self.solicit6(hop);
+                        }
+                    }
+                    Resolve::Dropped(m) => drop(m),
+                }
+            }
+            _ => drop(m),
+        }
+    }
+
+    /// Put an Ethernet header to `mac` on an L3 packet and queue it.
+    fn send_to(&mut self, side: Side, mac: Mac, mut m: Mbuf<'e>) {
+        let (src, ethertype) = match side {
+            Side::Inside => (self.shared.own.inside_mac, ETHERTYPE_IPV6),
+            Side::Outside => (self.shared.own.outside_mac, ETHERTYPE_IPV4),
+        };
+        if m.packet_buf().is_some_and(|mut v| l2::encap(&mut v, mac, src, ethertype)) {
+            self.tx(side, m);
+        } else {
+            self.dp.alloc_failures += 1;
+        }
+    }
+
+    /// Queue a finished frame on `side`'s tx burst.
+    fn tx(&mut self, side: Side, m: Mbuf<'e>) {
+        match side {
+            Side::Inside => self.inside_tx.push(m, &mut self.dp.tx_inside, &mut self.dp.tx_full_inside),
+            Side::Outside => {
+                self.outside_tx
+                    .push(m, &mut self.dp.tx_outside, &mut self.dp.tx_full_outside)
+            }
+        }
+    }
+
+    /// RFC 7915 §4 (DF=0 fragmented to the IPv6 side's MTU): copy each
+    /// fragment into its own mbuf and send it.
+    fn send_fragments(&mut self, m: Mbuf<'e>, mtu: u16, now: Millis) {
+        let mut frags: Burst<'e, BURST> = Burst::new(self.eal);
+        let pool = self.pool;
+        let mut failed = 0u64;
+        let res = crate::xlat::v4to6::fragment_ipv6(m.data(), mtu, &mut |piece: &[u8]| {
+            let Some(mut f) = pool.alloc() else {
+                failed += 1;
+                return false;
+            };
+            // Room for the Ethernet header in front.
+            let Ok(n) = u16::try_from(piece.len()) else {
+                return false;
+            };
+            match f.append(n) {
+                Some(buf) => buf.copy_from_slice(piece),
+                None => {
+                    failed += 1;
+                    return false;
+                }
+            }
+            frags.push(f).is_ok()
+        });
+        drop(m);
+        self.dp.alloc_failures += failed;
+        if res.is_err() {
+            return;
+        }
+        for f in frags.drain() {
+            self.dp.fragments_out += 1;
+            self.send_l3(f, now);
+        }
+    }
+
+    /// Ring `m` to its owner; a full ring is a counted drop.
+    fn handoff(&mut self, m: Mbuf<'e>, worker: u16) {
+        match self.handoff_out.get_mut(usize::from(worker)) {
+            Some(Some((_, staged))) => {
+                self.dp.handoff_out += 1;
+                if let Err(m) = staged.push(m) {
+                    drop(m);
+                    self.dp.handoff_drops += 1;
+                }
+            }
+            _ => drop(m),
+        }
+    }
+
+    /// A frame for the kernel, through `side`'s exception TAP.
+    fn to_kernel(&mut self, side: Side, m: Mbuf<'e>) {
+        let (tx, count) = match side {
+            Side::Inside => (&mut self.kernel_inside, &mut self.dp.to_kernel_inside),
+            Side::Outside => (&mut self.kernel_outside, &mut self.dp.to_kernel_outside),
+        };
+        match tx {
+            Some(tx) => tx.push(m, count, &mut self.dp.kernel_drops),
+            None => {
+                drop(m);
+                self.dp.kernel_drops += 1;
+            }
+        }
+    }
+
+    /// Worker 0: frames the kernel sent out of its TAPs go out of the real
+    /// ports unchanged (the TAPs carry the ports' MACs).
+    fn from_kernel(&mut self) {
+        let Some((rx_in, rx_out)) = self.kernel_rx.as_mut() else {
+            return;
+        };
+        let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
+        if rx_in.rx_burst(&mut rx) > 0 {
+            self.dp.from_kernel_inside += rx.len() as u64;
+            for m in rx.drain() {
+                self.tx(Side::Inside, m);
+            }
+        }
+        if let Some((_, rx_out)) = self.kernel_rx.as_mut() {
+            if rx_out.rx_burst(&mut rx) > 0 {
+                self.dp.from_kernel_outside += rx.len() as u64;
+                for m in rx.drain() {
+                    self.tx(Side::Outside, m);
+                }
+            }
+        }
+        self.rx = rx;
+    }
+
+    /// Send every staged burst.
+    fn flush(&mut self) {
+        self.inside_tx.flush(&mut self.dp.tx_inside, &mut self.dp.tx_full_inside);
+        self.outside_tx.flush(&mut self.dp.tx_outside, &mut self.dp.tx_full_outside);
+        if let Some(k) = self.kernel_inside.as_mut() {
+            k.flush(&mut self.dp.to_kernel_inside, &mut self.dp.kernel_drops);
+        }
+        if let Some(k) = self.kernel_outside.as_mut() {
+            k.flush(&mut self.dp.to_kernel_outside, &mut self.dp.kernel_drops);
+        }
+        for (ring, staged) in self.handoff_out.iter_mut().flatten() {
+            if staged.is_empty() {
+                continue;
+            }
+            ring.enqueue_burst(staged);
+            // What did not fit stays in the burst: a full ring drops it.
+            self.dp.handoff_drops += staged.len() as u64;
+            staged.clear();
+        }
+    }
+
+    /// A neighbour learned here: release what waited for it, and tell the
+    /// other workers (their replies may land on this worker's queue).
+    fn learn(&mut self, ip: IpAddr, mac: Mac, now: Millis, broadcast: bool) {
+        if broadcast {
+            for (j, q) in self.shared.neigh_updates.iter().enumerate() {
+                if j != usize::from(self.id) && q.push(NeighUpdate { ip, mac }).is_err() {
+                    self.dp.neigh_update_drops += 1;
+                }
+            }
+        }
+        let mut released: Burst<'e, BURST> = Burst::new(self.eal);
+        let mut overflow = 0u64;
+        let side = match ip {
+            IpAddr::V4(a) => {
+                self.neigh4.learn(a, mac, now, &mut |_, m| {
+                    if released.push(m).is_err() {
+                        overflow += 1;
+                    }
+                });
+                Side::Outside
+            }
+            IpAddr::V6(a) => {
+                self.neigh6.learn(a, mac, now, &mut |_, m| {
+                    if released.push(m).is_err() {
+                        overflow += 1;
+                    }
+                });
+                Side::Inside
+            }
+        };
+        self.dp.alloc_failures += overflow;
+        for m in released.drain() {
+            self.send_to(side, mac, m);
+        }
+    }
+
+    /// Apply what other workers learned.
+    fn neigh_updates(&mut self, now: Millis) {
+        let shared = Arc::clone(&self.shared);
+        let Some(q) = shared.neigh_updates.get(usize::from(self.id)) else {
+            return;
+        };
+        while let Some(u) = q.pop() {
+            self.learn(u.ip, u.mac, now, false);
+        }
+    }
+
+    /// ARP request for `ip` out of the outside port (RFC 826).
+    fn solicit4(&mut self, ip: Ipv4Addr) {
+        let own = &self.shared.own;
+        let (mac, src) = (own.outside_mac, own.outside);
+        let Some(mut m) = self.pool.alloc() else {
+            self.dp.alloc_failures += 1;
+            return;
+        };
+        let Some(buf) = m.append(64) else {
+            self.dp.alloc_failures += 1;
+            return;
+        };
+        let n = l2::arp_request(buf, mac, src, ip);
+        if n == 0 || !m.trim((64 - n) as u16) {
+            return;
+        }
+        self.tx(Side::Outside, m);
+    }
+
+    /// Neighbor Solicitation for `ip` out of the inside port (RFC 4861 §7.2.2).
+    fn solicit6(&mut self, ip: Ipv6Addr) {
+        let own = &self.shared.own;
+        let (mac, src) = (own.inside_mac, own.inside);
+        let Some(mut m) = self.pool.alloc() else {
+            self.dp.alloc_failures += 1;
+            return;
+        };
+        let Some(buf) = m.append(128) else {
+            self.dp.alloc_failures += 1;
+            return;
+        };
+        let n = l2::neighbor_solicit(buf, mac, src, ip);
+        if n == 0 || !m.trim((128 - n) as u16) {
+            return;
+        }
+        self.tx(Side::Inside, m);
+    }
+
+    /// Every millisecond: the pipeline's timers (expiry, hold-down, held
+    /// SYNs answered with ICMP).
+    fn tick(&mut self, now: Millis) {
+        let pool = self.pool;
+        let mut out: Burst<'e, BURST> = Burst::new(self.eal);
+        let mut failed = 0u64;
+        self.nat.tick(now, &mut |e: Emit| match e {
+            Emit::Outside(bytes) => {
+                let Some(mut m) = pool.alloc() else {
+                    failed += 1;
+                    return;
+                };
+                let Ok(n) = u16::try_from(bytes.len()) else {
+                    return;
+                };
+                match m.append(n) {
+                    Some(b) => b.copy_from_slice(bytes),
+                    None => {
+                        failed += 1;
+                        return;
+                    }
+                }
+                if out.push(m).is_err() {
+                    failed += 1;
+                }
+            }
+        });
+        self.dp.alloc_failures += failed;
+        for m in out.drain() {
+            self.send_l3(m, now);
+        }
+    }
+
+    /// Neighbour retries and ageing.
+    fn neigh_tick(&mut self, now: Millis) {
+        let mut want4 = [Ipv4Addr::UNSPECIFIED; 16];
+        let mut n4 = 0;
+        self.neigh4.tick(now, &mut |ip| {
+            if let Some(s) = want4.get_mut(n4) {
+                *s = ip;
+                n4 += 1;
+            }
+        });
+        let mut want6 = [Ipv6Addr::UNSPECIFIED; 16];
+        let mut n6 = 0;
+        self.neigh6.tick(now, &mut |ip| {
+            if let Some(s) = want6.get_mut(n6) {
+                *s = ip;
+                n6 += 1;
+            }
+        });
+        for ip in &want4[..n4] {
+            self.solicit4(*ip);
+        }
+        for ip in &want6[..n6] {
+            self.solicit6(*ip);
+        }
+    }
+
+    fn count_l2(&mut self, r: L2Drop) {
+        if let Some(c) = self.l2_drops.get_mut(r.index()) {
+            *c += 1;
+        }
+    }
+
+    /// Which local responder produced the reply frame `f`.
+    fn count_local_reply(&mut self, f: &[u8]) {
+        let et = f.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let (et, l3) = if et == Some(0x8100) {
+            (f.get(16..18).map(|b| u16::from_be_bytes([b[0], b[1]])), 18)
+        } else {
+            (et, 14)
+        };
+        match et {
+            Some(0x0806) => self.dp.local_arp += 1,
+            Some(ETHERTYPE_IPV4) => self.dp.local_echo4 += 1,
+            Some(ETHERTYPE_IPV6) => match f.get(l3 + 40) {
+                Some(&129) => self.dp.local_echo6 += 1,
+                _ => self.dp.local_nd += 1,
+            },
+            _ => {}
+        }
+    }
+
+    fn publish(&mut self) {
+        let t = self.nat.tables();
+        let gauges = Gauges {
+            sessions: t.sessions_len() as u64,
+            bib_entries: t.bib_len() as u64,
+            blocks_in_use: self.nat.allocator().blocks_in_use() as u64,
+            held_syns: self.nat.held_syns() as u64,
+        };
+        let snap = Snapshot {
+            dp: &self.dp,
+            nat64: self.nat.counters(),
+            l2_drops: &self.l2_drops,
+            neigh4: self.neigh4.counters(),
+            neigh6: self.neigh6.counters(),
+            gauges,
+        };
+        self.stats.publish(&snap);
+    }
+}
