@@ -172,12 +172,9 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
 
     for (fam, nc) in [("ipv4", s.neigh4), ("ipv6", s.neigh6)] {
-        let ne = "nat64_neigh_total";
-        v.series(ne, C, &[("family", fam), ("event", "resolved")], nc.resolved);
-        v.series(ne, C, &[("family", fam), ("event", "queued")], nc.queued);
-        v.series(ne, C, &[("family", fam), ("event", "solicit")], nc.solicits);
-        v.series(ne, C, &[("family", fam), ("event", "queue_full_drop")], nc.queue_full_drops);
-        v.series(ne, C, &[("family", fam), ("event", "timeout_drop")], nc.timed_out_drops);
+        for (event, c) in nc.events() {
+            v.series("nat64_neigh_total", C, &[("family", fam), ("event", event)], c);
+        }
     }
 
     let g = s.gauges;
@@ -368,10 +365,8 @@ mod tests {
         let l = layout();
         let a = std::sync::Arc::new(WorkerStats::new(l.len()));
         let b = std::sync::Arc::new(WorkerStats::new(l.len()));
-        let nat = Counters {
-            translated_6to4: 7,
-            ..Counters::default()
-        };
+        let mut nat = Counters::default();
+        nat.translated_6to4 = 7;
         let dp = DpCounters {
             rx_inside: 3,
             ..DpCounters::default()

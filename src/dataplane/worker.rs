@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crossbeam::queue::ArrayQueue;
 
 use super::classify::{self, L2Action, L2Drop};
+use super::exception::ExceptionRx;
 use super::l2;
 use super::local;
 use super::neigh::{NeighCache, NeighUpdate, Resolve};
@@ -69,7 +70,7 @@ pub struct KernelSide {
     /// This worker's tx queue on the TAP (frames for the kernel).
     pub tx: TxQueue,
     /// The TAP's rx queue (frames the kernel sends): worker 0 only.
-    pub rx: Option<RxQueue>,
+    pub rx: Option<ExceptionRx>,
 }
 
 /// Everything one worker owns, moved onto its lcore.
@@ -139,7 +140,7 @@ struct Loop<'e> {
     outside_tx: Tx<'e>,
     kernel_inside: Option<Tx<'e>>,
     kernel_outside: Option<Tx<'e>>,
-    kernel_rx: Option<(RxQueue, RxQueue)>,
+    kernel_rx: Option<(ExceptionRx, ExceptionRx)>,
     handoff_out: Vec<Option<(RingProducer, Burst<'e, BURST>)>>,
     handoff_in: Vec<RingConsumer>,
     neigh4: NeighCache<Ipv4Addr, Mbuf<'e>>,
@@ -573,7 +574,7 @@ impl<'e> Loop<'e> {
     /// Worker 0: frames the kernel sent out of its TAPs go out of the real
     /// ports unchanged (the TAPs carry the ports' MACs).
     fn from_kernel(&mut self) {
-        let Some((rx_in, rx_out)) = self.kernel_rx.as_mut() else {
+        let Some((rx_in, _)) = self.kernel_rx.as_mut() else {
             return;
         };
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
