@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use super::classify::{self, L2Action, L2Drop};
+use super::classify::{self, L2Action, L2Drop, LocalReply};
 use super::exception::ExceptionRx;
 use super::l2;
 use super::local;
@@ -333,7 +333,7 @@ impl<'e> Loop<'e> {
                 L2Action::Nat64 { l3 } => {
                     let ok = m.packet_buf().is_some_and(|mut v| l2::decap(&mut v, l3));
                     if !ok {
-                        self.count_l2(L2Drop::ALL[0]);
+                        self.count_l2(L2Drop::Runt);
                         continue;
                     }
                     let i = self.nat_batch.len();
@@ -355,22 +355,29 @@ impl<'e> Loop<'e> {
         self.run_nat(side, now);
     }
 
-    /// Run the NAT64 batch through the pipeline, in order.
+    /// Run the NAT64 batch through the pipeline: the burst form overlaps
+    /// the table lookups' cache misses; the result is that of running the
+    /// packets one by one, in order.
     fn run_nat(&mut self, side: Side, now: Millis) {
+        if self.nat_batch.is_empty() {
+            return;
+        }
+        let mut actions = [Action::Held; BURST];
         let mut batch = std::mem::replace(&mut self.nat_batch, Burst::new(self.eal));
-        for (i, mut m) in batch.drain().enumerate() {
-            let action = {
-                let Some(mut v) = m.packet_buf() else {
-                    self.dp.chained_drops += 1;
-                    continue;
-                };
-                match side {
-                    Side::Inside => self.nat.process_6to4(&mut v, now),
-                    Side::Outside => self.nat.process_4to6(&mut v, now),
-                }
-            };
-            let l3 = self.nat_l3.get(i).copied().unwrap_or(0);
-            self.dispatch(m, action, side, Some(l3), now);
+        {
+            // Chained mbufs never reach the batch (dropped in `frames`).
+            let (mut views, chained) = batch.views();
+            self.dp.chained_drops += chained as u64;
+            let pkts = views.as_mut_slice();
+            match side {
+                Side::Inside => self.nat.process_6to4_burst(pkts, now, &mut actions),
+                Side::Outside => self.nat.process_4to6_burst(pkts, now, &mut actions),
+            }
+        }
+        for (i, m) in batch.drain().enumerate() {
+            let l3 = self.nat_l3.get(i).copied();
+            let action = actions.get(i).copied().unwrap_or(Action::Held);
+            self.dispatch(m, action, side, l3, now);
         }
         self.nat_batch = batch;
     }
@@ -768,20 +775,12 @@ impl<'e> Loop<'e> {
 
     /// Which local responder produced the reply frame `f`.
     fn count_local_reply(&mut self, f: &[u8]) {
-        let et = f.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let (et, l3) = if et == Some(0x8100) {
-            (f.get(16..18).map(|b| u16::from_be_bytes([b[0], b[1]])), 18)
-        } else {
-            (et, 14)
-        };
-        match et {
-            Some(0x0806) => self.dp.local_arp += 1,
-            Some(ETHERTYPE_IPV4) => self.dp.local_echo4 += 1,
-            Some(ETHERTYPE_IPV6) => match f.get(l3 + 40) {
-                Some(&129) => self.dp.local_echo6 += 1,
-                _ => self.dp.local_nd += 1,
-            },
-            _ => {}
+        match classify::reply_kind(f) {
+            Some(LocalReply::Arp) => self.dp.local_arp += 1,
+            Some(LocalReply::Nd) => self.dp.local_nd += 1,
+            Some(LocalReply::Echo4) => self.dp.local_echo4 += 1,
+            Some(LocalReply::Echo6) => self.dp.local_echo6 += 1,
+            None => {}
         }
     }
 
