@@ -33,7 +33,7 @@ IF_OUT=n64-outside  # net_tap1 (outside.device)
 scripts/setup.sh
 echo "== build (release) =="
 cargo build --release --locked
-bin=target/release/nat64-dpdk
+bin=${CARGO_TARGET_DIR:-target}/release/nat64-dpdk
 
 echo "== configuration check =="
 "$bin" -- --config config/demo.toml --check

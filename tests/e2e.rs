@@ -78,10 +78,8 @@ fn counters_file_parses_prometheus_text() {
     assert_eq!(c.get("nat64_sessions"), 12.0);
     assert_eq!(c.get("nat64_translated_total{dir=\"6to4\"}"), 1500.0);
     assert_eq!(c.nonzero("nat64_drops_total{").len(), 2);
-    for missing in ["nat64_drops_total{reason=\"nope\"}", "nat64_nope"] {
-        let r = std::panic::catch_unwind(|| c.get(missing));
-        assert!(r.is_err(), "{missing} did not fail");
-    }
+    assert_eq!(c.try_get("nat64_drops_total{reason=\"nope\"}"), None);
+    assert_eq!(c.try_get("nat64_nope"), None);
     assert!(Counters::parse("x{a=\"1\" 2\n").is_err());
     assert!(Counters::parse("x two\n").is_err());
 }
@@ -124,11 +122,15 @@ fn ping_both_ways_and_the_box_answers_for_itself() {
     assert!(got >= 3, "the IPv6 client saw {got} echo requests");
     let echo6_through = lab.client.snmp("", "Icmp6InEchos");
 
-    // The box's own addresses, answered in the dataplane.
+    // The box's own addresses, answered in the dataplane. The hosts
+    // forget the box's MAC first, so that they ask for it (the box's own
+    // ARP request and NS taught it to them).
+    lab.client.ok("ip -6 neigh flush all");
     let out = lab
         .client
         .ok(&format!("ping -6 -n -c 3 -i 0.2 -W 3 {BOX6}"));
     assert!(out.contains("3 received"), "{out}");
+    lab.server.ok("ip -4 neigh flush all");
     let out = lab
         .server
         .ok(&format!("ping -4 -n -c 3 -i 0.2 -W 3 {BOX4}"));
@@ -415,7 +417,7 @@ fn hairpinning_between_two_ipv6_clients() {
     let peer: Ipv6Addr = w.next().and_then(|p| p.parse().ok()).expect("peer address");
     let a4 = unmapped(peer).unwrap_or_else(|| panic!("B saw {peer}, not under the prefix"));
     assert!(in_pool(a4), "B saw A as {a4}, not a pool address");
-    assert!(out.ends_with("got hairpin"), "{out}");
+    assert!(out.trim_end().ends_with("got hairpin"), "{out}");
 
     let out = lab.client.ok(&format!(
         "python3 {} {CLIENT6} {via} 7001 3 5",

@@ -515,25 +515,28 @@ impl Counters {
 
     /// The sum of every series of metric `name` whose labels include all of
     /// `labels` (so `nat64_drops_total{reason="x"}` matches whatever other
-    /// labels the series carries). Panics, listing every series, when no
-    /// series matches: a misnamed metric or label fails loudly.
-    pub fn get(&self, query: &str) -> f64 {
+    /// labels the series carries); `None` when no series matches.
+    pub fn try_get(&self, query: &str) -> Option<f64> {
         let (name, want) = parse_series(query).expect("series syntax");
-        let mut found = false;
-        let mut sum = 0.0;
+        let mut found = None;
         for (k, v) in &self.values {
             let (n, labels) = parse_series(k).expect("stored key");
             if n == name && want.iter().all(|w| labels.contains(w)) {
-                found = true;
-                sum += v;
+                *found.get_or_insert(0.0) += v;
             }
         }
-        assert!(
-            found,
-            "no series {query} in the counters file; it has:\n{}",
-            self.dump()
-        );
-        sum
+        found
+    }
+
+    /// [`Counters::try_get`], panicking (with every series listed) when no
+    /// series matches: a misnamed metric or label fails loudly.
+    pub fn get(&self, query: &str) -> f64 {
+        self.try_get(query).unwrap_or_else(|| {
+            panic!(
+                "no series {query} in the counters file; it has:\n{}",
+                self.dump()
+            )
+        })
     }
 
     /// Every series whose value is non-zero and whose key starts with `prefix`.
@@ -1022,6 +1025,10 @@ src, dst, port, n, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.ar
 socks = []
 for i in range(n):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    # Report every ICMPv6 error on the socket: without IPV6_RECVERR Linux
+    # reports only "fatal" ones (port unreachable, prohibited), not the
+    # destination unreachable code 0 of RFC 6888 REQ-11.
+    s.setsockopt(socket.IPPROTO_IPV6, getattr(socket, "IPV6_RECVERR", 25), 1)
     s.bind((src, 0))
     s.connect((dst, port))
     s.setblocking(False)
