@@ -22,7 +22,12 @@
 //! - STATIC: `gateway_mac`, never expires, never solicited, never
 //!   overwritten by learning.
 //!
-//! Deviation: the reachable lifetime (300 s) is far longer than RFC 4861's
+//! Deviations: every learned pair makes its entry REACHABLE, also one
+//! learned from a solicitation (RFC 4861 §7.2.3 would make it STALE; ARP
+//! has no such distinction), and an NA without the S or O flag too (§7.2.5);
+//! the lifetime bounds how long a wrong pair can last. Each worker
+//! solicits on its own, so a next hop may see one solicitation per second
+//! per worker. The reachable lifetime (300 s) is far longer than RFC 4861's
 //! REACHABLE_TIME (30 s) because the dataplane has no upper-layer
 //! reachability hints (§7.3.1) and re-solicits the gateway far less often
 //! this way; Linux's `gc_stale_time` is 60 s for the same reason.
@@ -108,6 +113,13 @@ pub struct NeighUpdate {
     pub ip: IpAddr,
     /// Its link-layer address.
     pub mac: Mac,
+}
+
+impl From<(IpAddr, Mac)> for NeighUpdate {
+    /// From a classification verdict's `learn`.
+    fn from((ip, mac): (IpAddr, Mac)) -> Self {
+        NeighUpdate { ip, mac }
+    }
 }
 
 /// Event counters of one cache.
@@ -616,7 +628,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
                 let solicit = now >= e.next_solicit && e.sent < MAX_SOLICIT;
                 if solicit {
                     e.sent += 1;
-                    e.next_solicit = now + RETRY_MS;
+                    e.next_solicit = now.saturating_add(RETRY_MS);
                     self.counters.solicits += 1;
                 }
                 Resolve::Queued { solicit }
@@ -634,7 +646,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
         self.occupy(i, ip, NeighState::Incomplete, [0; 6], now);
         let e = &mut self.entries[i];
         e.sent = 1;
-        e.next_solicit = now + RETRY_MS;
+        e.next_solicit = now.saturating_add(RETRY_MS);
         self.push_front(ListId::Wait, i);
         if let Err(pkt) = self.q_push(i, pkt) {
             // per_hop >= 1, so the fresh queue has room; kept for safety.
@@ -713,7 +725,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
                 continue;
             }
             e.sent += 1;
-            e.next_solicit = now + RETRY_MS;
+            e.next_solicit = now.saturating_add(RETRY_MS);
             self.counters.solicits += 1;
             solicit(ip);
         }
@@ -1020,6 +1032,8 @@ mod tests {
         let events = c.counters().events();
         assert_eq!(events[0], ("hit", 2));
         assert_eq!(events[1], ("resolved", 2));
+        let u = NeighUpdate::from((a, M1));
+        assert_eq!((u.ip, u.mac), (a, M1));
         let mut sum = NeighCounters::default();
         sum.add(c.counters());
         sum.add(c.counters());
