@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod dpdk;
 pub mod fuzzing;

@@ -144,8 +144,15 @@ fn runs_on_two_taps_and_stops_on_sigint() {
     let pid = std::process::id();
     let text = std::fs::read_to_string(demo_config())
         .unwrap()
-        .replace("\"net_tap0\"", "\"net_tap_smk0\"")
-        .replace("\"net_tap1\"", "\"net_tap_smk1\"");
+        .replace(
+            "\"net_tap0\"",
+            &format!("\"net_tap_smk0\"\nkernel_iface = \"smki{pid}\""),
+        )
+        .replace(
+            "\"net_tap1\"",
+            &format!("\"net_tap_smk1\"\nkernel_iface = \"smko{pid}\""),
+        )
+        .replace("/tmp/nat64-dpdk-demo-events.log", &format!("/tmp/nat64-smoke-{pid}-events.log"));
     let config = temp_file("taps.toml", &text);
     // Interface names of our own so a demo or another run cannot clash.
     let child = Command::new(BIN)

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::queue::ArrayQueue;
 use tracing::{info, warn};
@@ -23,7 +23,8 @@ use super::stats::{self, WorkerStats};
 use super::worker::{KernelSide, Shared, WorkerSetup};
 use super::{Mac, Own};
 use crate::config::Config;
-use crate::dpdk::{Eal, Mempool, Port, PortConfig, Ring, RingConsumer, RingProducer};
+use crate::control::events::EventLog;
+use crate::dpdk::{tsc_cycles, Eal, Mempool, Port, PortConfig, Ring, RingConsumer, RingProducer};
 use crate::nat64::pipeline::Worker as Nat64Worker;
 use crate::nat64::pool4::PoolLayout;
 
@@ -31,6 +32,8 @@ use crate::nat64::pool4::PoolLayout;
 const RING_SIZE: u32 = 1024;
 /// Neighbour updates queued per worker.
 const NEIGH_UPDATES: usize = 256;
+/// Port-block events queued per worker for the control side.
+const EVENT_QUEUE: usize = 8192;
 /// How often the control side writes the counters file.
 const CONTROL_PERIOD: Duration = Duration::from_millis(100);
 
@@ -195,6 +198,10 @@ pub fn run(
         prefix: config.translation.prefix,
         pool: Arc::new(PoolLayout::new(&config.pool4, &config.static_bib, n)),
     };
+    // One clock for every worker: millisecond 0 is now.
+    let epoch_tsc = tsc_cycles();
+    let epoch_wall = SystemTime::now();
+    let mut event_log = EventLog::open(&config.logging.events, epoch_wall)?;
     let layout = stats::layout();
     let worker_stats: Vec<Arc<WorkerStats>> =
         (0..n).map(|_| Arc::new(WorkerStats::new(layout.len()))).collect();
@@ -204,6 +211,8 @@ pub fn run(
         outside_gateway_mac: config.outside.gateway_mac,
         neigh_updates: (0..n).map(|_| ArrayQueue::new(NEIGH_UPDATES)).collect(),
         stats: worker_stats.clone(),
+        events: (0..n).map(|_| ArrayQueue::new(EVENT_QUEUE)).collect(),
+        epoch_tsc,
         stop: Default::default(),
     });
 
@@ -276,6 +285,7 @@ pub fn run(
                 }
             }
         }
+        drain_events(&shared, &mut event_log);
         let values = stats::totals(layout.len(), &worker_stats);
         if let Some(path) = file {
             if let Err(e) = stats::write_atomic(path, &stats::render(&layout, &values)) {
@@ -302,6 +312,10 @@ pub fn run(
         if rc != 0 {
             warn!(lcore, rc, "worker ended with an error");
         }
+    }
+    drain_events(&shared, &mut event_log);
+    if event_log.failed > 0 {
+        warn!(failed = event_log.failed, "logging.events: some port-block events could not be written");
     }
     let values = stats::totals(layout.len(), &worker_stats);
     let text = stats::render(&layout, &values);
@@ -333,6 +347,20 @@ pub fn run(
     drop(eal);
     info!("stopped");
     Ok(())
+}
+
+/// Write every queued port-block event to the log.
+fn drain_events(shared: &Shared, log: &mut EventLog) {
+    let mut any = false;
+    for q in &shared.events {
+        while let Some(ev) = q.pop() {
+            log.write(&ev);
+            any = true;
+        }
+    }
+    if any {
+        log.flush();
+    }
 }
 
 #[cfg(test)]

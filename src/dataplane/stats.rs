@@ -83,6 +83,8 @@ pub struct DpCounters {
     pub fragments_out: u64,
     /// Neighbour updates lost because a worker's update queue was full.
     pub neigh_update_drops: u64,
+    /// Port-block events lost because the queue to the control side was full.
+    pub event_drops: u64,
 }
 
 /// Gauges a worker reports.
@@ -132,7 +134,7 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series("nat64_syns_held_total", C, &[], n.syns_held);
     v.series("nat64_held_syns_expired_total", C, &[], n.held_syn_expired);
     v.series("nat64_simultaneous_opens_total", C, &[], n.simultaneous_opens);
-    v.series("nat64_block_events_dropped_total", C, &[], n.block_events_dropped);
+    v.series("nat64_block_events_dropped_total", C, &[], n.block_events_dropped + dp.event_drops);
 
     let dr = "nat64_drops_total";
     for &d in Nat64Drop::ALL {

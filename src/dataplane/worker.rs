@@ -32,7 +32,7 @@ use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
 use super::{Mac, Own};
 use crate::dpdk::{tsc_cycles, tsc_hz, Burst, Eal, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
-use crate::nat64::Millis;
+use crate::nat64::{BlockEvent, Millis};
 
 /// Frames per rx burst and per staging array.
 pub const BURST: usize = 32;
@@ -60,6 +60,11 @@ pub struct Shared {
     pub neigh_updates: Vec<ArrayQueue<NeighUpdate>>,
     /// Each worker's published counters (index = worker id).
     pub stats: Vec<Arc<WorkerStats>>,
+    /// Port-block events for the control side's log (index = worker id).
+    pub events: Vec<ArrayQueue<BlockEvent>>,
+    /// TSC value of every worker's millisecond 0 (one clock for all, so
+    /// the control side can date events).
+    pub epoch_tsc: u64,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
 }
@@ -248,9 +253,9 @@ struct Clock {
 }
 
 impl Clock {
-    fn new() -> Clock {
+    fn new(start: u64) -> Clock {
         Clock {
-            start: tsc_cycles(),
+            start,
             per_ms: (tsc_hz() / 1000).max(1),
         }
     }
@@ -262,7 +267,7 @@ impl Clock {
 
 impl<'e> Loop<'e> {
     fn poll(&mut self) {
-        let clock = Clock::new();
+        let clock = Clock::new(self.shared.epoch_tsc);
         let mut next_tick: Millis = 0;
         let mut next_publish: Millis = 0;
         let mut next_neigh: Millis = 0;
@@ -785,6 +790,14 @@ impl<'e> Loop<'e> {
     }
 
     fn publish(&mut self) {
+        // RFC 6888 REQ-12: block events to the control side's log.
+        if let Some(q) = self.shared.events.get(usize::from(self.id)) {
+            for ev in self.nat.events().drain() {
+                if q.push(ev).is_err() {
+                    self.dp.event_drops += 1;
+                }
+            }
+        }
         let t = self.nat.tables();
         let gauges = Gauges {
             sessions: t.sessions_len() as u64,
