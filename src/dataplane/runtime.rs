@@ -343,6 +343,12 @@ pub fn run(
             warn!("{name}: {e}");
         }
     }
+    // Every mbuf is back: the workers freed what they held, the closed
+    // ports what sat in their rings. Anything else is a leak.
+    match pool.in_use() {
+        0 => info!("all mbufs returned to the pool"),
+        n => warn!(mbufs = n, "mbufs not returned to the pool (a leak)"),
+    }
     drop(pool);
     drop(eal);
     info!("stopped");
