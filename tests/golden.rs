@@ -82,7 +82,12 @@ fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
             "{}: record cut short",
             path.display()
         );
-        assert_eq!(caplen, len, "{}: frame truncated in capture", path.display());
+        assert_eq!(
+            caplen,
+            len,
+            "{}: frame truncated in capture",
+            path.display()
+        );
         frames.push(data[start..start + caplen].to_vec());
         at = start + caplen;
     }
@@ -231,17 +236,25 @@ fn diff(a: &[u8], b: &[u8]) -> String {
 
 /// Matches the frames a port sent against its expected frames; returns
 /// every problem found (empty: all good) and the names that matched.
-fn compare_port(port: &str, expected: &[Expected], actual: &[Vec<u8>]) -> (Vec<String>, Vec<String>) {
+fn compare_port(
+    port: &str,
+    expected: &[Expected],
+    actual: &[Vec<u8>],
+) -> (Vec<String>, Vec<String>) {
     let mut problems = Vec::new();
     let mut passed = Vec::new();
-    let actual: Vec<&Vec<u8>> = actual.iter().filter(|f| f.len() < 6 || f[0] & 1 == 0).collect();
+    let actual: Vec<&Vec<u8>> = actual
+        .iter()
+        .filter(|f| f.len() < 6 || f[0] & 1 == 0)
+        .collect();
     let mut used = vec![false; actual.len()];
     let mut at: Vec<Option<usize>> = Vec::new();
     for e in expected {
         let want = masked(&e.frame, &e.mask).expect("expected frame has valid checksums");
-        let hit = actual.iter().enumerate().position(|(j, a)| {
-            !used[j] && masked(a, &e.mask).is_ok_and(|m| m == want)
-        });
+        let hit = actual
+            .iter()
+            .enumerate()
+            .position(|(j, a)| !used[j] && masked(a, &e.mask).is_ok_and(|m| m == want));
         match hit {
             Some(j) => {
                 used[j] = true;
@@ -377,13 +390,20 @@ fn golden_pcap_run() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let status = status.unwrap_or_else(|| panic!("no exit within 60 s (--exit-after-idle 500)\n{log}"));
+    let status =
+        status.unwrap_or_else(|| panic!("no exit within 60 s (--exit-after-idle 500)\n{log}"));
     assert!(status.success(), "exit {status}\n{log}");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("forwarding: 1 workers"), "no `forwarding: 1 workers` line\n{log}");
+    assert!(
+        stderr.contains("forwarding: 1 workers"),
+        "no `forwarding: 1 workers` line\n{log}"
+    );
     // make.py assumes net_pcap's MACs 02:70:63:61:70:<n>.
     for mac in ["02:70:63:61:70:00", "02:70:63:61:70:01"] {
-        assert!(stderr.contains(mac), "port MAC {mac} not logged; make.py assumes it\n{log}");
+        assert!(
+            stderr.contains(mac),
+            "port MAC {mac} not logged; make.py assumes it\n{log}"
+        );
     }
 
     let mut problems = Vec::new();
@@ -399,7 +419,10 @@ fn golden_pcap_run() {
         // tx counts every frame sent, perhaps the kernel's too.
         let sent = actual.len() as u64;
         let unicast = actual.iter().filter(|f| f[0] & 1 == 0).count() as u64;
-        let got = read_counter(&counters, &format!("nat64_packets_total{{side=\"{port}\",dir=\"tx\"}}"));
+        let got = read_counter(
+            &counters,
+            &format!("nat64_packets_total{{side=\"{port}\",dir=\"tx\"}}"),
+        );
         if !(unicast..=sent).contains(&got) {
             problems.push(format!(
                 "counter {port} tx = {got}, but {unicast} unicast / {sent} frames were sent"
@@ -493,7 +516,11 @@ fn golden_engine_agrees() {
         let exp: Vec<Expected> = expected.iter().filter(|e| e.engine).cloned().collect();
         let actual: Vec<Vec<u8>> = sent[i]
             .iter()
-            .zip(exp.iter().map(|e| &e.frame[..ETH]).chain(std::iter::repeat(&[0u8; ETH][..])))
+            .zip(
+                exp.iter()
+                    .map(|e| &e.frame[..ETH])
+                    .chain(std::iter::repeat(&[0u8; ETH][..])),
+            )
             .map(|(l3, eth)| [eth, l3.as_slice()].concat())
             .collect();
         problems.extend(compare_port(port, &exp, &actual).0);

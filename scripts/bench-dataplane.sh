@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Dataplane benchmark: nat64-dpdk against dpdk-testpmd --forward-mode=macswap,
+# same generator, same virtual devices, same run.
+#
+#   scripts/bench-dataplane.sh [--quick] [--flows "1000 1000000"] [--seconds S]
+#                              [--fwd-cpu N] [--gen-cpu N] [--copy] [--no-build]
+#                              [--baseline-only]
+#
+# Setup (one worker):
+#
+#   nat64-pktgen (--gen-cpu)                 forwarder (--fwd-cpu)
+#     net_memif0 (client)  <-- in.sock -->   net_memif0 (server): inside / testpmd port 0
+#     net_memif1 (client)  <-- out.sock -->  net_memif1 (server): outside / testpmd port 1
+#
+# For each flow count, first testpmd macswap (frames cross from port 0 to
+# port 1 and back, MACs swapped), then nat64-dpdk (a fresh process, so
+# fresh tables): the generator maps every flow in a warm-up (each flow's
+# IPv6 packet until its translation came back), then sends 6to4 traffic
+# (IPv6 UDP from many subscribers to [2001:db8:64::192.0.2.1]:7000) and
+# 4to6 traffic (IPv4 replies to the learned mappings), counting what comes
+# out of the far port. Frames: 80 bytes IPv6, 60 bytes IPv4.
+#
+# Both forwarders run on --fwd-cpu (main lcore and worker: the control side
+# is charged to the forwarder), the generator on --gen-cpu. They run at
+# nice -20, so a busy machine disturbs them less. The generator's memif
+# ports are zero-copy (its mempool is the shared memory: it needs about
+# 256 MB of hugepages, else --copy is used); the forwarders are memif
+# servers and copy, both of them alike.
+#
+# Prints, per flow count and direction, Mpps per worker of each and the
+# ratio, against the targets (issue 4): >= 50 % of macswap at 1K sessions,
+# >= 35 % at 1M. Exit status 0 even when a target is missed (it is a
+# measurement); 1 when something failed to run.
+#
+# Caveat: when the generator, not the forwarder, is the bottleneck of the
+# macswap run, macswap's figure is the generator's ceiling and the ratio
+# overstates nat64-dpdk. The generator reports how often the forwarder's
+# port refused part of a burst (its rx ring was full); under 10 % for
+# macswap, the script flags the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+flows="1000 1000000"
+seconds=3
+fwd_cpu=0
+gen_cpu=1
+copy=0
+build=1
+baseline_only=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) seconds=1; shift ;;
+    --flows) flows="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --fwd-cpu) fwd_cpu="$2"; shift 2 ;;
+    --gen-cpu) gen_cpu="$2"; shift 2 ;;
+    --copy) copy=1; shift ;;
+    --no-build) build=0; shift ;;
+    --baseline-only) baseline_only=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
+    *) echo "bench-dataplane.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
+  esac
+done
+
+[ "$(id -u)" -eq 0 ] || { echo "bench-dataplane.sh: DPDK needs root" >&2; exit 1; }
+command -v dpdk-testpmd >/dev/null || { echo "bench-dataplane.sh: dpdk-testpmd not found (scripts/setup.sh installs dpdk)" >&2; exit 1; }
+
+if [ "$build" -eq 1 ]; then
+  echo "== build (release) =="
+  cargo build --release --locked --bin nat64-dpdk --bin nat64-pktgen
+fi
+nat64=target/release/nat64-dpdk
+gen=target/release/nat64-pktgen
+
+tmp=$(mktemp -d /tmp/nat64-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill -INT "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  pids=()
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Stops one process we started (SIGINT, then SIGKILL after 10 s).
+stop() {
+  local p=$1 rest=()
+  kill -INT "$p" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for q in "${pids[@]}"; do [ "$q" = "$p" ] || rest+=("$q"); done
+  pids=("${rest[@]+"${rest[@]}"}")
+}
+
+# Waits for a line in a log while the process lives.
+wait_for() {
+  local pid=$1 log=$2 pattern=$3 what=$4
+  for _ in $(seq 1 300); do
+    grep -q "$pattern" "$log" && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "bench-dataplane.sh: $what exited before it was ready:" >&2
+      tail -n 20 "$log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "bench-dataplane.sh: $what not ready after 30 s:" >&2
+  tail -n 20 "$log" >&2
+  return 1
+}
+
+# MACs: forwarder ports ...:00:01 (inside / port 0) and ...:00:02 (outside /
+# port 1); the generator's ports are the forwarder's gateways.
+FWD_IN_MAC=02:00:00:00:00:01
+FWD_OUT_MAC=02:00:00:00:00:02
+GEN_IN_MAC=02:00:00:00:01:02
+GEN_OUT_MAC=02:00:00:00:02:01
+memif() { # name role socket mac
+  echo "$1,role=$2,socket=$tmp/$3,socket-abstract=no,id=0,mac=$4"
+}
+
+gen_mem=(--in-memory --single-file-segments -m 256)
+zc=",zero-copy=yes"
+free_mb=$(( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) * $(awk '/Hugepagesize/ {print $2}' /proc/meminfo) / 1024 ))
+if [ "$copy" -eq 1 ] || [ "$free_mb" -lt 300 ]; then
+  [ "$copy" -eq 1 ] || echo "note: only ${free_mb} MB of hugepages free: the generator copies (--copy)"
+  gen_mem=(--no-huge -m 512)
+  zc=""
+fi
+
+# Runs the generator; its result lines go to $tmp/gen.out.
+run_gen() { # extra generator options...
+  local i
+  for i in 1 2; do
+    if nice -n -20 "$gen" --lcores "0@$gen_cpu" --no-pci "${gen_mem[@]}" --file-prefix "nat64-bench-gen-$$" \
+        --vdev "$(memif net_memif0 client in.sock $GEN_IN_MAC)$zc" \
+        --vdev "$(memif net_memif1 client out.sock $GEN_OUT_MAC)$zc" \
+        -- --inside net_memif0 --outside net_memif1 \
+        --inside-peer-mac $FWD_IN_MAC --outside-peer-mac $FWD_OUT_MAC \
+        --seconds "$seconds" "$@" >"$tmp/gen.out" 2>"$tmp/gen.err"; then
+      cat "$tmp/gen.out"
+      return 0
+    fi
+    # memif sometimes misses its first connection: once more.
+    grep -q "not up after" "$tmp/gen.err" && [ "$i" -eq 1 ] && { echo "(memif did not connect; retrying)"; continue; }
+    echo "bench-dataplane.sh: generator failed:" >&2
+    grep -v '^EAL\|^$' "$tmp/gen.err" | tail -n 20 >&2
+    return 1
+  done
+  return 1
+}
+
+result() { # file dir key -> value
+  awk -v d="dir=$2" -v k="$3=" '$1 == "result" && $2 == d { for (i = 3; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$1"
+}
+
+declare -A mac_res nat_res mac_full
+
+for n in $flows; do
+  echo "== $n flows: dpdk-testpmd --forward-mode=macswap =="
+  rm -f "$tmp"/*.sock
+  nice -n -20 dpdk-testpmd --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
+    --file-prefix "nat64-bench-testpmd-$$" \
+    --vdev "$(memif net_memif0 server in.sock $FWD_IN_MAC)" \
+    --vdev "$(memif net_memif1 server out.sock $FWD_OUT_MAC)" \
+    -- --total-num-mbufs 32768 --forward-mode=macswap --auto-start --stats-period 3600 \
+    >"$tmp/testpmd.log" 2>&1 </dev/null &
+  pids+=($!); tp=$!
+  wait_for "$tp" "$tmp/testpmd.log" "forwards packets on" "dpdk-testpmd"
+  run_gen --flows "$n" --synthetic
+  for d in 6to4 4to6; do
+    mac_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps)
+    mac_full[$n,$d]=$(result "$tmp/gen.out" $d tx_full)
+  done
+  stop "$tp"
+  [ "$baseline_only" -eq 1 ] && continue
+
+  echo "== $n flows: nat64-dpdk =="
+  rm -f "$tmp"/*.sock
+  cat >"$tmp/bench.toml" <<EOF
+[translation]
+prefix = "2001:db8:64::/96"
+[pool4]
+addresses = ["203.0.113.0/24"]
+block_size = 512
+max_blocks_per_subscriber = 8
+subscriber_prefix_len = 56
+[inside]
+device = "net_memif0"
+address = "2001:db8:1::1/64"
+gateway = "2001:db8:1::2"
+gateway_mac = "$GEN_IN_MAC"
+mtu = 1500
+[outside]
+device = "net_memif1"
+address = "198.51.100.254/24"
+gateway = "198.51.100.1"
+gateway_mac = "$GEN_OUT_MAC"
+mtu = 1500
+[workers]
+burst = 32
+mbufs_per_worker = 16384
+max_sessions_per_worker = 1048576
+[dns64]
+enabled = false
+[metrics]
+listen = "127.0.0.1:0"
+[logging]
+level = "info"
+events = "file:$tmp/events.log"
+EOF
+  nice -n -20 "$nat64" --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
+    --file-prefix "nat64-bench-nat64-$$" \
+    --vdev "$(memif net_memif0 server in.sock $FWD_IN_MAC)" \
+    --vdev "$(memif net_memif1 server out.sock $FWD_OUT_MAC)" \
+    -- --config "$tmp/bench.toml" --counters "$tmp/counters.prom" \
+    >"$tmp/nat64.log" 2>&1 </dev/null &
+  pids+=($!); np=$!
+  wait_for "$np" "$tmp/nat64.log" "forwarding: 1 workers" "nat64-dpdk"
+  run_gen --flows "$n" --warmup-seconds 60
+  for d in 6to4 4to6; do nat_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps); done
+  grep -E '^nat64_(sessions|bib_entries|translated_total|drops_total\{[^}]*\} [1-9])' "$tmp/counters.prom" 2>/dev/null | sed 's/^/  /' || true
+  stop "$np"
+done
+
+echo
+echo "== results: Mpps per worker (one worker each; ${seconds}s per direction) =="
+printf '%-9s %-5s %10s %10s %7s %7s  %s\n' flows dir macswap nat64 ratio target verdict
+for n in $flows; do
+  for d in 6to4 4to6; do
+    m=${mac_res[$n,$d]:-0}; x=${nat_res[$n,$d]:-0}
+    if [ "$baseline_only" -eq 1 ]; then printf '%-9s %-5s %10.3f %10s\n' "$n" "$d" "$m" -; continue; fi
+    target=50; [ "$n" -ge 1000000 ] && target=35
+    awk -v n="$n" -v d="$d" -v m="$m" -v x="$x" -v t="$target" -v f="${mac_full[$n,$d]:-0}" 'BEGIN {
+      r = (m > 0) ? 100 * x / m : 0
+      v = (r >= t) ? "meets" : "MISSES"
+      note = (f < 0.10) ? sprintf("  (macswap generator-bound: its port took %.0f%% of bursts whole; ratio overstated)", 100 * (1 - f)) : ""
+      printf "%-9s %-5s %10.3f %10.3f %6.1f%% %6d%%  %s%s\n", n, d, m, x, r, t, v, note
+    }'
+  done
+done
