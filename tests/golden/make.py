@@ -323,7 +323,13 @@ out("outside", "unsolicited udp: host unreachable", "refused",
 
 # Unsolicited ICMP echo reply to a pool address: no BIB entry for the
 # identifier (RFC 6146 section 3.5.3) -> silently dropped (no_bib).
-i = IP(src=SERVER4, dst=T4, ttl=60, id=0x789a) / ICMP(type=0, id=999, seq=1) / \
+i = IP(src=SERVER4, dst=T4, ttl=60, id=0x789a) / ICMP(type=0, id=2999, seq=1) / \
+    Raw(b"stray")
+outside_in.append(eth4(i))
+
+# The same with an identifier below pool4.port_range (1024-65535): no pool
+# transport address at all -> silently dropped (not_pool).
+i = IP(src=SERVER4, dst=T4, ttl=60, id=0x789b) / ICMP(type=0, id=999, seq=1) / \
     Raw(b"stray")
 outside_in.append(eth4(i))
 
@@ -353,27 +359,36 @@ out("outside", "echo4 to a pool address answered", "reply4",
             ICMP(type=0, id=12, seq=1) / Raw(b"hello pool")), [ID, TTL])
 
 # =========================================================================
-# Counters the run must end with (nat64-dpdk --counters, DP_API.md names).
-# Every nat64_drops_total not listed must be 0.
+# Counters the run must end with (nat64-dpdk --counters, as the binary
+# names them). Every nat64_drops_total series not listed must be 0.
 # =========================================================================
-n4to6 = 4
 counters = {
     'nat64_packets_total{side="inside",dir="rx"}': len(inside_in),
     'nat64_packets_total{side="outside",dir="rx"}': len(outside_in),
     'nat64_translated_total{dir="6to4"}': 4,
-    'nat64_translated_total{dir="4to6"}': n4to6,
-    'nat64_drops_total{reason="pool_exhausted"}': 1,
-    'nat64_drops_total{reason="no_bib"}': 2,
+    'nat64_translated_total{dir="4to6"}': 4,
+    'nat64_drops_total{layer="nat64",reason="pool_exhausted"}': 1,
+    'nat64_drops_total{layer="nat64",reason="no_bib"}': 2,
+    'nat64_drops_total{layer="nat64",reason="not_pool"}': 1,
     'nat64_local_replies_total{kind="arp"}': 1,
     'nat64_local_replies_total{kind="nd"}': 1,
     'nat64_local_replies_total{kind="echo4"}': 2,
     'nat64_local_replies_total{kind="echo6"}': 1,
+    # The two ICMP errors (refused subscriber, unsolicited UDP).
     'nat64_replies_total': 2,
+    # The echo request to a pool address no BIB entry claims.
+    'nat64_local_total': 1,
     # UDP, TCP and ICMP sessions of H6; nothing else made state.
     'nat64_sessions': 3,
     'nat64_bib_entries': 3,
-    'nat64_handoff_total': 0,
+    'nat64_sessions_created_total': 3,
+    'nat64_bib_created_total': 3,
+    # One worker: nothing handed over; nothing of ours is the kernel's.
+    'nat64_handoff_total{dir="out"}': 0,
+    'nat64_handoff_total{dir="in"}': 0,
     'nat64_handoff_drops_total': 0,
+    'nat64_exception_total{side="inside",dir="to_kernel"}': 0,
+    'nat64_exception_total{side="outside",dir="to_kernel"}': 0,
 }
 
 # =========================================================================
