@@ -316,6 +316,11 @@ impl<'e> Loop<'e> {
     /// Sort the frames in `self.rx` that came in on `side`.
     fn frames(&mut self, side: Side, now: Millis) {
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
+        // Headers of the whole burst on their way into the cache while the
+        // first frames are sorted.
+        for m in rx.as_slice() {
+            m.prefetch();
+        }
         for mut m in rx.drain() {
             if m.segments() > 1 {
                 self.dp.chained_drops += 1;
