@@ -246,6 +246,17 @@ impl WorkerSetup {
     }
 }
 
+/// A frame of at most `room` bytes built by `build` (which returns its
+/// length, 0 on failure) in a fresh mbuf.
+fn frame<'p>(pool: &'p Mempool, room: usize, build: impl FnOnce(&mut [u8]) -> usize) -> Option<Mbuf<'p>> {
+    let mut m = pool.alloc()?;
+    let n = build(m.append(u16::try_from(room).ok()?)?);
+    if n == 0 || n > room || !m.trim((room - n) as u16) {
+        return None;
+    }
+    Some(m)
+}
+
 /// Milliseconds since `start` on the TSC.
 struct Clock {
     start: u64,
@@ -684,38 +695,20 @@ impl<'e> Loop<'e> {
     fn solicit4(&mut self, ip: Ipv4Addr) {
         let own = &self.shared.own;
         let (mac, src) = (own.outside_mac, own.outside);
-        let Some(mut m) = self.pool.alloc() else {
-            self.dp.alloc_failures += 1;
-            return;
-        };
-        let Some(buf) = m.append(64) else {
-            self.dp.alloc_failures += 1;
-            return;
-        };
-        let n = l2::arp_request(buf, mac, src, ip);
-        if n == 0 || !m.trim((64 - n) as u16) {
-            return;
+        match frame(self.pool, l2::ARP_FRAME_LEN, |b| l2::arp_request(b, mac, src, ip)) {
+            Some(m) => self.tx(Side::Outside, m),
+            None => self.dp.alloc_failures += 1,
         }
-        self.tx(Side::Outside, m);
     }
 
     /// Neighbor Solicitation for `ip` out of the inside port (RFC 4861 §7.2.2).
     fn solicit6(&mut self, ip: Ipv6Addr) {
         let own = &self.shared.own;
         let (mac, src) = (own.inside_mac, own.inside);
-        let Some(mut m) = self.pool.alloc() else {
-            self.dp.alloc_failures += 1;
-            return;
-        };
-        let Some(buf) = m.append(128) else {
-            self.dp.alloc_failures += 1;
-            return;
-        };
-        let n = l2::neighbor_solicit(buf, mac, src, ip);
-        if n == 0 || !m.trim((128 - n) as u16) {
-            return;
+        match frame(self.pool, l2::NS_FRAME_LEN, |b| l2::neighbor_solicit(b, mac, src, ip)) {
+            Some(m) => self.tx(Side::Inside, m),
+            None => self.dp.alloc_failures += 1,
         }
-        self.tx(Side::Inside, m);
     }
 
     /// Every millisecond: the pipeline's timers (expiry, hold-down, held
@@ -753,28 +746,25 @@ impl<'e> Loop<'e> {
 
     /// Neighbour retries and ageing.
     fn neigh_tick(&mut self, now: Millis) {
-        let mut want4 = [Ipv4Addr::UNSPECIFIED; 16];
-        let mut n4 = 0;
+        let own = &self.shared.own;
+        let pool = self.pool;
+        let dp = &mut self.dp;
+        let (mac, src) = (own.outside_mac, own.outside);
+        let tx = &mut self.outside_tx;
         self.neigh4.tick(now, &mut |ip| {
-            if let Some(s) = want4.get_mut(n4) {
-                *s = ip;
-                n4 += 1;
+            match frame(pool, l2::ARP_FRAME_LEN, |b| l2::arp_request(b, mac, src, ip)) {
+                Some(m) => tx.push(m, &mut dp.tx_outside, &mut dp.tx_full_outside),
+                None => dp.alloc_failures += 1,
             }
         });
-        let mut want6 = [Ipv6Addr::UNSPECIFIED; 16];
-        let mut n6 = 0;
+        let (mac, src) = (own.inside_mac, own.inside);
+        let tx = &mut self.inside_tx;
         self.neigh6.tick(now, &mut |ip| {
-            if let Some(s) = want6.get_mut(n6) {
-                *s = ip;
-                n6 += 1;
+            match frame(pool, l2::NS_FRAME_LEN, |b| l2::neighbor_solicit(b, mac, src, ip)) {
+                Some(m) => tx.push(m, &mut dp.tx_inside, &mut dp.tx_full_inside),
+                None => dp.alloc_failures += 1,
             }
         });
-        for ip in &want4[..n4] {
-            self.solicit4(*ip);
-        }
-        for ip in &want6[..n6] {
-            self.solicit6(*ip);
-        }
     }
 
     fn count_l2(&mut self, r: L2Drop) {
