@@ -586,3 +586,64 @@ fn subscriber_at_its_block_cap_does_not_hurt_another() {
     );
     assert_no_pipeline_drops(&c, &["subscriber_limit"]);
 }
+
+/// The exception path: TCP to the box's own inside and outside addresses
+/// (not ping, which the dataplane answers) reaches an ordinary socket of the
+/// box's kernel, on the exception TAP interfaces, and its answers leave
+/// through the right port. The peers the kernel saw are the hosts' own,
+/// untranslated addresses.
+#[test]
+fn the_box_kernel_serves_its_own_addresses_through_the_exception_taps() {
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
+    let connect_py = lab.file("tcp_connect.py", TCP_CONNECT_PY.as_bytes());
+    const PORT: u16 = 8099;
+    // Bound to the TAP interfaces, so that a concurrent run elsewhere on
+    // this host with the same addresses cannot take the connection.
+    let (kin, kout) = (lab.kernel_if('i'), lab.kernel_if('o'));
+    lab.host_bg(
+        "kernel6",
+        &format!("python3 -u {} {BOX6} {PORT} {kin}", peer_py.display()),
+    );
+    lab.host_bg(
+        "kernel4",
+        &format!("python3 -u {} {BOX4} {PORT} {kout}", peer_py.display()),
+    );
+    wait_listening_in(None, "tcp", PORT);
+
+    let out = lab.client.ok(&format!(
+        "python3 {} {CLIENT6} {BOX6} {PORT} inside",
+        connect_py.display()
+    ));
+    assert!(
+        out.starts_with(&format!("peer {CLIENT6} ")) && out.trim_end().ends_with("got inside"),
+        "{out}"
+    );
+    let out = lab.server.ok(&format!(
+        "python3 {} {SERVER4} {BOX4} {PORT} outside",
+        connect_py.display()
+    ));
+    assert!(
+        out.starts_with(&format!("peer {SERVER4} ")) && out.trim_end().ends_with("got outside"),
+        "{out}"
+    );
+
+    let c = lab.stop();
+    // SYN, ACK, data, FIN, ACK at least, each way, per side.
+    for side in ["inside", "outside"] {
+        c.assert_ge(
+            &format!("nat64_exception_total{{side=\"{side}\",dir=\"to_kernel\"}}"),
+            4.0,
+        );
+        c.assert_ge(
+            &format!("nat64_exception_total{{side=\"{side}\",dir=\"from_kernel\"}}"),
+            4.0,
+        );
+    }
+    // Nothing of it went through the translator.
+    c.assert_eq("nat64_translated_total", 0.0);
+    c.assert_eq("nat64_drops_total{reason=\"kernel_unavailable\"}", 0.0);
+    assert_no_pipeline_drops(&c, &[]);
+}

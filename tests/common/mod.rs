@@ -284,6 +284,59 @@ fn signal(target: i32, sig: &str) {
         .status();
 }
 
+/// Starts `script` (bash) in the background in namespace `ns` (`None`: the
+/// root namespace, where the box's exception TAPs are), in a process group
+/// of its own; output to `<dir>/<tag>.log`.
+pub fn spawn_in(ns: Option<&str>, dir: &TempDir, tag: &str, script: &str) -> Bg {
+    let log = dir.join(&format!("{tag}.log"));
+    let f = std::fs::File::create(&log).expect("create log");
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "bash"]);
+            c
+        }
+        None => Command::new("bash"),
+    };
+    let child = cmd
+        .args(["-c", &format!("exec {script}")])
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().expect("dup log"))
+        .stderr(f)
+        .process_group(0)
+        .spawn()
+        .expect("spawn bash");
+    Bg {
+        child,
+        what: format!("{tag}: {script}"),
+        log,
+    }
+}
+
+/// Waits (15 s at most) until something listens on `proto` ("tcp" or
+/// "udp") `port` in namespace `ns` (`None`: the root namespace).
+pub fn wait_listening_in(ns: Option<&str>, proto: &str, port: u16) {
+    let flag = if proto == "tcp" { "-ltn" } else { "-lun" };
+    let ss = format!("ss -H {flag} 'sport = :{port}'");
+    let script = match ns {
+        Some(ns) => format!("ip netns exec {ns} {ss}"),
+        None => ss,
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = host(&script, 10);
+        if r.ok && !r.stdout.trim().is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {proto} port {port} in {} after 15 s",
+            ns.unwrap_or("the root namespace")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A network namespace, deleted on drop (after killing what still runs in
 /// it: only processes this test started there can be in it).
 pub struct Netns {
@@ -334,46 +387,12 @@ impl Netns {
 
     /// Starts `script` in the background; output to `<dir>/<tag>.log`.
     pub fn spawn(&self, dir: &TempDir, tag: &str, script: &str) -> Bg {
-        let log = dir.join(&format!("{tag}.log"));
-        let f = std::fs::File::create(&log).expect("create log");
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.name,
-                "bash",
-                "-c",
-                &format!("exec {script}"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().expect("dup log"))
-            .stderr(f)
-            .process_group(0)
-            .spawn()
-            .expect("spawn ip netns exec");
-        Bg {
-            child,
-            what: format!("{tag}: {script}"),
-            log,
-        }
+        spawn_in(Some(&self.name), dir, tag, script)
     }
 
     /// Waits until something listens on `proto` ("tcp" or "udp") `port`.
     pub fn wait_listening(&self, proto: &str, port: u16) {
-        let flag = if proto == "tcp" { "-ltn" } else { "-lun" };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let r = self.run(&format!("ss -H {flag} 'sport = :{port}'"), 10);
-            if r.ok && !r.stdout.trim().is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nothing listens on {proto} port {port} in {} after 15 s",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_listening_in(Some(&self.name), proto, port)
     }
 
     /// A value of /proc/net/snmp or /proc/net/snmp6 (e.g. "Icmp" "InEchos",
@@ -960,6 +979,20 @@ ip route add {POOL} via {BOX4} dev {i}
         self.bg.len() - 1
     }
 
+    /// A background process in the root namespace (where the box's kernel
+    /// side, the exception TAPs, lives).
+    pub fn host_bg(&mut self, tag: &str, script: &str) -> usize {
+        let bg = spawn_in(None, &self.dir, tag, script);
+        self.bg.push(bg);
+        self.bg.len() - 1
+    }
+
+    /// The kernel interface of the box's exception TAP on the inside (`'i'`)
+    /// or outside (`'o'`): `inside.kernel_iface` / `outside.kernel_iface`.
+    pub fn kernel_if(&self, side: char) -> String {
+        format!("n6k{}{side}", self.tag)
+    }
+
     pub fn server_bg(&mut self, tag: &str, script: &str) -> usize {
         let bg = self.server.spawn(&self.dir, tag, script);
         self.bg.push(bg);
@@ -1068,13 +1101,16 @@ vals = list(state.values())
 print("replied=%d errors=%d silent=%d again=%d kinds=%s" % (vals.count("ok"), vals.count("err"), n - len(vals), again, ",".join("%s:%d" % kv for kv in sorted(kinds.items()))))
 "#;
 
-/// `tcp_peer.py LISTEN_ADDR PORT`: for each TCP connection, sends back
-/// `peer <addr> <port>\n` and what it read, then closes.
+/// `tcp_peer.py LISTEN_ADDR PORT [DEVICE]`: for each TCP connection, sends
+/// back `peer <addr> <port> got <what it read>`, then closes. With DEVICE
+/// the socket is bound to that interface (SO_BINDTODEVICE).
 pub const TCP_PEER_PY: &str = r#"
 import socket, sys
 fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if len(sys.argv) > 3:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[3].encode())
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(64)
 while True:
