@@ -403,6 +403,9 @@ pub struct Worker {
     id: u16,
     n_workers: u16,
     prefix: Nat64Prefix,
+    /// The prefix's bits and mask, for the per-packet checks.
+    prefix_bits: u128,
+    prefix_mask: u128,
     /// RFC 6052 §3.1 applies: the well-known prefix without
     /// `allow_non_global_ipv4` (`Nat64Prefix::permits`, decided once).
     global_only: bool,
@@ -452,6 +455,11 @@ impl Worker {
             id: worker,
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
+            prefix_bits: u128::from(cfg.translation.prefix.addr()),
+            prefix_mask: match cfg.translation.prefix.len() {
+                0 => 0,
+                l => u128::MAX << (128 - u32::from(l.min(128))),
+            },
             global_only: cfg.translation.prefix.is_well_known()
                 && !cfg.translation.allow_non_global_ipv4,
             address_dependent: cfg.filtering.address_dependent,
@@ -493,6 +501,26 @@ impl Worker {
     /// SYNs held right now.
     pub fn held_syns(&self) -> usize {
         self.held.used
+    }
+
+    /// Whether `v6` lies under the NAT64 prefix (`Nat64Prefix::contains`
+    /// with the mask computed once).
+    #[inline(always)]
+    fn under_prefix(&self, v6: &Ipv6Addr) -> bool {
+        (u128::from(*v6) ^ self.prefix_bits) & self.prefix_mask == 0
+    }
+
+    /// RFC 6052 §2.3: the IPv4 address embedded in `v6`, `None` off the
+    /// prefix (`Nat64Prefix::extract`, the /96 case without a call).
+    #[inline(always)]
+    fn extract(&self, v6: &Ipv6Addr) -> Option<Ipv4Addr> {
+        if !self.under_prefix(v6) {
+            return None;
+        }
+        if self.prefix_mask == u128::MAX << 32 {
+            return Some(Ipv4Addr::from(u128::from(*v6) as u32));
+        }
+        self.prefix.extract(v6)
     }
 
     /// RFC 6052 §3.1: whether `v4` may appear under the prefix (as
@@ -648,7 +676,7 @@ impl Worker {
         {
             return None;
         }
-        let y4 = self.prefix.extract(&flow.tuple.dst)?;
+        let y4 = self.extract(&flow.tuple.dst)?;
         Some(V6Key {
             proto: flow.tuple.l4,
             v6: flow.tuple.src,
@@ -720,16 +748,16 @@ impl Worker {
         }
         // §3.8 (last paragraph): a packet whose source is under the prefix
         // came back from our own IPv4 side: a loop.
-        if self.prefix.contains(&flow.tuple.src) {
+        if self.under_prefix(&flow.tuple.src) {
             return Err(self.drop(Nat64Drop::HairpinLoop));
         }
-        let Some(dst4) = self.prefix.extract(&flow.tuple.dst) else {
+        let Some(dst4) = self.extract(&flow.tuple.dst) else {
             return Err(self.drop(Nat64Drop::NotNat64Prefix));
         };
         let inc = match flow.inner {
             // The quoted packet went Y' -> X'; its flow is (X', x) -> (Y', y).
             Some(q) => {
-                let Some(y4) = self.prefix.extract(&q.src) else {
+                let Some(y4) = self.extract(&q.src) else {
                     return Err(self.drop(Nat64Drop::NotNat64Prefix));
                 };
                 Incoming6 {

@@ -192,9 +192,14 @@ pub struct PoolLayout {
     port_first: u16,
     port_last: u16,
     block_size: u32,
+    /// ceil(2^32 / block_size): `off / block_size == off * magic >> 32`
+    /// for every 16-bit `off` (see `div_block`).
+    block_magic: u64,
     blocks_per_addr: u32,
     total_blocks: u32,
     n_workers: u16,
+    /// Lemire's fastmod constant for `n_workers` (see `mod_workers`).
+    worker_magic: u64,
     sub_len: u8,
     det: Option<Det>,
     /// Deterministic: the worker of each subscriber slot.
@@ -261,9 +266,11 @@ impl PoolLayout {
             port_first: cfg.port_range.0,
             port_last: cfg.port_range.1,
             block_size,
+            block_magic: ((1u64 << 32) + u64::from(block_size) - 1) / u64::from(block_size),
             blocks_per_addr,
             total_blocks,
             n_workers,
+            worker_magic: (u64::MAX / u64::from(n_workers)).wrapping_add(1),
             sub_len: cfg.subscriber_prefix_len,
             det,
             slot_owner,
@@ -289,8 +296,13 @@ impl PoolLayout {
     }
 
     /// Index of pool address `a` (config order), O(log ranges).
+    #[inline]
     pub fn addr_index(&self, a: Ipv4Addr) -> Option<u32> {
         let a = u32::from(a);
+        if let [r] = self.by_addr.as_slice() {
+            // One range (the usual pool): no search.
+            return (a >= r.first && a <= r.last).then(|| r.base + (a - r.first));
+        }
         let i = self.by_addr.partition_point(|r| r.first <= a);
         let r = self.by_addr.get(i.checked_sub(1)?)?;
         (a <= r.last).then(|| r.base + (a - r.first))
@@ -313,14 +325,33 @@ impl PoolLayout {
 
     /// The block holding `(a, port)`; `None` off the pool or past the last
     /// whole block.
+    #[inline]
     pub fn block_of(&self, a: Ipv4Addr, port: u16) -> Option<BlockId> {
         let i = self.addr_index(a)?;
         let off = u32::from(port.checked_sub(self.port_first)?);
         if port > self.port_last {
             return None;
         }
-        let bi = off / self.block_size;
+        let bi = self.div_block(off);
         (bi < self.blocks_per_addr).then_some(BlockId(i * self.blocks_per_addr + bi))
+    }
+
+    /// `off / block_size` for a 16-bit `off`, by a multiply: with
+    /// m = ceil(2^32 / d) = 2^32 / d + e (0 <= e < 1), off * m / 2^32 =
+    /// off / d + off * e / 2^32, and the error term stays below
+    /// 2^-16 <= 1 / d (d <= 2^15), too small to reach the next integer.
+    #[inline(always)]
+    fn div_block(&self, off: u32) -> u32 {
+        debug_assert!(off <= u32::from(u16::MAX));
+        ((u64::from(off) * self.block_magic) >> 32) as u32
+    }
+
+    /// `b % n_workers` without a division (Lemire, Kaser and Kurz,
+    /// "Faster remainder by direct computation", exact for 32-bit `b`).
+    #[inline(always)]
+    fn mod_workers(&self, b: u32) -> u16 {
+        let low = self.worker_magic.wrapping_mul(u64::from(b));
+        ((u128::from(low) * u128::from(self.n_workers)) >> 64) as u16
     }
 
     /// Block `b`'s address, first and last port. `b` must be below
@@ -340,6 +371,7 @@ impl PoolLayout {
     /// port). `None`: not a pool address/port, a port past the last whole
     /// block, an unmapped deterministic slot, or (dynamic) a port of a
     /// static entry's block that is no static entry.
+    #[inline]
     pub fn owner(&self, a: Ipv4Addr, port: u16, proto: L4) -> Option<u16> {
         let Some(b) = self.block_of(a, port) else {
             // Static entries may lie outside the dynamic port range.
@@ -353,7 +385,7 @@ impl PoolLayout {
             self.det?;
         }
         match &self.det {
-            None => Some((b.0 % u32::from(self.n_workers)) as u16),
+            None => Some(self.mod_workers(b.0)),
             Some(d) => {
                 let k = d.slot_of_block(b.0, self.blocks_per_addr)?;
                 self.slot_owner.get(k as usize).copied()
@@ -375,6 +407,7 @@ impl PoolLayout {
     }
 
     /// Whether block `b` holds a static BIB entry's port.
+    #[inline]
     pub fn is_static_block(&self, b: BlockId) -> bool {
         self.static_blocks
             .get(b.0 as usize / 64)
@@ -1429,6 +1462,32 @@ mod tests {
     /// 4 addresses, 16 blocks of 64 per address, 4 blocks per subscriber.
     const SMALL: &str = "addresses = [\"192.0.2.0/30\"]\nport_range = \"1024-2047\"\n\
                          block_size = 64\nmax_blocks_per_subscriber = 4\n";
+
+    #[test]
+    fn owner_arithmetic_without_division_is_exact() {
+        let c = config(SMALL, "");
+        // Every block size the configuration allows, every 16-bit offset.
+        for bs in (1..=1u32 << 15).filter(|d| d.is_power_of_two() || d % 997 == 1 || *d < 70) {
+            let l = PoolLayout {
+                block_size: bs,
+                block_magic: ((1u64 << 32) + u64::from(bs) - 1) / u64::from(bs),
+                ..PoolLayout::new(&c.pool4, &[], 1)
+            };
+            for off in 0..=u32::from(u16::MAX) {
+                assert_eq!(l.div_block(off), off / bs, "{off} / {bs}");
+            }
+        }
+        // Remainders by every worker count, over blocks spread on u32.
+        for n in (1..=1024).chain([4099, 32_767, 32_768, 65_521, u16::MAX]) {
+            let l = PoolLayout::new(&c.pool4, &[], n);
+            for b in [0, 1, 2, 63, 64, 65_535, 65_536, 1 << 31, u32::MAX - 1, u32::MAX]
+                .into_iter()
+                .chain((0..8).map(|k| crate::nat64::mix64(u64::from(n) * 8 + k) as u32))
+            {
+                assert_eq!(u32::from(l.mod_workers(b)), b % u32::from(n), "{b} % {n}");
+            }
+        }
+    }
 
     #[test]
     fn layout_numbers_blocks_address_major_in_config_order() {
