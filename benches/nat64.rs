@@ -10,6 +10,8 @@
 //! - `established-burst/{6to4,4to6}/{1K,1M,4M}`: the same packets, 32 at a
 //!   time through `process_6to4_burst` / `process_4to6_burst` (copies
 //!   included); the time is per packet.
+//! - `new-udp-session-burst/{empty,90pct-full}`: the same, 32 packets per
+//!   `process_6to4_burst` call.
 //! - `new-udp-session/{empty,90pct-full}`: each iteration is a packet of a
 //!   new UDP flow (new session; a new BIB entry and port the first time a
 //!   source transport address is seen) into a 4M-session table that starts
@@ -286,6 +288,49 @@ fn new_sessions(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(5));
     for (name, prefill) in [("empty", 0u32), ("90pct-full", (cap as u32) / 10 * 9)] {
         let mut fill: Option<Fill> = None;
+        g.bench_function(BenchmarkId::new("new-udp-session-burst", name), |b| {
+            // As below, BURST packets per `process_6to4_burst` call.
+            let template = udp6(flow(0).0, flow(0).1, flow(0).2);
+            let mut mems = vec![[0u8; ROOM]; BURST];
+            let mut actions = [Action::Forward; BURST];
+            b.iter_custom(|iters| {
+                let f = match fill.take() {
+                    Some(f) if f.now < 800_000_000 => fill.insert(f),
+                    _ => fill.insert(prefilled(cap, prefill)),
+                };
+                let now = f.now;
+                let before = f.w.counters().translated_6to4;
+                let start = Instant::now();
+                let mut j = 0u32;
+                while u64::from(j) < iters {
+                    let n = (iters - u64::from(j)).min(BURST as u64) as usize;
+                    let mut ms = mems.iter_mut();
+                    // All BURST buffers are filled; the first n are sent.
+                    let mut bufs: [PacketBuf; BURST] = std::array::from_fn(|i| {
+                        let m = ms.next().expect("BURST buffers");
+                        let (h, p, s) = flow(j + i as u32);
+                        let pk = &mut m[HEADROOM..HEADROOM + template.len()];
+                        pk.copy_from_slice(&template);
+                        pk[8..24].copy_from_slice(&h.octets());
+                        pk[36..40].copy_from_slice(&s.octets());
+                        pk[40..42].copy_from_slice(&p.to_be_bytes());
+                        PacketBuf::new(m, HEADROOM, template.len()).expect("room")
+                    });
+                    let mut refs = bufs.each_mut();
+                    f.w.process_6to4_burst(&mut refs[..n], now, &mut actions);
+                    j += n as u32;
+                }
+                let spent = start.elapsed();
+                assert_eq!(
+                    f.w.counters().translated_6to4 - before,
+                    iters,
+                    "all forwarded"
+                );
+                f.now += UDP_MS + 125_000;
+                f.w.tick(f.now, &mut |_| {});
+                spent
+            })
+        });
         g.bench_function(BenchmarkId::new("new-udp-session", name), |b| {
             // One template, patched per packet (source port and server
             // address; the translator adjusts the UDP checksum

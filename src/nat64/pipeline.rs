@@ -385,6 +385,22 @@ struct Incoming4 {
     tcp_flags: u8,
 }
 
+/// Fillers for the unused slots of a burst's key arrays (never looked up).
+const FILL6: V6Key = V6Key {
+    proto: L4::Udp,
+    v6: Ipv6Addr::UNSPECIFIED,
+    port: 0,
+    remote: Ipv4Addr::UNSPECIFIED,
+    remote_port: 0,
+};
+const FILL4: V4Key = V4Key {
+    proto: L4::Udp,
+    v4: Ipv4Addr::UNSPECIFIED,
+    port: 0,
+    remote: Ipv4Addr::UNSPECIFIED,
+    remote_port: 0,
+};
+
 /// One step's result: what the next step needs, or the packet's fate.
 type Step<T> = Result<T, Action>;
 
@@ -633,6 +649,7 @@ impl Worker {
             let mut flows: [Option<Result<Flow<Ipv6Addr>, DropReason>>; BURST] = [None; BURST];
             let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
             let mut hs = [KeyHash::default(); BURST];
+            let mut ks = [FILL6; BURST];
             let mut n = 0;
             for (i, p) in ps.iter().enumerate() {
                 let res = flow6(p.data());
@@ -642,12 +659,13 @@ impl Worker {
                         self.tables.prefetch_v6(h);
                         hints[i] = Some(h);
                         hs[n] = h;
+                        ks[n] = k;
                         n += 1;
                     }
                 }
                 flows[i] = Some(res);
             }
-            self.tables.warm_v6(&hs[..n]);
+            self.tables.warm_v6(&ks[..n], &hs[..n]);
             for ((p, a), (f, h)) in ps
                 .iter_mut()
                 .zip(acts.iter_mut())
@@ -1094,6 +1112,7 @@ impl Worker {
             let mut flows: [Option<Result<Flow<Ipv4Addr>, DropReason>>; BURST] = [None; BURST];
             let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
             let mut hs = [KeyHash::default(); BURST];
+            let mut ks = [FILL4; BURST];
             let mut n = 0;
             for (i, p) in ps.iter().enumerate() {
                 let res = flow4(p.data());
@@ -1103,12 +1122,13 @@ impl Worker {
                         self.tables.prefetch_v4(h);
                         hints[i] = Some(h);
                         hs[n] = h;
+                        ks[n] = k;
                         n += 1;
                     }
                 }
                 flows[i] = Some(res);
             }
-            self.tables.warm_v4(&hs[..n]);
+            self.tables.warm_v4(&ks[..n], &hs[..n]);
             for ((p, a), (f, h)) in ps
                 .iter_mut()
                 .zip(acts.iter_mut())

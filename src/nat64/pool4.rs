@@ -266,7 +266,7 @@ impl PoolLayout {
             port_first: cfg.port_range.0,
             port_last: cfg.port_range.1,
             block_size,
-            block_magic: ((1u64 << 32) + u64::from(block_size) - 1) / u64::from(block_size),
+            block_magic: (1u64 << 32).div_ceil(u64::from(block_size)),
             blocks_per_addr,
             total_blocks,
             n_workers,
@@ -1470,7 +1470,7 @@ mod tests {
         for bs in (1..=1u32 << 15).filter(|d| d.is_power_of_two() || d % 997 == 1 || *d < 70) {
             let l = PoolLayout {
                 block_size: bs,
-                block_magic: ((1u64 << 32) + u64::from(bs) - 1) / u64::from(bs),
+                block_magic: (1u64 << 32).div_ceil(u64::from(bs)),
                 ..PoolLayout::new(&c.pool4, &[], 1)
             };
             for off in 0..=u32::from(u16::MAX) {
@@ -1480,9 +1480,20 @@ mod tests {
         // Remainders by every worker count, over blocks spread on u32.
         for n in (1..=1024).chain([4099, 32_767, 32_768, 65_521, u16::MAX]) {
             let l = PoolLayout::new(&c.pool4, &[], n);
-            for b in [0, 1, 2, 63, 64, 65_535, 65_536, 1 << 31, u32::MAX - 1, u32::MAX]
-                .into_iter()
-                .chain((0..8).map(|k| crate::nat64::mix64(u64::from(n) * 8 + k) as u32))
+            for b in [
+                0,
+                1,
+                2,
+                63,
+                64,
+                65_535,
+                65_536,
+                1 << 31,
+                u32::MAX - 1,
+                u32::MAX,
+            ]
+            .into_iter()
+            .chain((0..8).map(|k| crate::nat64::mix64(u64::from(n) * 8 + k) as u32))
             {
                 assert_eq!(u32::from(l.mod_workers(b)), b % u32::from(n), "{b} % {n}");
             }

@@ -617,25 +617,45 @@ impl Tables {
     }
 
     /// Second stage of a burst: the candidate sessions (and their BIB
-    /// entries) of inside hashes `hs` (at most [`BURST`]), loaded with
-    /// overlapping misses. A hint only: lookups stay exact.
+    /// entries) of inside keys `keys` with hashes `hs` (at most [`BURST`]),
+    /// loaded with overlapping misses. A key with no candidate is probably
+    /// a new flow, whose BIB lookup comes next: its BIB index line is
+    /// requested instead. A hint only: lookups stay exact.
     #[inline]
-    pub fn warm_v6(&self, hs: &[KeyHash]) {
-        let mut h = [0u64; BURST];
-        for (d, s) in h.iter_mut().zip(hs) {
-            *d = s.0;
+    pub fn warm_v6(&self, keys: &[V6Key], hs: &[KeyHash]) {
+        let n = hs.len().min(keys.len()).min(BURST);
+        let mut bib = [NIL; BURST];
+        for ((k, h), b) in keys[..n].iter().zip(&hs[..n]).zip(&mut bib) {
+            match self.sessions.get(self.s_by_v6.candidate(h.0) as usize) {
+                Some(s) => *b = s.bib.0,
+                None => self.b_by_v6.touch(self.keys.bib_v6(k.proto, &k.v6, k.port)),
+            }
         }
-        self.warm(&self.s_by_v6, &h[..hs.len().min(BURST)]);
+        self.warm_bibs(&bib[..n]);
     }
 
-    /// [`Tables::warm_v6`] for outside hashes.
+    /// [`Tables::warm_v6`] for outside keys.
     #[inline]
-    pub fn warm_v4(&self, hs: &[KeyHash]) {
-        let mut h = [0u64; BURST];
-        for (d, s) in h.iter_mut().zip(hs) {
-            *d = s.0;
+    pub fn warm_v4(&self, keys: &[V4Key], hs: &[KeyHash]) {
+        let n = hs.len().min(keys.len()).min(BURST);
+        let mut bib = [NIL; BURST];
+        for ((k, h), b) in keys[..n].iter().zip(&hs[..n]).zip(&mut bib) {
+            match self.sessions.get(self.s_by_v4.candidate(h.0) as usize) {
+                Some(s) => *b = s.bib.0,
+                None => self.b_by_v4.touch(self.keys.bib_v4(k.proto, k.v4, k.port)),
+            }
         }
-        self.warm(&self.s_by_v4, &h[..hs.len().min(BURST)]);
+        self.warm_bibs(&bib[..n]);
+    }
+
+    /// Loads BIB entries `ids` (`NIL`s skipped).
+    #[inline(always)]
+    fn warm_bibs(&self, ids: &[u32]) {
+        for &b in ids {
+            if let Some(e) = self.bibs.get(b as usize) {
+                std::hint::black_box(e.proto);
+            }
+        }
     }
 
     /// [`Tables::session_by_v6`] with the key's hash already computed (by
