@@ -4,7 +4,9 @@
 #
 #   scripts/bench-dataplane.sh [--quick] [--flows "1000 1000000"] [--seconds S]
 #                              [--fwd-cpu N] [--gen-cpu N] [--copy] [--no-build]
-#                              [--baseline-only]
+#                              [--baseline-only] [--nat64-arg ARG]...
+#
+# --nat64-arg passes ARG to nat64-dpdk after `--` (e.g. --no-exception-path).
 #
 # Setup (one worker):
 #
@@ -47,6 +49,7 @@ gen_cpu=1
 copy=0
 build=1
 baseline_only=0
+nat64_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) seconds=1; shift ;;
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
     --copy) copy=1; shift ;;
     --no-build) build=0; shift ;;
     --baseline-only) baseline_only=1; shift ;;
+    --nat64-arg) nat64_args+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
     *) echo "bench-dataplane.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
   esac
@@ -162,7 +166,7 @@ result() { # file dir key -> value
   awk -v d="dir=$2" -v k="$3=" '$1 == "result" && $2 == d { for (i = 3; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$1"
 }
 
-declare -A mac_res nat_res mac_full
+declare -A mac_res nat_res mac_full mac_cpu nat_cpu
 
 for n in $flows; do
   echo "== $n flows: dpdk-testpmd --forward-mode=macswap =="
@@ -175,10 +179,11 @@ for n in $flows; do
     >"$tmp/testpmd.log" 2>&1 </dev/null &
   pids+=($!); tp=$!
   wait_for "$tp" "$tmp/testpmd.log" "forwards packets on" "dpdk-testpmd"
-  run_gen --flows "$n" --synthetic
+  run_gen --flows "$n" --synthetic --forwarder-pid "$tp"
   for d in 6to4 4to6; do
     mac_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps)
     mac_full[$n,$d]=$(result "$tmp/gen.out" $d tx_full)
+    mac_cpu[$n,$d]=$(result "$tmp/gen.out" $d fwd_cpu)
   done
   stop "$tp"
   [ "$baseline_only" -eq 1 ] && continue
@@ -199,12 +204,14 @@ address = "2001:db8:1::1/64"
 gateway = "2001:db8:1::2"
 gateway_mac = "$GEN_IN_MAC"
 mtu = 1500
+kernel_iface = "nb$$i"
 [outside]
 device = "net_memif1"
 address = "198.51.100.254/24"
 gateway = "198.51.100.1"
 gateway_mac = "$GEN_OUT_MAC"
 mtu = 1500
+kernel_iface = "nb$$o"
 [workers]
 burst = 32
 mbufs_per_worker = 16384
@@ -221,29 +228,38 @@ EOF
     --file-prefix "nat64-bench-nat64-$$" \
     --vdev "$(memif net_memif0 server in.sock $FWD_IN_MAC)" \
     --vdev "$(memif net_memif1 server out.sock $FWD_OUT_MAC)" \
-    -- --config "$tmp/bench.toml" --counters "$tmp/counters.prom" \
+    -- --config "$tmp/bench.toml" --counters "$tmp/counters.prom" ${nat64_args[@]+"${nat64_args[@]}"} \
     >"$tmp/nat64.log" 2>&1 </dev/null &
   pids+=($!); np=$!
   wait_for "$np" "$tmp/nat64.log" "forwarding: 1 workers" "nat64-dpdk"
-  run_gen --flows "$n" --warmup-seconds 60
-  for d in 6to4 4to6; do nat_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps); done
+  run_gen --flows "$n" --warmup-seconds 60 --forwarder-pid "$np"
+  for d in 6to4 4to6; do
+    nat_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps)
+    nat_cpu[$n,$d]=$(result "$tmp/gen.out" $d fwd_cpu)
+  done
   grep -E '^nat64_(sessions|bib_entries|translated_total|drops_total\{[^}]*\} [1-9])' "$tmp/counters.prom" 2>/dev/null | sed 's/^/  /' || true
   stop "$np"
 done
 
 echo
 echo "== results: Mpps per worker (one worker each; ${seconds}s per direction) =="
-printf '%-9s %-5s %10s %10s %7s %7s  %s\n' flows dir macswap nat64 ratio target verdict
+echo "raw: packets out of the far port per second; per CPU-s: divided by the CPU-seconds per"
+echo "second the forwarder process got (1.0 on an idle machine); ratio and verdict use per CPU-s"
+printf '%-8s %-5s %9s %9s %8s %9s %9s %8s %7s %6s  %s\n' flows dir macswap cpu /cpu-s nat64 cpu /cpu-s ratio target verdict
 for n in $flows; do
   for d in 6to4 4to6; do
     m=${mac_res[$n,$d]:-0}; x=${nat_res[$n,$d]:-0}
-    if [ "$baseline_only" -eq 1 ]; then printf '%-9s %-5s %10.3f %10s\n' "$n" "$d" "$m" -; continue; fi
+    mc=${mac_cpu[$n,$d]:-0}; xc=${nat_cpu[$n,$d]:-0}
     target=50; [ "$n" -ge 1000000 ] && target=35
-    awk -v n="$n" -v d="$d" -v m="$m" -v x="$x" -v t="$target" -v f="${mac_full[$n,$d]:-0}" 'BEGIN {
-      r = (m > 0) ? 100 * x / m : 0
+    awk -v n="$n" -v d="$d" -v m="$m" -v x="$x" -v mc="$mc" -v xc="$xc" -v t="$target" \
+        -v f="${mac_full[$n,$d]:-0}" -v b="$baseline_only" 'BEGIN {
+      mn = (mc > 0) ? m / mc : m
+      if (b == 1) { printf "%-8s %-5s %9.3f %9.2f %8.3f\n", n, d, m, mc, mn; exit }
+      xn = (xc > 0) ? x / xc : x
+      r = (mn > 0) ? 100 * xn / mn : 0
       v = (r >= t) ? "meets" : "MISSES"
       note = (f < 0.10) ? sprintf("  (macswap generator-bound: its port took %.0f%% of bursts whole; ratio overstated)", 100 * (1 - f)) : ""
-      printf "%-9s %-5s %10.3f %10.3f %6.1f%% %6d%%  %s%s\n", n, d, m, x, r, t, v, note
+      printf "%-8s %-5s %9.3f %9.2f %8.3f %9.3f %9.2f %8.3f %6.1f%% %5d%%  %s%s\n", n, d, m, mc, mn, x, xc, xn, r, t, v, note
     }'
   done
 done

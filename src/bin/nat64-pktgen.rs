@@ -31,7 +31,9 @@
 //! `result dir=6to4 flows=N seconds=S offered_mpps=X rx_mpps=Y tx_full=F`,
 //! plus `warmup flows=N learned=M seconds=S`. `tx_full` is the share of tx
 //! bursts the forwarder's port did not take whole: near 0 means the
-//! generator, not the forwarder, set the pace.
+//! generator, not the forwarder, set the pace. With `--forwarder-pid`,
+//! `fwd_cpu=C`: the CPU-seconds per second the forwarder got meanwhile
+//! (1.0 on an idle machine); `rx_mpps / C` is its rate per CPU-second.
 //!
 //! Checksums are right (precomputed per flow), so a forwarder that checks
 //! them drops nothing.
@@ -79,6 +81,27 @@ struct Opts {
     /// Measure only this direction (6to4 or 4to6); both by default.
     #[arg(long)]
     only: Option<String>,
+    /// The forwarder's process id: report the CPU time it used while
+    /// measuring (`fwd_cpu`, CPU-seconds per second), so that a busy
+    /// machine's share can be divided out.
+    #[arg(long)]
+    forwarder_pid: Option<u32>,
+}
+
+/// CPU time all threads of process `pid` have had, in seconds
+/// (`/proc/PID/task/*/schedstat`, nanoseconds on the CPU); `None` if /proc
+/// cannot tell.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // A thread may have ended meanwhile: it no longer counts.
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e9)
 }
 
 const BURST: usize = 32;
@@ -400,6 +423,8 @@ struct Measured {
     /// was full): high when the forwarder is the bottleneck, near 0 when
     /// the generator is.
     tx_full: f64,
+    /// CPU-seconds per second the forwarder used meanwhile, if known.
+    fwd_cpu: Option<f64>,
 }
 
 /// Sends one direction's traffic for `seconds`.
@@ -410,6 +435,7 @@ fn measure(
     tr: &Traffic,
     v6: bool,
     seconds: f64,
+    fwd: Option<u32>,
 ) -> Measured {
     let n = tr.flows();
     let hz = tsc_hz();
@@ -423,6 +449,7 @@ fn measure(
     let (mut sent, mut got) = (0u64, 0u64);
     let (mut bursts, mut full) = (0u64, 0u64);
     let mut counting = false;
+    let mut cpu0 = None;
     let len = if v6 { V6_FRAME } else { V4_FRAME } as u16;
     loop {
         let now = tsc_cycles();
@@ -432,6 +459,7 @@ fn measure(
             got = 0;
             bursts = 0;
             full = 0;
+            cpu0 = fwd.and_then(cpu_seconds);
         }
         if now >= t1 {
             break;
@@ -471,6 +499,7 @@ fn measure(
         other.clear();
     }
     let end = tsc_cycles();
+    let cpu1 = fwd.and_then(cpu_seconds);
     // Let in-flight packets arrive and be freed before the next phase.
     let until = end + hz / 5;
     while tsc_cycles() < until {
@@ -484,6 +513,7 @@ fn measure(
         offered_mpps: sent as f64 / dt / 1e6,
         rx_mpps: got as f64 / dt / 1e6,
         tx_full: full as f64 / bursts.max(1) as f64,
+        fwd_cpu: cpu0.zip(cpu1).map(|(a, b)| (b - a) / dt),
     }
 }
 
@@ -568,12 +598,31 @@ fn run(eal_args: &[String], o: &Opts) -> Result<(), String> {
             continue;
         }
         let m = if v6 {
-            measure(&eal, &mut inside, &mut outside, &tr, true, o.seconds)
+            measure(
+                &eal,
+                &mut inside,
+                &mut outside,
+                &tr,
+                true,
+                o.seconds,
+                o.forwarder_pid,
+            )
         } else {
-            measure(&eal, &mut outside, &mut inside, &tr, false, o.seconds)
+            measure(
+                &eal,
+                &mut outside,
+                &mut inside,
+                &tr,
+                false,
+                o.seconds,
+                o.forwarder_pid,
+            )
         };
+        let cpu = m
+            .fwd_cpu
+            .map_or(String::new(), |c| format!(" fwd_cpu={c:.3}"));
         println!(
-            "result dir={dir} flows={} seconds={} offered_mpps={:.3} rx_mpps={:.3} tx_full={:.2}",
+            "result dir={dir} flows={} seconds={} offered_mpps={:.3} rx_mpps={:.3} tx_full={:.2}{cpu}",
             o.flows, o.seconds, m.offered_mpps, m.rx_mpps, m.tx_full
         );
     }
