@@ -4,9 +4,10 @@
 #
 #   scripts/bench-dataplane.sh [--quick] [--flows "1000 1000000"] [--seconds S]
 #                              [--fwd-cpu N] [--gen-cpu N] [--copy] [--no-build]
-#                              [--baseline-only] [--nat64-arg ARG]...
+#                              [--baseline-only] [--nat64-arg ARG]... [--repeat N]
 #
 # --nat64-arg passes ARG to nat64-dpdk after `--` (e.g. --no-exception-path).
+# --repeat N runs the whole sequence N times and reports medians.
 #
 # Setup (one worker):
 #
@@ -49,6 +50,7 @@ gen_cpu=1
 copy=0
 build=1
 baseline_only=0
+repeat=1
 nat64_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --baseline-only) baseline_only=1; shift ;;
     --nat64-arg) nat64_args+=("$2"); shift 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
     *) echo "bench-dataplane.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
   esac
@@ -166,9 +169,19 @@ result() { # file dir key -> value
   awk -v d="dir=$2" -v k="$3=" '$1 == "result" && $2 == d { for (i = 3; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$1"
 }
 
-declare -A mac_res nat_res mac_full mac_cpu nat_cpu
+# One line per measurement: who flows dir rx_mpps fwd_cpu tx_full.
+results="$tmp/results"
+: >"$results"
+record() { # who flows
+  local d
+  for d in 6to4 4to6; do
+    echo "$1 $2 $d $(result "$tmp/gen.out" $d rx_mpps) $(result "$tmp/gen.out" $d fwd_cpu) $(result "$tmp/gen.out" $d tx_full)" >>"$results"
+  done
+}
 
+for rep in $(seq 1 "$repeat"); do
 for n in $flows; do
+  [ "$repeat" -gt 1 ] && echo "== round $rep of $repeat =="
   echo "== $n flows: dpdk-testpmd --forward-mode=macswap =="
   rm -f "$tmp"/*.sock
   nice -n -20 dpdk-testpmd --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
@@ -180,11 +193,7 @@ for n in $flows; do
   pids+=($!); tp=$!
   wait_for "$tp" "$tmp/testpmd.log" "forwards packets on" "dpdk-testpmd"
   run_gen --flows "$n" --synthetic --forwarder-pid "$tp"
-  for d in 6to4 4to6; do
-    mac_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps)
-    mac_full[$n,$d]=$(result "$tmp/gen.out" $d tx_full)
-    mac_cpu[$n,$d]=$(result "$tmp/gen.out" $d fwd_cpu)
-  done
+  record macswap "$n"
   stop "$tp"
   [ "$baseline_only" -eq 1 ] && continue
 
@@ -233,33 +242,34 @@ EOF
   pids+=($!); np=$!
   wait_for "$np" "$tmp/nat64.log" "forwarding: 1 workers" "nat64-dpdk"
   run_gen --flows "$n" --warmup-seconds 60 --forwarder-pid "$np"
-  for d in 6to4 4to6; do
-    nat_res[$n,$d]=$(result "$tmp/gen.out" $d rx_mpps)
-    nat_cpu[$n,$d]=$(result "$tmp/gen.out" $d fwd_cpu)
-  done
+  record nat64 "$n"
   grep -E '^nat64_(sessions|bib_entries|translated_total|drops_total\{[^}]*\} [1-9])' "$tmp/counters.prom" 2>/dev/null | sed 's/^/  /' || true
   stop "$np"
 done
+done
 
 echo
-echo "== results: Mpps per worker (one worker each; ${seconds}s per direction) =="
-echo "raw: packets out of the far port per second; per CPU-s: divided by the CPU-seconds per"
-echo "second the forwarder process got (1.0 on an idle machine); ratio and verdict use per CPU-s"
-printf '%-8s %-5s %9s %9s %8s %9s %9s %8s %7s %6s  %s\n' flows dir macswap cpu /cpu-s nat64 cpu /cpu-s ratio target verdict
+echo "== results: Mpps per worker (one worker each; ${seconds}s per direction; median of $repeat) =="
+echo "raw: packets out of the far port per second; /cpu-s: divided by the CPU-seconds per second"
+echo "the forwarder process got (1.0 on an idle machine); the ratio and verdict use /cpu-s"
+printf '%-8s %-5s %9s %6s %8s %9s %6s %8s %7s %6s  %s\n' flows dir macswap cpu /cpu-s nat64 cpu /cpu-s ratio target verdict
 for n in $flows; do
   for d in 6to4 4to6; do
-    m=${mac_res[$n,$d]:-0}; x=${nat_res[$n,$d]:-0}
-    mc=${mac_cpu[$n,$d]:-0}; xc=${nat_cpu[$n,$d]:-0}
     target=50; [ "$n" -ge 1000000 ] && target=35
-    awk -v n="$n" -v d="$d" -v m="$m" -v x="$x" -v mc="$mc" -v xc="$xc" -v t="$target" \
-        -v f="${mac_full[$n,$d]:-0}" -v b="$baseline_only" 'BEGIN {
-      mn = (mc > 0) ? m / mc : m
-      if (b == 1) { printf "%-8s %-5s %9.3f %9.2f %8.3f\n", n, d, m, mc, mn; exit }
-      xn = (xc > 0) ? x / xc : x
+    # Medians of raw, cpu and raw/cpu per forwarder.
+    med() { # who field(4 raw, 5 cpu, 6 full, 0 normalised)
+      awk -v w="$1" -v n="$n" -v d="$d" -v f="$2" '$1 == w && $2 == n && $3 == d {
+          v = (f == 0) ? (($5 > 0) ? $4 / $5 : $4) : $f; print v }' "$results" |
+        sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    }
+    awk -v n="$n" -v d="$d" -v t="$target" -v b="$baseline_only" \
+        -v m="$(med macswap 4)" -v mc="$(med macswap 5)" -v mn="$(med macswap 0)" -v f="$(med macswap 6)" \
+        -v x="$(med nat64 4)" -v xc="$(med nat64 5)" -v xn="$(med nat64 0)" 'BEGIN {
+      if (b == 1) { printf "%-8s %-5s %9.3f %6.2f %8.3f\n", n, d, m, mc, mn; exit }
       r = (mn > 0) ? 100 * xn / mn : 0
       v = (r >= t) ? "meets" : "MISSES"
       note = (f < 0.10) ? sprintf("  (macswap generator-bound: its port took %.0f%% of bursts whole; ratio overstated)", 100 * (1 - f)) : ""
-      printf "%-8s %-5s %9.3f %9.2f %8.3f %9.3f %9.2f %8.3f %6.1f%% %5d%%  %s%s\n", n, d, m, mc, mn, x, xc, xn, r, t, v, note
+      printf "%-8s %-5s %9.3f %6.2f %8.3f %9.3f %6.2f %8.3f %6.1f%% %5d%%  %s%s\n", n, d, m, mc, mn, x, xc, xn, r, t, v, note
     }'
   done
 done
