@@ -152,7 +152,10 @@ fn runs_on_two_taps_and_stops_on_sigint() {
             "\"net_tap1\"",
             &format!("\"net_tap_smk1\"\nkernel_iface = \"smko{pid}\""),
         )
-        .replace("/tmp/nat64-dpdk-demo-events.log", &format!("/tmp/nat64-smoke-{pid}-events.log"));
+        .replace(
+            "/tmp/nat64-dpdk-demo-events.log",
+            &format!("/tmp/nat64-smoke-{pid}-events.log"),
+        );
     let config = temp_file("taps.toml", &text);
     // Interface names of our own so a demo or another run cannot clash.
     let child = Command::new(BIN)
@@ -189,10 +192,7 @@ fn runs_on_two_taps_and_stops_on_sigint() {
 
     let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let ready = |log: &[String]| {
-        log.iter()
-            .any(|l| l.contains("forwarding: 1 workers"))
-    };
+    let ready = |log: &[String]| log.iter().any(|l| l.contains("forwarding: 1 workers"));
     while !ready(&log) {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {

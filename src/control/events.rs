@@ -77,7 +77,10 @@ fn fields(ev: &BlockEvent) -> [(&'static str, String); 4] {
     };
     [
         ("event", kind_name(ev.kind).to_string()),
-        ("subscriber", format!("{}/{}", ev.subscriber.0, ev.prefix_len)),
+        (
+            "subscriber",
+            format!("{}/{}", ev.subscriber.0, ev.prefix_len),
+        ),
         ("address", addr),
         ("ports", ports),
     ]
@@ -106,7 +109,10 @@ pub fn syslog_message(ev: &BlockEvent, at: SystemTime, host: &str, pid: u32) -> 
     let mut sd = String::from("[nat64@32473");
     for (k, v) in &f {
         // RFC 5424 §6.3.3: '"', '\' and ']' are escaped in PARAM-VALUE.
-        let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace(']', "\\]");
+        let v = v
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace(']', "\\]");
         sd.push_str(&format!(" {k}=\"{v}\""));
     }
     sd.push(']');
@@ -161,7 +167,11 @@ impl EventLog {
                     .map_err(|e| format!("logging.events: cannot resolve {host}: {e}"))?
                     .next()
                     .ok_or_else(|| format!("logging.events: {host} has no address"))?;
-                let bind = if target.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+                let bind = if target.is_ipv6() {
+                    "[::]:0"
+                } else {
+                    "0.0.0.0:0"
+                };
                 let socket = UdpSocket::bind(bind)
                     .and_then(|s| s.connect(target).map(|()| s))
                     .map_err(|e| format!("logging.events: syslog socket to {target}: {e}"))?;
@@ -249,7 +259,8 @@ mod tests {
         refused.addr = Ipv4Addr::UNSPECIFIED;
         refused.first_port = 0;
         refused.last_port = 0;
-        assert!(file_line(&refused, at).ends_with("pool-exhausted subscriber=2001:db8:1::/56 address=- ports=-"));
+        assert!(file_line(&refused, at)
+            .ends_with("pool-exhausted subscriber=2001:db8:1::/56 address=- ports=-"));
     }
 
     #[test]

@@ -74,15 +74,24 @@ pub fn run(
     let eal = Eal::init(eal_args)?;
     let lcores = eal.worker_lcores();
     if lcores.is_empty() {
-        return Err("no worker lcore: give EAL at least two lcores (e.g. -l 0-1 or \
+        return Err(
+            "no worker lcore: give EAL at least two lcores (e.g. -l 0-1 or \
                     --lcores '0@0,1@1'); the first runs the control side, the others forward"
-            .into());
+                .into(),
+        );
     }
     let n = u16::try_from(lcores.len()).map_err(|_| "too many worker lcores")?;
-    info!(main_lcore = eal.main_lcore(), workers = n, ports = eal.port_count(), "EAL initialised");
+    info!(
+        main_lcore = eal.main_lcore(),
+        workers = n,
+        ports = eal.port_count(),
+        "EAL initialised"
+    );
 
-    let mut inside = Port::by_name(&eal, &config.inside.device).map_err(|e| format!("inside.device: {e}"))?;
-    let mut outside = Port::by_name(&eal, &config.outside.device).map_err(|e| format!("outside.device: {e}"))?;
+    let mut inside =
+        Port::by_name(&eal, &config.inside.device).map_err(|e| format!("inside.device: {e}"))?;
+    let mut outside =
+        Port::by_name(&eal, &config.outside.device).map_err(|e| format!("outside.device: {e}"))?;
 
     let socket = match inside.socket() {
         s if s < 0 => eal.lcore_socket(eal.main_lcore()) as i32,
@@ -95,7 +104,10 @@ pub fn run(
         rss_ipv6_src_only: rss6,
         ..PortConfig::default()
     };
-    let (cin, cout) = (conf(config.inside.mtu, true), conf(config.outside.mtu, false));
+    let (cin, cout) = (
+        conf(config.inside.mtu, true),
+        conf(config.outside.mtu, false),
+    );
     // Workers' own mbufs, plus every descriptor of both ports and of the
     // exception TAPs (drivers such as net_tap fill their rx rings up front).
     let descs = |c: &PortConfig| u32::from(n) * (u32::from(c.rx_desc) + u32::from(c.tx_desc));
@@ -109,7 +121,10 @@ pub fn run(
     outside.start()?;
     let inside_mac = inside.mac_addr()?.0;
     let outside_mac = outside.mac_addr()?.0;
-    for (role, port, mtu) in [("inside", &inside, config.inside.mtu), ("outside", &outside, config.outside.mtu)] {
+    for (role, port, mtu) in [
+        ("inside", &inside, config.inside.mtu),
+        ("outside", &outside, config.outside.mtu),
+    ] {
         let info = port.info()?;
         info!(
             "{role} port {}: port id {}, driver {}, MAC {}, link {}, MTU {mtu}, {n} rx/tx queues",
@@ -126,30 +141,30 @@ pub fn run(
     let mut exception_ports = Vec::new();
     let mut kernel: Vec<Option<(KernelSide, KernelSide)>> = (0..n).map(|_| None).collect();
     if !opts.no_exception_path {
-        let (ein, ein_rx, ein_tx) = exception::create(
-            &eal,
-            exception::Side::Inside,
-            &config.inside.kernel_iface,
-            inside_mac,
-            IpAddr::V6(config.inside.address),
-            config.inside.prefix_len,
-            config.inside.mtu,
-            n,
-            &pool,
-        )
-        .map_err(|e| format!("inside exception path: {e}"))?;
-        let (eout, eout_rx, eout_tx) = exception::create(
-            &eal,
-            exception::Side::Outside,
-            &config.outside.kernel_iface,
-            outside_mac,
-            IpAddr::V4(config.outside.address),
-            config.outside.prefix_len,
-            config.outside.mtu,
-            n,
-            &pool,
-        )
-        .map_err(|e| format!("outside exception path: {e}"))?;
+        let sides = [
+            (
+                exception::Side::Inside,
+                &config.inside.kernel_iface,
+                inside_mac,
+                IpAddr::V6(config.inside.address),
+                config.inside.prefix_len,
+                config.inside.mtu,
+            ),
+            (
+                exception::Side::Outside,
+                &config.outside.kernel_iface,
+                outside_mac,
+                IpAddr::V4(config.outside.address),
+                config.outside.prefix_len,
+                config.outside.mtu,
+            ),
+        ];
+        let [ein, eout] = sides.map(|(side, iface, mac, addr, len, mtu)| {
+            exception::create(&eal, side, iface, mac, addr, len, mtu, n, &pool)
+                .map_err(|e| format!("{side} exception path: {e}"))
+        });
+        let (ein, ein_rx, ein_tx) = ein?;
+        let (eout, eout_rx, eout_tx) = eout?;
         let mut rx = Some((ein_rx, eout_rx));
         for (i, (ti, to)) in ein_tx.into_iter().zip(eout_tx).enumerate() {
             let (ri, ro) = match rx.take() {
@@ -203,8 +218,9 @@ pub fn run(
     let epoch_wall = SystemTime::now();
     let mut event_log = EventLog::open(&config.logging.events, epoch_wall)?;
     let layout = stats::layout();
-    let worker_stats: Vec<Arc<WorkerStats>> =
-        (0..n).map(|_| Arc::new(WorkerStats::new(layout.len()))).collect();
+    let worker_stats: Vec<Arc<WorkerStats>> = (0..n)
+        .map(|_| Arc::new(WorkerStats::new(layout.len())))
+        .collect();
     let shared = Arc::new(Shared {
         own: own.clone(),
         inside_gateway_mac: config.inside.gateway_mac,
@@ -227,9 +243,12 @@ pub fn run(
         .enumerate()
     {
         let id = i as u16;
-        let (Some(irx), Some(itx), Some(orx), Some(otx)) =
-            (inside_rx.next(), inside_tx.next(), outside_rx.next(), outside_tx.next())
-        else {
+        let (Some(irx), Some(itx), Some(orx), Some(otx)) = (
+            inside_rx.next(),
+            inside_tx.next(),
+            outside_rx.next(),
+            outside_tx.next(),
+        ) else {
             return Err("a port gave fewer queues than workers".into());
         };
         let setup = WorkerSetup {
@@ -255,7 +274,8 @@ pub fn run(
         .iter()
         .enumerate()
         .filter(|(_, s)| {
-            s.metric == "nat64_packets_total" && s.labels.iter().any(|&(k, v)| k == "dir" && v == "rx")
+            s.metric == "nat64_packets_total"
+                && s.labels.iter().any(|&(k, v)| k == "dir" && v == "rx")
         })
         .map(|(i, _)| i)
         .collect();
@@ -274,7 +294,10 @@ pub fn run(
         }
         if Instant::now() >= next_link_check {
             next_link_check = Instant::now() + Duration::from_secs(1);
-            for ((role, port), seen) in [("inside", &inside), ("outside", &outside)].into_iter().zip(&mut links) {
+            for ((role, port), seen) in [("inside", &inside), ("outside", &outside)]
+                .into_iter()
+                .zip(&mut links)
+            {
                 let now = port.link().ok();
                 if now != *seen {
                     match now {
@@ -299,7 +322,10 @@ pub fn run(
         }
         if let Some(idle) = opts.exit_after_idle {
             if last_activity.elapsed() >= idle {
-                info!("no packet for {} ms: stopping (--exit-after-idle)", idle.as_millis());
+                info!(
+                    "no packet for {} ms: stopping (--exit-after-idle)",
+                    idle.as_millis()
+                );
                 break;
             }
         }
@@ -315,7 +341,10 @@ pub fn run(
     }
     drain_events(&shared, &mut event_log);
     if event_log.failed > 0 {
-        warn!(failed = event_log.failed, "logging.events: some port-block events could not be written");
+        warn!(
+            failed = event_log.failed,
+            "logging.events: some port-block events could not be written"
+        );
     }
     let values = stats::totals(layout.len(), &worker_stats);
     let text = stats::render(&layout, &values);
@@ -377,8 +406,16 @@ mod tests {
     fn rfc4291_app_a_link_local_from_mac() {
         // 02:00:5e:10:00:01 -> fe80::5eff:fe10:1 (the U/L bit flipped off).
         let ll = link_local([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
-        assert_eq!(ll, "fe80::5eff:fe10:1".parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(
+            ll,
+            "fe80::5eff:fe10:1".parse::<std::net::Ipv6Addr>().unwrap()
+        );
         let ll = link_local([0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]);
-        assert_eq!(ll, "fe80::21b:21ff:feaa:bbcc".parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(
+            ll,
+            "fe80::21b:21ff:feaa:bbcc"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+        );
     }
 }

@@ -133,15 +133,35 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series("nat64_bib_created_total", C, &[], n.bib_created);
     v.series("nat64_syns_held_total", C, &[], n.syns_held);
     v.series("nat64_held_syns_expired_total", C, &[], n.held_syn_expired);
-    v.series("nat64_simultaneous_opens_total", C, &[], n.simultaneous_opens);
-    v.series("nat64_block_events_dropped_total", C, &[], n.block_events_dropped + dp.event_drops);
+    v.series(
+        "nat64_simultaneous_opens_total",
+        C,
+        &[],
+        n.simultaneous_opens,
+    );
+    v.series(
+        "nat64_block_events_dropped_total",
+        C,
+        &[],
+        n.block_events_dropped + dp.event_drops,
+    );
 
     let dr = "nat64_drops_total";
     for &d in Nat64Drop::ALL {
-        v.series(dr, C, &[("layer", "nat64"), ("reason", d.name())], n.nat64_drops(d));
+        v.series(
+            dr,
+            C,
+            &[("layer", "nat64"), ("reason", d.name())],
+            n.nat64_drops(d),
+        );
     }
     for &r in DropReason::ALL {
-        v.series(dr, C, &[("layer", "xlat"), ("reason", r.name())], n.xlat_drops(r));
+        v.series(
+            dr,
+            C,
+            &[("layer", "xlat"), ("reason", r.name())],
+            n.xlat_drops(r),
+        );
     }
     for &d in L2Drop::ALL {
         let c = s.l2_drops.get(d.index()).copied().unwrap_or(0);
@@ -167,15 +187,40 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series(lr, C, &[("kind", "echo4")], dp.local_echo4);
     v.series(lr, C, &[("kind", "echo6")], dp.local_echo6);
     let ex = "nat64_exception_total";
-    v.series(ex, C, &[("side", "inside"), ("dir", "to_kernel")], dp.to_kernel_inside);
-    v.series(ex, C, &[("side", "inside"), ("dir", "from_kernel")], dp.from_kernel_inside);
-    v.series(ex, C, &[("side", "outside"), ("dir", "to_kernel")], dp.to_kernel_outside);
-    v.series(ex, C, &[("side", "outside"), ("dir", "from_kernel")], dp.from_kernel_outside);
+    v.series(
+        ex,
+        C,
+        &[("side", "inside"), ("dir", "to_kernel")],
+        dp.to_kernel_inside,
+    );
+    v.series(
+        ex,
+        C,
+        &[("side", "inside"), ("dir", "from_kernel")],
+        dp.from_kernel_inside,
+    );
+    v.series(
+        ex,
+        C,
+        &[("side", "outside"), ("dir", "to_kernel")],
+        dp.to_kernel_outside,
+    );
+    v.series(
+        ex,
+        C,
+        &[("side", "outside"), ("dir", "from_kernel")],
+        dp.from_kernel_outside,
+    );
     v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
 
     for (fam, nc) in [("ipv4", s.neigh4), ("ipv6", s.neigh6)] {
         for (event, c) in nc.events() {
-            v.series("nat64_neigh_total", C, &[("family", fam), ("event", event)], c);
+            v.series(
+                "nat64_neigh_total",
+                C,
+                &[("family", fam), ("event", event)],
+                c,
+            );
         }
     }
 
@@ -221,7 +266,13 @@ fn help(metric: &str) -> &'static str {
 struct Recorder(Vec<Series>);
 
 impl Visitor for Recorder {
-    fn series(&mut self, metric: &'static str, kind: Kind, labels: &[(&'static str, &'static str)], _: u64) {
+    fn series(
+        &mut self,
+        metric: &'static str,
+        kind: Kind,
+        labels: &[(&'static str, &'static str)],
+        _: u64,
+    ) {
         self.0.push(Series {
             metric,
             kind,
@@ -230,22 +281,35 @@ impl Visitor for Recorder {
     }
 }
 
-/// The series layout, in [`visit`] order.
-pub fn layout() -> Vec<Series> {
-    let nat = Counters::default();
-    let dp = DpCounters::default();
+/// Runs `f` on a snapshot of `dp`, `nat64` and `gauges` with no L2 drops
+/// and empty neighbour counters.
+fn with_snapshot<R>(
+    dp: &DpCounters,
+    nat64: &Counters,
+    gauges: Gauges,
+    f: impl FnOnce(&Snapshot<'_>) -> R,
+) -> R {
     let nc = NeighCounters::default();
-    let l2 = vec![0; L2Drop::ALL.len()];
-    let snap = Snapshot {
-        dp: &dp,
-        nat64: &nat,
+    let l2 = [0; L2Drop::COUNT];
+    f(&Snapshot {
+        dp,
+        nat64,
         l2_drops: &l2,
         neigh4: &nc,
         neigh6: &nc,
-        gauges: Gauges::default(),
-    };
+        gauges,
+    })
+}
+
+/// The series layout, in [`visit`] order.
+pub fn layout() -> Vec<Series> {
     let mut r = Recorder(Vec::new());
-    visit(&snap, &mut r);
+    with_snapshot(
+        &DpCounters::default(),
+        &Counters::default(),
+        Gauges::default(),
+        |s| visit(s, &mut r),
+    );
     r.0
 }
 
@@ -296,7 +360,9 @@ impl WorkerStats {
 
 /// Sums of every series over `workers`, in layout order.
 pub fn totals(n: usize, workers: &[std::sync::Arc<WorkerStats>]) -> Vec<u64> {
-    (0..n).map(|i| workers.iter().map(|w| w.get(i)).sum()).collect()
+    (0..n)
+        .map(|i| workers.iter().map(|w| w.get(i)).sum())
+        .collect()
 }
 
 /// Prometheus text exposition of `values` (layout order). Series of one
@@ -349,14 +415,21 @@ mod tests {
         let mut seen: Vec<&str> = Vec::new();
         for w in l.windows(2) {
             if w[0].metric != w[1].metric {
-                assert!(!seen.contains(&w[1].metric), "{} split in the layout", w[1].metric);
+                assert!(
+                    !seen.contains(&w[1].metric),
+                    "{} split in the layout",
+                    w[1].metric
+                );
                 seen.push(w[0].metric);
             }
         }
         for s in &l {
             assert!(!help(s.metric).is_empty(), "{} has no help", s.metric);
         }
-        let mut keys: Vec<String> = l.iter().map(|s| format!("{}{:?}", s.metric, s.labels)).collect();
+        let mut keys: Vec<String> = l
+            .iter()
+            .map(|s| format!("{}{:?}", s.metric, s.labels))
+            .collect();
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), l.len(), "duplicate series");
@@ -373,23 +446,19 @@ mod tests {
             rx_inside: 3,
             ..DpCounters::default()
         };
-        let nc = NeighCounters::default();
-        let l2 = vec![0; L2Drop::ALL.len()];
-        let snap = Snapshot {
-            dp: &dp,
-            nat64: &nat,
-            l2_drops: &l2,
-            neigh4: &nc,
-            neigh6: &nc,
-            gauges: Gauges {
-                sessions: 5,
-                ..Gauges::default()
-            },
+        let gauges = Gauges {
+            sessions: 5,
+            ..Gauges::default()
         };
-        a.publish(&snap);
-        b.publish(&snap);
+        with_snapshot(&dp, &nat, gauges, |s| {
+            a.publish(s);
+            b.publish(s);
+        });
         let text = render(&l, &totals(l.len(), &[a, b]));
-        assert!(text.contains("nat64_translated_total{dir=\"6to4\"} 14\n"), "{text}");
+        assert!(
+            text.contains("nat64_translated_total{dir=\"6to4\"} 14\n"),
+            "{text}"
+        );
         assert!(text.contains("nat64_packets_total{side=\"inside\",dir=\"rx\"} 6\n"));
         assert!(text.contains("nat64_sessions 10\n"));
         assert!(text.contains("# TYPE nat64_sessions gauge\n"));

@@ -30,7 +30,9 @@ use super::local;
 use super::neigh::{NeighCache, NeighUpdate, Resolve};
 use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
 use super::{Mac, Own};
-use crate::dpdk::{tsc_cycles, tsc_hz, Burst, Eal, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue};
+use crate::dpdk::{
+    tsc_cycles, tsc_hz, Burst, Eal, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue,
+};
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::{BlockEvent, Millis};
 
@@ -248,7 +250,11 @@ impl WorkerSetup {
 
 /// A frame of at most `room` bytes built by `build` (which returns its
 /// length, 0 on failure) in a fresh mbuf.
-fn frame<'p>(pool: &'p Mempool, room: usize, build: impl FnOnce(&mut [u8]) -> usize) -> Option<Mbuf<'p>> {
+fn frame<'p>(
+    pool: &'p Mempool,
+    room: usize,
+    build: impl FnOnce(&mut [u8]) -> usize,
+) -> Option<Mbuf<'p>> {
     let mut m = pool.alloc()?;
     let n = build(m.append(u16::try_from(room).ok()?)?);
     if n == 0 || n > room || !m.trim((room - n) as u16) {
@@ -425,7 +431,14 @@ impl<'e> Loop<'e> {
 
     /// Do what the pipeline decided for `m` (which came in on `side`, with
     /// `l3` bytes of L2 header still in its headroom when known).
-    fn dispatch(&mut self, mut m: Mbuf<'e>, action: Action, side: Side, l3: Option<usize>, now: Millis) {
+    fn dispatch(
+        &mut self,
+        mut m: Mbuf<'e>,
+        action: Action,
+        side: Side,
+        l3: Option<usize>,
+        now: Millis,
+    ) {
         match action {
             Action::Forward | Action::Reply(_) | Action::Hairpin => self.send_l3(m, now),
             Action::Fragment { mtu } => self.send_fragments(m, mtu, now),
@@ -433,7 +446,9 @@ impl<'e> Loop<'e> {
             Action::Local => {
                 // RFC 792: an echo request to one of our addresses is
                 // answered here; anything else is the kernel's.
-                let echo = m.packet_buf().is_some_and(|mut v| local::echo_reply_ipv4(v.data_mut()));
+                let echo = m
+                    .packet_buf()
+                    .is_some_and(|mut v| local::echo_reply_ipv4(v.data_mut()));
                 if echo {
                     self.dp.local_echo4 += 1;
                     if side == Side::Inside {
@@ -517,7 +532,9 @@ impl<'e> Loop<'e> {
             Side::Inside => (self.shared.own.inside_mac, ETHERTYPE_IPV6),
             Side::Outside => (self.shared.own.outside_mac, ETHERTYPE_IPV4),
         };
-        if m.packet_buf().is_some_and(|mut v| l2::encap(&mut v, mac, src, ethertype)) {
+        if m.packet_buf()
+            .is_some_and(|mut v| l2::encap(&mut v, mac, src, ethertype))
+        {
             self.tx(side, m);
         } else {
             self.dp.alloc_failures += 1;
@@ -527,7 +544,10 @@ impl<'e> Loop<'e> {
     /// Queue a finished frame on `side`'s tx burst.
     fn tx(&mut self, side: Side, m: Mbuf<'e>) {
         match side {
-            Side::Inside => self.inside_tx.push(m, &mut self.dp.tx_inside, &mut self.dp.tx_full_inside),
+            Side::Inside => {
+                self.inside_tx
+                    .push(m, &mut self.dp.tx_inside, &mut self.dp.tx_full_inside)
+            }
             Side::Outside => {
                 self.outside_tx
                     .push(m, &mut self.dp.tx_outside, &mut self.dp.tx_full_outside)
@@ -625,8 +645,10 @@ impl<'e> Loop<'e> {
 
     /// Send every staged burst.
     fn flush(&mut self) {
-        self.inside_tx.flush(&mut self.dp.tx_inside, &mut self.dp.tx_full_inside);
-        self.outside_tx.flush(&mut self.dp.tx_outside, &mut self.dp.tx_full_outside);
+        self.inside_tx
+            .flush(&mut self.dp.tx_inside, &mut self.dp.tx_full_inside);
+        self.outside_tx
+            .flush(&mut self.dp.tx_outside, &mut self.dp.tx_full_outside);
         if let Some(k) = self.kernel_inside.as_mut() {
             k.flush(&mut self.dp.to_kernel_inside, &mut self.dp.kernel_drops);
         }
@@ -695,7 +717,9 @@ impl<'e> Loop<'e> {
     fn solicit4(&mut self, ip: Ipv4Addr) {
         let own = &self.shared.own;
         let (mac, src) = (own.outside_mac, own.outside);
-        match frame(self.pool, l2::ARP_FRAME_LEN, |b| l2::arp_request(b, mac, src, ip)) {
+        match frame(self.pool, l2::ARP_FRAME_LEN, |b| {
+            l2::arp_request(b, mac, src, ip)
+        }) {
             Some(m) => self.tx(Side::Outside, m),
             None => self.dp.alloc_failures += 1,
         }
@@ -705,7 +729,9 @@ impl<'e> Loop<'e> {
     fn solicit6(&mut self, ip: Ipv6Addr) {
         let own = &self.shared.own;
         let (mac, src) = (own.inside_mac, own.inside);
-        match frame(self.pool, l2::NS_FRAME_LEN, |b| l2::neighbor_solicit(b, mac, src, ip)) {
+        match frame(self.pool, l2::NS_FRAME_LEN, |b| {
+            l2::neighbor_solicit(b, mac, src, ip)
+        }) {
             Some(m) => self.tx(Side::Inside, m),
             None => self.dp.alloc_failures += 1,
         }
@@ -751,20 +777,22 @@ impl<'e> Loop<'e> {
         let dp = &mut self.dp;
         let (mac, src) = (own.outside_mac, own.outside);
         let tx = &mut self.outside_tx;
-        self.neigh4.tick(now, &mut |ip| {
-            match frame(pool, l2::ARP_FRAME_LEN, |b| l2::arp_request(b, mac, src, ip)) {
+        self.neigh4
+            .tick(now, &mut |ip| match frame(pool, l2::ARP_FRAME_LEN, |b| {
+                l2::arp_request(b, mac, src, ip)
+            }) {
                 Some(m) => tx.push(m, &mut dp.tx_outside, &mut dp.tx_full_outside),
                 None => dp.alloc_failures += 1,
-            }
-        });
+            });
         let (mac, src) = (own.inside_mac, own.inside);
         let tx = &mut self.inside_tx;
-        self.neigh6.tick(now, &mut |ip| {
-            match frame(pool, l2::NS_FRAME_LEN, |b| l2::neighbor_solicit(b, mac, src, ip)) {
+        self.neigh6
+            .tick(now, &mut |ip| match frame(pool, l2::NS_FRAME_LEN, |b| {
+                l2::neighbor_solicit(b, mac, src, ip)
+            }) {
                 Some(m) => tx.push(m, &mut dp.tx_inside, &mut dp.tx_full_inside),
                 None => dp.alloc_failures += 1,
-            }
-        });
+            });
     }
 
     fn count_l2(&mut self, r: L2Drop) {
