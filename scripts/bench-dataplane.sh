@@ -30,10 +30,15 @@
 # 256 MB of hugepages, else --copy is used); the forwarders are memif
 # servers and copy, both of them alike.
 #
-# Prints, per flow count and direction, Mpps per worker of each and the
-# ratio, against the targets (issue 4): >= 50 % of macswap at 1K sessions,
-# >= 35 % at 1M. Exit status 0 even when a target is missed (it is a
-# measurement); 1 when something failed to run.
+# Prints, per flow count and direction, Mpps per worker of each (raw, and
+# per CPU-second: the generator reads the forwarder's CPU time from
+# /proc/PID/task/*/schedstat over the measuring window, so the share a busy
+# machine takes away divides out) and the ratio per CPU-second, against the
+# targets (issue 4): >= 50 % of macswap at 1K sessions, >= 35 % at 1M.
+# --quick: 1 s per direction (about 70 s in all). Exit status 0 even when a
+# target is missed (it is a measurement); 1 when something failed to run.
+# Everything it starts is stopped, and its sockets and files removed, on
+# exit (also on Ctrl-C).
 #
 # Caveat: when the generator, not the forwarder, is the bottleneck of the
 # macswap run, macswap's figure is the generator's ceiling and the ratio
