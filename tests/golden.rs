@@ -13,6 +13,9 @@
 //! - `golden_engine_agrees`: the same NAT64 frames through `nat64::Worker`
 //!   directly, without DPDK (runs everywhere; pins the pipeline's part).
 //!
+//! - `golden_files_are_current` (where /usr/bin/python3 has scapy): make.py
+//!   regenerates the files byte for byte, so they never drift from it.
+//!
 //! Comparison rules (see make.py for the reasons):
 //! - Fields named in an entry's `mask` (IPv4 identification, an echo
 //!   reply's TTL / hop limit) are implementation-defined: the actual
@@ -465,6 +468,52 @@ fn golden_pcap_run() {
 fn read_counter(path: &Path, key: &str) -> u64 {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     parse_counters(&text).get(key).copied().unwrap_or(u64::MAX)
+}
+
+// ---------------------------------------------------------------------------
+// The committed files are what make.py makes
+
+#[test]
+fn golden_files_are_current() {
+    let python = "/usr/bin/python3";
+    let has_scapy = Command::new(python)
+        .args(["-c", "import scapy.all"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_scapy {
+        eprintln!("skipped: no {python} with scapy to regenerate the golden files");
+        return;
+    }
+    let dir = golden_dir();
+    let out = std::env::temp_dir().join(format!("nat64-golden-make-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let run = Command::new(python)
+        .arg(dir.join("make.py"))
+        .arg(&out)
+        .output()
+        .expect("run make.py");
+    assert!(
+        run.status.success(),
+        "make.py failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for f in [
+        "in_inside.pcap",
+        "in_outside.pcap",
+        "out_inside.pcap",
+        "out_outside.pcap",
+        "manifest.toml",
+    ] {
+        let made = std::fs::read(out.join(f)).unwrap();
+        let committed = std::fs::read(dir.join(f)).unwrap();
+        assert!(
+            made == committed,
+            "tests/golden/{f} differs from what make.py makes now: rerun /usr/bin/python3 tests/golden/make.py"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 // ---------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 
 Run from anywhere with the system Python (it has python3-scapy):
 
-    /usr/bin/python3 tests/golden/make.py
+    /usr/bin/python3 tests/golden/make.py [OUTDIR]
 
-It writes, next to itself:
+It writes, next to itself (or into OUTDIR; tests/golden.rs regenerates
+the files there to check that the committed ones are current):
 
   in_inside.pcap     frames the inside port receives (IPv6 side)
   in_outside.pcap    frames the outside port receives (IPv4 side)
@@ -41,13 +42,14 @@ before any 4to6 packet is read. `assert` below keeps the files that small.
 """
 
 import os
+import sys
 
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach,
                        ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA,
                        ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
                        ICMPv6NDOptSrcLLAddr, IPv6, Raw, wrpcap)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 BURST = 32
 
 # --- The setting -----------------------------------------------------------
