@@ -248,7 +248,7 @@ EOF
   wait_for "$np" "$tmp/nat64.log" "forwarding: 1 workers" "nat64-dpdk"
   run_gen --flows "$n" --warmup-seconds 60 --forwarder-pid "$np"
   record nat64 "$n"
-  grep -E '^nat64_(sessions|bib_entries|translated_total|drops_total\{[^}]*\} [1-9])' "$tmp/counters.prom" 2>/dev/null | sed 's/^/  /' || true
+  grep -E '^nat64_(sessions|bib_entries|translated_total|(tx_full_)?drops_total\{[^}]*\} [1-9])' "$tmp/counters.prom" 2>/dev/null | sed 's/^/  /' || true
   stop "$np"
 done
 done
