@@ -196,6 +196,8 @@ pub struct PoolLayout {
     /// for every 16-bit `off` (see `div_block`).
     block_magic: u64,
     blocks_per_addr: u32,
+    /// Lemire's fastdiv constant for `blocks_per_addr` (see `split_block`).
+    bpa_magic: u64,
     total_blocks: u32,
     n_workers: u16,
     /// Lemire's fastmod constant for `n_workers` (see `mod_workers`).
@@ -268,6 +270,7 @@ impl PoolLayout {
             block_size,
             block_magic: (1u64 << 32).div_ceil(u64::from(block_size)),
             blocks_per_addr,
+            bpa_magic: (u64::MAX / u64::from(blocks_per_addr)).wrapping_add(1),
             total_blocks,
             n_workers,
             worker_magic: (u64::MAX / u64::from(n_workers)).wrapping_add(1),
@@ -313,6 +316,10 @@ impl PoolLayout {
         if i >= self.n_addrs {
             return None;
         }
+        if let [r] = self.by_index.as_slice() {
+            // One range (the usual pool): no search.
+            return Some(Ipv4Addr::from(r.first + i));
+        }
         let j = self.by_index.partition_point(|r| r.base <= i);
         let r = self.by_index.get(j.checked_sub(1)?)?;
         Some(Ipv4Addr::from(r.first + (i - r.base)))
@@ -336,6 +343,18 @@ impl PoolLayout {
         (bi < self.blocks_per_addr).then_some(BlockId(i * self.blocks_per_addr + bi))
     }
 
+    /// Block number `b` as (address index, block within the address), by a
+    /// multiply (Lemire's fastdiv, exact for 32-bit `b`; the constant
+    /// would wrap to 0 for one block per address, which needs no division).
+    #[inline(always)]
+    fn split_block(&self, b: u32) -> (u32, u32) {
+        if self.blocks_per_addr == 1 {
+            return (b, 0);
+        }
+        let a = ((u128::from(self.bpa_magic) * u128::from(b)) >> 64) as u32;
+        (a, b - a * self.blocks_per_addr)
+    }
+
     /// `off / block_size` for a 16-bit `off`, by a multiply: with
     /// m = ceil(2^32 / d) = 2^32 / d + e (0 <= e < 1), off * m / 2^32 =
     /// off / d + off * e / 2^32, and the error term stays below
@@ -356,9 +375,10 @@ impl PoolLayout {
 
     /// Block `b`'s address, first and last port. `b` must be below
     /// [`total_blocks`](Self::total_blocks) (else the last block's values).
+    #[inline]
     pub fn block_range(&self, b: BlockId) -> (Ipv4Addr, u16, u16) {
         let b = b.0.min(self.total_blocks.saturating_sub(1));
-        let (a, bi) = (b / self.blocks_per_addr, b % self.blocks_per_addr);
+        let (a, bi) = self.split_block(b);
         let first = u32::from(self.port_first) + bi * self.block_size;
         let addr = self.address(a).unwrap_or(Ipv4Addr::UNSPECIFIED);
         (addr, first as u16, (first + self.block_size - 1) as u16)
@@ -1475,6 +1495,20 @@ mod tests {
             };
             for off in 0..=u32::from(u16::MAX) {
                 assert_eq!(l.div_block(off), off / bs, "{off} / {bs}");
+            }
+        }
+        // Block numbers split by every blocks-per-address count.
+        for bpa in (1..=65_536u32).filter(|d| *d < 300 || d.is_power_of_two() || d % 991 == 7) {
+            let l = PoolLayout {
+                blocks_per_addr: bpa,
+                bpa_magic: (u64::MAX / u64::from(bpa)).wrapping_add(1),
+                ..PoolLayout::new(&c.pool4, &[], 1)
+            };
+            for b in [0, 1, bpa - 1, bpa, bpa + 1, 1 << 31, u32::MAX - 1, u32::MAX]
+                .into_iter()
+                .chain((0..16).map(|k| crate::nat64::mix64(u64::from(bpa) * 16 + k) as u32))
+            {
+                assert_eq!(l.split_block(b), (b / bpa, b % bpa), "{b} / {bpa}");
             }
         }
         // Remainders by every worker count, over blocks spread on u32.
