@@ -589,7 +589,7 @@ impl Tables {
     }
 
     /// The hash of inside key `k` under this table's keys: computed once
-    /// in a burst's first stage, used by [`Tables::prefetch_v6`] and
+    /// in a burst's first stage, used by [`Tables::warm_v6`] and
     /// [`Tables::session_by_v6_hashed`]. Valid for this table's life (the
     /// keys never change), whatever is inserted or removed meanwhile.
     #[inline(always)]
@@ -603,20 +603,7 @@ impl Tables {
         KeyHash(self.hash_v4(k))
     }
 
-    /// Requests the index line of inside hash `h` (first stage of a burst:
-    /// its miss overlaps with the work on the next packets).
-    #[inline(always)]
-    pub fn prefetch_v6(&self, h: KeyHash) {
-        self.s_by_v6.touch(h.0);
-    }
-
-    /// [`Tables::prefetch_v6`] for an outside hash.
-    #[inline(always)]
-    pub fn prefetch_v4(&self, h: KeyHash) {
-        self.s_by_v4.touch(h.0);
-    }
-
-    /// Second stage of a burst: the candidate sessions (and their BIB
+    /// Second stage of a burst: the index lines, candidate sessions (and their BIB
     /// entries) of inside keys `keys` with hashes `hs` (at most [`BURST`]),
     /// loaded with overlapping misses. A key with no candidate is probably
     /// a new flow, whose BIB lookup comes next: its BIB index line is
