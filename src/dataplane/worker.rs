@@ -44,6 +44,8 @@ const NEIGH_ENTRIES: usize = 1024;
 const NEIGH_PENDING: usize = 8;
 /// How often counters are published (ms).
 const PUBLISH_MS: Millis = 10;
+/// How often worker 0 polls the exception TAPs (µs).
+const KERNEL_POLL_US: u64 = 20;
 /// How often neighbour caches run their timers (ms).
 const NEIGH_TICK_MS: Millis = 100;
 
@@ -277,8 +279,9 @@ impl Clock {
         }
     }
 
-    fn now(&self) -> Millis {
-        tsc_cycles().saturating_sub(self.start) / self.per_ms
+    /// The millisecond of TSC value `tsc`.
+    fn at(&self, tsc: u64) -> Millis {
+        tsc.saturating_sub(self.start) / self.per_ms
     }
 }
 
@@ -288,8 +291,13 @@ impl<'e> Loop<'e> {
         let mut next_tick: Millis = 0;
         let mut next_publish: Millis = 0;
         let mut next_neigh: Millis = 0;
+        let kernel_period = tsc_hz() / 1_000_000 * KERNEL_POLL_US;
+        let mut next_kernel = 0u64;
         while !self.shared.stop.load(Ordering::Relaxed) {
-            let now = clock.now();
+            // One TSC read per pass: the millisecond clock and the
+            // exception poll timer both come from it.
+            let tsc = tsc_cycles();
+            let now = clock.at(tsc);
             self.neigh_updates(now);
 
             // Inside port: IPv6 from the subscribers.
@@ -309,8 +317,14 @@ impl<'e> Loop<'e> {
                     self.handed_in(now);
                 }
             }
-            // What the kernel sends out of its TAPs leaves unchanged.
-            self.from_kernel();
+            // What the kernel sends out of its TAPs leaves unchanged. A
+            // TAP poll is a system call, so it is done every
+            // KERNEL_POLL_US, not every pass: the kernel's own traffic
+            // (ssh, BGP, DNS64 answers) waits at most that long.
+            if tsc >= next_kernel {
+                next_kernel = tsc + kernel_period;
+                self.from_kernel();
+            }
             self.flush();
 
             if now >= next_tick {
@@ -704,12 +718,16 @@ impl<'e> Loop<'e> {
 
     /// Apply what other workers learned.
     fn neigh_updates(&mut self, now: Millis) {
-        let shared = Arc::clone(&self.shared);
-        let Some(q) = shared.neigh_updates.get(usize::from(self.id)) else {
+        let id = usize::from(self.id);
+        // One atomic load when nothing is queued (the usual case).
+        if self.shared.neigh_updates.get(id).is_none_or(ArrayQueue::is_empty) {
             return;
-        };
-        while let Some(u) = q.pop() {
-            self.learn(u.ip, u.mac, now, false);
+        }
+        let shared = Arc::clone(&self.shared);
+        if let Some(q) = shared.neigh_updates.get(id) {
+            while let Some(u) = q.pop() {
+                self.learn(u.ip, u.mac, now, false);
+            }
         }
     }
 
