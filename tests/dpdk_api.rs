@@ -11,6 +11,8 @@
 //! implementation); what the kernel sees is read back with iproute2 and
 //! /sys, /proc.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::DerefMut;
 use std::path::Path;
@@ -24,26 +26,6 @@ use nat64_dpdk::dpdk::{
 };
 use nat64_dpdk::xlat::PacketBuf;
 
-/// Root and a TUN device: what net_tap needs. `Err` says why not.
-fn can_run_dpdk() -> Result<(), String> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("no /proc: {e}"))?;
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .ok_or("no Uid line in /proc/self/status")?;
-    if euid != "0" {
-        return Err(format!("not root (euid {euid}); DPDK vdevs need root"));
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Err("no /dev/net/tun".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Err("no `ip` command (iproute2)".into());
-    }
-    Ok(())
-}
 
 /// Run a command; its stdout, or a panic with its stderr.
 fn run(cmd: &str, args: &[&str]) -> String {
@@ -136,7 +118,7 @@ fn tx_one(tx: &mut TxQueue, eal: &Eal, m: Mbuf<'_>) -> usize {
 
 #[test]
 fn dpdk_api_against_eal_and_kernel() {
-    if let Err(why) = can_run_dpdk() {
+    if let Err(why) = common::can_run() {
         eprintln!("skipped: {why}");
         return;
     }

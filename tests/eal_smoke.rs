@@ -11,6 +11,8 @@
 //! Every wait is bounded; EAL always gets `--no-pci --no-huge -m ...` and
 //! its own `--file-prefix`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -31,23 +33,6 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Root and a TUN device: what net_tap needs. `Err` says why not.
-fn can_run_dpdk() -> Result<(), String> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("no /proc: {e}"))?;
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .ok_or("no Uid line in /proc/self/status")?;
-    if euid != "0" {
-        return Err(format!("not root (euid {euid}); DPDK vdevs need root"));
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Err("no /dev/net/tun".into());
-    }
-    Ok(())
-}
 
 #[test]
 fn check_accepts_the_demo_config() {
@@ -137,7 +122,7 @@ impl Drop for Reap {
 
 #[test]
 fn runs_on_two_taps_and_stops_on_sigint() {
-    if let Err(why) = can_run_dpdk() {
+    if let Err(why) = common::can_run() {
         eprintln!("skipped: {why}");
         return;
     }
@@ -260,7 +245,7 @@ fn udp6_frame(payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn dpdk_api_on_a_net_ring_loopback() {
-    if let Err(why) = can_run_dpdk() {
+    if let Err(why) = common::can_run() {
         eprintln!("skipped: {why}");
         return;
     }

@@ -38,6 +38,8 @@
 //! deterministic. (Alternatives weighed: two runs lose the sessions; a
 //! FIFO fed in two steps blocks the worker inside libpcap's read.)
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -322,27 +324,10 @@ fn parse_counters(text: &str) -> BTreeMap<String, u64> {
 // ---------------------------------------------------------------------------
 // The binary on net_pcap
 
-/// Root and a TUN device (the exception TAPs): what the run needs.
-fn can_run_dpdk() -> Result<(), String> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("no /proc: {e}"))?;
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .ok_or("no Uid line in /proc/self/status")?;
-    if euid != "0" {
-        return Err(format!("not root (euid {euid}); DPDK vdevs need root"));
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Err("no /dev/net/tun".into());
-    }
-    Ok(())
-}
 
 #[test]
 fn golden_pcap_run() {
-    if let Err(why) = can_run_dpdk() {
+    if let Err(why) = common::can_run() {
         eprintln!("skipped: {why}");
         return;
     }
