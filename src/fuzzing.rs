@@ -299,11 +299,11 @@ fn room(data: &[u8]) -> Option<Vec<u8>> {
     Some(mem)
 }
 
-/// The box the `dataplane_frames` harness classifies for: inside
-/// 2001:db8:1::1/64 (MAC 02::11, link-local fe80::11), outside
-/// 198.51.100.1/24 (MAC 02::22), pool 192.0.2.0/28, prefix
-/// 2001:db8:64::/96.
-fn dataplane_own() -> &'static crate::dataplane::Own {
+/// The box the `dataplane_frames` harness (and the dataplane's unit tests)
+/// classify for: inside 2001:db8:1::1/64 via 2001:db8:1::fe (MAC 02::11,
+/// link-local fe80::11), outside 198.51.100.1/24 via 198.51.100.254 (MAC
+/// 02::22), pool 192.0.2.0/28, prefix 2001:db8:64::/96.
+pub fn dataplane_own() -> &'static crate::dataplane::Own {
     static OWN: std::sync::OnceLock<crate::dataplane::Own> = std::sync::OnceLock::new();
     OWN.get_or_init(|| {
         let pool = crate::config::Pool4 {

@@ -172,11 +172,8 @@ pub fn next_hop_v6(own: &Own, dst: Ipv6Addr) -> Ipv6Addr {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::nat64::pool4::PoolLayout;
     use crate::xlat::buf::PacketBuf;
-    use crate::xlat::rfc6052::Nat64Prefix;
     use etherparse::{EtherType, Icmpv6Slice, SlicedPacket};
-    use std::sync::Arc;
 
     pub const IN_MAC: Mac = [0x02, 0, 0, 0, 0, 0x11];
     pub const OUT_MAC: Mac = [0x02, 0, 0, 0, 0, 0x22];
@@ -185,32 +182,7 @@ pub(crate) mod tests {
     /// outside 198.51.100.1/24 via 198.51.100.254, pool 192.0.2.0/28,
     /// prefix 2001:db8:64::/96.
     pub fn own() -> Own {
-        let pool = crate::config::Pool4 {
-            addresses: vec![crate::config::Ipv4Range {
-                first: Ipv4Addr::new(192, 0, 2, 0),
-                last: Ipv4Addr::new(192, 0, 2, 15),
-            }],
-            port_range: (1024, 65535),
-            block_size: 512,
-            max_blocks_per_subscriber: 8,
-            subscriber_prefix_len: 56,
-            allocation: crate::config::Allocation::Dynamic,
-            paired: true,
-            deterministic_inside: None,
-        };
-        Own {
-            inside_mac: IN_MAC,
-            outside_mac: OUT_MAC,
-            inside: "2001:db8:1::1".parse().unwrap(),
-            inside_link_local: "fe80::11".parse().unwrap(),
-            inside_prefix_len: 64,
-            inside_gateway: "2001:db8:1::fe".parse().unwrap(),
-            outside: Ipv4Addr::new(198, 51, 100, 1),
-            outside_prefix_len: 24,
-            outside_gateway: Ipv4Addr::new(198, 51, 100, 254),
-            prefix: Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap(),
-            pool: Arc::new(PoolLayout::new(&pool, &[], 1)),
-        }
+        crate::fuzzing::dataplane_own().clone()
     }
 
     #[test]
