@@ -199,8 +199,8 @@ fn lookups(c: &mut Criterion) {
                 t.memory_bytes(),
                 t.memory_bytes() as f64 / t.capacity() as f64
             );
-            // Whether the tables sit on transparent huge pages (see the
-            // module docs of nat64::table: GLIBC_TUNABLES=glibc.malloc.hugetlb=1).
+            // Whether the tables sit on transparent huge pages (the
+            // global allocator above asks for them).
             if let Ok(r) = std::fs::read_to_string("/proc/self/smaps_rollup") {
                 for l in r.lines().filter(|l| l.starts_with("AnonHugePages")) {
                     println!("nat64_tables: {l}");

@@ -40,9 +40,10 @@
 //! Costs: a lookup hashes its key once, reads one index cache line, the
 //! session and its BIB entry (three cache lines; the BIB entry is the one
 //! the translation reads next anyway). At a million sessions those are
-//! cache and TLB misses, so large tables want huge pages (glibc's
-//! `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` asks for transparent huge pages
-//! in `madvise` mode; the development VM granted none, so unmeasured). An insert
+//! cache and TLB misses, so large tables want huge pages: the binary's
+//! global allocator (`dpdk::HugeAlloc`) puts every allocation of 2 MiB or
+//! more on transparent huge pages, which takes the page walk out of each
+//! miss; bursts ([`Tables::warm_v6`]) overlap the misses of 32 packets. An insert
 //! writes four index slots (linear probing, expected < 9 probes at full
 //! load), a removal shifts back at most the rest of a probe run.
 
