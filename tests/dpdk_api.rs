@@ -26,7 +26,6 @@ use nat64_dpdk::dpdk::{
 };
 use nat64_dpdk::xlat::PacketBuf;
 
-
 /// Run a command; its stdout, or a panic with its stderr.
 fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().expect(cmd);

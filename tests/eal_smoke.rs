@@ -33,7 +33,6 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
     path
 }
 
-
 #[test]
 fn check_accepts_the_demo_config() {
     let out = Command::new(BIN)

@@ -324,7 +324,6 @@ fn parse_counters(text: &str) -> BTreeMap<String, u64> {
 // ---------------------------------------------------------------------------
 // The binary on net_pcap
 
-
 #[test]
 fn golden_pcap_run() {
     if let Err(why) = common::can_run() {

@@ -720,7 +720,12 @@ impl<'e> Loop<'e> {
     fn neigh_updates(&mut self, now: Millis) {
         let id = usize::from(self.id);
         // One atomic load when nothing is queued (the usual case).
-        if self.shared.neigh_updates.get(id).is_none_or(ArrayQueue::is_empty) {
+        if self
+            .shared
+            .neigh_updates
+            .get(id)
+            .is_none_or(ArrayQueue::is_empty)
+        {
             return;
         }
         let shared = Arc::clone(&self.shared);

@@ -419,9 +419,12 @@ pub struct Worker {
     id: u16,
     n_workers: u16,
     prefix: Nat64Prefix,
-    /// The prefix's bits and mask, for the per-packet checks.
+    /// The prefix's bits and mask as the address bytes read in native
+    /// order (no byte swap per packet), for the per-packet checks.
     prefix_bits: u128,
     prefix_mask: u128,
+    /// The prefix is a /96: the IPv4 address is the last four bytes.
+    prefix_96: bool,
     /// RFC 6052 §3.1 applies: the well-known prefix without
     /// `allow_non_global_ipv4` (`Nat64Prefix::permits`, decided once).
     global_only: bool,
@@ -471,11 +474,15 @@ impl Worker {
             id: worker,
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
-            prefix_bits: u128::from(cfg.translation.prefix.addr()),
-            prefix_mask: match cfg.translation.prefix.len() {
-                0 => 0,
-                l => u128::MAX << (128 - u32::from(l.min(128))),
-            },
+            prefix_bits: u128::from_ne_bytes(cfg.translation.prefix.addr().octets()),
+            prefix_mask: u128::from_ne_bytes(
+                match cfg.translation.prefix.len() {
+                    0 => 0,
+                    l => u128::MAX << (128 - u32::from(l.min(128))),
+                }
+                .to_be_bytes(),
+            ),
+            prefix_96: cfg.translation.prefix.len() == 96,
             global_only: cfg.translation.prefix.is_well_known()
                 && !cfg.translation.allow_non_global_ipv4,
             address_dependent: cfg.filtering.address_dependent,
@@ -523,7 +530,7 @@ impl Worker {
     /// with the mask computed once).
     #[inline(always)]
     fn under_prefix(&self, v6: &Ipv6Addr) -> bool {
-        (u128::from(*v6) ^ self.prefix_bits) & self.prefix_mask == 0
+        (u128::from_ne_bytes(v6.octets()) ^ self.prefix_bits) & self.prefix_mask == 0
     }
 
     /// RFC 6052 §2.3: the IPv4 address embedded in `v6`, `None` off the
@@ -533,8 +540,9 @@ impl Worker {
         if !self.under_prefix(v6) {
             return None;
         }
-        if self.prefix_mask == u128::MAX << 32 {
-            return Some(Ipv4Addr::from(u128::from(*v6) as u32));
+        if self.prefix_96 {
+            let o = v6.octets();
+            return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
         }
         self.prefix.extract(v6)
     }

@@ -926,6 +926,51 @@ fn rfc6052_3_1_well_known_prefix_refuses_non_global_ipv4() {
     assert_eq!(a, Action::Forward);
 }
 
+/// RFC 6052 §2.2 with a /64 and a /40 prefix (the IPv4 bytes around the
+/// u-octet, bits 64-71): addresses written out by hand, a round trip
+/// through both halves, a source under the prefix is a loop, a
+/// destination just outside it is not ours.
+#[test]
+fn rfc6052_2_2_non_96_prefixes_round_trip() {
+    // (prefix, Y' for Y = 198.51.100.7, an address just outside the prefix)
+    let cases = [
+        (
+            "2001:db8:64:1::/64",
+            "2001:db8:64:1:c6:3364:700::",
+            "2001:db8:64:2:c6:3364:700::",
+        ),
+        (
+            "2001:db8:6400::/40",
+            "2001:db8:64c6:3364:7::",
+            "2001:db8:6500:c633:64:700::",
+        ),
+    ];
+    for (prefix, y6s, off) in cases {
+        let mut w = worker(&Opts {
+            prefix,
+            ..Opts::default()
+        });
+        let y6: Ipv6Addr = y6s.parse().unwrap();
+        let (a, out) = run6(&mut w, &udp6(x6(), 40000, y6, 53), 0);
+        assert_eq!(a, Action::Forward, "{prefix}");
+        let s = seen4(&out);
+        assert_eq!((s.dst, s.dport), (Y4, 53), "{prefix}");
+        let (a, back) = run4(&mut w, &udp4(Y4, 53, s.src, s.sport), 1);
+        assert_eq!(a, Action::Forward, "{prefix}");
+        let b = seen6(&back);
+        assert_eq!(
+            (b.src, b.sport, b.dst, b.dport),
+            (y6, 53, x6(), 40000),
+            "{prefix}"
+        );
+        // A source under the prefix came back from our own IPv4 side.
+        let (a, _) = run6(&mut w, &udp6(y6, 1, y6, 2), 2);
+        assert_eq!(a, nd(Nat64Drop::HairpinLoop), "{prefix}");
+        let (a, _) = run6(&mut w, &udp6(x6(), 1, off.parse().unwrap(), 2), 2);
+        assert_eq!(a, nd(Nat64Drop::NotNat64Prefix), "{prefix}");
+    }
+}
+
 #[test]
 fn not_under_prefix_dropped() {
     let mut w = worker(&Opts::default());
