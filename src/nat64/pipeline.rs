@@ -917,16 +917,17 @@ impl Worker {
         let (t4, t_port) = match self.alloc.allocate(sub, inc.l4, inc.x_port, now) {
             Ok(m) => m,
             Err(e) => {
-                // RFC 6888 REQ-11: drop, ICMP destination unreachable
-                // (ICMPv6 code 0, the translation of ICMPv4 host
-                // unreachable, RFC 7915 §4.2), no existing mapping touched.
+                // RFC 6888 REQ-11: drop, ICMP destination unreachable, no
+                // existing mapping touched. The code is the one RFC 6146
+                // §3.5.1.1 / §3.5.2.2 give a NAT64 that cannot make a
+                // mapping: 3, address unreachable (as Jool sends).
                 // The allocator has queued the (rate-limited) event for
                 // the operator.
                 let d = match e {
                     AllocError::SubscriberLimit => Nat64Drop::SubscriberLimit,
                     AllocError::PoolExhausted => Nat64Drop::PoolExhausted,
                 };
-                return Err(self.refuse6(buf, d, 0));
+                return Err(self.refuse6(buf, d, 3));
             }
         };
         match self.tables.bib_insert(BibEntry {

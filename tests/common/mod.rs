@@ -1051,7 +1051,7 @@ while True:
 /// own source port), each sends one datagram to DST:PORT; then for WAIT
 /// seconds collects what comes back. Then the sockets that got an answer
 /// send once more. Prints `replied=A errors=B silent=C again=D` where errors
-/// are ICMP errors reported on the socket (e.g. ENETUNREACH).
+/// are ICMP errors reported on the socket (e.g. EHOSTUNREACH).
 pub const UDP_FLOWS_PY: &str = r#"
 import socket, sys, time, select, errno
 src, dst, port, n, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
@@ -1060,7 +1060,8 @@ for i in range(n):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     # Report every ICMPv6 error on the socket: without IPV6_RECVERR Linux
     # reports only "fatal" ones (port unreachable, prohibited), not the
-    # destination unreachable code 0 of RFC 6888 REQ-11.
+    # destination unreachable code 3 (address unreachable) of RFC 6146
+    # section 3.5.1.1 that a refused mapping gets (RFC 6888 REQ-11).
     s.setsockopt(socket.IPPROTO_IPV6, getattr(socket, "IPV6_RECVERR", 25), 1)
     s.bind((src, 0))
     s.connect((dst, port))

@@ -207,10 +207,9 @@ out("outside", "6to4 icmp echo", "6to4",
 
 # Refused: a subscriber outside pool4.deterministic_inside has no port range
 # (RFC 7422), so no mapping can be made: dropped (pool_exhausted) and
-# answered with ICMPv6 destination unreachable (RFC 6146 section 3.5.1.1,
-# RFC 6888 REQ-11; code 0 is ICMPv4 host unreachable's translation, RFC
-# 7915 section 4.2) from the box's inside address, hop limit 64, quoting
-# the whole packet (RFC 4443 section 2.4 (c)).
+# answered with ICMPv6 destination unreachable, code 3 address unreachable
+# (RFC 6146 section 3.5.1.1, RFC 6888 REQ-11) from the box's inside
+# address, hop limit 64, quoting the whole packet (RFC 4443 section 2.4 (c)).
 i = IPv6(src=STRANGER6, dst=SERVER6, hlim=64) / UDP(sport=4000, dport=7000) / \
     Raw(b"no range for me")
 inside_in.append(eth_in(i))
@@ -218,7 +217,7 @@ quote = l3(eth_in(i))
 out("inside", "refused: subscriber without a port range", "refused",
     Ether(dst=GW6_MAC, src=IN_MAC) /
     IPv6(src=BOX6, dst=STRANGER6, hlim=64, tc=0, fl=0) /
-    ICMPv6DestUnreach(code=0) / Raw(quote))
+    ICMPv6DestUnreach(code=3) / Raw(quote))
 
 # Neighbour solicitation for the inside address, from the gateway, to the
 # solicited-node group, with its link-layer address (RFC 4861 7.2.3-7.2.4):

@@ -1000,7 +1000,7 @@ fn rfc6888_req11_subscriber_cap_refused_others_unaffected() {
     let s = seen6(&out);
     assert_eq!(
         (s.src, s.dst, s.icmp),
-        (w.xcfg.own_ipv6, x6(), Some((1, 0)))
+        (w.xcfg.own_ipv6, x6(), Some((1, 3)))
     );
     assert_eq!(w.counters().nat64_drops(Nat64Drop::SubscriberLimit), 1);
     let ev = w
@@ -1040,6 +1040,8 @@ fn rfc6888_req11_pool_exhausted() {
     let (a, out) = run6(&mut w, &udp6(subs[2], 1, y6(), 53), 0);
     assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
     assert_eq!(seen6(&out).dst, subs[2]);
+    // RFC 6146 §3.5.1.1: destination unreachable, address unreachable.
+    assert_eq!(seen6(&out).icmp, Some((1, 3)));
     assert_eq!(w.counters().nat64_drops(Nat64Drop::PoolExhausted), 1);
     assert!(
         w.events()
