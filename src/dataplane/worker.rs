@@ -357,23 +357,29 @@ impl<'e> Loop<'e> {
                 self.dp.chained_drops += 1;
                 continue;
             }
-            let verdict = {
+            // Sort the frame, and strip a NAT64 frame's L2 header while
+            // its view is at hand.
+            let (verdict, stripped) = {
                 let Some(mut v) = m.packet_buf() else {
                     self.dp.chained_drops += 1;
                     continue;
                 };
-                match side {
+                let verdict = match side {
                     Side::Inside => classify::inside_frame(&mut v, &self.shared.own),
                     Side::Outside => classify::outside_frame(&mut v, &self.shared.own),
-                }
+                };
+                let stripped = match verdict.action {
+                    L2Action::Nat64 { l3 } => l2::decap(&mut v, l3),
+                    _ => false,
+                };
+                (verdict, stripped)
             };
             if let Some((ip, mac)) = verdict.learn {
                 self.learn(ip, mac, now, true);
             }
             match verdict.action {
                 L2Action::Nat64 { l3 } => {
-                    let ok = m.packet_buf().is_some_and(|mut v| l2::decap(&mut v, l3));
-                    if !ok {
+                    if !stripped {
                         self.count_l2(L2Drop::Runt);
                         continue;
                     }
