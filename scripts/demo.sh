@@ -60,8 +60,11 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   fi
-  ip netns del "$CLIENT_NS" 2>/dev/null
-  ip netns del "$SERVER_NS" 2>/dev/null
+  for ns in "$CLIENT_NS" "$SERVER_NS"; do
+    # Whatever still runs in a namespace goes with it.
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -120,7 +123,9 @@ cat >"$work/www/index.html" <<EOF
 <title>IPv4-only server</title>
 <p>Hello from $SERVER4, an IPv4-only web server, reached over IPv6 through nat64-dpdk.</p>
 EOF
-in_server python3 -m http.server --bind "$SERVER4" --directory "$work/www" 80 >"$work/http.log" 2>&1 &
+# Not through the in_server function: `&` on a function forks a subshell,
+# and killing that would leave the server behind.
+ip netns exec "$SERVER_NS" python3 -m http.server --bind "$SERVER4" --directory "$work/www" 80 >"$work/http.log" 2>&1 &
 http_pid=$!
 for _ in $(seq 1 50); do
   [ -n "$(in_server ss -Hltn 'sport = :80')" ] && break
