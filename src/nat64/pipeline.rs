@@ -406,6 +406,95 @@ const FILL4: V4Key = V4Key {
     remote_port: 0,
 };
 
+/// One half of the pipeline, as a burst drives it: how a packet is
+/// parsed, keyed, hashed, warmed and run.
+trait Half {
+    type Addr: Copy;
+    type Key: Copy;
+    /// Filler for the unused slots of a burst's key array.
+    const FILL: Self::Key;
+    fn flow(pkt: &[u8]) -> Result<Flow<Self::Addr>, DropReason>;
+    fn fast_key(w: &Worker, f: &Flow<Self::Addr>) -> Option<Self::Key>;
+    fn hash(t: &Tables, k: &Self::Key) -> KeyHash;
+    fn warm(t: &Tables, keys: &[Self::Key], hs: &[KeyHash]);
+    fn process(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        res: &Result<Flow<Self::Addr>, DropReason>,
+        hint: Option<KeyHash>,
+        now: Millis,
+    ) -> Action;
+}
+
+/// IPv6 from the inside.
+struct SixToFour;
+/// IPv4 from the outside.
+struct FourToSix;
+
+impl Half for SixToFour {
+    type Addr = Ipv6Addr;
+    type Key = V6Key;
+    const FILL: V6Key = FILL6;
+    #[inline(always)]
+    fn flow(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
+        flow6(pkt)
+    }
+    #[inline(always)]
+    fn fast_key(w: &Worker, f: &Flow<Ipv6Addr>) -> Option<V6Key> {
+        w.fast_key_6(f)
+    }
+    #[inline(always)]
+    fn hash(t: &Tables, k: &V6Key) -> KeyHash {
+        t.session_hash_v6(k)
+    }
+    #[inline(always)]
+    fn warm(t: &Tables, keys: &[V6Key], hs: &[KeyHash]) {
+        t.warm_v6(keys, hs)
+    }
+    #[inline(always)]
+    fn process(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        res: &Result<Flow<Ipv6Addr>, DropReason>,
+        hint: Option<KeyHash>,
+        now: Millis,
+    ) -> Action {
+        w.process_6to4_flow(buf, res, hint, now)
+    }
+}
+
+impl Half for FourToSix {
+    type Addr = Ipv4Addr;
+    type Key = V4Key;
+    const FILL: V4Key = FILL4;
+    #[inline(always)]
+    fn flow(pkt: &[u8]) -> Result<Flow<Ipv4Addr>, DropReason> {
+        flow4(pkt)
+    }
+    #[inline(always)]
+    fn fast_key(w: &Worker, f: &Flow<Ipv4Addr>) -> Option<V4Key> {
+        w.fast_key_4(f)
+    }
+    #[inline(always)]
+    fn hash(t: &Tables, k: &V4Key) -> KeyHash {
+        t.session_hash_v4(k)
+    }
+    #[inline(always)]
+    fn warm(t: &Tables, keys: &[V4Key], hs: &[KeyHash]) {
+        t.warm_v4(keys, hs)
+    }
+    #[inline(always)]
+    fn process(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        res: &Result<Flow<Ipv4Addr>, DropReason>,
+        hint: Option<KeyHash>,
+        now: Millis,
+    ) -> Action {
+        w.process_4to6_flow(buf, res, hint, now)
+    }
+}
+
 /// One step's result: what the next step needs, or the packet's fate.
 type Step<T> = Result<T, Action>;
 
@@ -660,39 +749,7 @@ impl Worker {
     where
         P: core::ops::DerefMut<Target = PacketBuf<'a>>,
     {
-        assert!(actions.len() >= pkts.len(), "fewer actions than packets");
-        for (ps, acts) in pkts.chunks_mut(BURST).zip(actions.chunks_mut(BURST)) {
-            let mut flows: [Option<Result<Flow<Ipv6Addr>, DropReason>>; BURST] = [None; BURST];
-            let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
-            let mut hs = [KeyHash::default(); BURST];
-            let mut ks = [FILL6; BURST];
-            let mut n = 0;
-            for (i, p) in ps.iter().enumerate() {
-                let res = flow6(p.data());
-                if let Ok(f) = &res {
-                    if let Some(k) = self.fast_key_6(f) {
-                        let h = self.tables.session_hash_v6(&k);
-                        hints[i] = Some(h);
-                        hs[n] = h;
-                        ks[n] = k;
-                        n += 1;
-                    }
-                }
-                flows[i] = Some(res);
-            }
-            if self.tables.sessions_len() >= WARM_MIN_SESSIONS {
-                self.tables.warm_v6(&ks[..n], &hs[..n]);
-            }
-            for ((p, a), (f, h)) in ps
-                .iter_mut()
-                .zip(acts.iter_mut())
-                .zip(flows.iter().zip(hints))
-            {
-                if let Some(res) = f {
-                    *a = self.process_6to4_flow(p, res, h, now);
-                }
-            }
-        }
+        self.burst::<SixToFour, P>(pkts, now, actions);
     }
 
     /// The session key `filter_update_6` will look up for `flow`, when the
@@ -1125,18 +1182,28 @@ impl Worker {
     where
         P: core::ops::DerefMut<Target = PacketBuf<'a>>,
     {
+        self.burst::<FourToSix, P>(pkts, now, actions);
+    }
+
+    /// The stages of a burst (see [`Worker::process_6to4_burst`]) for
+    /// either half of the pipeline.
+    #[inline(always)]
+    fn burst<'a, H: Half, P>(&mut self, pkts: &mut [P], now: Millis, actions: &mut [Action])
+    where
+        P: core::ops::DerefMut<Target = PacketBuf<'a>>,
+    {
         assert!(actions.len() >= pkts.len(), "fewer actions than packets");
         for (ps, acts) in pkts.chunks_mut(BURST).zip(actions.chunks_mut(BURST)) {
-            let mut flows: [Option<Result<Flow<Ipv4Addr>, DropReason>>; BURST] = [None; BURST];
+            let mut flows: [Option<Result<Flow<H::Addr>, DropReason>>; BURST] = [None; BURST];
             let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
             let mut hs = [KeyHash::default(); BURST];
-            let mut ks = [FILL4; BURST];
+            let mut ks = [H::FILL; BURST];
             let mut n = 0;
             for (i, p) in ps.iter().enumerate() {
-                let res = flow4(p.data());
+                let res = H::flow(p.data());
                 if let Ok(f) = &res {
-                    if let Some(k) = self.fast_key_4(f) {
-                        let h = self.tables.session_hash_v4(&k);
+                    if let Some(k) = H::fast_key(self, f) {
+                        let h = H::hash(&self.tables, &k);
                         hints[i] = Some(h);
                         hs[n] = h;
                         ks[n] = k;
@@ -1146,7 +1213,7 @@ impl Worker {
                 flows[i] = Some(res);
             }
             if self.tables.sessions_len() >= WARM_MIN_SESSIONS {
-                self.tables.warm_v4(&ks[..n], &hs[..n]);
+                H::warm(&self.tables, &ks[..n], &hs[..n]);
             }
             for ((p, a), (f, h)) in ps
                 .iter_mut()
@@ -1154,7 +1221,7 @@ impl Worker {
                 .zip(flows.iter().zip(hints))
             {
                 if let Some(res) = f {
-                    *a = self.process_4to6_flow(p, res, h, now);
+                    *a = H::process(self, p, res, h, now);
                 }
             }
         }
