@@ -200,6 +200,20 @@ fn curl_downloads_10mb_with_matching_sha256() {
     );
     c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 100.0);
     assert_no_pipeline_drops(&c, &[]);
+
+    // RFC 6888 REQ-12: the block the download took is in logging.events,
+    // with the subscriber's prefix, the pool address the server saw and a
+    // port range, and never the destination.
+    let events = lab.dir.0.join("events.log");
+    let log = std::fs::read_to_string(&events).unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains(" allocated "))
+        .unwrap_or_else(|| panic!("no allocation in {}:\n{log}", events.display()));
+    assert!(line.contains("subscriber=2001:db8:1::/56 "), "{line}");
+    assert!(line.contains(&format!("address={a} ")), "{line}");
+    assert!(line.contains(" ports="), "{line}");
+    assert!(!log.contains(&SERVER4.to_string()), "a destination in the log:\n{log}");
 }
 
 /// iperf3 `-J` result: (bytes received, lost percent) of the test, by
