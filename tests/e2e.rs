@@ -213,7 +213,10 @@ fn curl_downloads_10mb_with_matching_sha256() {
     assert!(line.contains("subscriber=2001:db8:1::/56 "), "{line}");
     assert!(line.contains(&format!("address={a} ")), "{line}");
     assert!(line.contains(" ports="), "{line}");
-    assert!(!log.contains(&SERVER4.to_string()), "a destination in the log:\n{log}");
+    assert!(
+        !log.contains(&SERVER4.to_string()),
+        "a destination in the log:\n{log}"
+    );
 }
 
 /// iperf3 `-J` result: (bytes received, lost percent) of the test, by
@@ -660,4 +663,48 @@ fn the_box_kernel_serves_its_own_addresses_through_the_exception_taps() {
     c.assert_eq("nat64_translated_total", 0.0);
     c.assert_eq("nat64_drops_total{reason=\"kernel_unavailable\"}", 0.0);
     assert_no_pipeline_drops(&c, &[]);
+}
+
+/// RFC 4443 §2.4 (f): with `icmp_errors_per_second = 5` (a burst of 5), a
+/// subscriber that opens 36 flows over its block cap at once gets only the
+/// first few ICMPv6 errors; the box counts the rest as `icmp_rate_limited`,
+/// and every error it built was either sent or counted.
+#[test]
+fn icmp_errors_the_box_originates_are_rate_limited() {
+    let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
+    let Some(mut lab) = Lab::start(Setup {
+        pool4: "block_size = 64\nmax_blocks_per_subscriber = 1\n".into(),
+        translation: "icmp_errors_per_second = 5\n".into(),
+        client_addrs: vec![a],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
+    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
+    lab.server_bg(
+        "echo",
+        &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
+    );
+    lab.server.wait_listening("udp", 9000);
+    let srv = mapped(SERVER4);
+    // Neighbours first, so no datagram waits on ARP/ND.
+    lab.client
+        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 -I {a} {srv}"));
+
+    let out = lab.client.ok_within(
+        &format!("python3 {} {a} {srv} 9000 100 3", flows_py.display()),
+        60,
+    );
+    let c = lab.stop();
+    let errors = field(&out, "errors");
+    assert_eq!(field(&out, "replied"), 64, "{out}\n{}", c.dump());
+    assert!(
+        (1..=10).contains(&errors),
+        "{errors} ICMPv6 errors got through a limit of 5 a second: {out}\n{}",
+        c.dump()
+    );
+    let limited = c.get("nat64_drops_total{reason=\"icmp_rate_limited\"}");
+    assert_eq!(limited + errors as f64, 36.0, "{out}\n{}", c.dump());
+    c.assert_eq("nat64_drops_total{reason=\"subscriber_limit\"}", 36.0);
 }

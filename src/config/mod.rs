@@ -73,6 +73,9 @@ pub struct Translation {
     pub copy_traffic_class: bool,
     /// Compute a checksum for IPv4 UDP with checksum 0 (false: drop).
     pub amend_udp_checksum_zero: bool,
+    /// ICMP errors each worker may originate per second (RFC 4443 §2.4
+    /// (f), RFC 1812 §4.3.2.8); 0: no limit. An added key.
+    pub icmp_errors_per_second: u32,
 }
 
 /// An inclusive range of IPv4 addresses, one entry of `pool4.addresses`.
@@ -900,6 +903,7 @@ fn validate(
         lowest_ipv6_mtu: t.lowest_ipv6_mtu,
         copy_traffic_class: t.copy_traffic_class,
         amend_udp_checksum_zero: t.amend_udp_checksum_zero,
+        icmp_errors_per_second: t.icmp_errors_per_second,
     };
 
     // [pool4]

@@ -15,6 +15,7 @@ pub struct Translation {
     pub lowest_ipv6_mtu: u16,
     pub copy_traffic_class: bool,
     pub amend_udp_checksum_zero: bool,
+    pub icmp_errors_per_second: u32,
 }
 
 impl Default for Translation {
@@ -25,6 +26,7 @@ impl Default for Translation {
             lowest_ipv6_mtu: 1280,
             copy_traffic_class: true,
             amend_udp_checksum_zero: true,
+            icmp_errors_per_second: 1000,
         }
     }
 }

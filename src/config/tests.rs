@@ -42,6 +42,7 @@ fn spec_file_parses_with_documented_values() {
     assert_eq!(c.translation.lowest_ipv6_mtu, 1280);
     assert!(c.translation.copy_traffic_class);
     assert!(c.translation.amend_udp_checksum_zero);
+    assert_eq!(c.translation.icmp_errors_per_second, 1000);
     assert_eq!(
         c.pool4.addresses,
         vec![Ipv4Range {
@@ -661,6 +662,14 @@ fn links_gateways_and_macs() {
         error("[outside]\ndevice = \"net_tap0\"\n"),
         "outside.device: \"net_tap0\" is also inside.device"
     );
+}
+
+#[test]
+fn icmp_error_rate_key_accepted_and_typed() {
+    let c = parse("[translation]\nicmp_errors_per_second = 0\n");
+    assert_eq!(c.translation.icmp_errors_per_second, 0);
+    let e = error("[translation]\nicmp_errors_per_second = -5\n");
+    assert!(e.contains("icmp_errors_per_second"), "{e}");
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub mod exception;
 pub mod l2;
 pub mod local;
 pub mod neigh;
+pub mod ratelimit;
 pub mod runtime;
 pub mod stats;
 pub mod worker;

@@ -229,6 +229,7 @@ pub fn run(
         stats: worker_stats.clone(),
         events: (0..n).map(|_| ArrayQueue::new(EVENT_QUEUE)).collect(),
         epoch_tsc,
+        icmp_errors_per_second: config.translation.icmp_errors_per_second,
         stop: Default::default(),
     });
 

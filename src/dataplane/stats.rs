@@ -85,6 +85,8 @@ pub struct DpCounters {
     pub neigh_update_drops: u64,
     /// Port-block events lost because the queue to the control side was full.
     pub event_drops: u64,
+    /// ICMP errors built but not sent: over `translation.icmp_errors_per_second`.
+    pub icmp_rate_limited: u64,
 }
 
 /// Gauges a worker reports.
@@ -173,6 +175,7 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
         ("handoff_ring_full", dp.handoff_drops),
         ("mbuf_alloc_failed", dp.alloc_failures),
         ("neigh_update_queue_full", dp.neigh_update_drops),
+        ("icmp_rate_limited", dp.icmp_rate_limited),
     ];
     for (reason, c) in dd {
         v.series(dr, C, &[("layer", "dataplane"), ("reason", reason)], c);
@@ -237,7 +240,7 @@ fn help(metric: &str) -> &'static str {
         "nat64_packets_total" => "Frames received and sent per port.",
         "nat64_tx_full_drops_total" => "Frames freed because the port's tx queue was full.",
         "nat64_translated_total" => "Packets translated and forwarded (RFC 6146 3.7).",
-        "nat64_replies_total" => "ICMP errors sent back to a sender.",
+        "nat64_replies_total" => "ICMP errors built for a sender (rate-limited ones included).",
         "nat64_hairpinned_total" => "Packets hairpinned (RFC 6146 3.8).",
         "nat64_local_total" => "Packets to a pool or outside address that no BIB entry claims.",
         "nat64_sessions_created_total" => "Sessions created.",

@@ -28,6 +28,7 @@ use super::exception::ExceptionRx;
 use super::l2;
 use super::local;
 use super::neigh::{NeighCache, NeighUpdate, Resolve};
+use super::ratelimit::TokenBucket;
 use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
 use super::{Mac, Own};
 use crate::dpdk::{
@@ -69,6 +70,8 @@ pub struct Shared {
     /// TSC value of every worker's millisecond 0 (one clock for all, so
     /// the control side can date events).
     pub epoch_tsc: u64,
+    /// `translation.icmp_errors_per_second` (each worker's budget).
+    pub icmp_errors_per_second: u32,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
 }
@@ -155,6 +158,8 @@ struct Loop<'e> {
     neigh4: NeighCache<Ipv4Addr, Mbuf<'e>>,
     neigh6: NeighCache<Ipv6Addr, Mbuf<'e>>,
     dp: DpCounters,
+    /// ICMP errors this worker may still send (`translation.icmp_errors_per_second`).
+    icmp: TokenBucket,
     l2_drops: Vec<u64>,
     /// Frames sorted as NAT64 in the current rx burst, and how many bytes
     /// of L2 header each had.
@@ -238,6 +243,7 @@ impl WorkerSetup {
             neigh4,
             neigh6,
             dp: DpCounters::default(),
+            icmp: TokenBucket::new(shared.icmp_errors_per_second),
             l2_drops: vec![0; L2Drop::ALL.len()],
             nat_batch: Burst::new(eal),
             nat_l3: [0; BURST],
@@ -460,7 +466,16 @@ impl<'e> Loop<'e> {
         now: Millis,
     ) {
         match action {
-            Action::Forward | Action::Reply(_) | Action::Hairpin => self.send_l3(m, now),
+            Action::Forward | Action::Hairpin => self.send_l3(m, now),
+            // RFC 4443 §2.4 (f), RFC 1812 §4.3.2.8: the errors this box
+            // originates are rate limited.
+            Action::Reply(_) => {
+                if self.icmp.allow(now) {
+                    self.send_l3(m, now);
+                } else {
+                    self.dp.icmp_rate_limited += 1;
+                }
+            }
             Action::Fragment { mtu } => self.send_fragments(m, mtu, now),
             Action::Handoff { worker, .. } => self.handoff(m, worker),
             Action::Local => {
@@ -795,7 +810,12 @@ impl<'e> Loop<'e> {
         });
         self.dp.alloc_failures += failed;
         for m in out.drain() {
-            self.send_l3(m, now);
+            // Port unreachables for held SYNs are errors too.
+            if self.icmp.allow(now) {
+                self.send_l3(m, now);
+            } else {
+                self.dp.icmp_rate_limited += 1;
+            }
         }
     }
 

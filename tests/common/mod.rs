@@ -613,6 +613,8 @@ pub struct Setup {
     pub client_addrs: Vec<Ipv6Addr>,
     /// Extra `[timeouts]` lines.
     pub timeouts: String,
+    /// Extra `[translation]` lines.
+    pub translation: String,
 }
 
 impl Default for Setup {
@@ -623,6 +625,7 @@ impl Default for Setup {
             static_bib: Vec::new(),
             client_addrs: Vec::new(),
             timeouts: String::new(),
+            translation: String::new(),
         }
     }
 }
@@ -639,7 +642,7 @@ fn config_text(s: &Setup, dev_in: &str, dev_out: &str, tag: &str, dir: &TempDir)
         r#"# written by tests/common/mod.rs
 [translation]
 prefix = "{PREFIX}"
-
+{translation}
 [pool4]
 addresses = ["{POOL}"]
 {pool4}
@@ -674,6 +677,7 @@ events = "file:{events}"
 "#,
         pool4 = s.pool4,
         timeouts = s.timeouts,
+        translation = s.translation,
         events = dir.join("events.log").display(),
     );
     for (proto, v6, v4) in &s.static_bib {
