@@ -266,6 +266,45 @@ fn set_macs(frame: &mut [u8], dst: Mac, src: Mac) {
     }
 }
 
+/// Length of an untagged Ethernet II header.
+const ETHER_LEN: usize = 14;
+
+/// Whether an untagged frame of `ethertype` is sent to `mac` (unicast)
+/// from a unicast source: the frames the shortcuts below take.
+#[inline(always)]
+fn plain_unicast(d: &[u8], mac: Mac, ethertype: u16) -> bool {
+    d.len() >= ETHER_LEN && d[0..6] == mac && d[12..14] == ethertype.to_be_bytes() && d[6] & 1 == 0
+}
+
+/// The common inside frame, decided without the general walk: untagged
+/// IPv6 to our MAC from a unicast source, for a destination under the
+/// NAT64 prefix. Its IP length, or `None` for anything else (which the
+/// general path then sorts). The general path gives the same verdict for
+/// every frame this accepts (a proptest checks it).
+#[inline]
+fn plain_nat64_inside(d: &[u8], own: &Own) -> Option<usize> {
+    if !plain_unicast(d, own.inside_mac, ethertype::IPV6) {
+        return None;
+    }
+    let ip = Ipv6Packet::new_checked(d.get(ETHER_LEN..)?).ok()?;
+    own.prefix
+        .contains(&ip.dst_addr())
+        .then(|| crate::wire::ipv6::HEADER_LEN + usize::from(ip.payload_len()))
+}
+
+/// The common outside frame: untagged IPv4 to our MAC from a unicast
+/// source, for a pool address (as `plain_nat64_inside`).
+#[inline]
+fn plain_nat64_outside(d: &[u8], own: &Own) -> Option<usize> {
+    if !plain_unicast(d, own.outside_mac, ethertype::IPV4) {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(d.get(ETHER_LEN..)?).ok()?;
+    own.pool
+        .contains(ip.dst_addr())
+        .then(|| usize::from(ip.total_len()))
+}
+
 /// Trims Ethernet padding: the frame ends with the IP packet.
 fn nat64(frame: &mut PacketBuf, l3: usize, ip_len: usize) -> L2Verdict {
     frame.truncate(l3 + ip_len);
@@ -275,6 +314,14 @@ fn nat64(frame: &mut PacketBuf, l3: usize, ip_len: usize) -> L2Verdict {
 /// A frame from the inside port. May rewrite `frame` in place and change
 /// its length (a NA answering a DAD NS is longer), hence PacketBuf.
 pub fn inside_frame(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
+    match plain_nat64_inside(frame.data(), own) {
+        Some(ip_len) => nat64(frame, ETHER_LEN, ip_len),
+        None => inside_general(frame, own),
+    }
+}
+
+/// `inside_frame` for every frame, the common one included.
+fn inside_general(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
     let eth = match ether(frame.data(), own.inside_mac) {
         Ok(e) => e,
         Err(reason) => return L2Verdict::drop(reason),
@@ -438,6 +485,14 @@ fn neighbor_advert(frame: &PacketBuf, l3: usize, own: &Own) -> L2Verdict {
 
 /// A frame from the outside port.
 pub fn outside_frame(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
+    match plain_nat64_outside(frame.data(), own) {
+        Some(ip_len) => nat64(frame, ETHER_LEN, ip_len),
+        None => outside_general(frame, own),
+    }
+}
+
+/// `outside_frame` for every frame, the common one included.
+fn outside_general(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
     let eth = match ether(frame.data(), own.outside_mac) {
         Ok(e) => e,
         Err(reason) => return L2Verdict::drop(reason),
@@ -1460,7 +1515,53 @@ mod tests {
         }
     }
 
+    /// The shortcuts take a frame only when the general path would have
+    /// made it the same NAT64 frame, trimmed the same way.
+    fn shortcut_agrees(bytes: &[u8]) {
+        let o = own();
+        for (short, general) in [
+            (
+                plain_nat64_inside as fn(&[u8], &Own) -> Option<usize>,
+                inside_general as fn(&mut PacketBuf, &Own) -> L2Verdict,
+            ),
+            (plain_nat64_outside, outside_general),
+        ] {
+            let Some(ip_len) = short(bytes, &o) else {
+                continue;
+            };
+            let (v, out) = Frame::new(bytes, 0).run(general, &o);
+            assert_eq!(v, L2Verdict::of(L2Action::Nat64 { l3: ETHER_LEN }));
+            assert_eq!(out.len(), ETHER_LEN + ip_len);
+        }
+    }
+
+    /// NAT64 frames both ways (and near misses) with a few bytes changed.
+    fn nat64_frame() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, u8)>)> {
+        let o = own();
+        let server = o.prefix.embed(Ipv4Addr::new(192, 0, 2, 33));
+        let bases = vec![
+            udp6_frame(IN_MAC, a6("2001:db8:1::99"), server),
+            udp6_frame(IN_MAC, a6("2001:db8:1::99"), a6("2001:db8:2::1")),
+            udp6_frame([0xff; 6], a6("2001:db8:1::99"), server),
+            v4_frame(OUT_MAC, [203, 0, 113, 9], [192, 0, 2, 1], false),
+            v4_frame(OUT_MAC, [203, 0, 113, 9], [198, 51, 100, 1], false),
+        ];
+        (
+            prop::sample::select(bases),
+            prop::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        )
+    }
+
     proptest! {
+        #[test]
+        fn shortcuts_agree_with_the_general_path((mut bytes, edits) in nat64_frame()) {
+            for (at, value) in edits {
+                let n = bytes.len();
+                bytes[at % n] = value;
+            }
+            shortcut_agrees(&bytes);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..160), tail in 0usize..16) {
             never_panics(&bytes, tail);
