@@ -158,6 +158,14 @@ struct Loop<'e> {
     neigh4: NeighCache<Ipv4Addr, Mbuf<'e>>,
     neigh6: NeighCache<Ipv6Addr, Mbuf<'e>>,
     dp: DpCounters,
+    /// The last next hop resolved in this rx burst, and its MAC: the
+    /// neighbour cache is asked once per burst and hop, not per packet.
+    /// Cleared at every burst and whenever a neighbour is learned.
+    hop4: Option<(Ipv4Addr, Mac)>,
+    hop6: Option<(Ipv6Addr, Mac)>,
+    /// Packets sent through the memo (reported as neighbour cache hits).
+    hop_hits4: u64,
+    hop_hits6: u64,
     /// ICMP errors this worker may still send (`translation.icmp_errors_per_second`).
     icmp: TokenBucket,
     l2_drops: Vec<u64>,
@@ -243,6 +251,10 @@ impl WorkerSetup {
             neigh4,
             neigh6,
             dp: DpCounters::default(),
+            hop4: None,
+            hop6: None,
+            hop_hits4: 0,
+            hop_hits6: 0,
             icmp: TokenBucket::new(shared.icmp_errors_per_second),
             l2_drops: vec![0; L2Drop::ALL.len()],
             nat_batch: Burst::new(eal),
@@ -352,6 +364,7 @@ impl<'e> Loop<'e> {
 
     /// Sort the frames in `self.rx` that came in on `side`.
     fn frames(&mut self, side: Side, now: Millis) {
+        self.forget_hops();
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
         // Headers of the whole burst on their way into the cache while the
         // first frames are sorted.
@@ -437,6 +450,7 @@ impl<'e> Loop<'e> {
 
     /// Packets rung over by other workers: L3, the version says which half.
     fn handed_in(&mut self, now: Millis) {
+        self.forget_hops();
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
         for mut m in rx.drain() {
             let (action, side) = {
@@ -525,6 +539,12 @@ impl<'e> Loop<'e> {
         }
     }
 
+    /// Drop the per-burst next-hop memo (a new burst, or the cache changed).
+    fn forget_hops(&mut self) {
+        self.hop4 = None;
+        self.hop6 = None;
+    }
+
     /// An L3 packet out of the port of its family, behind its next hop's MAC.
     fn send_l3(&mut self, m: Mbuf<'e>, now: Millis) {
         let d = m.data();
@@ -532,8 +552,18 @@ impl<'e> Loop<'e> {
             Some(4) if d.len() >= 20 => {
                 let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
                 let hop = l2::next_hop_v4(&self.shared.own, dst);
+                // Most packets of a burst go to the same next hop.
+                if let Some((h, mac)) = self.hop4 {
+                    if h == hop {
+                        self.hop_hits4 += 1;
+                        return self.send_to(Side::Outside, mac, m);
+                    }
+                }
                 match self.neigh4.resolve(hop, m, now) {
-                    Resolve::Ready(mac, m) => self.send_to(Side::Outside, mac, m),
+                    Resolve::Ready(mac, m) => {
+                        self.hop4 = Some((hop, mac));
+                        self.send_to(Side::Outside, mac, m)
+                    }
                     Resolve::Queued { solicit } => {
                         if solicit {
                             self.solicit4(hop);
@@ -547,8 +577,17 @@ impl<'e> Loop<'e> {
                 a.copy_from_slice(&d[24..40]);
                 let dst = Ipv6Addr::from(a);
                 let hop = l2::next_hop_v6(&self.shared.own, dst);
+                if let Some((h, mac)) = self.hop6 {
+                    if h == hop {
+                        self.hop_hits6 += 1;
+                        return self.send_to(Side::Inside, mac, m);
+                    }
+                }
                 match self.neigh6.resolve(hop, m, now) {
-                    Resolve::Ready(mac, m) => self.send_to(Side::Inside, mac, m),
+                    Resolve::Ready(mac, m) => {
+                        self.hop6 = Some((hop, mac));
+                        self.send_to(Side::Inside, mac, m)
+                    }
                     Resolve::Queued { solicit } => {
                         if solicit {
                             self.solicit6(hop);
@@ -704,6 +743,7 @@ impl<'e> Loop<'e> {
     /// A neighbour learned here: release what waited for it, and tell the
     /// other workers (their replies may land on this worker's queue).
     fn learn(&mut self, ip: IpAddr, mac: Mac, now: Millis, broadcast: bool) {
+        self.forget_hops();
         if broadcast {
             for (j, q) in self.shared.neigh_updates.iter().enumerate() {
                 if j != usize::from(self.id) && q.push(NeighUpdate { ip, mac }).is_err() {
@@ -821,6 +861,7 @@ impl<'e> Loop<'e> {
 
     /// Neighbour retries and ageing.
     fn neigh_tick(&mut self, now: Millis) {
+        self.forget_hops();
         let own = &self.shared.own;
         let pool = self.pool;
         let dp = &mut self.dp;
@@ -877,12 +918,15 @@ impl<'e> Loop<'e> {
             blocks_in_use: self.nat.allocator().blocks_in_use() as u64,
             held_syns: self.nat.held_syns() as u64,
         };
+        let (mut n4, mut n6) = (*self.neigh4.counters(), *self.neigh6.counters());
+        n4.hits += self.hop_hits4;
+        n6.hits += self.hop_hits6;
         let snap = Snapshot {
             dp: &self.dp,
             nat64: self.nat.counters(),
             l2_drops: &self.l2_drops,
-            neigh4: self.neigh4.counters(),
-            neigh6: self.neigh6.counters(),
+            neigh4: &n4,
+            neigh6: &n6,
             gauges,
         };
         self.stats.publish(&snap);
