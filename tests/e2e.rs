@@ -532,28 +532,15 @@ echo failed=$fail; [ $fail -eq 0 ]",
 fn subscriber_at_its_block_cap_does_not_hurt_another() {
     let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
     let b: Ipv6Addr = "2001:db8:1:200::b".parse().unwrap();
-    let Some(mut lab) = Lab::start(Setup {
-        pool4: "block_size = 64\nmax_blocks_per_subscriber = 1\n".into(),
-        client_addrs: vec![a, b],
-        ..Setup::default()
-    }) else {
+    // B's ping teaches the box both neighbours, so that A's burst of
+    // first datagrams does not overflow the few packets a worker queues per
+    // unresolved next hop.
+    let Some((mut lab, flows_py)) = block_cap_lab(vec![a, b], b, "") else {
         return;
     };
-    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
-    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
-    lab.server_bg(
-        "echo",
-        &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
-    );
-    lab.server.wait_listening("udp", 9000);
     let http = lab.http_server_v4();
     lab.file("www/index.html", b"<p>still here</p>\n");
     let srv = mapped(SERVER4);
-    // The box learns both neighbours first (B's ping), so that A's burst
-    // of first datagrams does not overflow the few packets a worker queues
-    // per unresolved next hop.
-    lab.client
-        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 -I {b} {srv}"));
 
     let out = lab.client.ok_within(
         &format!("python3 {} {a} {srv} 9000 100 5", flows_py.display()),
@@ -665,21 +652,22 @@ fn the_box_kernel_serves_its_own_addresses_through_the_exception_taps() {
     assert_no_pipeline_drops(&c, &[]);
 }
 
-/// RFC 4443 §2.4 (f): with `icmp_errors_per_second = 5` (a burst of 5), a
-/// subscriber that opens 36 flows over its block cap at once gets only the
-/// first few ICMPv6 errors; the box counts the rest as `icmp_rate_limited`,
-/// and every error it built was either sent or counted.
-#[test]
-fn icmp_errors_the_box_originates_are_rate_limited() {
-    let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
-    let Some(mut lab) = Lab::start(Setup {
+/// A lab where each subscriber gets one block of 64 ports, with the extra
+/// `[translation]` lines given: the IPv4 server runs a UDP echo on port
+/// 9000, the client namespace has `subs` and `udp_flows.py` (its path is
+/// returned), and a ping from `warm` has taught the box both neighbours, so
+/// no datagram of a later burst waits on ARP/ND.
+fn block_cap_lab(
+    subs: Vec<Ipv6Addr>,
+    warm: Ipv6Addr,
+    translation: &str,
+) -> Option<(Lab, std::path::PathBuf)> {
+    let mut lab = Lab::start(Setup {
         pool4: "block_size = 64\nmax_blocks_per_subscriber = 1\n".into(),
-        translation: "icmp_errors_per_second = 5\n".into(),
-        client_addrs: vec![a],
+        translation: translation.into(),
+        client_addrs: subs,
         ..Setup::default()
-    }) else {
-        return;
-    };
+    })?;
     let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
     let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
     lab.server_bg(
@@ -687,10 +675,25 @@ fn icmp_errors_the_box_originates_are_rate_limited() {
         &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
     );
     lab.server.wait_listening("udp", 9000);
+    lab.client.ok(&format!(
+        "ping -6 -n -c 2 -i 0.2 -W 3 -I {warm} {}",
+        mapped(SERVER4)
+    ));
+    Some((lab, flows_py))
+}
+
+/// RFC 4443 §2.4 (f): with `icmp_errors_per_second = 5` (a burst of 5), a
+/// subscriber that opens 36 flows over its block cap at once gets only the
+/// first few ICMPv6 errors; the box counts the rest as `icmp_rate_limited`,
+/// and every error it built was either sent or counted.
+#[test]
+fn icmp_errors_the_box_originates_are_rate_limited() {
+    let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
+    let Some((mut lab, flows_py)) = block_cap_lab(vec![a], a, "icmp_errors_per_second = 5\n")
+    else {
+        return;
+    };
     let srv = mapped(SERVER4);
-    // Neighbours first, so no datagram waits on ARP/ND.
-    lab.client
-        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 -I {a} {srv}"));
 
     let out = lab.client.ok_within(
         &format!("python3 {} {a} {srv} 9000 100 3", flows_py.display()),
