@@ -5,8 +5,11 @@
 #   scripts/bench-dataplane.sh [--quick] [--flows "1000 1000000"] [--seconds S]
 #                              [--fwd-cpu N] [--gen-cpu N] [--copy] [--no-build]
 #                              [--baseline-only] [--nat64-arg ARG]... [--repeat N]
+#                              [--eal-arg ARG]...
 #
 # --nat64-arg passes ARG to nat64-dpdk after `--` (e.g. --no-exception-path).
+# --eal-arg passes ARG to the EAL of all three programs (e.g. `-d DRIVER.so`
+# where DPDK's drivers are not in its default plugin folder).
 # --repeat N runs the whole sequence N times and reports medians.
 #
 # Setup (one worker):
@@ -57,6 +60,7 @@ build=1
 baseline_only=0
 repeat=1
 nat64_args=()
+eal_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) seconds=1; shift ;;
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --baseline-only) baseline_only=1; shift ;;
     --nat64-arg) nat64_args+=("$2"); shift 2 ;;
+    --eal-arg) eal_args+=("$2"); shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
     *) echo "bench-dataplane.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
@@ -152,7 +157,7 @@ fi
 run_gen() { # extra generator options...
   local i
   for i in 1 2; do
-    if nice -n -20 "$gen" --lcores "0@$gen_cpu" --no-pci "${gen_mem[@]}" --file-prefix "nat64-bench-gen-$$" \
+    if nice -n -20 "$gen" --lcores "0@$gen_cpu" --no-pci "${gen_mem[@]}" --file-prefix "nat64-bench-gen-$$" ${eal_args[@]+"${eal_args[@]}"} \
         --vdev "$(memif net_memif0 client in.sock $GEN_IN_MAC)$zc" \
         --vdev "$(memif net_memif1 client out.sock $GEN_OUT_MAC)$zc" \
         -- --inside net_memif0 --outside net_memif1 \
@@ -190,7 +195,7 @@ for n in $flows; do
   echo "== $n flows: dpdk-testpmd --forward-mode=macswap =="
   rm -f "$tmp"/*.sock
   nice -n -20 dpdk-testpmd --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
-    --file-prefix "nat64-bench-testpmd-$$" \
+    --file-prefix "nat64-bench-testpmd-$$" ${eal_args[@]+"${eal_args[@]}"} \
     --vdev "$(memif net_memif0 server in.sock $FWD_IN_MAC)" \
     --vdev "$(memif net_memif1 server out.sock $FWD_OUT_MAC)" \
     -- --total-num-mbufs 32768 --forward-mode=macswap --auto-start --stats-period 3600 \
@@ -239,7 +244,7 @@ level = "info"
 events = "file:$tmp/events.log"
 EOF
   nice -n -20 "$nat64" --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
-    --file-prefix "nat64-bench-nat64-$$" \
+    --file-prefix "nat64-bench-nat64-$$" ${eal_args[@]+"${eal_args[@]}"} \
     --vdev "$(memif net_memif0 server in.sock $FWD_IN_MAC)" \
     --vdev "$(memif net_memif1 server out.sock $FWD_OUT_MAC)" \
     -- --config "$tmp/bench.toml" --counters "$tmp/counters.prom" ${nat64_args[@]+"${nat64_args[@]}"} \

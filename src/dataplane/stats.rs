@@ -52,6 +52,12 @@ pub trait Visitor {
 pub struct DpCounters {
     pub rx_inside: u64,
     pub rx_outside: u64,
+    /// Non-empty rx bursts per port: packets / bursts is the average
+    /// burst, the load gauge VPP calls vectors per call.
+    pub rx_bursts_inside: u64,
+    pub rx_bursts_outside: u64,
+    /// Passes of the poll loop (idle ones included).
+    pub polls: u64,
     pub tx_inside: u64,
     pub tx_outside: u64,
     /// Frames the NIC did not take (tx queue full): freed.
@@ -119,6 +125,10 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series(pk, C, &[("side", "inside"), ("dir", "tx")], dp.tx_inside);
     v.series(pk, C, &[("side", "outside"), ("dir", "rx")], dp.rx_outside);
     v.series(pk, C, &[("side", "outside"), ("dir", "tx")], dp.tx_outside);
+    let rb = "nat64_rx_bursts_total";
+    v.series(rb, C, &[("side", "inside")], dp.rx_bursts_inside);
+    v.series(rb, C, &[("side", "outside")], dp.rx_bursts_outside);
+    v.series("nat64_worker_polls_total", C, &[], dp.polls);
     let tf = "nat64_tx_full_drops_total";
     v.series(tf, C, &[("side", "inside")], dp.tx_full_inside);
     v.series(tf, C, &[("side", "outside")], dp.tx_full_outside);
@@ -238,6 +248,8 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
 fn help(metric: &str) -> &'static str {
     match metric {
         "nat64_packets_total" => "Frames received and sent per port.",
+        "nat64_rx_bursts_total" => "Non-empty rx bursts per port (packets per burst: how loaded).",
+        "nat64_worker_polls_total" => "Passes of the workers' poll loops, idle ones included.",
         "nat64_tx_full_drops_total" => "Frames freed because the port's tx queue was full.",
         "nat64_translated_total" => "Packets translated and forwarded (RFC 6146 3.7).",
         "nat64_replies_total" => "ICMP errors built for a sender (rate-limited ones included).",

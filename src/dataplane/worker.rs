@@ -316,16 +316,19 @@ impl<'e> Loop<'e> {
             // exception poll timer both come from it.
             let tsc = tsc_cycles();
             let now = clock.at(tsc);
+            self.dp.polls += 1;
             self.neigh_updates(now);
 
             // Inside port: IPv6 from the subscribers.
             if self.inside_rx.rx_burst(&mut self.rx) > 0 {
                 self.dp.rx_inside += self.rx.len() as u64;
+                self.dp.rx_bursts_inside += 1;
                 self.frames(Side::Inside, now);
             }
             // Outside port: IPv4 from the Internet.
             if self.outside_rx.rx_burst(&mut self.rx) > 0 {
                 self.dp.rx_outside += self.rx.len() as u64;
+                self.dp.rx_bursts_outside += 1;
                 self.frames(Side::Outside, now);
             }
             // Packets other workers received for this one.
