@@ -36,6 +36,7 @@ use crate::dpdk::{
 };
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::{BlockEvent, Millis};
+use crate::xlat::buf::PacketBuf;
 
 /// Frames per rx burst and per staging array.
 pub const BURST: usize = 32;
@@ -158,9 +159,10 @@ struct Loop<'e> {
     neigh4: NeighCache<Ipv4Addr, Mbuf<'e>>,
     neigh6: NeighCache<Ipv6Addr, Mbuf<'e>>,
     dp: DpCounters,
-    /// The last next hop resolved in this rx burst, and its MAC: the
-    /// neighbour cache is asked once per burst and hop, not per packet.
-    /// Cleared at every burst and whenever a neighbour is learned.
+    /// The last next hop resolved, and its MAC: the neighbour cache is
+    /// asked once per hop and neighbour tick (NEIGH_TICK_MS), not per
+    /// packet. Cleared whenever a neighbour is learned and at every tick,
+    /// so an entry's ageing (REACHABLE -> probe) is seen within a tick.
     hop4: Option<(Ipv4Addr, Mac)>,
     hop6: Option<(Ipv6Addr, Mac)>,
     /// Packets sent through the memo (reported as neighbour cache hits).
@@ -367,7 +369,6 @@ impl<'e> Loop<'e> {
 
     /// Sort the frames in `self.rx` that came in on `side`.
     fn frames(&mut self, side: Side, now: Millis) {
-        self.forget_hops();
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
         // Headers of the whole burst on their way into the cache while the
         // first frames are sorted.
@@ -433,6 +434,9 @@ impl<'e> Loop<'e> {
         }
         let mut actions = [Action::Held; BURST];
         let mut batch = std::mem::replace(&mut self.nat_batch, Burst::new(self.eal));
+        // Bit i: packet i got its Ethernet header here and leaves by the
+        // IPv4 (outside) or IPv6 (inside) port.
+        let (mut out4, mut out6) = (0u32, 0u32);
         {
             // Chained mbufs never reach the batch (dropped in `frames`).
             let (mut views, chained) = batch.views();
@@ -442,18 +446,37 @@ impl<'e> Loop<'e> {
                 Side::Inside => self.nat.process_6to4_burst(pkts, now, &mut actions),
                 Side::Outside => self.nat.process_4to6_burst(pkts, now, &mut actions),
             }
+            // The common case, while the views are at hand: a forwarded
+            // packet whose next hop is in the memo gets its Ethernet header
+            // now, without a second view of the mbuf. The rest take the
+            // general way (`dispatch`) below.
+            for (i, v) in pkts.iter_mut().enumerate().take(BURST) {
+                if matches!(actions[i], Action::Forward | Action::Hairpin) {
+                    match self.encap_memo(v) {
+                        Some(Side::Outside) => out4 |= 1 << i,
+                        Some(Side::Inside) => out6 |= 1 << i,
+                        None => {}
+                    }
+                }
+            }
         }
         for (i, m) in batch.drain().enumerate() {
-            let l3 = self.nat_l3.get(i).copied();
-            let action = actions.get(i).copied().unwrap_or(Action::Held);
-            self.dispatch(m, action, side, l3, now);
+            let bit = 1u32.checked_shl(i as u32).unwrap_or(0);
+            if out4 & bit != 0 {
+                self.tx(Side::Outside, m);
+            } else if out6 & bit != 0 {
+                self.tx(Side::Inside, m);
+            } else {
+                let l3 = self.nat_l3.get(i).copied();
+                let action = actions.get(i).copied().unwrap_or(Action::Held);
+                self.dispatch(m, action, side, l3, now);
+            }
         }
         self.nat_batch = batch;
     }
 
     /// Packets rung over by other workers: L3, the version says which half.
     fn handed_in(&mut self, now: Millis) {
-        self.forget_hops();
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
         for mut m in rx.drain() {
             let (action, side) = {
@@ -542,7 +565,41 @@ impl<'e> Loop<'e> {
         }
     }
 
-    /// Drop the per-burst next-hop memo (a new burst, or the cache changed).
+    /// An L3 packet's Ethernet header from the next-hop memo: the side it
+    /// leaves by, or `None` (packet unchanged) when its next hop is not the
+    /// memo's or the headroom is short; `send_l3` then takes it.
+    fn encap_memo(&mut self, v: &mut PacketBuf<'_>) -> Option<Side> {
+        let d = v.data();
+        match d.first().map(|b| b >> 4) {
+            Some(4) if d.len() >= 20 => {
+                let (h, mac) = self.hop4?;
+                let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
+                if l2::next_hop_v4(&self.shared.own, dst) != h
+                    || !l2::encap(v, mac, self.shared.own.outside_mac, ETHERTYPE_IPV4)
+                {
+                    return None;
+                }
+                self.hop_hits4 += 1;
+                Some(Side::Outside)
+            }
+            Some(6) if d.len() >= 40 => {
+                let (h, mac) = self.hop6?;
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&d[24..40]);
+                if l2::next_hop_v6(&self.shared.own, Ipv6Addr::from(a)) != h
+                    || !l2::encap(v, mac, self.shared.own.inside_mac, ETHERTYPE_IPV6)
+                {
+                    return None;
+                }
+                self.hop_hits6 += 1;
+                Some(Side::Inside)
+            }
+            _ => None,
+        }
+    }
+
+    /// Drop the next-hop memo: the neighbour cache changed (a neighbour
+    /// learned) or may change (its tick: entries age, RFC 4861 §7.3.3).
     fn forget_hops(&mut self) {
         self.hop4 = None;
         self.hop6 = None;

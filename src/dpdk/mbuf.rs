@@ -94,8 +94,12 @@ impl<'e> Mbuf<'e> {
     }
 
     fn data_ptr(&self) -> *mut u8 {
-        // SAFETY: valid mbuf (type invariant).
-        unsafe { dpdk_sys::shim_rte_pktmbuf_mtod(self.ptr.as_ptr()) }.cast()
+        // rte_pktmbuf_mtod without a call: buf_addr + data_off (wrapping_add
+        // computes the address without unsafe; data() bounds its use).
+        let raw = self.raw();
+        raw.buf_addr
+            .cast::<u8>()
+            .wrapping_add(usize::from(raw.data_off))
     }
 
     /// The first segment's bytes.
