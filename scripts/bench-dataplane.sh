@@ -197,7 +197,7 @@ for n in $flows; do
   # connects, and the generator waits for them itself; testpmd's own wait
   # for links outlasted wait_for's 30 s on one machine.
   rm -f "$tmp"/*.sock
-  nice -n -20 dpdk-testpmd --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
+  nice -n -20 stdbuf -oL dpdk-testpmd --lcores "0@$fwd_cpu,1@$fwd_cpu" --no-pci --no-huge -m 1024 \
     --file-prefix "nat64-bench-testpmd-$$" ${eal_args[@]+"${eal_args[@]}"} \
     --vdev "$(memif net_memif0 server in.sock $FWD_IN_MAC)" \
     --vdev "$(memif net_memif1 server out.sock $FWD_OUT_MAC)" \
