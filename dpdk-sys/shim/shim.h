@@ -61,5 +61,11 @@ extern const uint64_t shim_RTE_MBUF_F_EXTERNAL;
 /* The IPv6 RSS types (plain, fragment, TCP, UDP, other). */
 extern const uint64_t shim_RTE_ETH_RSS_IPV6_ALL;
 extern const uint64_t shim_RTE_ETH_RSS_L3_SRC_ONLY;
+extern const uint64_t shim_RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+
+/* Ask the NIC for the IPv4 header checksum of m (RTE_MBUF_F_TX_IPV4 |
+ * RTE_MBUF_F_TX_IP_CKSUM, l2_len, l3_len: the bitfields bindgen makes
+ * awkward). The header's checksum field must be 0. */
+void shim_mbuf_tx_ipv4_cksum(struct rte_mbuf *m, uint8_t l2_len, uint16_t l3_len);
 
 #endif

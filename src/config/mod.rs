@@ -455,6 +455,9 @@ impl Config {
             ipv4_mtu: self.outside.mtu,
             own_ipv6: self.inside.address,
             own_ipv4: self.outside.address,
+            // Known only once the outside port is up (its driver's
+            // offloads): the dataplane sets it.
+            ipv4_checksum_offload: false,
         }
     }
 

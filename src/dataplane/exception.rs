@@ -197,6 +197,8 @@ pub fn create(
         // destination; frames towards the kernel carry its own MAC.
         promiscuous: false,
         rss_ipv6_src_only: false,
+        // The kernel's frames leave with the kernel's checksums.
+        tx_ipv4_cksum: false,
     };
     let step = |e: DpdkError| format!("exception path {side}: {e}");
     let (rx, tx) = port

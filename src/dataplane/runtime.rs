@@ -97,11 +97,17 @@ pub fn run(
         s if s < 0 => eal.lcore_socket(eal.main_lcore()) as i32,
         s => s,
     };
-    let conf = |mtu: u16, rss6: bool| PortConfig {
+    // Inside: IPv6 (no header checksum), RSS on the subscriber. Outside:
+    // the NIC fills IPv4 header checksums where it can. (TCP/UDP/ICMP
+    // checksums stay in software, updated incrementally, RFC 1624: an L4
+    // offload would need the pseudo-header sum written first, which costs
+    // what the update does.)
+    let conf = |mtu: u16, inside: bool| PortConfig {
         rx_queues: n,
         tx_queues: n,
         mtu: Some(mtu),
-        rss_ipv6_src_only: rss6,
+        rss_ipv6_src_only: inside,
+        tx_ipv4_cksum: !inside,
         ..PortConfig::default()
     };
     let (cin, cout) = (
@@ -119,6 +125,18 @@ pub fn run(
     inside.start()?;
     let (outside_rx, outside_tx) = outside.configure(&cout, std::slice::from_ref(&pool))?;
     outside.start()?;
+    let ipv4_cksum_offload = outside.tx_ipv4_cksum_offload();
+    if ipv4_cksum_offload {
+        info!(
+            port = outside.name(),
+            "IPv4 header checksums: filled in by the NIC (tx offload)"
+        );
+    } else {
+        info!(
+            port = outside.name(),
+            "IPv4 header checksums: computed in software (the driver has no IPv4 checksum offload)"
+        );
+    }
     let inside_mac = inside.mac_addr()?.0;
     let outside_mac = outside.mac_addr()?.0;
     for (role, port, mtu) in [
@@ -230,6 +248,7 @@ pub fn run(
         events: (0..n).map(|_| ArrayQueue::new(EVENT_QUEUE)).collect(),
         epoch_tsc,
         icmp_errors_per_second: config.translation.icmp_errors_per_second,
+        ipv4_cksum_offload,
         stop: Default::default(),
     });
 
@@ -256,7 +275,11 @@ pub fn run(
             id,
             eal: eal.clone(),
             pool: pool.clone(),
-            nat: Nat64Worker::new(config, Arc::clone(&own.pool), id, n),
+            nat: {
+                let mut w = Nat64Worker::new(config, Arc::clone(&own.pool), id, n);
+                w.set_ipv4_checksum_offload(ipv4_cksum_offload);
+                w
+            },
             inside_rx: irx,
             inside_tx: itx,
             outside_rx: orx,

@@ -25,7 +25,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::classify::{self, L2Action, L2Drop, LocalReply};
 use super::exception::ExceptionRx;
-use super::l2;
+use super::l2::{self, ETHER_HDR};
 use super::local;
 use super::neigh::{NeighCache, NeighUpdate, Resolve};
 use super::ratelimit::TokenBucket;
@@ -73,6 +73,9 @@ pub struct Shared {
     pub epoch_tsc: u64,
     /// `translation.icmp_errors_per_second` (each worker's budget).
     pub icmp_errors_per_second: u32,
+    /// The outside NIC fills IPv4 header checksums (tx offload enabled):
+    /// IPv4 frames whose checksum field is 0 are marked for it.
+    pub ipv4_cksum_offload: bool,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
 }
@@ -170,6 +173,8 @@ struct Loop<'e> {
     hop_hits6: u64,
     /// ICMP errors this worker may still send (`translation.icmp_errors_per_second`).
     icmp: TokenBucket,
+    /// `Shared::ipv4_cksum_offload`, at hand.
+    cksum_offload: bool,
     l2_drops: Vec<u64>,
     /// Frames sorted as NAT64 in the current rx burst, and how many bytes
     /// of L2 header each had.
@@ -258,6 +263,7 @@ impl WorkerSetup {
             hop_hits4: 0,
             hop_hits6: 0,
             icmp: TokenBucket::new(shared.icmp_errors_per_second),
+            cksum_offload: shared.ipv4_cksum_offload,
             l2_drops: vec![0; L2Drop::ALL.len()],
             nat_batch: Burst::new(eal),
             nat_l3: [0; BURST],
@@ -463,6 +469,8 @@ impl<'e> Loop<'e> {
         for (i, m) in batch.drain().enumerate() {
             let bit = 1u32.checked_shl(i as u32).unwrap_or(0);
             if out4 & bit != 0 {
+                let mut m = m;
+                self.mark_cksum(&mut m);
                 self.tx(Side::Outside, m);
             } else if out6 & bit != 0 {
                 self.tx(Side::Inside, m);
@@ -669,9 +677,31 @@ impl<'e> Loop<'e> {
         if m.packet_buf()
             .is_some_and(|mut v| l2::encap(&mut v, mac, src, ethertype))
         {
+            if side == Side::Outside {
+                self.mark_cksum(&mut m);
+            }
             self.tx(side, m);
         } else {
             self.dp.alloc_failures += 1;
+        }
+    }
+
+    /// With the outside NIC filling IPv4 header checksums: mark an IPv4
+    /// frame (untagged, as `l2::encap` builds them) whose checksum field is
+    /// 0 for it. A translated packet's was left 0 for the NIC
+    /// (`XlatConfig::ipv4_checksum_offload`); one computed as 0 comes out
+    /// of the NIC the same, since the NIC sums the header with the field 0.
+    fn mark_cksum(&self, m: &mut Mbuf<'e>) {
+        if !self.cksum_offload {
+            return;
+        }
+        let d = m.data();
+        if d.len() >= ETHER_HDR + 20
+            && d[ETHER_HDR] >> 4 == 4
+            && d[ETHER_HDR + 10..ETHER_HDR + 12] == [0, 0]
+        {
+            let l3 = u16::from(d[ETHER_HDR] & 0x0f) * 4;
+            m.offload_ipv4_cksum(ETHER_HDR as u8, l3);
         }
     }
 

@@ -150,6 +150,14 @@ impl<'e> Mbuf<'e> {
         unsafe { dpdk_sys::shim_rte_pktmbuf_trim(self.ptr.as_ptr(), n) == 0 }
     }
 
+    /// Have the NIC fill in the IPv4 header checksum of this frame (`l2`
+    /// bytes of L2 header, then an IPv4 header of `l3` bytes whose checksum
+    /// field is 0): only on a port whose `tx_ipv4_cksum_offload` is on.
+    pub fn offload_ipv4_cksum(&mut self, l2: u8, l3: u16) {
+        // SAFETY: valid mbuf we own exclusively; only offload fields change.
+        unsafe { dpdk_sys::shim_mbuf_tx_ipv4_cksum(self.ptr.as_ptr(), l2, l3) }
+    }
+
     /// Ask the CPU to start loading the packet's first cache line
     /// (`rte_prefetch0`), a few packets before it is parsed.
     #[inline]

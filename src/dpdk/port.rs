@@ -117,6 +117,10 @@ pub struct PortConfig {
     /// the usual IP/TCP/UDP hash is used. (Drivers differ in whether the
     /// TCP/UDP ports still enter the hash of TCP/UDP packets.)
     pub rss_ipv6_src_only: bool,
+    /// Let the NIC compute IPv4 header checksums
+    /// (`RTE_ETH_TX_OFFLOAD_IPV4_CKSUM`) where the driver can;
+    /// [`Port::tx_ipv4_cksum_offload`] says whether it was enabled.
+    pub tx_ipv4_cksum: bool,
 }
 
 impl Default for PortConfig {
@@ -129,6 +133,7 @@ impl Default for PortConfig {
             mtu: None,
             promiscuous: true,
             rss_ipv6_src_only: false,
+            tx_ipv4_cksum: false,
         }
     }
 }
@@ -212,6 +217,8 @@ impl Drop for PortShared {
 pub struct Port {
     shared: Arc<PortShared>,
     configured: bool,
+    /// Tx offloads enabled by `configure`.
+    tx_offloads: u64,
 }
 
 impl Port {
@@ -303,12 +310,20 @@ impl Port {
         Ok(Port {
             shared: Arc::new(shared),
             configured: false,
+            tx_offloads: 0,
         })
     }
 
     /// DPDK port id.
     pub fn id(&self) -> u16 {
         self.shared.id
+    }
+
+    /// Whether `configure` enabled the NIC's IPv4 header checksum
+    /// (asked by [`PortConfig::tx_ipv4_cksum`], and the driver can).
+    pub fn tx_ipv4_cksum_offload(&self) -> bool {
+        // SAFETY: immutable constant defined by the shim.
+        self.tx_offloads & unsafe { dpdk_sys::shim_RTE_ETH_TX_OFFLOAD_IPV4_CKSUM } != 0
     }
 
     /// Device name.
@@ -485,6 +500,11 @@ impl Port {
                 );
             }
         }
+        // SAFETY: immutable constant defined by the shim.
+        let ipv4_cksum = unsafe { dpdk_sys::shim_RTE_ETH_TX_OFFLOAD_IPV4_CKSUM };
+        if conf.tx_ipv4_cksum && info.tx_offload_capa & ipv4_cksum != 0 {
+            eth_conf.txmode.offloads |= ipv4_cksum;
+        }
         let id = self.id();
         // SAFETY: valid port id, stopped (never started); eth_conf is a
         // valid, fully initialised configuration that DPDK copies.
@@ -493,6 +513,7 @@ impl Port {
         };
         self.shared.check("configure", ret)?;
         self.configured = true;
+        self.tx_offloads = eth_conf.txmode.offloads;
 
         let (mut rx_desc, mut tx_desc) = (conf.rx_desc, conf.tx_desc);
         // SAFETY: valid port id and out pointers.

@@ -594,6 +594,14 @@ impl Worker {
         }
     }
 
+    /// The outside NIC computes IPv4 header checksums (a tx offload the
+    /// port enabled): translated IPv4 packets leave with a checksum of 0
+    /// for it to fill (`XlatConfig::ipv4_checksum_offload`), except
+    /// hairpinned ones, which are checked again here first.
+    pub fn set_ipv4_checksum_offload(&mut self, on: bool) {
+        self.xcfg.ipv4_checksum_offload = on;
+    }
+
     /// This worker's counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -1151,6 +1159,13 @@ impl Worker {
     ) -> Step<Action> {
         if action != Action::Forward || !self.layout.contains(inc.y4) {
             return Ok(action);
+        }
+        if self.xcfg.ipv4_checksum_offload {
+            // The header checksum was left to the NIC, but this packet
+            // never meets it: the IPv4 half checks it (RFC 1812 §5.2.2).
+            if buf.data().len() >= 20 {
+                Ipv4Packet::new_unchecked(buf.data_mut()).fill_checksum();
+            }
         }
         match self.process_4to6(buf, now) {
             Action::Forward => {

@@ -36,6 +36,11 @@ pub struct XlatConfig {
     pub own_ipv6: Ipv6Addr,
     /// Source of ICMPv4 errors the translator itself generates.
     pub own_ipv4: Ipv4Addr,
+    /// The outside NIC computes IPv4 header checksums (a tx offload): the
+    /// outer header of a translated IPv6 -> IPv4 packet is written with a
+    /// checksum of 0 for the NIC to fill. Quoted (inner) headers of ICMP
+    /// errors always carry theirs: the NIC only sees the outer one.
+    pub ipv4_checksum_offload: bool,
 }
 
 impl Default for XlatConfig {
@@ -48,6 +53,7 @@ impl Default for XlatConfig {
             ipv4_mtu: 1500,
             own_ipv6: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
             own_ipv4: Ipv4Addr::new(192, 0, 2, 254),
+            ipv4_checksum_offload: false,
         }
     }
 }

@@ -1092,8 +1092,8 @@ fn wrong_worker_packets_are_handed_off() {
     );
 }
 
-#[test]
-fn rfc6146_3_8_hairpin_across_workers_hands_off_the_ipv4_half() {
+/// Workers 0 and 1 of two, and a subscriber host owned by each.
+fn two_workers() -> (Worker, Worker, Ipv6Addr, Ipv6Addr) {
     let o = Opts::default();
     let n = 2;
     let w_of = |a: &Ipv6Addr| subscriber_worker(&Subscriber::of(a, 56), n);
@@ -1102,8 +1102,12 @@ fn rfc6146_3_8_hairpin_across_workers_hands_off_the_ipv4_half() {
         .collect();
     let x1 = hosts.iter().copied().find(|a| w_of(a) == 0).unwrap();
     let x2 = hosts.iter().copied().find(|a| w_of(a) == 1).unwrap();
-    let mut w0 = worker_n(&o, 0, n);
-    let mut w1 = worker_n(&o, 1, n);
+    (worker_n(&o, 0, n), worker_n(&o, 1, n), x1, x2)
+}
+
+#[test]
+fn rfc6146_3_8_hairpin_across_workers_hands_off_the_ipv4_half() {
+    let (mut w0, mut w1, x1, x2) = two_workers();
     let (t1, tp1) = open_udp(&mut w0, x1, 40000, Y4, 53, 0);
     // X2 (worker 1) sends to X1's mapping, owned by worker 0.
     let (a, v4) = run6(&mut w1, &udp6(x2, 41000, pfx().embed(t1), tp1), 1);
@@ -1392,4 +1396,53 @@ fn burst_matches_single_for_the_same_new_flow_in_one_burst() {
     // The mapping is the same for all three packets of the flow.
     let s: Vec<_> = [0, 1, 3].iter().map(|&i| seen4(&got[i].1)).collect();
     assert!(s.iter().all(|x| (x.src, x.sport) == (s[0].src, s[0].sport)));
+}
+
+// ---- IPv4 header checksum left to the outside NIC ----
+
+/// With the NIC filling IPv4 header checksums, a translated packet leaves
+/// with 0 there, and the hairpinned IPv4 half (which never meets the NIC)
+/// is checked and translated as without: the checksum is filled first.
+#[test]
+fn ipv4_checksum_offload_forward_and_hairpin() {
+    let mut soft = worker(&Opts::default());
+    let mut nic = worker(&Opts::default());
+    nic.set_ipv4_checksum_offload(true);
+    let pkt = udp6(x6(), 40000, y6(), 53);
+    let (a, s_out) = run6(&mut soft, &pkt, 0);
+    let (b, n_out) = run6(&mut nic, &pkt, 0);
+    assert_eq!((a, b), (Action::Forward, Action::Forward));
+    seen4(&s_out);
+    assert_eq!(&n_out[10..12], &[0, 0]);
+    assert_eq!(n_out[..10], s_out[..10]);
+    assert_eq!(n_out[12..], s_out[12..]);
+
+    // §3.8 on the offloading worker: X2 to X1's mapping.
+    let (t1, tp1) = {
+        let m = seen4(&s_out);
+        (m.src, m.sport)
+    };
+    let (a, out) = run6(&mut nic, &udp6(x6b(), 41000, pfx().embed(t1), tp1), 1);
+    assert_eq!(a, Action::Hairpin);
+    let s = seen6(&out);
+    assert_eq!((s.dst, s.dport), (x6(), 40000));
+    assert_eq!(nic.counters().hairpinned, 1);
+    assert_eq!(nic.counters().xlat_drops(DropReason::BadIpv4Checksum), 0);
+}
+
+/// The IPv4 half of a hairpin handed to another worker carries a valid
+/// header checksum (that worker checks it), with the offload on.
+#[test]
+fn ipv4_checksum_offload_hairpin_handoff_carries_checksum() {
+    let (mut w0, mut w1, x1, x2) = two_workers();
+    // (open_udp checks the translated header's checksum: offload after.)
+    let (t1, tp1) = open_udp(&mut w0, x1, 40000, Y4, 53, 0);
+    w0.set_ipv4_checksum_offload(true);
+    w1.set_ipv4_checksum_offload(true);
+    let (a, v4) = run6(&mut w1, &udp6(x2, 41000, pfx().embed(t1), tp1), 1);
+    assert!(matches!(a, Action::Handoff { worker: 0, .. }), "{a:?}");
+    // seen4 checks the header checksum.
+    assert_eq!(seen4(&v4).dst, t1);
+    let (a, _) = run4(&mut w0, &v4, 2);
+    assert_eq!(a, Action::Forward);
 }

@@ -246,7 +246,7 @@ pub(super) fn translate_error(
         inner_rewrite.dst,
         0,
     );
-    inner_header.write(ipv4_slot(data, inner_l4)?);
+    inner_header.write(ipv4_slot(data, inner_l4)?, true);
     // The ICMPv4 header. Bytes 4..8 carry only the MTU or pointer: an
     // RFC 4884 length in the ICMPv6 error is not carried over, so an ICMP
     // extension, if any, reads as part of the quoted packet (deviation:
@@ -277,7 +277,10 @@ pub(super) fn translate_error(
         plan.outer.dst,
         take_ident(st),
     );
-    outer_header.write(ipv4_slot(data, IPV4_HEADER_LEN)?);
+    outer_header.write(
+        ipv4_slot(data, IPV4_HEADER_LEN)?,
+        !cfg.ipv4_checksum_offload,
+    );
     Ok(Verdict::Forward)
 }
 

@@ -143,7 +143,7 @@ fn translate_plain(
         rewrite.dst,
         take_ident(st),
     );
-    header.write(slot);
+    header.write(slot, !cfg.ipv4_checksum_offload);
     buf.truncate(IPV6_HEADER_LEN + upper_len);
     let trimmed = buf.adj(IPV6_HEADER_LEN - IPV4_HEADER_LEN);
     debug_assert!(trimmed);
@@ -293,7 +293,7 @@ fn translate(
         rewrite.dst,
         ident,
     );
-    header.write(ipv4_slot(data, l4)?);
+    header.write(ipv4_slot(data, l4)?, !cfg.ipv4_checksum_offload);
     let trimmed = buf.adj(l4 - IPV4_HEADER_LEN);
     debug_assert!(trimmed);
     Ok(Verdict::Forward)
@@ -510,8 +510,9 @@ impl Ipv4Header {
         header
     }
 
-    /// Writes the header with its checksum into `out`.
-    fn write(&self, out: &mut [u8; IPV4_HEADER_LEN]) {
+    /// Writes the header into `out`, with its checksum, or with 0 there
+    /// when `checksum` is false (the NIC fills it in: a tx offload).
+    pub(super) fn write(&self, out: &mut [u8; IPV4_HEADER_LEN], checksum: bool) {
         // Built in a local array, which the compiler keeps in registers,
         // so the checksum below adds values rather than reading back bytes
         // just stored into the packet (a store-forwarding stall), and the
@@ -531,9 +532,12 @@ impl Ipv4Header {
         ip.set_src_addr(self.src);
         ip.set_dst_addr(self.dst);
         // §5.1 Header Checksum: "Computed once the IPv4 header has been
-        // created."
-        let csum = checksum::checksum_fixed(&bytes);
-        bytes[10..12].copy_from_slice(&csum.to_be_bytes());
+        // created" (by the NIC when offloaded: the field stays 0, as DPDK's
+        // RTE_MBUF_F_TX_IP_CKSUM requires).
+        if checksum {
+            let csum = checksum::checksum_fixed(&bytes);
+            bytes[10..12].copy_from_slice(&csum.to_be_bytes());
+        }
         *out = bytes;
     }
 }

@@ -1445,3 +1445,84 @@ proptest! {
         prop_assert_eq!(fast.bytes, full.bytes);
     }
 }
+
+// ---- IPv4 header checksum left to the NIC (tx offload) ----
+
+/// Runs `pkt` with and without `ipv4_checksum_offload`: the outer IPv4
+/// header's checksum is 0 with it, and every other byte is the same. The
+/// software run's checksum is checked by etherparse in `ipv4`.
+fn offload_matches_software(pkt: &[u8], plan: &Plan<Ipv4Addr>) -> Vec<u8> {
+    let soft = run(pkt, plan);
+    let cfg = XlatConfig {
+        ipv4_checksum_offload: true,
+        ..XlatConfig::default()
+    };
+    let nic = run_with(pkt, plan, &cfg);
+    assert_eq!(soft.verdict, Verdict::Forward);
+    assert_eq!(nic.verdict, Verdict::Forward);
+    ipv4(&soft.bytes);
+    assert_eq!(
+        &nic.bytes[10..12],
+        &[0, 0],
+        "outer checksum left to the NIC"
+    );
+    assert_eq!(nic.bytes.len(), soft.bytes.len());
+    assert_eq!(nic.bytes[..10], soft.bytes[..10]);
+    assert_eq!(nic.bytes[12..], soft.bytes[12..]);
+    // What the NIC does (RFC 791 checksum over the header with the field
+    // 0) gives back the software run's bytes.
+    let mut filled = nic.bytes.clone();
+    let h = Ipv4HeaderSlice::from_slice(&filled).unwrap().to_header();
+    filled[10..12].copy_from_slice(&h.calc_header_checksum().to_be_bytes());
+    assert_eq!(filled, soft.bytes);
+    nic.bytes
+}
+
+/// The common path (`translate_plain`): UDP, TCP and ICMPv6 echo.
+#[test]
+fn ipv4_checksum_offload_leaves_outer_checksum_zero() {
+    offload_matches_software(
+        &udp6(HOST6, SERVER6, HOST_PORT, SERVER_PORT, 64, b"u"),
+        &plan(),
+    );
+    offload_matches_software(
+        &tcp6_syn(HOST6, SERVER6, HOST_PORT, SERVER_PORT, b"t"),
+        &plan(),
+    );
+}
+
+/// The full path (`translate`, here for an extension header) does the same.
+#[test]
+fn ipv4_checksum_offload_full_path() {
+    let udp = udp6(
+        HOST6,
+        SERVER6,
+        HOST_PORT,
+        SERVER_PORT,
+        64,
+        b"behind a header",
+    );
+    // Destination Options, 8 bytes of PadN, then UDP.
+    let pkt = with_ext(&udp, 60, &[17, 0, 1, 4, 0, 0, 0, 0]);
+    offload_matches_software(&pkt, &plan());
+}
+
+/// An ICMPv6 error becomes an ICMPv4 error whose outer checksum is the
+/// NIC's, while the quoted IPv4 header keeps its own: the NIC never sees it.
+#[test]
+fn ipv4_checksum_offload_keeps_inner_header_checksum() {
+    let pkt = error6(1, 4, [0; 4], &quoted_udp(b"inner"));
+    let out = offload_matches_software(&pkt, &error_plan());
+    // The quoted header starts after the outer header and 8 ICMP bytes.
+    ipv4_inner_checksum_ok(&out[28..48]);
+}
+
+fn ipv4_inner_checksum_ok(hdr: &[u8]) {
+    let h = Ipv4HeaderSlice::from_slice(hdr).unwrap().to_header();
+    assert_eq!(
+        h.header_checksum,
+        h.calc_header_checksum(),
+        "inner header checksum"
+    );
+    assert_ne!(h.header_checksum, 0);
+}
