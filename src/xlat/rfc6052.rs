@@ -111,7 +111,10 @@ impl Nat64Prefix {
     /// Whether `v6` lies under this prefix.
     #[inline]
     pub fn contains(&self, v6: &Ipv6Addr) -> bool {
-        (u128::from(*v6) ^ u128::from(self.addr)) & mask(self.len) == 0
+        // Compared in the bytes' own order (`to_be` puts the mask there),
+        // so neither address is byte-swapped on every packet.
+        let m = mask(self.len).to_be();
+        (u128::from_ne_bytes(v6.octets()) ^ u128::from_ne_bytes(self.addr.octets())) & m == 0
     }
 
     /// RFC 6052 §2.3: the IPv4-embedded IPv6 address of `v4`. The IPv4 bits
@@ -459,6 +462,22 @@ mod tests {
             prop_assert_eq!(prefix.extract(&addr), Some(v4));
             // The display form parses back to the same prefix.
             prop_assert_eq!(prefix.to_string().parse::<Nat64Prefix>(), Ok(prefix));
+        }
+
+        /// `contains` against a bit-by-bit comparison of the first `len`
+        /// bits, for addresses near the prefix (one bit flipped) and anywhere.
+        #[test]
+        fn contains_is_the_first_len_bits(
+            prefix in any_prefix(),
+            other in any::<u128>(),
+            flip in 0u32..128,
+            near in any::<bool>(),
+        ) {
+            let base = u128::from(prefix.addr());
+            let a = if near { base ^ (1u128 << flip) | (other & !mask(prefix.len())) } else { other };
+            let bit = |x: u128, i: u32| (x >> (127 - i)) & 1;
+            let want = (0..u32::from(prefix.len())).all(|i| bit(a, i) == bit(base, i));
+            prop_assert_eq!(prefix.contains(&Ipv6Addr::from(a)), want);
         }
     }
 }
