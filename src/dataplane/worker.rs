@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use super::classify::{self, L2Action, L2Drop, LocalReply};
+use super::classify::{self, L2Action, L2Drop, L2Verdict, LocalReply};
 use super::exception::ExceptionRx;
 use super::l2::{self, ETHER_HDR};
 use super::local;
@@ -32,7 +32,8 @@ use super::ratelimit::TokenBucket;
 use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
 use super::{Mac, Own};
 use crate::dpdk::{
-    tsc_cycles, tsc_hz, Burst, Eal, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, TxQueue,
+    tsc_cycles, tsc_hz, Burst, Eal, Mbuf, MbufPacket, Mempool, RingConsumer, RingProducer, RxQueue,
+    TxQueue,
 };
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::{BlockEvent, Millis};
@@ -52,6 +53,11 @@ const KERNEL_POLL_US: u64 = 20;
 const NEIGH_TICK_MS: Millis = 100;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
+/// Filler for the verdicts of a burst's empty slots (never acted on).
+const UNSORTED: L2Verdict = L2Verdict {
+    action: L2Action::Drop(L2Drop::Runt),
+    learn: None,
+};
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 /// What every worker shares: read-mostly, or lock-free queues.
@@ -373,7 +379,13 @@ impl<'e> Loop<'e> {
         self.publish();
     }
 
-    /// Sort the frames in `self.rx` that came in on `side`.
+    /// Sort the frames in `self.rx` that came in on `side`, and run the
+    /// NAT64 ones through the pipeline.
+    ///
+    /// Each frame is viewed once for its classification, L2 strip,
+    /// translation and new Ethernet header when the whole burst is NAT64
+    /// traffic (the common case); otherwise the frames are sorted one by
+    /// one (`sort_frames`) and the NAT64 ones batched (`run_nat`).
     fn frames(&mut self, side: Side, now: Millis) {
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
         // Headers of the whole burst on their way into the cache while the
@@ -381,40 +393,65 @@ impl<'e> Loop<'e> {
         for m in rx.as_slice() {
             m.prefetch();
         }
-        for mut m in rx.drain() {
-            if m.segments() > 1 {
-                self.dp.chained_drops += 1;
-                continue;
+        let mut verdicts = [UNSORTED; BURST];
+        let mut actions = [Action::Held; BURST];
+        let mut out = (0u32, 0u32);
+        let mut all_nat = true;
+        {
+            // The pipeline needs contiguous packets: chains are dropped.
+            let (mut views, chained) = rx.views();
+            self.dp.chained_drops += chained as u64;
+            let pkts = views.as_mut_slice();
+            for (i, v) in pkts.iter_mut().enumerate().take(BURST) {
+                let mut verdict = match side {
+                    Side::Inside => classify::inside_frame(v, &self.shared.own),
+                    Side::Outside => classify::outside_frame(v, &self.shared.own),
+                };
+                // Strip a NAT64 frame's L2 header while its view is at hand.
+                if let L2Action::Nat64 { l3 } = verdict.action {
+                    if l2::decap(v, l3) {
+                        self.nat_l3[i] = l3;
+                    } else {
+                        verdict.action = L2Action::Drop(L2Drop::Runt);
+                    }
+                }
+                all_nat &=
+                    matches!(verdict.action, L2Action::Nat64 { .. }) && verdict.learn.is_none();
+                verdicts[i] = verdict;
             }
-            // Sort the frame, and strip a NAT64 frame's L2 header while
-            // its view is at hand.
-            let (verdict, stripped) = {
-                let Some(mut v) = m.packet_buf() else {
-                    self.dp.chained_drops += 1;
-                    continue;
-                };
-                let verdict = match side {
-                    Side::Inside => classify::inside_frame(&mut v, &self.shared.own),
-                    Side::Outside => classify::outside_frame(&mut v, &self.shared.own),
-                };
-                let stripped = match verdict.action {
-                    L2Action::Nat64 { l3 } => l2::decap(&mut v, l3),
-                    _ => false,
-                };
-                (verdict, stripped)
-            };
+            if all_nat && !pkts.is_empty() {
+                out = self.translate_burst(side, pkts, now, &mut actions);
+            }
+        }
+        if all_nat {
+            self.send_burst(&mut rx, side, now, &actions, out);
+        } else {
+            self.sort_frames(&mut rx, side, now, &verdicts);
+            self.run_nat(side, now);
+        }
+        self.rx = rx;
+    }
+
+    /// The frames of a burst that is not all NAT64 traffic, each as its
+    /// verdict says; NAT64 ones (L2 header already stripped) go to
+    /// `nat_batch`.
+    fn sort_frames(
+        &mut self,
+        rx: &mut Burst<'e, BURST>,
+        side: Side,
+        now: Millis,
+        verdicts: &[L2Verdict; BURST],
+    ) {
+        for (i, m) in rx.drain().enumerate() {
+            let verdict = verdicts.get(i).copied().unwrap_or(UNSORTED);
             if let Some((ip, mac)) = verdict.learn {
                 self.learn(ip, mac, now, true);
             }
             match verdict.action {
                 L2Action::Nat64 { l3 } => {
-                    if !stripped {
-                        self.count_l2(L2Drop::Runt);
-                        continue;
-                    }
-                    let i = self.nat_batch.len();
-                    if i < BURST {
-                        self.nat_l3[i] = l3;
+                    let j = self.nat_batch.len();
+                    if j < BURST {
+                        self.nat_l3[j] = l3;
                     }
                     // Same capacity as the rx burst: never full here.
                     let _ = self.nat_batch.push(m);
@@ -427,8 +464,6 @@ impl<'e> Loop<'e> {
                 L2Action::Drop(r) => self.count_l2(r),
             }
         }
-        self.rx = rx;
-        self.run_nat(side, now);
     }
 
     /// Run the NAT64 batch through the pipeline: the burst form overlaps
@@ -440,33 +475,55 @@ impl<'e> Loop<'e> {
         }
         let mut actions = [Action::Held; BURST];
         let mut batch = std::mem::replace(&mut self.nat_batch, Burst::new(self.eal));
-        // Bit i: packet i got its Ethernet header here and leaves by the
-        // IPv4 (outside) or IPv6 (inside) port.
-        let (mut out4, mut out6) = (0u32, 0u32);
-        {
+        let out = {
             // Chained mbufs never reach the batch (dropped in `frames`).
             let (mut views, chained) = batch.views();
             self.dp.chained_drops += chained as u64;
-            let pkts = views.as_mut_slice();
-            match side {
-                Side::Inside => self.nat.process_6to4_burst(pkts, now, &mut actions),
-                Side::Outside => self.nat.process_4to6_burst(pkts, now, &mut actions),
-            }
-            // The common case, while the views are at hand: a forwarded
-            // packet whose next hop is in the memo gets its Ethernet header
-            // now, without a second view of the mbuf. The rest take the
-            // general way (`dispatch`) below.
-            for (i, v) in pkts.iter_mut().enumerate().take(BURST) {
-                if matches!(actions[i], Action::Forward | Action::Hairpin) {
-                    match self.encap_memo(v) {
-                        Some(Side::Outside) => out4 |= 1 << i,
-                        Some(Side::Inside) => out6 |= 1 << i,
-                        None => {}
-                    }
+            self.translate_burst(side, views.as_mut_slice(), now, &mut actions)
+        };
+        self.send_burst(&mut batch, side, now, &actions, out);
+        self.nat_batch = batch;
+    }
+
+    /// The pipeline over L3 packets that came in on `side`; then, while the
+    /// views are at hand, a forwarded packet whose next hop is in the memo
+    /// gets its Ethernet header. Returns which did, as bit masks: (leaving
+    /// by the IPv4 port, leaving by the IPv6 port).
+    fn translate_burst(
+        &mut self,
+        side: Side,
+        pkts: &mut [MbufPacket<'_>],
+        now: Millis,
+        actions: &mut [Action; BURST],
+    ) -> (u32, u32) {
+        match side {
+            Side::Inside => self.nat.process_6to4_burst(pkts, now, actions),
+            Side::Outside => self.nat.process_4to6_burst(pkts, now, actions),
+        }
+        let (mut out4, mut out6) = (0u32, 0u32);
+        for (i, v) in pkts.iter_mut().enumerate().take(BURST) {
+            if matches!(actions[i], Action::Forward | Action::Hairpin) {
+                match self.encap_memo(v) {
+                    Some(Side::Outside) => out4 |= 1 << i,
+                    Some(Side::Inside) => out6 |= 1 << i,
+                    None => {}
                 }
             }
         }
-        for (i, m) in batch.drain().enumerate() {
+        (out4, out6)
+    }
+
+    /// After `translate_burst`: send what got its Ethernet header, and do
+    /// what the pipeline decided for the rest (`dispatch`).
+    fn send_burst(
+        &mut self,
+        burst: &mut Burst<'e, BURST>,
+        side: Side,
+        now: Millis,
+        actions: &[Action; BURST],
+        (out4, out6): (u32, u32),
+    ) {
+        for (i, m) in burst.drain().enumerate() {
             let bit = 1u32.checked_shl(i as u32).unwrap_or(0);
             if out4 & bit != 0 {
                 let mut m = m;
@@ -480,7 +537,6 @@ impl<'e> Loop<'e> {
                 self.dispatch(m, action, side, l3, now);
             }
         }
-        self.nat_batch = batch;
     }
 
     /// Packets rung over by other workers: L3, the version says which half.
