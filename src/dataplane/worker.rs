@@ -53,12 +53,12 @@ const KERNEL_POLL_US: u64 = 20;
 const NEIGH_TICK_MS: Millis = 100;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Filler for the verdicts of a burst's empty slots (never acted on).
 const UNSORTED: L2Verdict = L2Verdict {
     action: L2Action::Drop(L2Drop::Runt),
     learn: None,
 };
-const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 /// What every worker shares: read-mostly, or lock-free queues.
 #[derive(Debug)]
