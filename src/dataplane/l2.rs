@@ -169,6 +169,33 @@ pub fn next_hop_v6(own: &Own, dst: Ipv6Addr) -> Ipv6Addr {
     }
 }
 
+/// Where an L3 packet goes next, by its IP version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextHop {
+    /// Out of the outside port, to this IPv4 neighbour.
+    V4(Ipv4Addr),
+    /// Out of the inside port, to this IPv6 neighbour.
+    V6(Ipv6Addr),
+}
+
+/// The next hop of the L3 packet `l3` (`next_hop_v4` / `next_hop_v6` of
+/// its destination); `None` when it is too short for its IP header or
+/// neither IPv4 nor IPv6.
+pub fn next_hop(own: &Own, l3: &[u8]) -> Option<NextHop> {
+    match l3.first().map(|b| b >> 4) {
+        Some(4) if l3.len() >= 20 => {
+            let dst = Ipv4Addr::new(l3[16], l3[17], l3[18], l3[19]);
+            Some(NextHop::V4(next_hop_v4(own, dst)))
+        }
+        Some(6) if l3.len() >= 40 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&l3[24..40]);
+            Some(NextHop::V6(next_hop_v6(own, Ipv6Addr::from(a))))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -312,5 +339,50 @@ pub(crate) mod tests {
             Ipv4Addr::new(203, 0, 113, 7)
         );
         assert_eq!(next_hop_v6(&own0, off), off);
+    }
+
+    /// `next_hop` reads the destination of packets etherparse builds, by
+    /// IP version; anything else has none.
+    #[test]
+    fn next_hop_of_l3_packets() {
+        let own = own();
+        let v4 = |dst: [u8; 4]| {
+            let mut out = Vec::new();
+            etherparse::PacketBuilder::ipv4([192, 0, 2, 1], dst, 64)
+                .udp(1, 2)
+                .write(&mut out, b"x")
+                .unwrap();
+            out
+        };
+        let v6 = |dst: Ipv6Addr| {
+            let mut out = Vec::new();
+            etherparse::PacketBuilder::ipv6(own.inside.octets(), dst.octets(), 64)
+                .udp(1, 2)
+                .write(&mut out, b"x")
+                .unwrap();
+            out
+        };
+        assert_eq!(
+            next_hop(&own, &v4([198, 51, 100, 7])),
+            Some(NextHop::V4(Ipv4Addr::new(198, 51, 100, 7)))
+        );
+        assert_eq!(
+            next_hop(&own, &v4([203, 0, 113, 7])),
+            Some(NextHop::V4(own.outside_gateway))
+        );
+        let off: Ipv6Addr = "2001:db8:99::1".parse().unwrap();
+        assert_eq!(
+            next_hop(&own, &v6(off)),
+            Some(NextHop::V6(own.inside_gateway))
+        );
+        let on = v6(own.inside_gateway);
+        assert_eq!(next_hop(&own, &on), Some(NextHop::V6(own.inside_gateway)));
+        // Too short for its header, or no IP version we forward.
+        assert_eq!(next_hop(&own, &on[..39]), None);
+        assert_eq!(next_hop(&own, &v4([198, 51, 100, 7])[..19]), None);
+        let mut bad = v4([198, 51, 100, 7]);
+        bad[0] = 0x55;
+        assert_eq!(next_hop(&own, &bad), None);
+        assert_eq!(next_hop(&own, &[]), None);
     }
 }

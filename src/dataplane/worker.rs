@@ -25,7 +25,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::classify::{self, L2Action, L2Drop, L2Verdict, LocalReply};
 use super::exception::ExceptionRx;
-use super::l2::{self, ETHER_HDR};
+use super::l2::{self, NextHop, ETHER_HDR};
 use super::local;
 use super::neigh::{NeighCache, NeighUpdate, Resolve};
 use super::ratelimit::TokenBucket;
@@ -37,6 +37,7 @@ use crate::dpdk::{
 };
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::{BlockEvent, Millis};
+use crate::wire::ethertype;
 use crate::xlat::buf::PacketBuf;
 
 /// Frames per rx burst and per staging array.
@@ -52,8 +53,6 @@ const KERNEL_POLL_US: u64 = 20;
 /// How often neighbour caches run their timers (ms).
 const NEIGH_TICK_MS: Millis = 100;
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Filler for the verdicts of a burst's empty slots (never acted on).
 const UNSORTED: L2Verdict = L2Verdict {
     action: L2Action::Drop(L2Drop::Runt),
@@ -617,7 +616,7 @@ impl<'e> Loop<'e> {
                     let own = self.shared.own.outside_mac;
                     let ok = m
                         .packet_buf()
-                        .is_some_and(|mut v| l2::encap(&mut v, own, own, ETHERTYPE_IPV4));
+                        .is_some_and(|mut v| l2::encap(&mut v, own, own, ethertype::IPV4));
                     if !ok {
                         self.dp.kernel_drops += 1;
                         return;
@@ -633,32 +632,38 @@ impl<'e> Loop<'e> {
     /// leaves by, or `None` (packet unchanged) when its next hop is not the
     /// memo's or the headroom is short; `send_l3` then takes it.
     fn encap_memo(&mut self, v: &mut PacketBuf<'_>) -> Option<Side> {
-        let d = v.data();
-        match d.first().map(|b| b >> 4) {
-            Some(4) if d.len() >= 20 => {
-                let (h, mac) = self.hop4?;
-                let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
-                if l2::next_hop_v4(&self.shared.own, dst) != h
-                    || !l2::encap(v, mac, self.shared.own.outside_mac, ETHERTYPE_IPV4)
-                {
-                    return None;
-                }
-                self.hop_hits4 += 1;
-                Some(Side::Outside)
-            }
-            Some(6) if d.len() >= 40 => {
-                let (h, mac) = self.hop6?;
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&d[24..40]);
-                if l2::next_hop_v6(&self.shared.own, Ipv6Addr::from(a)) != h
-                    || !l2::encap(v, mac, self.shared.own.inside_mac, ETHERTYPE_IPV6)
-                {
-                    return None;
-                }
-                self.hop_hits6 += 1;
-                Some(Side::Inside)
-            }
+        let (side, mac) = self.memo(l2::next_hop(&self.shared.own, v.data())?)?;
+        let (src, ethertype) = self.l2_source(side);
+        if !l2::encap(v, mac, src, ethertype) {
+            return None;
+        }
+        self.count_memo_hit(side);
+        Some(side)
+    }
+
+    /// The memo's MAC for `hop`, and the side it leaves by, if the memo
+    /// holds that hop.
+    fn memo(&self, hop: NextHop) -> Option<(Side, Mac)> {
+        match (hop, self.hop4, self.hop6) {
+            (NextHop::V4(h), Some((m, mac)), _) if h == m => Some((Side::Outside, mac)),
+            (NextHop::V6(h), _, Some((m, mac))) if h == m => Some((Side::Inside, mac)),
             _ => None,
+        }
+    }
+
+    /// A packet sent through the memo (reported as a neighbour cache hit).
+    fn count_memo_hit(&mut self, side: Side) {
+        match side {
+            Side::Outside => self.hop_hits4 += 1,
+            Side::Inside => self.hop_hits6 += 1,
+        }
+    }
+
+    /// Source MAC and ethertype of what leaves by `side`.
+    fn l2_source(&self, side: Side) -> (Mac, u16) {
+        match side {
+            Side::Inside => (self.shared.own.inside_mac, ethertype::IPV6),
+            Side::Outside => (self.shared.own.outside_mac, ethertype::IPV4),
         }
     }
 
@@ -671,65 +676,45 @@ impl<'e> Loop<'e> {
 
     /// An L3 packet out of the port of its family, behind its next hop's MAC.
     fn send_l3(&mut self, m: Mbuf<'e>, now: Millis) {
-        let d = m.data();
-        match d.first().map(|b| b >> 4) {
-            Some(4) if d.len() >= 20 => {
-                let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
-                let hop = l2::next_hop_v4(&self.shared.own, dst);
-                // Most packets of a burst go to the same next hop.
-                if let Some((h, mac)) = self.hop4 {
-                    if h == hop {
-                        self.hop_hits4 += 1;
-                        return self.send_to(Side::Outside, mac, m);
+        let Some(hop) = l2::next_hop(&self.shared.own, m.data()) else {
+            return drop(m);
+        };
+        // Most packets go to the same next hop.
+        if let Some((side, mac)) = self.memo(hop) {
+            self.count_memo_hit(side);
+            return self.send_to(side, mac, m);
+        }
+        match hop {
+            NextHop::V4(hop) => match self.neigh4.resolve(hop, m, now) {
+                Resolve::Ready(mac, m) => {
+                    self.hop4 = Some((hop, mac));
+                    self.send_to(Side::Outside, mac, m)
+                }
+                Resolve::Queued { solicit } => {
+                    if solicit {
+                        self.solicit4(hop);
                     }
                 }
-                match self.neigh4.resolve(hop, m, now) {
-                    Resolve::Ready(mac, m) => {
-                        self.hop4 = Some((hop, mac));
-                        self.send_to(Side::Outside, mac, m)
-                    }
-                    Resolve::Queued { solicit } => {
-                        if solicit {
-                            self.solicit4(hop);
-                        }
-                    }
-                    Resolve::Dropped(m) => drop(m),
+                Resolve::Dropped(m) => drop(m),
+            },
+            NextHop::V6(hop) => match self.neigh6.resolve(hop, m, now) {
+                Resolve::Ready(mac, m) => {
+                    self.hop6 = Some((hop, mac));
+                    self.send_to(Side::Inside, mac, m)
                 }
-            }
-            Some(6) if d.len() >= 40 => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&d[24..40]);
-                let dst = Ipv6Addr::from(a);
-                let hop = l2::next_hop_v6(&self.shared.own, dst);
-                if let Some((h, mac)) = self.hop6 {
-                    if h == hop {
-                        self.hop_hits6 += 1;
-                        return self.send_to(Side::Inside, mac, m);
+                Resolve::Queued { solicit } => {
+                    if solicit {
+                        self.solicit6(hop);
                     }
                 }
-                match self.neigh6.resolve(hop, m, now) {
-                    Resolve::Ready(mac, m) => {
-                        self.hop6 = Some((hop, mac));
-                        self.send_to(Side::Inside, mac, m)
-                    }
-                    Resolve::Queued { solicit } => {
-                        if solicit {
-                            self.solicit6(hop);
-                        }
-                    }
-                    Resolve::Dropped(m) => drop(m),
-                }
-            }
-            _ => drop(m),
+                Resolve::Dropped(m) => drop(m),
+            },
         }
     }
 
     /// Put an Ethernet header to `mac` on an L3 packet and queue it.
     fn send_to(&mut self, side: Side, mac: Mac, mut m: Mbuf<'e>) {
-        let (src, ethertype) = match side {
-            Side::Inside => (self.shared.own.inside_mac, ETHERTYPE_IPV6),
-            Side::Outside => (self.shared.own.outside_mac, ETHERTYPE_IPV4),
-        };
+        let (src, ethertype) = self.l2_source(side);
         if m.packet_buf()
             .is_some_and(|mut v| l2::encap(&mut v, mac, src, ethertype))
         {
@@ -742,17 +727,18 @@ impl<'e> Loop<'e> {
         }
     }
 
-    /// With the outside NIC filling IPv4 header checksums: mark an IPv4
-    /// frame (untagged, as `l2::encap` builds them) whose checksum field is
-    /// 0 for it. A translated packet's was left 0 for the NIC
-    /// (`XlatConfig::ipv4_checksum_offload`); one computed as 0 comes out
-    /// of the NIC the same, since the NIC sums the header with the field 0.
+    /// With the outside NIC filling IPv4 header checksums: mark an
+    /// untagged IPv4 frame whose checksum field is 0 for it. A translated
+    /// packet's was left 0 for the NIC (`XlatConfig::ipv4_checksum_offload`);
+    /// any other whose checksum is 0 comes out of the NIC the same, since
+    /// the NIC sums the header with the field 0.
     fn mark_cksum(&self, m: &mut Mbuf<'e>) {
         if !self.cksum_offload {
             return;
         }
         let d = m.data();
         if d.len() >= ETHER_HDR + 20
+            && d[12..14] == ethertype::IPV4.to_be_bytes()
             && d[ETHER_HDR] >> 4 == 4
             && d[ETHER_HDR + 10..ETHER_HDR + 12] == [0, 0]
         {
