@@ -800,6 +800,12 @@ impl Worker {
             Ok(f) => f,
             Err(r) => return self.drop_xlat(*r),
         };
+        // Established sessions first (a hint says the packet is ours).
+        if let Some(h) = hint {
+            if let Some(a) = self.established_6(buf, flow, h, now) {
+                return a;
+            }
+        }
         // Ownership first: the subscriber is the packet's source, or for an
         // ICMPv6 error (perhaps from a router) the destination of the
         // packet it quotes.
@@ -820,6 +826,59 @@ impl Worker {
         match self.pipeline_6to4(buf, flow, hint, now) {
             Ok(a) | Err(a) => a,
         }
+    }
+
+    /// `pipeline_6to4` for a packet of an established session, in one
+    /// step: the same checks (§3.4, RFC 6052 §3.1), the session found and
+    /// refreshed (§3.5), the same rewrite (§3.6) and translation (§3.7),
+    /// without the general path's intermediate tuples. `None`, with nothing
+    /// changed, when the packet is not one of those (no session, or bound
+    /// for a pool address: §3.8); `pipeline_6to4` then takes it and decides
+    /// exactly as for any packet. `h` is the hash of the key `fast_key_6`
+    /// made from `flow`, which says that `flow` is this worker's, no ICMP
+    /// error and no non-first fragment, and to an address under the prefix.
+    #[inline(always)]
+    fn established_6(
+        &mut self,
+        buf: &mut PacketBuf,
+        flow: &Flow<Ipv6Addr>,
+        h: KeyHash,
+        now: Millis,
+    ) -> Option<Action> {
+        let t = &flow.tuple;
+        // §3.8 loop, RFC 6052 §3.1 and §3.8 hairpinning: the general path's.
+        if self.under_prefix(&t.src) {
+            return None;
+        }
+        let y4 = self.extract(&t.dst)?;
+        if !self.permits(y4) || self.layout.contains(y4) {
+            return None;
+        }
+        let key = V6Key {
+            proto: t.l4,
+            v6: t.src,
+            port: t.src_port,
+            remote: y4,
+            remote_port: remote_port(t.l4, t.dst_port),
+        };
+        let s = self.tables.session_by_v6_hashed(h, &key)?;
+        // §3.5.1 / §3.5.2.2 / §3.5.3: refresh, then §3.6 (T, t) -> (Y, y).
+        let b = self.refresh(s, t.l4, Side::V6, flow.tcp_flags, now);
+        let (t4, t_port) = (b.v4, b.v4_port);
+        let y_port = if t.l4 == L4::Icmp { t_port } else { t.dst_port };
+        let plan = Plan {
+            outer: Rewrite {
+                src: t4,
+                dst: y4,
+                src_port: t_port,
+                dst_port: y_port,
+            },
+            inner: None,
+        };
+        // §3.7.
+        Some(match self.translate_6(buf, &plan) {
+            Ok(a) | Err(a) => a,
+        })
     }
 
     fn pipeline_6to4(

@@ -1299,7 +1299,7 @@ fn run_bursts(
 
 /// A random IPv6 packet: (kind, subscriber, host, port, server).
 fn burst6_strategy() -> impl Strategy<Value = (u8, u16, u16, u16, u8)> {
-    (0u8..7, 0u16..8, 1u16..3, 1024u16..1040, 1u8..4)
+    (0u8..13, 0u16..4, 1u16..3, 1024u16..1032, 1u8..3)
 }
 
 fn burst6_packet(k: (u8, u16, u16, u16, u8)) -> Vec<u8> {
@@ -1319,6 +1319,32 @@ fn burst6_packet(k: (u8, u16, u16, u16, u8)) -> Vec<u8> {
         ),
         // Not under the prefix.
         5 => udp6(x, port, x6b(), 53),
+        // Later segments of the TCP flow: the state machine (§3.5.2.2)
+        // on established sessions.
+        7 => tcp6(x, port, y, 80, tcp::flags::ACK),
+        8 => tcp6(x, port, y, 80, tcp::flags::FIN | tcp::flags::ACK),
+        9 => tcp6(x, port, y, 80, tcp::flags::RST),
+        // Hop limit 1: Time Exceeded (RFC 7915 §5.1) after the session
+        // was found.
+        10 => {
+            let mut p = udp6(x, port, y, 53);
+            p[7] = 1;
+            p
+        }
+        // A traffic class (RFC 7915 §5.1 copies it).
+        11 => {
+            let mut p = udp6(x, port, y, 53);
+            p[0] = 0x6b;
+            p[1] |= 0x80;
+            p
+        }
+        // UDP checksum 0, which IPv6 forbids (RFC 8200 §8.1).
+        12 => {
+            let mut p = udp6(x, port, y, 53);
+            p[46] = 0;
+            p[47] = 0;
+            p
+        }
         // Truncated: the translator's drop.
         _ => udp6(x, port, y, 53)[..30].to_vec(),
     }
@@ -1374,6 +1400,15 @@ proptest! {
         prop_assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
         prop_assert_eq!(one.tables().bib_len(), many.tables().bib_len());
         prop_assert_eq!(one.held_syns(), many.held_syns());
+        // The same TCP states and timers: past the transitory lifetime
+        // (sessions a FIN or RST moved) but within the others, the same
+        // sessions expire and the same held SYNs are answered.
+        let later = after(30, one.timeouts.tcp_transitory);
+        prop_assert!(later < 30 + one.timeouts.udp.min(one.timeouts.tcp_established));
+        prop_assert_eq!(tick(&mut one, later), tick(&mut many, later));
+        prop_assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
+        prop_assert_eq!(one.tables().bib_len(), many.tables().bib_len());
+        prop_assert_eq!(format!("{:?}", one.counters()), format!("{:?}", many.counters()));
     }
 }
 
