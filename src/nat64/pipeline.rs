@@ -421,7 +421,7 @@ trait Half {
         w: &mut Worker,
         buf: &mut PacketBuf,
         res: &Result<Flow<Self::Addr>, DropReason>,
-        hint: Option<KeyHash>,
+        hint: Option<(&Self::Key, KeyHash)>,
         now: Millis,
     ) -> Action;
 }
@@ -456,7 +456,7 @@ impl Half for SixToFour {
         w: &mut Worker,
         buf: &mut PacketBuf,
         res: &Result<Flow<Ipv6Addr>, DropReason>,
-        hint: Option<KeyHash>,
+        hint: Option<(&V6Key, KeyHash)>,
         now: Millis,
     ) -> Action {
         w.process_6to4_flow(buf, res, hint, now)
@@ -488,12 +488,15 @@ impl Half for FourToSix {
         w: &mut Worker,
         buf: &mut PacketBuf,
         res: &Result<Flow<Ipv4Addr>, DropReason>,
-        hint: Option<KeyHash>,
+        hint: Option<(&V4Key, KeyHash)>,
         now: Millis,
     ) -> Action {
-        w.process_4to6_flow(buf, res, hint, now)
+        w.process_4to6_flow(buf, res, hint.map(|(_, h)| h), now)
     }
 }
+
+/// `key_of` for a packet without a session key.
+const NO_KEY: u8 = u8::MAX;
 
 /// One step's result: what the next step needs, or the packet's fate.
 type Step<T> = Result<T, Action>;
@@ -787,13 +790,13 @@ impl Worker {
     }
 
     /// `process_6to4` with the packet parsed, and perhaps its session key
-    /// hashed (`hint`, from `fast_key_6` of this very flow).
+    /// and that key's hash (`hint`, from `fast_key_6` of this very flow).
     #[inline]
     fn process_6to4_flow(
         &mut self,
         buf: &mut PacketBuf,
         res: &Result<Flow<Ipv6Addr>, DropReason>,
-        hint: Option<KeyHash>,
+        hint: Option<(&V6Key, KeyHash)>,
         now: Millis,
     ) -> Action {
         let flow = match res {
@@ -801,8 +804,8 @@ impl Worker {
             Err(r) => return self.drop_xlat(*r),
         };
         // Established sessions first (a hint says the packet is ours).
-        if let Some(h) = hint {
-            if let Some(a) = self.established_6(buf, flow, h, now) {
+        if let Some((k, h)) = hint {
+            if let Some(a) = self.established_6(buf, flow, k, h, now) {
                 return a;
             }
         }
@@ -823,7 +826,7 @@ impl Worker {
                 dir: Direction::SixToFour,
             };
         }
-        match self.pipeline_6to4(buf, flow, hint, now) {
+        match self.pipeline_6to4(buf, flow, hint.map(|(_, h)| h), now) {
             Ok(a) | Err(a) => a,
         }
     }
@@ -834,38 +837,34 @@ impl Worker {
     /// without the general path's intermediate tuples. `None`, with nothing
     /// changed, when the packet is not one of those (no session, or bound
     /// for a pool address: §3.8); `pipeline_6to4` then takes it and decides
-    /// exactly as for any packet. `h` is the hash of the key `fast_key_6`
-    /// made from `flow`, which says that `flow` is this worker's, no ICMP
+    /// exactly as for any packet. `key` (hashed: `h`) is what `fast_key_6`
+    /// made of `flow`, which says that `flow` is this worker's, no ICMP
     /// error and no non-first fragment, and to an address under the prefix.
     #[inline(always)]
     fn established_6(
         &mut self,
         buf: &mut PacketBuf,
         flow: &Flow<Ipv6Addr>,
+        key: &V6Key,
         h: KeyHash,
         now: Millis,
     ) -> Option<Action> {
-        let t = &flow.tuple;
+        // The destination's IPv4 address, as `fast_key_6` extracted it.
+        let y4 = key.remote;
         // §3.8 loop, RFC 6052 §3.1 and §3.8 hairpinning: the general path's.
-        if self.under_prefix(&t.src) {
+        if self.under_prefix(&key.v6) || !self.permits(y4) || self.layout.contains(y4) {
             return None;
         }
-        let y4 = self.extract(&t.dst)?;
-        if !self.permits(y4) || self.layout.contains(y4) {
-            return None;
-        }
-        let key = V6Key {
-            proto: t.l4,
-            v6: t.src,
-            port: t.src_port,
-            remote: y4,
-            remote_port: remote_port(t.l4, t.dst_port),
-        };
-        let s = self.tables.session_by_v6_hashed(h, &key)?;
+        let s = self.tables.session_by_v6_hashed(h, key)?;
         // §3.5.1 / §3.5.2.2 / §3.5.3: refresh, then §3.6 (T, t) -> (Y, y).
-        let b = self.refresh(s, t.l4, Side::V6, flow.tcp_flags, now);
+        let l4 = key.proto;
+        let b = self.refresh(s, l4, Side::V6, flow.tcp_flags, now);
         let (t4, t_port) = (b.v4, b.v4_port);
-        let y_port = if t.l4 == L4::Icmp { t_port } else { t.dst_port };
+        let y_port = if l4 == L4::Icmp {
+            t_port
+        } else {
+            flow.tuple.dst_port
+        };
         let plan = Plan {
             outer: Rewrite {
                 src: t4,
@@ -1269,7 +1268,8 @@ impl Worker {
         assert!(actions.len() >= pkts.len(), "fewer actions than packets");
         for (ps, acts) in pkts.chunks_mut(BURST).zip(actions.chunks_mut(BURST)) {
             let mut flows: [Option<Result<Flow<H::Addr>, DropReason>>; BURST] = [None; BURST];
-            let mut hints: [Option<KeyHash>; BURST] = [None; BURST];
+            // Which key (in `ks`, `hs`) each packet has, if any.
+            let mut key_of = [NO_KEY; BURST];
             let mut hs = [KeyHash::default(); BURST];
             let mut ks = [H::FILL; BURST];
             let mut n = 0;
@@ -1277,10 +1277,9 @@ impl Worker {
                 let res = H::flow(p.data());
                 if let Ok(f) = &res {
                     if let Some(k) = H::fast_key(self, f) {
-                        let h = H::hash(&self.tables, &k);
-                        hints[i] = Some(h);
-                        hs[n] = h;
+                        hs[n] = H::hash(&self.tables, &k);
                         ks[n] = k;
+                        key_of[i] = n as u8;
                         n += 1;
                     }
                 }
@@ -1289,14 +1288,12 @@ impl Worker {
             if self.tables.sessions_len() >= WARM_MIN_SESSIONS {
                 H::warm(&self.tables, &ks[..n], &hs[..n]);
             }
-            for ((p, a), (f, h)) in ps
-                .iter_mut()
-                .zip(acts.iter_mut())
-                .zip(flows.iter().zip(hints))
-            {
-                if let Some(res) = f {
-                    *a = H::process(self, p, res, h, now);
-                }
+            for (i, (p, a)) in ps.iter_mut().zip(acts.iter_mut()).enumerate() {
+                let (Some(Some(res)), Some(&j)) = (flows.get(i), key_of.get(i)) else {
+                    continue;
+                };
+                let hint = ks.get(usize::from(j)).zip(hs.get(usize::from(j)).copied());
+                *a = H::process(self, p, res, hint, now);
             }
         }
     }
