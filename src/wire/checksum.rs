@@ -43,26 +43,35 @@ pub fn sum(data: &[u8]) -> u32 {
 pub fn sum_fixed<const N: usize>(data: &[u8; N]) -> u32 {
     // RFC 1071 §2 (B), byte order independence: the words are summed in
     // the machine's own byte order (no byte swap per word) and only the
-    // folded result is swapped to network order. Exactly `sum`'s value:
+    // folded result is swapped to network order. Parallel summation: 64
+    // bits at a time, each carry out added back in (end-around carry, so
+    // the accumulator holds the same one's-complement sum; it is 0 only
+    // for all-zero data). The last 1 to 7 bytes are one more word, padded
+    // with zeros as RFC 1071 pads an odd last byte. Exactly `sum`'s value:
     // both are the one non-zero 16-bit representative of the same
     // one's-complement sum (or 0 for all-zero data).
-    let (quads, rest) = data.as_chunks::<4>();
+    let (words, rest) = data.as_chunks::<8>();
     let mut acc: u64 = 0;
-    for q in quads {
-        acc += u64::from(u32::from_ne_bytes(*q));
+    for w in words {
+        acc = add_carry(acc, u64::from_ne_bytes(*w));
     }
-    match *rest {
-        [a, b, c] => {
-            acc += u64::from(u16::from_ne_bytes([a, b])) + u64::from(u16::from_ne_bytes([c, 0]))
-        }
-        [a, b] => acc += u64::from(u16::from_ne_bytes([a, b])),
-        [a] => acc += u64::from(u16::from_ne_bytes([a, 0])),
-        _ => {}
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        acc = add_carry(acc, u64::from_ne_bytes(last));
     }
     u32::from(u16::from_be(fold64(acc)))
 }
 
-/// Folds a 64-bit sum of 32-bit words into 16 bits (RFC 1071 §2 (B)).
+/// `a + b` in one's-complement arithmetic on 64 bits: the carry out is
+/// added back in.
+#[inline(always)]
+fn add_carry(a: u64, b: u64) -> u64 {
+    let (s, carry) = a.overflowing_add(b);
+    s + u64::from(carry)
+}
+
+/// Folds a 64-bit one's-complement sum into 16 bits (RFC 1071 §2 (B)).
 #[inline]
 fn fold64(acc: u64) -> u16 {
     // The end-around carry of the two 32-bit halves in one addition: the
@@ -249,17 +258,27 @@ mod tests {
             prop_assert_eq!(sum_ipv4_addr(Ipv4Addr::from(a4)), sum(&a4));
         }
 
-        /// `sum_fixed` equals `sum` for every length class (0 to 3 bytes
-        /// after the last 32-bit word).
+        /// `sum_fixed` equals `sum` for every length class (0 to 7 bytes
+        /// after the last 64-bit word), and where words carry out (all
+        /// ones).
         #[test]
         fn sum_fixed_equals_sum(
             a in any::<[u8; 20]>(), b in any::<[u8; 13]>(), c in any::<[u8; 6]>(), d in any::<[u8; 7]>(),
+            e in any::<[u8; 32]>(), f in any::<[u8; 1]>(), g in any::<[u8; 15]>(), h in any::<[u8; 40]>(),
+            ones in 1usize..48,
         ) {
             prop_assert_eq!(sum_fixed(&a), sum(&a));
             prop_assert_eq!(sum_fixed(&b), sum(&b));
             prop_assert_eq!(sum_fixed(&c), sum(&c));
             prop_assert_eq!(sum_fixed(&d), sum(&d));
+            prop_assert_eq!(sum_fixed(&e), sum(&e));
+            prop_assert_eq!(sum_fixed(&f), sum(&f));
+            prop_assert_eq!(sum_fixed(&g), sum(&g));
+            prop_assert_eq!(sum_fixed(&h), sum(&h));
             prop_assert_eq!(sum_fixed(&[]), sum(&[]));
+            let mut m = [0xFFu8; 48];
+            m[ones..].fill(0);
+            prop_assert_eq!(sum_fixed(&m), sum(&m));
         }
 
         /// The branch-free fold equals folding until no carry is left.
