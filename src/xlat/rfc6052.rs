@@ -26,6 +26,7 @@ const U_OCTET: usize = 8;
 pub const WELL_KNOWN: Nat64Prefix = Nat64Prefix {
     addr: Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
     len: 96,
+    mask_ne: mask(96).to_be(),
 };
 
 /// Why a prefix is not usable as a NAT64 prefix.
@@ -68,6 +69,9 @@ impl std::error::Error for PrefixError {}
 pub struct Nat64Prefix {
     addr: Ipv6Addr,
     len: u8,
+    /// `mask(len)` in the address bytes' own order, for `contains` (made
+    /// from `len` alone, so equality and hashing are those of addr/len).
+    mask_ne: u128,
 }
 
 impl Nat64Prefix {
@@ -88,7 +92,11 @@ impl Nat64Prefix {
         if u128::from(addr) & !mask(len) != 0 {
             return Err(PrefixError::HostBitsSet);
         }
-        Ok(Nat64Prefix { addr, len })
+        Ok(Nat64Prefix {
+            addr,
+            len,
+            mask_ne: mask(len).to_be(),
+        })
     }
 
     /// The prefix's address (all bits past `len` zero).
@@ -111,10 +119,11 @@ impl Nat64Prefix {
     /// Whether `v6` lies under this prefix.
     #[inline]
     pub fn contains(&self, v6: &Ipv6Addr) -> bool {
-        // Compared in the bytes' own order (`to_be` puts the mask there),
-        // so neither address is byte-swapped on every packet.
-        let m = mask(self.len).to_be();
-        (u128::from_ne_bytes(v6.octets()) ^ u128::from_ne_bytes(self.addr.octets())) & m == 0
+        // Compared in the bytes' own order (the mask was put there when the
+        // prefix was made), so neither address is byte-swapped on every
+        // packet.
+        (u128::from_ne_bytes(v6.octets()) ^ u128::from_ne_bytes(self.addr.octets())) & self.mask_ne
+            == 0
     }
 
     /// RFC 6052 §2.3: the IPv4-embedded IPv6 address of `v4`. The IPv4 bits
@@ -182,11 +191,11 @@ impl Nat64Prefix {
 
 /// Network mask of `len` leading one bits.
 #[inline]
-fn mask(len: u8) -> u128 {
+const fn mask(len: u8) -> u128 {
     match len {
         0 => 0,
         l if l >= 128 => u128::MAX,
-        l => u128::MAX << (128 - u32::from(l)),
+        l => u128::MAX << (128 - l as u32),
     }
 }
 
