@@ -68,8 +68,23 @@ pub fn encap(pkt: &mut crate::xlat::buf::PacketBuf, dst: Mac, src: Mac, ethertyp
     if !pkt.prepend(ETHER_HDR) {
         return false;
     }
-    write_ether(pkt.data_mut(), dst, src, ethertype);
-    true
+    // Built as a fixed-size array and stored whole: no per-field bounds
+    // checks (this runs for every forwarded packet).
+    let mut h = [0u8; ETHER_HDR];
+    h[..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&src);
+    h[12..].copy_from_slice(&ethertype.to_be_bytes());
+    match pkt.data_mut().first_chunk_mut::<ETHER_HDR>() {
+        Some(out) => {
+            *out = h;
+            true
+        }
+        // Never: the packet just grew by ETHER_HDR bytes. Left as it was.
+        None => {
+            let _ = pkt.adj(ETHER_HDR);
+            false
+        }
+    }
 }
 
 /// Strip `l3` bytes of L2 header; false if shorter.
