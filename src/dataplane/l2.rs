@@ -150,18 +150,17 @@ pub fn neighbor_solicit(buf: &mut [u8], src_mac: Mac, src_ip: Ipv6Addr, target: 
 
 /// Whether `a` and `b` share their first `len` bits.
 fn same_prefix_v4(a: Ipv4Addr, b: Ipv4Addr, len: u8) -> bool {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(len.min(32)))
-        .unwrap_or(0);
-    (u32::from(a) ^ u32::from(b)) & mask == 0
+    // The differing bits, shifted down past the prefix: none may be left
+    // (a shift, not a mask built per call; it runs for every packet).
+    let len = u32::from(len.min(32));
+    len == 0 || (u32::from(a) ^ u32::from(b)) >> (32 - len) == 0
 }
 
 /// Whether `a` and `b` share their first `len` bits.
 fn same_prefix_v6(a: &Ipv6Addr, b: &Ipv6Addr, len: u8) -> bool {
-    let mask = u128::MAX
-        .checked_shl(128 - u32::from(len.min(128)))
-        .unwrap_or(0);
-    (u128::from(*a) ^ u128::from(*b)) & mask == 0
+    // As `same_prefix_v4`.
+    let len = u32::from(len.min(128));
+    len == 0 || (u128::from(*a) ^ u128::from(*b)) >> (128 - len) == 0
 }
 
 /// Next hop: the destination itself when under the link's prefix, else the gateway.
@@ -399,5 +398,34 @@ pub(crate) mod tests {
         bad[0] = 0x55;
         assert_eq!(next_hop(&own, &bad), None);
         assert_eq!(next_hop(&own, &[]), None);
+    }
+
+    proptest::proptest! {
+        /// `same_prefix_v4` / `same_prefix_v6` against a bit-by-bit
+        /// comparison of the first `len` bits, for every length (past the
+        /// address's too), with addresses that differ in one bit or anywhere.
+        #[test]
+        fn same_prefix_is_the_first_len_bits(
+            a in proptest::prelude::any::<u128>(),
+            other in proptest::prelude::any::<u128>(),
+            flip in 0u32..128,
+            near in proptest::prelude::any::<bool>(),
+        ) {
+            let b = if near { a ^ (1u128 << flip) } else { other };
+            let bit = |x: u128, i: u32, w: u32| (x >> (w - 1 - i)) & 1;
+            let (a4, b4) = (a >> 96, b >> 96);
+            for len in 0u8..=140 {
+                let want6 = (0..u32::from(len.min(128))).all(|i| bit(a, i, 128) == bit(b, i, 128));
+                proptest::prop_assert_eq!(
+                    same_prefix_v6(&Ipv6Addr::from(a), &Ipv6Addr::from(b), len),
+                    want6
+                );
+                let want4 = (0..u32::from(len.min(32))).all(|i| bit(a4, i, 32) == bit(b4, i, 32));
+                proptest::prop_assert_eq!(
+                    same_prefix_v4(Ipv4Addr::from(a4 as u32), Ipv4Addr::from(b4 as u32), len),
+                    want4
+                );
+            }
+        }
     }
 }
