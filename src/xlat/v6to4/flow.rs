@@ -18,6 +18,7 @@ use crate::xlat::{DropReason, Flow, Tuple, L4};
 /// `IcmpUntranslatable` for ICMPv6 other than echo and errors (§5.2),
 /// `Fragment` for fragmented ICMPv6, `IcmpInnerBad` for an error quoting
 /// an error or too little to read a tuple from.
+#[inline]
 pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     match flow6_plain(pkt) {
         Some(flow) => Ok(flow),
@@ -25,7 +26,9 @@ pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     }
 }
 
-/// [`flow6`] for every packet, without the shortcut.
+/// [`flow6`] for every packet, without the shortcut. Out of line, so the
+/// common case inlined where `flow6` is called does not carry it.
+#[inline(never)]
 pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     let info = Ipv6Info::parse(pkt)?;
     if info.frag.is_some() {
@@ -91,6 +94,7 @@ pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
 /// whole. `None` for anything else (or anything wrong), which [`flow6`]
 /// then reads in full; for what this accepts, that reading gives the same
 /// flow (no extension header, so no fragment; the same transport views).
+#[inline]
 pub(super) fn flow6_plain(pkt: &[u8]) -> Option<Flow<Ipv6Addr>> {
     let (hdr, rest) = pkt.split_first_chunk::<IPV6_HEADER_LEN>()?;
     let ip = Ipv6Packet::new_unchecked(hdr);
