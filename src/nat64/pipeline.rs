@@ -491,7 +491,7 @@ impl Half for FourToSix {
         hint: Option<(&V4Key, KeyHash)>,
         now: Millis,
     ) -> Action {
-        w.process_4to6_flow(buf, res, hint.map(|(_, h)| h), now)
+        w.process_4to6_flow(buf, res, hint, now)
     }
 }
 
@@ -1316,19 +1316,28 @@ impl Worker {
     }
 
     /// `process_4to6` with the packet parsed, and perhaps its session key
-    /// hashed (`hint`, from `fast_key_4` of this very flow).
+    /// and that key's hash (`hint`, from `fast_key_4` of this very flow).
     #[inline]
     fn process_4to6_flow(
         &mut self,
         buf: &mut PacketBuf,
         res: &Result<Flow<Ipv4Addr>, DropReason>,
-        hint: Option<KeyHash>,
+        hint: Option<(&V4Key, KeyHash)>,
         now: Millis,
     ) -> Action {
         let flow = match res {
             Ok(f) => f,
             Err(r) => return self.drop_xlat(*r),
         };
+        // Established sessions first. A session in this worker's tables
+        // means its pool port is this worker's (only the owner of a port
+        // maps it), so the ownership check below would pass.
+        if let Some((k, h)) = hint {
+            if let Some(a) = self.established_4(buf, flow, k, h, now) {
+                return a;
+            }
+        }
+        let hint = hint.map(|(_, h)| h);
         // Ownership first: the worker of the pool port the packet is for
         // (for an ICMP error, the source of the packet it quotes).
         let (a, p, l4) = match flow.inner {
@@ -1355,6 +1364,58 @@ impl Worker {
         match self.pipeline_4to6(buf, flow, hint, now) {
             Ok(a) | Err(a) => a,
         }
+    }
+
+    /// `pipeline_4to6` for a packet of an established session, as
+    /// `established_6`: the same check (RFC 6052 §3.1), the session found
+    /// and refreshed (§3.5), the same rewrite (§3.6) and translation
+    /// (§3.7). `None`, with nothing changed, when there is no session.
+    /// `key` (hashed: `h`) is what `fast_key_4` made of `flow` (no ICMP
+    /// error, no non-first fragment).
+    #[inline(always)]
+    fn established_4(
+        &mut self,
+        buf: &mut PacketBuf,
+        flow: &Flow<Ipv4Addr>,
+        key: &V4Key,
+        h: KeyHash,
+        now: Millis,
+    ) -> Option<Action> {
+        // The remote (Y, y) is the packet's source (`incoming_4`'s check).
+        let y4 = key.remote;
+        if !self.permits(y4) {
+            return None;
+        }
+        let s = self.tables.session_by_v4_hashed(h, key)?;
+        let l4 = key.proto;
+        // Only the owner of a pool port maps it, so a session in this
+        // worker's tables is for one of its ports.
+        debug_assert_eq!(
+            self.layout.owner(key.v4, key.port, l4),
+            Some(self.id),
+            "a session for another worker's pool port"
+        );
+        // §3.5.1 / §3.5.2.2 / §3.5.3: refresh, then §3.6 (Y', y) -> (X', x).
+        let b = self.refresh(s, l4, Side::V4, flow.tcp_flags, now);
+        let (x6, x_port) = (b.v6, b.v6_port);
+        let y_port = if l4 == L4::Icmp {
+            x_port
+        } else {
+            flow.tuple.src_port
+        };
+        let plan = Plan {
+            outer: Rewrite {
+                src: self.prefix.embed(y4),
+                dst: x6,
+                src_port: y_port,
+                dst_port: x_port,
+            },
+            inner: None,
+        };
+        // §3.7.
+        Some(match self.translate_4(buf, &plan) {
+            Ok(a) | Err(a) => a,
+        })
     }
 
     fn pipeline_4to6(
