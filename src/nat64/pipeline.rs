@@ -516,10 +516,6 @@ pub struct Worker {
     id: u16,
     n_workers: u16,
     prefix: Nat64Prefix,
-    /// The prefix's bits and mask as the address bytes read in native
-    /// order (no byte swap per packet), for the per-packet checks.
-    prefix_bits: u128,
-    prefix_mask: u128,
     /// The prefix is a /96: the IPv4 address is the last four bytes.
     prefix_96: bool,
     /// RFC 6052 §3.1 applies: the well-known prefix without
@@ -571,14 +567,6 @@ impl Worker {
             id: worker,
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
-            prefix_bits: u128::from_ne_bytes(cfg.translation.prefix.addr().octets()),
-            prefix_mask: u128::from_ne_bytes(
-                match cfg.translation.prefix.len() {
-                    0 => 0,
-                    l => u128::MAX << (128 - u32::from(l.min(128))),
-                }
-                .to_be_bytes(),
-            ),
             prefix_96: cfg.translation.prefix.len() == 96,
             global_only: cfg.translation.prefix.is_well_known()
                 && !cfg.translation.allow_non_global_ipv4,
@@ -631,11 +619,10 @@ impl Worker {
         self.held.used
     }
 
-    /// Whether `v6` lies under the NAT64 prefix (`Nat64Prefix::contains`
-    /// with the mask computed once).
+    /// Whether `v6` lies under the NAT64 prefix.
     #[inline(always)]
     fn under_prefix(&self, v6: &Ipv6Addr) -> bool {
-        (u128::from_ne_bytes(v6.octets()) ^ self.prefix_bits) & self.prefix_mask == 0
+        self.prefix.contains(v6)
     }
 
     /// RFC 6052 §2.3: the IPv4 address embedded in `v6`, `None` off the
