@@ -17,6 +17,8 @@ pub use buf::PacketBuf;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::wire::{ip_proto, TcpPacket, UdpPacket};
+
 /// Translation settings taken from `[translation]` and the port MTUs.
 #[derive(Debug, Clone)]
 pub struct XlatConfig {
@@ -89,6 +91,35 @@ pub enum L4 {
     Tcp,
     Udp,
     Icmp,
+}
+
+/// The transport of a whole TCP segment or UDP datagram `upper` (IP
+/// protocol `proto`), as the plain readers take it: kind, source and
+/// destination port, TCP flags (0 for UDP); `None` for another protocol
+/// or a header that does not fit (`TcpPacket::new_checked`,
+/// `UdpPacket::new_checked_header`).
+#[inline(always)]
+pub(crate) fn plain_ports(proto: u8, upper: &[u8]) -> Option<(L4, u16, u16, u8)> {
+    match proto {
+        ip_proto::TCP => {
+            let tcp = TcpPacket::new_checked(upper).ok()?;
+            Some((L4::Tcp, tcp.src_port(), tcp.dst_port(), tcp.flags()))
+        }
+        ip_proto::UDP => {
+            let udp = UdpPacket::new_checked_header(upper).ok()?;
+            Some((L4::Udp, udp.src_port(), udp.dst_port(), 0))
+        }
+        _ => None,
+    }
+}
+
+/// What a fast path keeps of a plain TCP or UDP packet
+/// (`v6to4::plain6`, `v4to6::plain4`), read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plain<A> {
+    pub tuple: Tuple<A>,
+    /// TCP flags of the segment (0 for UDP).
+    pub tcp_flags: u8,
 }
 
 /// A transport 5-tuple as seen in a packet (RFC 6146 §3.4).

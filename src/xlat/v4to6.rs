@@ -31,8 +31,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    DropReason, Flow, PacketBuf, Plan, ReplyReason, Rewrite, Tuple, Verdict, XlatConfig, XlatState,
-    L4,
+    DropReason, Flow, PacketBuf, Plain, Plan, ReplyReason, Rewrite, Tuple, Verdict, XlatConfig,
+    XlatState, L4,
 };
 use crate::wire::{
     self, checksum as csum, icmpv4_type, icmpv6_type, ip_proto, Icmpv4Packet, Icmpv6Packet,
@@ -334,25 +334,35 @@ fn translate_plain(
     plan: &Plan<Ipv6Addr>,
     cfg: &XlatConfig,
 ) -> Option<Verdict> {
-    let outer = &plan.outer;
+    let hdr = plain_header(buf, cfg)?;
+    if !matches!(
+        Ipv4Packet::new_unchecked(&hdr[..]).protocol(),
+        ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP
+    ) {
+        return None;
+    }
+    rewrite_plain(buf, &plan.outer, cfg)?;
+    Some(Verdict::Forward)
+}
+
+/// The header checks of [`translate_plain`], whatever the protocol: the
+/// header (a copy) when they pass.
+#[inline(always)]
+fn plain_header(buf: &PacketBuf, cfg: &XlatConfig) -> Option<[u8; IPV4_HDR]> {
     if buf.headroom() < IPV6_HDR - IPV4_HDR {
         return None;
     }
-    let data = buf.data_mut();
-    let pkt_len = data.len();
-    let (hdr, rest) = data.split_first_chunk_mut::<IPV4_HDR>()?;
-    let ip = Ipv4Packet::new_unchecked(&*hdr);
+    let data = buf.data();
+    let hdr = data.first_chunk::<IPV4_HDR>()?;
+    let ip = Ipv4Packet::new_unchecked(&hdr[..]);
     let total = usize::from(ip.total_len());
-    let proto = ip.protocol();
-    let ttl = ip.ttl();
     // 0x45: version 4, IHL 5 (so no options, and no source route).
     if hdr[0] != 0x45
         || total < IPV4_HDR
-        || total > pkt_len
+        || total > data.len()
         || ip.more_frags()
         || ip.frag_offset() != 0
-        || ttl <= 1
-        || !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP)
+        || ip.ttl() <= 1
         || martian(ip.src_addr())
         || csum::sum_fixed(hdr) != 0xFFFF
     {
@@ -361,20 +371,43 @@ fn translate_plain(
     // §4.1 Payload Length: Total Length minus the header; §4 / §4.1: a
     // DF=1 packet must fit the IPv6 link, a DF=0 one the lowest IPv6 MTU
     // too (else it is fragmented).
-    let l4_len = total - IPV4_HDR;
     let mtu = if ip.dont_frag() {
         cfg.ipv6_mtu
     } else {
         cfg.lowest_ipv6_mtu.min(cfg.ipv6_mtu)
     };
-    if IPV6_HDR + l4_len > usize::from(mtu) {
+    if IPV6_HDR + total - IPV4_HDR > usize::from(mtu) {
         return None;
     }
+    Some(*hdr)
+}
+
+/// The rewrite of [`translate_plain`], for a packet that passed
+/// `plain_header` with TCP, UDP or ICMP: §4.5 (or §4.2 for Echo and Echo
+/// Reply), then §4.1. `None`, with the packet untouched, when the transport
+/// header refuses (too short, a UDP checksum of 0, ICMP other than echo);
+/// else the buffer holds the IPv6 packet. [`plain4`] makes the same checks
+/// for a fast path.
+#[inline(always)]
+pub(crate) fn rewrite_plain(
+    buf: &mut PacketBuf,
+    outer: &Rewrite<Ipv6Addr>,
+    cfg: &XlatConfig,
+) -> Option<()> {
+    if buf.headroom() < IPV6_HDR - IPV4_HDR {
+        return None;
+    }
+    let data = buf.data_mut();
+    let (hdr, rest) = data.split_first_chunk_mut::<IPV4_HDR>()?;
+    let ip = Ipv4Packet::new_unchecked(&*hdr);
+    let total = usize::from(ip.total_len());
+    let proto = ip.protocol();
+    let l4_len = total.checked_sub(IPV4_HDR)?;
     let fields = V6Fields {
         tc: traffic_class(ip.tos(), cfg),
         payload_len: l4_len,
         next: next_header(proto),
-        hop: ttl - 1,
+        hop: ip.ttl().wrapping_sub(1),
         src: &outer.src,
         dst: &outer.dst,
     };
@@ -399,14 +432,43 @@ fn translate_plain(
         rewrite_ports_plain(seg, proto, old_addrs, new, outer)?;
     }
     buf.truncate(total);
+    // The headroom was checked first.
     let grown = buf.prepend(IPV6_HDR - IPV4_HDR);
     debug_assert!(grown);
-    match buf.data_mut().first_chunk_mut::<IPV6_HDR>() {
-        Some(out) => write_ipv6_header(out, &fields),
-        // Unreachable: the packet held 20 bytes and grew by 20.
-        None => return Some(Verdict::Drop(DropReason::Truncated)),
+    // Always there: the packet held 20 bytes and grew by 20.
+    if let Some(out) = buf.data_mut().first_chunk_mut::<IPV6_HDR>() {
+        write_ipv6_header(out, &fields);
     }
-    Some(Verdict::Forward)
+    Some(())
+}
+
+/// A TCP or UDP packet (UDP with a checksum) that `translate_plain` takes:
+/// its tuple; `None` for anything else. For what this accepts, [`flow4`]
+/// gives the same tuple (no inner tuple, not a fragment, the same TCP
+/// flags) and [`translate_4to6`] with an outer rewrite `r` does what
+/// [`rewrite_plain`] with `r` does, which cannot refuse it: unit tests
+/// compare them.
+#[inline(always)]
+pub fn plain4(buf: &PacketBuf, cfg: &XlatConfig) -> Option<Plain<Ipv4Addr>> {
+    let hdr = plain_header(buf, cfg)?;
+    let ip = Ipv4Packet::new_unchecked(&hdr[..]);
+    let total = usize::from(ip.total_len());
+    let seg = buf.data().get(IPV4_HDR..total)?;
+    let (l4, src_port, dst_port, tcp_flags) = super::plain_ports(ip.protocol(), seg)?;
+    // A UDP checksum of 0 is the full path's to compute or drop.
+    if l4 == L4::Udp && seg.get(6..8) == Some(&[0, 0][..]) {
+        return None;
+    }
+    Some(Plain {
+        tuple: Tuple {
+            l4,
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            src_port,
+            dst_port,
+        },
+        tcp_flags,
+    })
 }
 
 /// §4.5 for [`translate_plain`]: new ports and the checksum updated from

@@ -1350,14 +1350,92 @@ fn burst6_packet(k: (u8, u16, u16, u16, u8)) -> Vec<u8> {
     }
 }
 
+/// `process_*_burst` gives exactly what `process_*` gives one packet at a
+/// time, in order: same actions, same bytes, same counters and table
+/// sizes, then the same expiries. The IPv6 packets `six` (see
+/// `burst6_packet`) go first, then their answers with `unsolicited` IPv4
+/// packets among them, then `six` again on established sessions.
+fn burst_equals_one_by_one(
+    six: &[(u8, u16, u16, u16, u8)],
+    unsolicited: &[(u8, u16, bool)],
+    burst: usize,
+    workers: u16,
+) {
+    let o = Opts {
+        block_size: 64,
+        ..Opts::default()
+    };
+    let mut one = worker_n(&o, 0, workers);
+    let mut many = worker_n(&o, 0, workers);
+    let pkts6: Vec<Vec<u8>> = six.iter().map(|k| burst6_packet(*k)).collect();
+    let want6: Vec<(Action, Vec<u8>)> = pkts6.iter().map(|p| run6(&mut one, p, 10)).collect();
+    let got6 = run_bursts(&mut many, &pkts6, 10, true, burst);
+    assert_eq!(&got6, &want6);
+    // The answers, in the same order, and unsolicited IPv4 packets
+    // (no BIB, held SYNs) between them.
+    let mut pkts4: Vec<Vec<u8>> = want6
+        .iter()
+        .filter(|(a, _)| *a == Action::Forward)
+        .filter_map(|(_, out)| reverse4(out))
+        .collect();
+    for (i, (host, port, tcp)) in unsolicited.iter().enumerate() {
+        let t4 = Ipv4Addr::new(192, 0, 2, *host);
+        let p = if *tcp {
+            tcp4(Z4, 5000, t4, *port, tcp::flags::SYN)
+        } else {
+            udp4(Z4, 5000, t4, *port)
+        };
+        let at = (i * 7) % (pkts4.len() + 1);
+        pkts4.insert(at, p);
+    }
+    let want4: Vec<(Action, Vec<u8>)> = pkts4.iter().map(|p| run4(&mut one, p, 20)).collect();
+    let got4 = run_bursts(&mut many, &pkts4, 20, false, burst);
+    assert_eq!(&got4, &want4);
+    // And the IPv6 side again, now with established sessions.
+    let again6: Vec<(Action, Vec<u8>)> = pkts6.iter().map(|p| run6(&mut one, p, 30)).collect();
+    let got6 = run_bursts(&mut many, &pkts6, 30, true, burst);
+    assert_eq!(&got6, &again6);
+    assert_eq!(
+        format!("{:?}", one.counters()),
+        format!("{:?}", many.counters())
+    );
+    assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
+    assert_eq!(one.tables().bib_len(), many.tables().bib_len());
+    assert_eq!(one.held_syns(), many.held_syns());
+    // The same TCP states and timers: past the transitory lifetime
+    // (sessions a FIN or RST moved) but within the others, the same
+    // sessions expire and the same held SYNs are answered.
+    let later = after(30, one.timeouts.tcp_transitory);
+    assert!(later < 30 + one.timeouts.udp.min(one.timeouts.tcp_established));
+    assert_eq!(tick(&mut one, later), tick(&mut many, later));
+    assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
+    assert_eq!(one.tables().bib_len(), many.tables().bib_len());
+    assert_eq!(
+        format!("{:?}", one.counters()),
+        format!("{:?}", many.counters())
+    );
+}
+
+/// Mostly whole TCP and UDP packets (kinds 0, 1, 2, 7, 8, 9, 11), now and
+/// then something else: short bursts of these are often plain throughout,
+/// which sends them down the fast path (`pipeline::fast`).
+fn plain6_strategy() -> impl Strategy<Value = (u8, u16, u16, u16, u8)> {
+    (
+        prop::sample::select(vec![0u8, 0, 1, 2, 7, 7, 8, 9, 11, 0, 1, 7, 3, 10, 12, 4]),
+        0u16..4,
+        1u16..3,
+        1024u16..1030,
+        1u8..3,
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
-    /// `process_*_burst` gives exactly what `process_*` gives one packet at
-    /// a time, in order: same actions, same bytes, same counters and
-    /// table sizes. Packets of one new flow share bursts, other workers'
-    /// subscribers are handed off, junk is dropped, hairpins and held SYNs
-    /// happen, bursts are shorter and longer than `BURST`.
+    /// `burst_equals_one_by_one` over any mix: packets of one new flow
+    /// share bursts, other workers' subscribers are handed off, junk is
+    /// dropped, hairpins and held SYNs happen, bursts are shorter and
+    /// longer than `BURST`.
     #[test]
     fn prop_burst_equals_one_by_one(
         six in proptest::collection::vec(burst6_strategy(), 1..120),
@@ -1365,50 +1443,20 @@ proptest! {
         burst in 1usize..70,
         workers in 1u16..3,
     ) {
-        let o = Opts { block_size: 64, ..Opts::default() };
-        let mut one = worker_n(&o, 0, workers);
-        let mut many = worker_n(&o, 0, workers);
-        let pkts6: Vec<Vec<u8>> = six.iter().map(|k| burst6_packet(*k)).collect();
-        let want6: Vec<(Action, Vec<u8>)> = pkts6.iter().map(|p| run6(&mut one, p, 10)).collect();
-        let got6 = run_bursts(&mut many, &pkts6, 10, true, burst);
-        prop_assert_eq!(&got6, &want6);
-        // The answers, in the same order, and unsolicited IPv4 packets
-        // (no BIB, held SYNs) between them.
-        let mut pkts4: Vec<Vec<u8>> = want6
-            .iter()
-            .filter(|(a, _)| *a == Action::Forward)
-            .filter_map(|(_, out)| reverse4(out))
-            .collect();
-        for (i, (host, port, tcp)) in unsolicited.iter().enumerate() {
-            let t4 = Ipv4Addr::new(192, 0, 2, *host);
-            let p = if *tcp {
-                tcp4(Z4, 5000, t4, *port, tcp::flags::SYN)
-            } else {
-                udp4(Z4, 5000, t4, *port)
-            };
-            let at = (i * 7) % (pkts4.len() + 1);
-            pkts4.insert(at, p);
-        }
-        let want4: Vec<(Action, Vec<u8>)> = pkts4.iter().map(|p| run4(&mut one, p, 20)).collect();
-        let got4 = run_bursts(&mut many, &pkts4, 20, false, burst);
-        prop_assert_eq!(&got4, &want4);
-        // And the IPv6 side again, now with established sessions.
-        let again6: Vec<(Action, Vec<u8>)> = pkts6.iter().map(|p| run6(&mut one, p, 30)).collect();
-        let got6 = run_bursts(&mut many, &pkts6, 30, true, burst);
-        prop_assert_eq!(&got6, &again6);
-        prop_assert_eq!(format!("{:?}", one.counters()), format!("{:?}", many.counters()));
-        prop_assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
-        prop_assert_eq!(one.tables().bib_len(), many.tables().bib_len());
-        prop_assert_eq!(one.held_syns(), many.held_syns());
-        // The same TCP states and timers: past the transitory lifetime
-        // (sessions a FIN or RST moved) but within the others, the same
-        // sessions expire and the same held SYNs are answered.
-        let later = after(30, one.timeouts.tcp_transitory);
-        prop_assert!(later < 30 + one.timeouts.udp.min(one.timeouts.tcp_established));
-        prop_assert_eq!(tick(&mut one, later), tick(&mut many, later));
-        prop_assert_eq!(one.tables().sessions_len(), many.tables().sessions_len());
-        prop_assert_eq!(one.tables().bib_len(), many.tables().bib_len());
-        prop_assert_eq!(format!("{:?}", one.counters()), format!("{:?}", many.counters()));
+        burst_equals_one_by_one(&six, &unsolicited, burst, workers);
+    }
+
+    /// `burst_equals_one_by_one` over mostly plain packets in short bursts:
+    /// the fast path, its fallback for a new flow or an unsolicited IPv4
+    /// packet in a plain burst, and the general path for the other bursts.
+    #[test]
+    fn prop_plain_bursts_equal_one_by_one(
+        six in proptest::collection::vec(plain6_strategy(), 1..150),
+        unsolicited in proptest::collection::vec((0u8..16, 1024u16..1100, any::<bool>()), 0..6),
+        burst in 1usize..12,
+        workers in 1u16..3,
+    ) {
+        burst_equals_one_by_one(&six, &unsolicited, burst, workers);
     }
 }
 

@@ -807,21 +807,35 @@ impl Tables {
     /// `class`'s list at its tail; O(1). With the touch granularity G > 0 a
     /// touch that keeps the class and moves the expiry by less than G only
     /// writes `expires` (see the module docs).
-    #[inline]
+    ///
+    /// The lazy case is inlined where it is called; moving the session to
+    /// another list is not (`relist`).
+    #[inline(always)]
     pub fn touch(&mut self, id: SessionId, class: TimerClass, now: Millis, timeouts: &Timeouts) {
         let g = self.granularity;
+        let e = now.saturating_add(timeouts.of(class));
         let s = &mut self.sessions[id.index()];
+        // On `class`'s list already (so not free: FREE is no class's
+        // index), listed under an expiry less than G before `e`.
+        if s.list == class.index() as u8 {
+            let listed = s.expires - Millis::from(s.slack);
+            if e >= listed && e - listed < g {
+                s.expires = e;
+                s.class = class;
+                s.slack = (e - listed) as u16;
+                return;
+            }
+        }
         if s.list == FREE {
             return;
         }
-        let e = now.saturating_add(timeouts.of(class));
-        let listed = s.expires - Millis::from(s.slack);
-        if s.list == class.index() as u8 && e >= listed && e - listed < g {
-            s.expires = e;
-            s.class = class;
-            s.slack = (e - listed) as u16;
-            return;
-        }
+        self.relist(id, class, e);
+    }
+
+    /// The rest of [`Tables::touch`]: session `id` (not free) expires at
+    /// `e` and goes to the tail of `class`'s list.
+    #[inline(never)]
+    fn relist(&mut self, id: SessionId, class: TimerClass, e: Millis) {
         self.unlink(id.0);
         let s = &mut self.sessions[id.index()];
         s.expires = e;

@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 use super::{icmp, Ipv6Info};
 use crate::wire::ipv6::HEADER_LEN as IPV6_HEADER_LEN;
 use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet, TcpPacket, UdpPacket};
-use crate::xlat::{DropReason, Flow, Tuple, L4};
+use crate::xlat::{plain_ports, DropReason, Flow, Tuple, L4};
 
 /// Reads the tuple of the IPv6 packet `pkt` (starting at its IPv6 header)
 /// without changing it: TCP, UDP or ICMPv6 echo (identifier in both
@@ -102,17 +102,7 @@ pub(super) fn flow6_plain(pkt: &[u8]) -> Option<Flow<Ipv6Addr>> {
         return None;
     }
     let upper = rest.get(..usize::from(ip.payload_len()))?;
-    let (l4, src_port, dst_port, tcp_flags) = match ip.next_header() {
-        ip_proto::TCP => {
-            let tcp = TcpPacket::new_checked(upper).ok()?;
-            (L4::Tcp, tcp.src_port(), tcp.dst_port(), tcp.flags())
-        }
-        ip_proto::UDP => {
-            let udp = UdpPacket::new_checked_header(upper).ok()?;
-            (L4::Udp, udp.src_port(), udp.dst_port(), 0)
-        }
-        _ => return None,
-    };
+    let (l4, src_port, dst_port, tcp_flags) = plain_ports(ip.next_header(), upper)?;
     Some(Flow {
         tuple: Tuple {
             l4,

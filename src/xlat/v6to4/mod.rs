@@ -32,7 +32,7 @@ pub use icmp::icmpv6_error;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{DropReason, PacketBuf, Plan, Verdict, XlatConfig, XlatState};
+use super::{DropReason, PacketBuf, Plain, Plan, Rewrite, Tuple, Verdict, XlatConfig, XlatState};
 use crate::wire::checksum;
 use crate::wire::icmpv6_type;
 use crate::wire::ip_proto;
@@ -90,27 +90,50 @@ fn translate_plain(
     cfg: &XlatConfig,
     st: &mut XlatState,
 ) -> Option<Verdict> {
-    let data = buf.data_mut();
+    let data = buf.data();
     let pkt_len = data.len();
+    let hdr = data.first_chunk::<IPV6_HEADER_LEN>()?;
+    let ip = Ipv6Packet::new_unchecked(hdr);
+    let upper_len = usize::from(ip.payload_len());
+    // §5.1 Total Length: the payload length plus 20 (no extension headers).
+    if ip.version() != 6
+        || IPV6_HEADER_LEN + upper_len > pkt_len
+        || !matches!(
+            ip.next_header(),
+            ip_proto::TCP | ip_proto::UDP | ip_proto::ICMPV6
+        )
+        || ip.hop_limit() <= 1
+        || IPV4_HEADER_LEN + upper_len > usize::from(cfg.ipv4_mtu)
+    {
+        return None;
+    }
+    rewrite_plain(buf, &plan.outer, cfg, st)?;
+    Some(Verdict::Forward)
+}
+
+/// The rewrite of [`translate_plain`], for a packet that passed its checks
+/// (version 6; the payload within the buffer; TCP, UDP or ICMPv6 right
+/// after the fixed header; hop limit above 1; fits `cfg.ipv4_mtu`): §5.5
+/// or §5.2 (echo), then §5.1. `None`, with the packet untouched, when the
+/// transport header refuses (too short, not an echo); else the buffer holds
+/// the IPv4 packet. [`plain6`] makes the same checks for a fast path.
+#[inline(always)]
+pub(crate) fn rewrite_plain(
+    buf: &mut PacketBuf,
+    rewrite: &Rewrite<Ipv4Addr>,
+    cfg: &XlatConfig,
+    st: &mut XlatState,
+) -> Option<()> {
+    let data = buf.data_mut();
     let (hdr, rest) = data.split_first_chunk_mut::<IPV6_HEADER_LEN>()?;
     let ip = Ipv6Packet::new_unchecked(&*hdr);
     let upper_len = usize::from(ip.payload_len());
     let proto = ip.next_header();
     let hop_limit = ip.hop_limit();
     let traffic_class = ip.traffic_class();
-    // §5.1 Total Length: the payload length plus 20 (no extension headers).
     let total_len = IPV4_HEADER_LEN + upper_len;
-    if ip.version() != 6
-        || IPV6_HEADER_LEN + upper_len > pkt_len
-        || !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::ICMPV6)
-        || hop_limit <= 1
-        || total_len > usize::from(cfg.ipv4_mtu)
-    {
-        return None;
-    }
     // The IPv6 addresses' sum, straight from the header's 32 address bytes.
     let old_addrs = checksum::sum_fixed(hdr.last_chunk::<32>()?);
-    let rewrite = plan.outer;
     let new_addrs = addr_sum_v4(rewrite.src, rewrite.dst);
     // The IPv4 header goes in the last 20 bytes of the IPv6 header.
     let slot = hdr.last_chunk_mut::<IPV4_HEADER_LEN>()?;
@@ -138,7 +161,7 @@ fn translate_plain(
         proto,
         cfg,
         total_len as u16,
-        hop_limit - 1,
+        hop_limit.wrapping_sub(1),
         rewrite.src,
         rewrite.dst,
         take_ident(st),
@@ -147,7 +170,38 @@ fn translate_plain(
     buf.truncate(IPV6_HEADER_LEN + upper_len);
     let trimmed = buf.adj(IPV6_HEADER_LEN - IPV4_HEADER_LEN);
     debug_assert!(trimmed);
-    Some(Verdict::Forward)
+    Some(())
+}
+
+/// A TCP or UDP packet right after the fixed header, whole, with hop limit
+/// above 1 and fitting `cfg.ipv4_mtu` (so no ICMPv6 error to send): its
+/// tuple; `None` for anything else. For what this accepts, [`flow6`] gives
+/// the same tuple (no inner tuple, not a fragment, the same TCP flags) and
+/// [`translate_6to4`] with an outer rewrite `r` does what
+/// [`rewrite_plain`] with `r` does: unit tests compare them.
+#[inline(always)]
+pub fn plain6(pkt: &[u8], cfg: &XlatConfig) -> Option<Plain<Ipv6Addr>> {
+    let (hdr, rest) = pkt.split_first_chunk::<IPV6_HEADER_LEN>()?;
+    let ip = Ipv6Packet::new_unchecked(hdr);
+    let upper_len = usize::from(ip.payload_len());
+    if ip.version() != 6
+        || ip.hop_limit() <= 1
+        || IPV4_HEADER_LEN + upper_len > usize::from(cfg.ipv4_mtu)
+    {
+        return None;
+    }
+    let upper = rest.get(..upper_len)?;
+    let (l4, src_port, dst_port, tcp_flags) = super::plain_ports(ip.next_header(), upper)?;
+    Some(Plain {
+        tuple: Tuple {
+            l4,
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            src_port,
+            dst_port,
+        },
+        tcp_flags,
+    })
 }
 
 /// Everything [`translate_plain`] leaves: the whole of §5. Kept out of

@@ -13,7 +13,7 @@ use etherparse::{
 };
 use proptest::prelude::*;
 
-use super::{flow6, icmpv6_error, translate_6to4};
+use super::{flow6, icmpv6_error, plain6, translate_6to4};
 use crate::xlat::{
     DropReason, Flow, PacketBuf, Plan, ReplyReason, Rewrite, Tuple, Verdict, XlatConfig, XlatState,
     L4,
@@ -1396,6 +1396,25 @@ fn run_full(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out {
     }
 }
 
+/// `rewrite_plain` alone on `pkt` (which `plain6` accepted).
+fn run_rewrite_plain(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out {
+    let mut mem = vec![0u8; HEADROOM + pkt.len() + 16];
+    mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
+    let mut buf = PacketBuf::new(&mut mem, HEADROOM, pkt.len()).unwrap();
+    let mut st = XlatState {
+        next_ipv4_id: FIRST_ID,
+    };
+    assert_eq!(
+        super::rewrite_plain(&mut buf, &plan.outer, cfg, &mut st),
+        Some(())
+    );
+    Out {
+        verdict: Verdict::Forward,
+        bytes: buf.data().to_vec(),
+        next_id: st.next_ipv4_id,
+    }
+}
+
 proptest! {
     /// The shortcut for plain TCP, UDP and echo packets gives exactly what
     /// the full path gives (verdict, bytes, identification counter), also
@@ -1423,6 +1442,7 @@ proptest! {
         };
         pkt[7] = hop;
         set_traffic_class(&mut pkt, tc);
+        let pristine = flips.iter().all(|&(_, x)| x == 0) && (cut == 0 || cut % 4 != 0);
         for (at, x) in flips {
             if let Some(b) = pkt.get_mut(at) {
                 *b ^= x;
@@ -1442,7 +1462,28 @@ proptest! {
         check_outcome(fast.verdict, &fast.bytes);
         prop_assert_eq!(fast.verdict, full.verdict);
         prop_assert_eq!(fast.next_id, full.next_id);
-        prop_assert_eq!(fast.bytes, full.bytes);
+        prop_assert_eq!(&fast.bytes, &full.bytes);
+        // The pipeline's burst fast path: what `plain6` accepts, `flow6`
+        // reads the same and `rewrite_plain` translates as the full path.
+        if let Some(p) = plain6(&pkt, &cfg) {
+            prop_assert_eq!(flow6(&pkt), Ok(Flow {
+                tuple: p.tuple,
+                inner: None,
+                tcp_flags: p.tcp_flags,
+                non_first_fragment: false,
+            }));
+            let direct = run_rewrite_plain(&pkt, &plan(), &cfg);
+            prop_assert_eq!(full.verdict, Verdict::Forward);
+            prop_assert_eq!(direct.next_id, full.next_id);
+            prop_assert_eq!(&direct.bytes, &full.bytes);
+        } else {
+            // Whole TCP and UDP packets that fit are never refused.
+            let upper = (pkt.len() - pad).saturating_sub(40);
+            prop_assert!(
+                !(pristine && kind < 2 && hop > 1 && 20 + upper <= usize::from(ipv4_mtu)),
+                "plain6 refused a whole packet"
+            );
+        }
     }
 }
 
