@@ -143,15 +143,15 @@ pub(crate) fn rewrite_plain(
     let done = if proto == ip_proto::ICMPV6 {
         icmp::translate_echo(upper, old_addrs, rewrite.src_port)
     } else {
-        rewrite_ports(
+        rewrite_ports_whole(
             upper,
             proto,
             old_addrs,
             new_addrs,
             rewrite.src_port,
             rewrite.dst_port,
-            false,
         )
+        .ok_or(DropReason::Truncated)
     };
     done.ok()?;
     // §5.1, the header fields as `Ipv4Header::for_packet` sets them
@@ -615,32 +615,18 @@ fn rewrite_ports(
     dst_port: u16,
     quoted: bool,
 ) -> Result<(), DropReason> {
-    let truncated = if quoted {
-        DropReason::IcmpInnerBad
-    } else {
-        DropReason::Truncated
-    };
+    if !quoted {
+        return rewrite_ports_whole(upper, proto, old_addrs, new_addrs, src_port, dst_port)
+            .ok_or(DropReason::Truncated);
+    }
     let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
     if proto == ip_proto::TCP {
-        if quoted {
-            if upper.len() < 8 {
-                return Err(truncated);
-            }
-        } else {
-            TcpPacket::new_checked(&*upper).map_err(|_| DropReason::Truncated)?;
+        if upper.len() < 8 {
+            return Err(DropReason::IcmpInnerBad);
         }
-        // The checksum is bytes 16..18 (RFC 9293 §3.1). A fixed-size head
-        // lets the accessors go without bounds checks.
         match upper.first_chunk_mut::<18>() {
-            Some(head) => {
-                let mut tcp = TcpPacket::new_unchecked(head);
-                let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
-                tcp.set_src_port(src_port);
-                tcp.set_dst_port(dst_port);
-                let csum = tcp.checksum();
-                tcp.set_checksum(checksum::update(csum, old, new));
-            }
-            // Only a quoted header may end before its checksum: the ports
+            Some(head) => tcp_ports(head, old_addrs, new, src_port, dst_port),
+            // A quoted header may end before its checksum: the ports
             // change, the checksum is left alone.
             None => {
                 let mut tcp = TcpPacket::new_unchecked(upper);
@@ -649,20 +635,75 @@ fn rewrite_ports(
             }
         }
     } else {
-        let head = upper.first_chunk_mut::<8>().ok_or(truncated)?;
-        let mut udp = UdpPacket::new_unchecked(head);
-        let old = old_addrs + u32::from(udp.src_port()) + u32::from(udp.dst_port());
-        udp.set_src_port(src_port);
-        udp.set_dst_port(dst_port);
-        let csum = udp.checksum();
-        // A zero UDP checksum (not allowed in IPv6, RFC 8200 §8.1, save for
-        // RFC 6935 tunnels) stays zero: in IPv4 it means "no checksum",
-        // which is what the sender provided.
-        if csum != 0 {
-            let updated = checksum::update(csum, old, new);
-            // RFC 768: a computed zero is sent as all ones.
-            udp.set_checksum(if updated == 0 { 0xFFFF } else { updated });
-        }
+        let head = upper
+            .first_chunk_mut::<8>()
+            .ok_or(DropReason::IcmpInnerBad)?;
+        udp_ports(head, old_addrs, new, src_port, dst_port);
     }
     Ok(())
+}
+
+/// [`rewrite_ports`] for a packet's own (not quoted) TCP or UDP header:
+/// `None`, with nothing changed, when it is too short.
+#[inline(always)]
+fn rewrite_ports_whole(
+    upper: &mut [u8],
+    proto: u8,
+    old_addrs: u32,
+    new_addrs: u32,
+    src_port: u16,
+    dst_port: u16,
+) -> Option<()> {
+    let new = new_addrs + u32::from(src_port) + u32::from(dst_port);
+    if proto == ip_proto::TCP {
+        TcpPacket::new_checked(&*upper).ok()?;
+        tcp_ports(
+            upper.first_chunk_mut::<18>()?,
+            old_addrs,
+            new,
+            src_port,
+            dst_port,
+        );
+    } else {
+        udp_ports(
+            upper.first_chunk_mut::<8>()?,
+            old_addrs,
+            new,
+            src_port,
+            dst_port,
+        );
+    }
+    Some(())
+}
+
+/// New ports in a TCP header's first 18 bytes, and its checksum (bytes
+/// 16..18, RFC 9293 §3.1) moved from the sum `old_addrs` (plus the old
+/// ports) to `new` (new addresses and ports). A fixed-size head lets the
+/// accessors go without bounds checks.
+#[inline(always)]
+fn tcp_ports(head: &mut [u8; 18], old_addrs: u32, new: u32, src_port: u16, dst_port: u16) {
+    let mut tcp = TcpPacket::new_unchecked(head);
+    let old = old_addrs + u32::from(tcp.src_port()) + u32::from(tcp.dst_port());
+    tcp.set_src_port(src_port);
+    tcp.set_dst_port(dst_port);
+    let csum = tcp.checksum();
+    tcp.set_checksum(checksum::update(csum, old, new));
+}
+
+/// [`tcp_ports`] for a UDP header.
+#[inline(always)]
+fn udp_ports(head: &mut [u8; 8], old_addrs: u32, new: u32, src_port: u16, dst_port: u16) {
+    let mut udp = UdpPacket::new_unchecked(head);
+    let old = old_addrs + u32::from(udp.src_port()) + u32::from(udp.dst_port());
+    udp.set_src_port(src_port);
+    udp.set_dst_port(dst_port);
+    let csum = udp.checksum();
+    // A zero UDP checksum (not allowed in IPv6, RFC 8200 §8.1, save for
+    // RFC 6935 tunnels) stays zero: in IPv4 it means "no checksum", which
+    // is what the sender provided.
+    if csum != 0 {
+        let updated = checksum::update(csum, old, new);
+        // RFC 768: a computed zero is sent as all ones.
+        udp.set_checksum(if updated == 0 { 0xFFFF } else { updated });
+    }
 }
