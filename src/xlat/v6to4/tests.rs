@@ -1432,6 +1432,7 @@ proptest! {
         flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..3),
         cut in 0usize..64,
         pad in 0usize..8,
+        offload in any::<bool>(),
     ) {
         let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
         let mut pkt = match kind {
@@ -1455,11 +1456,15 @@ proptest! {
         let cfg = XlatConfig {
             ipv4_mtu,
             copy_traffic_class: copy_tc,
+            ipv4_checksum_offload: offload,
             ..XlatConfig::default()
         };
         let fast = run_with(&pkt, &plan(), &cfg);
         let full = run_full(&pkt, &plan(), &cfg);
-        check_outcome(fast.verdict, &fast.bytes);
+        if !offload {
+            // (With the offload the header checksum is left 0 for the NIC.)
+            check_outcome(fast.verdict, &fast.bytes);
+        }
         prop_assert_eq!(fast.verdict, full.verdict);
         prop_assert_eq!(fast.next_id, full.next_id);
         prop_assert_eq!(&fast.bytes, &full.bytes);
