@@ -47,6 +47,15 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# The lint gates of scripts/test.sh need rustfmt and clippy.
+for c in rustfmt clippy; do
+  if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null && rustup component add "$c" >/dev/null 2>&1 || true
+    cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1 ||
+      { echo "setup.sh: cargo $c is missing: install the $c component" >&2; exit 1; }
+  fi
+done
+
 if [ "$want_huge" = 1 ]; then
   cur=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
   if [ "$cur" -lt 256 ]; then

@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod dataplane;
 pub mod dpdk;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod nat64;
 pub mod wire;
