@@ -5,7 +5,7 @@
 # change to the per-packet path.
 #
 #   scripts/callgrind.sh [--flows N] [--packets N] [--fn NAME] [--no-build]
-#                        [--keep DIR]
+#                        [--keep DIR] [--tree DIR]
 #
 # --flows N     UDP flows (default 1000)
 # --packets N   packets per flow, sent round robin (default 32)
@@ -17,6 +17,9 @@
 # --no-build    use target/release/nat64-dpdk as it is
 # --keep DIR    keep the captures, configs, logs, counters and callgrind
 #               profiles in DIR (created) instead of a temporary folder
+# --tree DIR    build and measure the checkout in DIR (default: the one
+#               holding this script), e.g. another worktree with this
+#               script's method
 #
 # Method:
 #
@@ -45,7 +48,7 @@
 # agree within a few instructions per packet (timers fire at other points).
 # Takes under a minute after the build on a 2-core VM.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+tree="$(dirname "$0")/.."
 
 flows=1000
 packets=32
@@ -59,12 +62,15 @@ while [ $# -gt 0 ]; do
     --fn) fn_name="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --keep) keep="$2"; shift 2 ;;
+    --tree) tree="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; /^set -euo/d'; exit 0 ;;
     *) echo "callgrind.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
   esac
 done
 
 die() { echo "callgrind.sh: $*" >&2; exit 1; }
+[ -z "$keep" ] || { mkdir -p "$keep" && keep=$(cd "$keep" && pwd); }
+cd "$tree" || die "no folder $tree"
 command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgrind)"
 command -v callgrind_annotate >/dev/null || die "callgrind_annotate not found (it comes with valgrind)"
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || die "scapy not found (apt-get install python3-scapy)"
@@ -86,8 +92,7 @@ cleanup() {
   [ -n "$keep" ] || rm -rf "$tmp"
 }
 if [ -n "$keep" ]; then
-  mkdir -p "$keep"
-  tmp=$(cd "$keep" && pwd)
+  tmp=$keep
 else
   tmp=$(mktemp -d /tmp/nat64-callgrind.XXXXXX)
 fi
