@@ -37,7 +37,7 @@
 # per CPU-second: the generator reads the forwarder's CPU time from
 # /proc/PID/task/*/schedstat over the measuring window, so the share a busy
 # machine takes away divides out) and the ratio per CPU-second, against the
-# targets (issue 4): >= 50 % of macswap at 1K sessions, >= 35 % at 1M.
+# targets of docs/performance.md: >= 50 % of macswap at 1K sessions, >= 35 % at 1M.
 # --quick: 1 s per direction (about 70 s in all). Exit status 0 even when a
 # target is missed (it is a measurement); 1 when something failed to run.
 # Everything it starts is stopped, and its sockets and files removed, on

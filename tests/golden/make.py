@@ -35,10 +35,10 @@ binary logs these MACs.
 
 Ordering: net_pcap reads a file as fast as it is polled and ignores the
 timestamps. The worker polls one burst (workers.burst = 32) of the inside
-port, then one of the outside port, per loop iteration (docs contract,
-DP_API.md "Loop per worker"). Each input file holds fewer than 32 frames,
-so the first iteration runs every 6to4 packet -- creating the sessions --
-before any 4to6 packet is read. `assert` below keeps the files that small.
+port, then one of the outside port, per loop iteration
+(docs/architecture.md, "One pass of a worker's loop"). Each input file
+holds fewer than 32 frames, so the first iteration runs every 6to4 packet
+-- creating the sessions -- before any 4to6 packet is read. `assert` below keeps the files that small.
 """
 
 import os
