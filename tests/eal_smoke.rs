@@ -1,9 +1,12 @@
 //! Smoke tests of the binary and of the DPDK layer against the real EAL.
 //!
 //! - `--check` validates a configuration without starting DPDK.
+//! - `--version` names the package version, the git commit (as `git
+//!   rev-parse --short HEAD` says, when built in a git checkout) and the
+//!   DPDK version (as `pkg-config --modversion libdpdk` says).
 //! - As root: the binary starts on two net_tap vdevs with one worker,
-//!   logs both ports with their MACs, starts forwarding, and stops cleanly
-//!   on SIGINT.
+//!   logs its version line, both ports with their MACs, starts forwarding,
+//!   and stops cleanly on SIGINT.
 //! - As root: in this process, the `dpdk` API on a net_ring vdev (whose tx
 //!   loops back to its rx): mempool, port, mbufs, the PacketBuf view, tx and
 //!   rx bursts, lcore launch. The frame is built and checked with etherparse.
@@ -107,6 +110,56 @@ fn arguments_without_double_dash_are_refused_and_help_explains_both_halves() {
     }
 }
 
+/// The trimmed stdout of `cmd args`, or why there is none.
+fn stdout_of(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .map_err(|e| format!("cannot run {cmd}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{cmd} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `nat64-dpdk --version`'s one line (the same after `--`).
+fn version_line() -> String {
+    let mut lines = Vec::new();
+    for args in [&["--version"][..], &["--", "--version"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
+        lines.push(text.trim_end().to_string());
+    }
+    assert_eq!(lines[0], lines[1], "--version before and after `--`");
+    lines.remove(0)
+}
+
+#[test]
+fn version_names_package_commit_and_dpdk() {
+    let line = version_line();
+    let dpdk = stdout_of("pkg-config", &["--modversion", "libdpdk"])
+        .expect("pkg-config finds libdpdk (the crate was built against it)");
+    let prefix = format!("nat64-dpdk {} (commit ", env!("CARGO_PKG_VERSION"));
+    let rest = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"));
+    let (commit, tail) = rest
+        .split_once(", DPDK ")
+        .unwrap_or_else(|| panic!("{line:?} names no DPDK version"));
+    assert_eq!(tail, format!("{dpdk})"), "{line}");
+    match stdout_of("git", &["rev-parse", "--short", "HEAD"]) {
+        Ok(head) => assert_eq!(commit, head, "{line}"),
+        Err(why) => eprintln!("git part skipped (not a git checkout?): {why}"),
+    }
+}
+
 /// Kills the child if the test fails half-way.
 struct Reap(Child);
 
@@ -188,6 +241,11 @@ fn runs_on_two_taps_and_stops_on_sigint() {
         }
     }
     let all = log.join("\n");
+    let version = version_line();
+    assert!(
+        log.iter().any(|l| l.ends_with(&version)),
+        "no start-up line {version:?}; log:\n{all}"
+    );
     for (role, dev) in [("inside", "net_tap_smk0"), ("outside", "net_tap_smk1")] {
         let line = log
             .iter()
