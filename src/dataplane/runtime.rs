@@ -20,13 +20,13 @@ use tracing::{info, warn};
 
 use super::exception;
 use super::stats::{self, WorkerStats};
-use super::worker::{KernelSide, Shared, WorkerSetup};
-use super::{Mac, Own};
+use super::worker::{ExceptionQueues, Shared, WorkerSetup};
+use super::BoxIdentity;
+use super::Side;
 use crate::config::Config;
 use crate::control::events::EventLog;
 use crate::dpdk::{tsc_cycles, Eal, Mempool, Port, PortConfig, Ring, RingConsumer, RingProducer};
 use crate::nat64::pipeline::Worker as Nat64Worker;
-use crate::nat64::pool4::PoolLayout;
 
 /// Handoff ring size (mbufs) per ordered pair of workers.
 const RING_SIZE: u32 = 1024;
@@ -44,22 +44,9 @@ pub struct RunOptions {
     pub counters: Option<PathBuf>,
     /// `--exit-after-idle MS`.
     pub exit_after_idle: Option<Duration>,
-    /// `--no-exception-path`: no kernel TAPs (offline pcap runs).
+    /// `--no-exception-path`: no TAPs, nothing reaches the kernel (offline
+    /// pcap runs).
     pub no_exception_path: bool,
-}
-
-/// The modified EUI-64 link-local address of `mac` (RFC 4291 appendix A).
-pub fn link_local(mac: Mac) -> std::net::Ipv6Addr {
-    std::net::Ipv6Addr::new(
-        0xfe80,
-        0,
-        0,
-        0,
-        u16::from_be_bytes([mac[0] ^ 0x02, mac[1]]),
-        u16::from_be_bytes([mac[2], 0xff]),
-        u16::from_be_bytes([0xfe, mac[3]]),
-        u16::from_be_bytes([mac[4], mac[5]]),
-    )
 }
 
 type BoxError = Box<dyn std::error::Error>;
@@ -157,11 +144,12 @@ pub fn run(
     // The kernel's side of the box: a TAP per side with the port's MAC and
     // the box's address, for traffic the dataplane does not answer itself.
     let mut exception_ports = Vec::new();
-    let mut kernel: Vec<Option<(KernelSide, KernelSide)>> = (0..n).map(|_| None).collect();
+    let mut exception: Vec<Option<(ExceptionQueues, ExceptionQueues)>> =
+        (0..n).map(|_| None).collect();
     if !opts.no_exception_path {
         let sides = [
             (
-                exception::Side::Inside,
+                Side::Inside,
                 &config.inside.kernel_iface,
                 inside_mac,
                 IpAddr::V6(config.inside.address),
@@ -169,7 +157,7 @@ pub fn run(
                 config.inside.mtu,
             ),
             (
-                exception::Side::Outside,
+                Side::Outside,
                 &config.outside.kernel_iface,
                 outside_mac,
                 IpAddr::V4(config.outside.address),
@@ -189,8 +177,11 @@ pub fn run(
                 Some((a, b)) => (Some(a), Some(b)),
                 None => (None, None),
             };
-            if let Some(slot) = kernel.get_mut(i) {
-                *slot = Some((KernelSide { tx: ti, rx: ri }, KernelSide { tx: to, rx: ro }));
+            if let Some(slot) = exception.get_mut(i) {
+                *slot = Some((
+                    ExceptionQueues { tx: ti, rx: ri },
+                    ExceptionQueues { tx: to, rx: ro },
+                ));
             }
         }
         info!(
@@ -206,31 +197,19 @@ pub fn run(
     let mut producers: Vec<Vec<Option<RingProducer>>> =
         (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
     let mut consumers: Vec<Vec<RingConsumer>> = (0..n).map(|_| Vec::new()).collect();
-    for i in 0..usize::from(n) {
-        for j in 0..usize::from(n) {
+    for (i, out) in producers.iter_mut().enumerate() {
+        for (j, (slot, inbound)) in out.iter_mut().zip(&mut consumers).enumerate() {
             if i == j {
                 continue;
             }
             let ring = Ring::new(&eal, &format!("nat64_ho_{i}_{j}"), RING_SIZE, socket)?;
             let (p, c) = ring.split();
-            producers[i][j] = Some(p);
-            consumers[j].push(c);
+            *slot = Some(p);
+            inbound.push(c);
         }
     }
 
-    let own = Own {
-        inside_mac,
-        outside_mac,
-        inside: config.inside.address,
-        inside_link_local: link_local(inside_mac),
-        inside_prefix_len: config.inside.prefix_len,
-        inside_gateway: config.inside.gateway,
-        outside: config.outside.address,
-        outside_prefix_len: config.outside.prefix_len,
-        outside_gateway: config.outside.gateway,
-        prefix: config.translation.prefix,
-        pool: Arc::new(PoolLayout::new(&config.pool4, &config.static_bib, n)),
-    };
+    let own = BoxIdentity::new(config, inside_mac, outside_mac, n);
     // One clock for every worker: millisecond 0 is now.
     let epoch_tsc = tsc_cycles();
     let epoch_wall = SystemTime::now();
@@ -284,7 +263,7 @@ pub fn run(
             inside_tx: itx,
             outside_rx: orx,
             outside_tx: otx,
-            kernel: kernel.get_mut(i).and_then(Option::take),
+            exception: exception.get_mut(i).and_then(Option::take),
             handoff_out: ho_out,
             handoff_in: ho_in,
             shared: Arc::clone(&shared),
@@ -419,27 +398,5 @@ fn drain_events(shared: &Shared, log: &mut EventLog) {
     }
     if any {
         log.flush();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc4291_app_a_link_local_from_mac() {
-        // 02:00:5e:10:00:01 -> fe80::5eff:fe10:1 (the U/L bit flipped off).
-        let ll = link_local([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
-        assert_eq!(
-            ll,
-            "fe80::5eff:fe10:1".parse::<std::net::Ipv6Addr>().unwrap()
-        );
-        let ll = link_local([0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]);
-        assert_eq!(
-            ll,
-            "fe80::21b:21ff:feaa:bbcc"
-                .parse::<std::net::Ipv6Addr>()
-                .unwrap()
-        );
     }
 }

@@ -63,14 +63,17 @@ pub struct DpCounters {
     /// Frames the NIC did not take (tx queue full): freed.
     pub tx_full_inside: u64,
     pub tx_full_outside: u64,
-    /// Frames from the wire to the kernel (exception TAP), per side.
-    pub to_kernel_inside: u64,
-    pub to_kernel_outside: u64,
-    /// Frames from the kernel to the wire, per side.
-    pub from_kernel_inside: u64,
-    pub from_kernel_outside: u64,
-    /// Frames for the kernel dropped (no exception path, or its queue full).
-    pub kernel_drops: u64,
+    /// Frames from the wire down the exception path (to the kernel's TAP),
+    /// per side.
+    pub to_exception_inside: u64,
+    pub to_exception_outside: u64,
+    /// Frames up the exception path (sent by the kernel) to the wire, per
+    /// side.
+    pub from_exception_inside: u64,
+    pub from_exception_outside: u64,
+    /// Frames for the exception path dropped (none configured, or its
+    /// queue full).
+    pub exception_drops: u64,
     /// Packets rung to another worker / received from one.
     pub handoff_out: u64,
     pub handoff_in: u64,
@@ -179,9 +182,10 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
         let c = s.l2_drops.get(d.index()).copied().unwrap_or(0);
         v.series(dr, C, &[("layer", "l2"), ("reason", d.name())], c);
     }
+    // `kernel_unavailable`: the exception path's drops (contract name).
     let dd = [
         ("chained_mbuf", dp.chained_drops),
-        ("kernel_unavailable", dp.kernel_drops),
+        ("kernel_unavailable", dp.exception_drops),
         ("handoff_ring_full", dp.handoff_drops),
         ("mbuf_alloc_failed", dp.alloc_failures),
         ("neigh_update_queue_full", dp.neigh_update_drops),
@@ -199,30 +203,32 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series(lr, C, &[("kind", "nd")], dp.local_nd);
     v.series(lr, C, &[("kind", "echo4")], dp.local_echo4);
     v.series(lr, C, &[("kind", "echo6")], dp.local_echo6);
+    // The exception path's label values say where the frames go and come
+    // from (the kernel): they are the metrics' contract, kept as they are.
     let ex = "nat64_exception_total";
     v.series(
         ex,
         C,
         &[("side", "inside"), ("dir", "to_kernel")],
-        dp.to_kernel_inside,
+        dp.to_exception_inside,
     );
     v.series(
         ex,
         C,
         &[("side", "inside"), ("dir", "from_kernel")],
-        dp.from_kernel_inside,
+        dp.from_exception_inside,
     );
     v.series(
         ex,
         C,
         &[("side", "outside"), ("dir", "to_kernel")],
-        dp.to_kernel_outside,
+        dp.to_exception_outside,
     );
     v.series(
         ex,
         C,
         &[("side", "outside"), ("dir", "from_kernel")],
-        dp.from_kernel_outside,
+        dp.from_exception_outside,
     );
     v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
 
