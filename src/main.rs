@@ -17,7 +17,7 @@ use std::sync::mpsc;
 
 use clap::{CommandFactory, Parser};
 use nat64_dpdk::config::Config;
-use nat64_dpdk::dataplane::runtime::{self, RunOptions};
+use nat64_dpdk::control::{self, RunOptions};
 use std::time::Duration;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
@@ -240,7 +240,7 @@ fn run(
         exit_after_idle: opts.exit_after_idle.map(Duration::from_millis),
         no_exception_path: opts.no_exception_path,
     };
-    runtime::run(eal_args, config, &run_opts, stop_rx)
+    control::run(eal_args, config, &run_opts, stop_rx)
 }
 
 #[cfg(test)]

@@ -36,7 +36,6 @@ pub mod l2;
 pub mod local;
 pub mod neigh;
 pub mod ratelimit;
-pub mod runtime;
 pub mod stats;
 pub mod worker;
 
