@@ -409,6 +409,7 @@ fn share(
         epoch_tsc,
         icmp_errors_per_second: config.translation.icmp_errors_per_second,
         ipv4_cksum_offload,
+        rx_burst: config.workers.burst,
         stop: Default::default(),
     })
 }

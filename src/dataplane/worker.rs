@@ -88,6 +88,9 @@ pub struct Shared {
     /// The outside NIC fills IPv4 header checksums (tx offload enabled):
     /// IPv4 frames whose checksum field is 0 are marked for it.
     pub ipv4_cksum_offload: bool,
+    /// `workers.burst`: frames asked of each port's rx queue per poll
+    /// (the bursts hold [`BURST`]; more than that is asked as [`BURST`]).
+    pub rx_burst: u16,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
 }
@@ -162,6 +165,9 @@ struct Ports<'e> {
     outside_rx: RxQueue,
     inside_tx: Tx<'e>,
     outside_tx: Tx<'e>,
+    /// Frames asked of each rx queue per poll: `workers.burst`, at most
+    /// [`BURST`].
+    rx_burst: usize,
     /// `Shared::ipv4_cksum_offload`, at hand: the outside port's NIC fills
     /// IPv4 header checksums.
     ipv4_cksum_offload: bool,
@@ -322,6 +328,7 @@ impl WorkerSetup {
                 outside_rx,
                 inside_tx: Tx::new(eal, inside_tx),
                 outside_tx: Tx::new(eal, outside_tx),
+                rx_burst: usize::from(shared.rx_burst).clamp(1, BURST),
                 ipv4_cksum_offload: shared.ipv4_cksum_offload,
             },
             exception,
@@ -400,13 +407,23 @@ impl<'e> PollLoop<'e> {
             self.neigh_updates(now);
 
             // Inside port: IPv6 from the subscribers.
-            if self.ports.inside_rx.rx_burst(&mut self.rx) > 0 {
+            if self
+                .ports
+                .inside_rx
+                .rx_burst_max(&mut self.rx, self.ports.rx_burst)
+                > 0
+            {
                 self.dp.rx_inside += self.rx.len() as u64;
                 self.dp.rx_bursts_inside += 1;
                 self.frames(Side::Inside, now);
             }
             // Outside port: IPv4 from the Internet.
-            if self.ports.outside_rx.rx_burst(&mut self.rx) > 0 {
+            if self
+                .ports
+                .outside_rx
+                .rx_burst_max(&mut self.rx, self.ports.rx_burst)
+                > 0
+            {
                 self.dp.rx_outside += self.rx.len() as u64;
                 self.dp.rx_bursts_outside += 1;
                 self.frames(Side::Outside, now);
