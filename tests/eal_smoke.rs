@@ -7,6 +7,9 @@
 //! - As root: the binary starts on two net_tap vdevs with one worker,
 //!   logs its version line, both ports with their MACs, starts forwarding,
 //!   and stops cleanly on SIGINT.
+//! - As root: `workers.burst` bounds what each rx poll takes: over net_pcap
+//!   (the golden tests' input), with `burst = 1` every non-empty rx burst
+//!   holds one frame; with 32 the same frames arrive in fewer bursts.
 //! - As root: in this process, the `dpdk` API on a net_ring vdev (whose tx
 //!   loops back to its rx): mempool, port, mbufs, the PacketBuf view, tx and
 //!   rx bursts, lcore launch. The frame is built and checked with etherparse.
@@ -157,6 +160,91 @@ fn version_names_package_commit_and_dpdk() {
     match stdout_of("git", &["rev-parse", "--short", "HEAD"]) {
         Ok(head) => assert_eq!(commit, head, "{line}"),
         Err(why) => eprintln!("git part skipped (not a git checkout?): {why}"),
+    }
+}
+
+/// A counter's value in a Prometheus text file (0 when absent).
+fn counter(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |v| v.trim().parse().expect("a counter value"))
+}
+
+/// The golden tests' frames through the binary with `workers.burst =
+/// burst`: (frames, non-empty rx bursts) per port, inside then outside.
+fn pcap_run_with_burst(burst: u16) -> [(u64, u64); 2] {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let tag = format!("{}-b{burst}", std::process::id());
+    let text = std::fs::read_to_string(dir.join("golden.toml"))
+        .unwrap()
+        .replace("burst = 32", &format!("burst = {burst}"));
+    assert!(text.contains(&format!("burst = {burst}\n")), "{text}");
+    let config = temp_file(&format!("burst{burst}.toml"), &text);
+    let counters = std::env::temp_dir().join(format!("nat64-smoke-{tag}.prom"));
+    let out = |side: &str| std::env::temp_dir().join(format!("nat64-smoke-{tag}-{side}.pcap"));
+    let vdev = |n: u8, input: &str, side: &str| {
+        format!(
+            "net_pcap{n},rx_pcap={},tx_pcap={}",
+            dir.join(input).display(),
+            out(side).display()
+        )
+    };
+    let output = Command::new(BIN)
+        .args(["-l", "0,1", "--no-pci", "--no-huge", "-m", "512"])
+        .arg(format!("--file-prefix=nat64-smoke-{tag}"))
+        .args(["--vdev", &vdev(0, "in_inside.pcap", "in")])
+        .args(["--vdev", &vdev(1, "in_outside.pcap", "out")])
+        .args(["--", "--config"])
+        .arg(&config)
+        .args([
+            "--no-exception-path",
+            "--exit-after-idle",
+            "300",
+            "--counters",
+        ])
+        .arg(&counters)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&counters).unwrap_or_default();
+    for f in [config, counters, out("in"), out("out")] {
+        let _ = std::fs::remove_file(f);
+    }
+    assert!(
+        output.status.success(),
+        "burst {burst}: exit {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ["inside", "outside"].map(|side| {
+        (
+            counter(
+                &text,
+                &format!("nat64_packets_total{{side=\"{side}\",dir=\"rx\"}}"),
+            ),
+            counter(&text, &format!("nat64_rx_bursts_total{{side=\"{side}\"}}")),
+        )
+    })
+}
+
+#[test]
+fn workers_burst_bounds_each_rx_poll() {
+    if let Err(why) = common::can_run() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let one = pcap_run_with_burst(1);
+    let full = pcap_run_with_burst(32);
+    for (side, (frames, bursts)) in ["inside", "outside"].into_iter().zip(one) {
+        assert!(frames > 1, "{side}: {frames} frames received");
+        assert_eq!(bursts, frames, "{side}: burst = 1 takes one frame per poll");
+    }
+    for (side, (frames, bursts)) in ["inside", "outside"].into_iter().zip(full) {
+        assert_eq!(frames, one[usize::from(side == "outside")].0, "{side}");
+        assert!(
+            bursts < frames,
+            "{side}: burst = 32 takes several frames per poll ({bursts} bursts, {frames} frames)"
+        );
     }
 }
 
