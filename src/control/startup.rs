@@ -108,15 +108,21 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
     let socket = pool_socket(&eal, &inside);
     let pool = create_mempool(&eal, config, n, socket, &cin, &cout)?;
 
-    let inside_queues = start_port(&mut inside, &cin, &pool)?;
-    let outside_queues = start_port(&mut outside, &cout, &pool)?;
+    let (inside_rx, inside_tx) = start_port(&mut inside, &cin, &pool)?;
+    let (outside_rx, outside_tx) = start_port(&mut outside, &cout, &pool)?;
+    let queues = PortQueues {
+        inside_rx,
+        inside_tx,
+        outside_rx,
+        outside_tx,
+    };
     let ipv4_cksum_offload = outside.tx_ipv4_cksum_offload();
     log_ports(config, &inside, &outside, n, ipv4_cksum_offload)?;
     let inside_mac = inside.mac_addr()?.0;
     let outside_mac = outside.mac_addr()?.0;
 
     let exception = if opts.no_exception_path {
-        ExceptionPath::none(n)
+        ExceptionTaps::none(n)
     } else {
         create_exception_path(&eal, config, n, inside_mac, outside_mac, &pool)?
     };
@@ -135,8 +141,7 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         config,
         &pool,
         &shared,
-        inside_queues,
-        outside_queues,
+        queues,
         exception.queues,
         rings,
     )?;
@@ -282,16 +287,16 @@ fn log_ports(
 
 /// The exception path: the TAP ports, and each worker's queues on them
 /// (inside, outside).
-struct ExceptionPath {
+struct ExceptionTaps {
     ports: Vec<ExceptionPort>,
     /// Index = worker id; all `None` without an exception path.
     queues: Vec<Option<(ExceptionQueues, ExceptionQueues)>>,
 }
 
-impl ExceptionPath {
+impl ExceptionTaps {
     /// No exception path (`--no-exception-path`).
-    fn none(n: u16) -> ExceptionPath {
-        ExceptionPath {
+    fn none(n: u16) -> ExceptionTaps {
+        ExceptionTaps {
             ports: Vec::new(),
             queues: (0..n).map(|_| None).collect(),
         }
@@ -309,7 +314,7 @@ fn create_exception_path(
     inside_mac: crate::dataplane::Mac,
     outside_mac: crate::dataplane::Mac,
     pool: &Mempool,
-) -> Result<ExceptionPath, BoxError> {
+) -> Result<ExceptionTaps, BoxError> {
     let sides = [
         (
             Side::Inside,
@@ -334,7 +339,7 @@ fn create_exception_path(
     });
     let (ein, ein_rx, ein_tx) = ein?;
     let (eout, eout_rx, eout_tx) = eout?;
-    let mut queues = ExceptionPath::none(n).queues;
+    let mut queues = ExceptionTaps::none(n).queues;
     let mut rx = Some((ein_rx, eout_rx));
     for (slot, (ti, to)) in queues.iter_mut().zip(ein_tx.into_iter().zip(eout_tx)) {
         // The rx queues go to the first worker.
@@ -352,7 +357,7 @@ fn create_exception_path(
         outside = %eout.iface,
         "exception path: kernel interfaces up with the box's addresses"
     );
-    Ok(ExceptionPath {
+    Ok(ExceptionTaps {
         ports: vec![ein, eout],
         queues,
     })
@@ -414,24 +419,30 @@ fn share(
     })
 }
 
+/// Both ports' queues, one of each kind per worker.
+struct PortQueues {
+    inside_rx: Vec<RxQueue>,
+    inside_tx: Vec<TxQueue>,
+    outside_rx: Vec<RxQueue>,
+    outside_tx: Vec<TxQueue>,
+}
+
 /// One [`WorkerSetup`] per worker: its NAT64 pipeline, its rx and tx queue
 /// of each port, its exception path queues and its handoff rings.
-#[allow(clippy::too_many_arguments)] // each is one thing `build` made
 fn build_workers(
     eal: &Eal,
     config: &Config,
     pool: &Mempool,
     shared: &Arc<Shared>,
-    (inside_rx, inside_tx): (Vec<RxQueue>, Vec<TxQueue>),
-    (outside_rx, outside_tx): (Vec<RxQueue>, Vec<TxQueue>),
+    queues: PortQueues,
     exception: Vec<Option<(ExceptionQueues, ExceptionQueues)>>,
     rings: HandoffRings,
 ) -> Result<Vec<WorkerSetup>, BoxError> {
     let n = u16::try_from(exception.len()).map_err(|_| "too many worker lcores")?;
-    let mut inside_rx = inside_rx.into_iter();
-    let mut inside_tx = inside_tx.into_iter();
-    let mut outside_rx = outside_rx.into_iter();
-    let mut outside_tx = outside_tx.into_iter();
+    let mut inside_rx = queues.inside_rx.into_iter();
+    let mut inside_tx = queues.inside_tx.into_iter();
+    let mut outside_rx = queues.outside_rx.into_iter();
+    let mut outside_tx = queues.outside_tx.into_iter();
     let per_worker = exception
         .into_iter()
         .zip(rings.out.into_iter().zip(rings.inbound));
