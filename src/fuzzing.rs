@@ -303,8 +303,8 @@ fn room(data: &[u8]) -> Option<Vec<u8>> {
 /// classify for: inside 2001:db8:1::1/64 via 2001:db8:1::fe (MAC 02::11,
 /// link-local fe80::11), outside 198.51.100.1/24 via 198.51.100.254 (MAC
 /// 02::22), pool 192.0.2.0/28, prefix 2001:db8:64::/96.
-pub fn dataplane_own() -> &'static crate::dataplane::Own {
-    static OWN: std::sync::OnceLock<crate::dataplane::Own> = std::sync::OnceLock::new();
+pub fn dataplane_own() -> &'static crate::dataplane::BoxIdentity {
+    static OWN: std::sync::OnceLock<crate::dataplane::BoxIdentity> = std::sync::OnceLock::new();
     OWN.get_or_init(|| {
         let pool = crate::config::Pool4 {
             addresses: vec![crate::config::Ipv4Range {
@@ -319,7 +319,7 @@ pub fn dataplane_own() -> &'static crate::dataplane::Own {
             paired: true,
             deterministic_inside: None,
         };
-        crate::dataplane::Own {
+        crate::dataplane::BoxIdentity {
             inside_mac: [0x02, 0, 0, 0, 0, 0x11],
             outside_mac: [0x02, 0, 0, 0, 0, 0x22],
             inside: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
@@ -392,7 +392,7 @@ pub fn dataplane_frames(data: &[u8]) {
                 "a reply of no known kind"
             );
         }
-        classify::L2Action::Kernel | classify::L2Action::Drop(_) => {
+        classify::L2Action::Exception | classify::L2Action::Drop(_) => {
             assert_eq!(buf.data(), &bytes[..], "a frame not answered is untouched");
         }
     }

@@ -5,6 +5,10 @@
 //! Exit status: 0 on success (or a clean stop on SIGINT/SIGTERM), 1 if DPDK
 //! could not start (EAL, ports, memory), 2 for a bad command line or
 //! configuration.
+//!
+//! `--version` (before or after `--`) prints [`VERSION_LINE`]: the package
+//! version, the git commit and the DPDK version it was built from (recorded
+//! by `build.rs`); the start-up log opens with the same line.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -13,15 +17,36 @@ use std::sync::mpsc;
 
 use clap::{CommandFactory, Parser};
 use nat64_dpdk::config::Config;
-use nat64_dpdk::dataplane::runtime::{self, RunOptions};
+use nat64_dpdk::control::{self, RunOptions};
 use std::time::Duration;
-use tracing::warn;
+use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
 /// Large allocations (the per-worker NAT64 tables) on transparent huge
 /// pages: fewer TLB misses per lookup.
 #[global_allocator]
 static GLOBAL: nat64_dpdk::dpdk::HugeAlloc = nat64_dpdk::dpdk::HugeAlloc;
+
+/// `0.1.0 (commit abc1234, DPDK 22.11.1)`: the package version, git commit
+/// and DPDK version `build.rs` recorded.
+macro_rules! version {
+    () => {
+        concat!(
+            env!("NAT64_VERSION"),
+            " (commit ",
+            env!("NAT64_GIT_COMMIT"),
+            ", DPDK ",
+            env!("NAT64_DPDK_VERSION"),
+            ")"
+        )
+    };
+}
+
+/// What `--version` prints after the program name (clap's version string).
+const VERSION: &str = version!();
+
+/// `nat64-dpdk --version`'s line, also the start-up log's first.
+const VERSION_LINE: &str = concat!("nat64-dpdk ", version!());
 
 const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check] [--counters FILE] [--exit-after-idle MS] [--no-exception-path]";
 
@@ -52,7 +77,7 @@ Exit status: 0 ok, 1 DPDK could not start, 2 bad command line or configuration."
 #[derive(Parser, Debug)]
 #[command(
     name = "nat64-dpdk",
-    version,
+    version = VERSION,
     override_usage = USAGE,
     after_help = EAL_HELP,
     next_help_heading = "Options (after `--`)"
@@ -84,6 +109,8 @@ struct Opts {
 enum Cli {
     /// `-h` / `--help` before (or without) `--`.
     Help,
+    /// `-V` / `--version` before (or without) `--`.
+    Version,
     /// EAL argv (program name first) and our arguments (program name first,
     /// for clap).
     Run { eal: Vec<String>, ours: Vec<String> },
@@ -100,6 +127,9 @@ fn split_args(args: Vec<String>) -> Result<Cli, String> {
     };
     if eal_part.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Cli::Help);
+    }
+    if eal_part.iter().any(|a| a == "-V" || a == "--version") {
+        return Ok(Cli::Version);
     }
     let Some(our_part) = our_part else {
         if eal_part
@@ -137,6 +167,10 @@ fn main() -> ExitCode {
             let _ = Opts::command().print_help();
             return ExitCode::SUCCESS;
         }
+        Ok(Cli::Version) => {
+            println!("{VERSION_LINE}");
+            return ExitCode::SUCCESS;
+        }
         Ok(Cli::Run { eal, ours }) => match Opts::try_parse_from(ours) {
             Ok(opts) => (eal, opts),
             Err(e) => e.exit(), // --help / --version exit 0, mistakes exit 2
@@ -163,6 +197,7 @@ fn main() -> ExitCode {
     }
 
     init_logging(config.logging.level.as_str());
+    info!("{VERSION_LINE}");
     for w in &config.warnings {
         warn!("{w}");
     }
@@ -205,7 +240,7 @@ fn run(
         exit_after_idle: opts.exit_after_idle.map(Duration::from_millis),
         no_exception_path: opts.no_exception_path,
     };
-    runtime::run(eal_args, config, &run_opts, stop_rx)
+    control::run(eal_args, config, &run_opts, stop_rx)
 }
 
 #[cfg(test)]
@@ -243,6 +278,26 @@ mod tests {
             split_args(s(&["p", "--", "--help"])).unwrap(),
             Cli::Run { .. }
         ));
+    }
+
+    #[test]
+    fn version_before_or_without_double_dash() {
+        assert_eq!(split_args(s(&["p", "--version"])).unwrap(), Cli::Version);
+        assert_eq!(
+            split_args(s(&["p", "-V", "--", "x"])).unwrap(),
+            Cli::Version
+        );
+        // After `--`, clap prints the same version line.
+        let e = Opts::try_parse_from(s(&["p", "--version"])).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert_eq!(e.to_string().trim_end(), VERSION_LINE);
+        assert!(
+            VERSION_LINE.starts_with(&format!(
+                "nat64-dpdk {} (commit ",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{VERSION_LINE}"
+        );
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! Smoke tests of the binary and of the DPDK layer against the real EAL.
 //!
 //! - `--check` validates a configuration without starting DPDK.
+//! - `--version` names the package version, the git commit (as `git
+//!   rev-parse --short HEAD` says, when built in a git checkout) and the
+//!   DPDK version (as `pkg-config --modversion libdpdk` says).
 //! - As root: the binary starts on two net_tap vdevs with one worker,
-//!   logs both ports with their MACs, starts forwarding, and stops cleanly
-//!   on SIGINT.
+//!   logs its version line, both ports with their MACs, starts forwarding,
+//!   and stops cleanly on SIGINT.
+//! - As root: `workers.burst` bounds what each rx poll takes: over net_pcap
+//!   (the golden tests' input), with `burst = 1` every non-empty rx burst
+//!   holds one frame; with 32 the same frames arrive in fewer bursts.
 //! - As root: in this process, the `dpdk` API on a net_ring vdev (whose tx
 //!   loops back to its rx): mempool, port, mbufs, the PacketBuf view, tx and
 //!   rx bursts, lcore launch. The frame is built and checked with etherparse.
@@ -107,6 +113,141 @@ fn arguments_without_double_dash_are_refused_and_help_explains_both_halves() {
     }
 }
 
+/// The trimmed stdout of `cmd args`, or why there is none.
+fn stdout_of(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .map_err(|e| format!("cannot run {cmd}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{cmd} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `nat64-dpdk --version`'s one line (the same after `--`).
+fn version_line() -> String {
+    let mut lines = Vec::new();
+    for args in [&["--version"][..], &["--", "--version"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
+        lines.push(text.trim_end().to_string());
+    }
+    assert_eq!(lines[0], lines[1], "--version before and after `--`");
+    lines.remove(0)
+}
+
+#[test]
+fn version_names_package_commit_and_dpdk() {
+    let line = version_line();
+    let dpdk = stdout_of("pkg-config", &["--modversion", "libdpdk"])
+        .expect("pkg-config finds libdpdk (the crate was built against it)");
+    let prefix = format!("nat64-dpdk {} (commit ", env!("CARGO_PKG_VERSION"));
+    let rest = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"));
+    let (commit, tail) = rest
+        .split_once(", DPDK ")
+        .unwrap_or_else(|| panic!("{line:?} names no DPDK version"));
+    assert_eq!(tail, format!("{dpdk})"), "{line}");
+    match stdout_of("git", &["rev-parse", "--short", "HEAD"]) {
+        Ok(head) => assert_eq!(commit, head, "{line}"),
+        Err(why) => eprintln!("git part skipped (not a git checkout?): {why}"),
+    }
+}
+
+/// A counter's value in a Prometheus text file (0 when absent).
+fn counter(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |v| v.trim().parse().expect("a counter value"))
+}
+
+/// The golden tests' frames through the binary with `workers.burst =
+/// burst`: (frames, non-empty rx bursts) per port, inside then outside.
+fn pcap_run_with_burst(burst: u16) -> [(u64, u64); 2] {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let tag = format!("{}-b{burst}", std::process::id());
+    let text = std::fs::read_to_string(dir.join("golden.toml"))
+        .unwrap()
+        .replace("burst = 32", &format!("burst = {burst}"));
+    assert!(text.contains(&format!("burst = {burst}\n")), "{text}");
+    let config = temp_file(&format!("burst{burst}.toml"), &text);
+    let counters = std::env::temp_dir().join(format!("nat64-smoke-{tag}.prom"));
+    let out = |side: &str| std::env::temp_dir().join(format!("nat64-smoke-{tag}-{side}.pcap"));
+    let vdev = |n: u8, input: &str, side: &str| {
+        format!(
+            "net_pcap{n},rx_pcap={},tx_pcap={}",
+            dir.join(input).display(),
+            out(side).display()
+        )
+    };
+    let output = Command::new(BIN)
+        .args(["-l", "0,1", "--no-pci", "--no-huge", "-m", "512"])
+        .arg(format!("--file-prefix=nat64-smoke-{tag}"))
+        .args(["--vdev", &vdev(0, "in_inside.pcap", "in")])
+        .args(["--vdev", &vdev(1, "in_outside.pcap", "out")])
+        .args(["--", "--config"])
+        .arg(&config)
+        .args([
+            "--no-exception-path",
+            "--exit-after-idle",
+            "300",
+            "--counters",
+        ])
+        .arg(&counters)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&counters).unwrap_or_default();
+    for f in [config, counters, out("in"), out("out")] {
+        let _ = std::fs::remove_file(f);
+    }
+    assert!(
+        output.status.success(),
+        "burst {burst}: exit {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ["inside", "outside"].map(|side| {
+        (
+            counter(
+                &text,
+                &format!("nat64_packets_total{{side=\"{side}\",dir=\"rx\"}}"),
+            ),
+            counter(&text, &format!("nat64_rx_bursts_total{{side=\"{side}\"}}")),
+        )
+    })
+}
+
+#[test]
+fn workers_burst_bounds_each_rx_poll() {
+    if let Err(why) = common::can_run() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let one = pcap_run_with_burst(1);
+    let full = pcap_run_with_burst(32);
+    for (side, (frames, bursts)) in ["inside", "outside"].into_iter().zip(one) {
+        assert!(frames > 1, "{side}: {frames} frames received");
+        assert_eq!(bursts, frames, "{side}: burst = 1 takes one frame per poll");
+    }
+    for (side, (frames, bursts)) in ["inside", "outside"].into_iter().zip(full) {
+        assert_eq!(frames, one[usize::from(side == "outside")].0, "{side}");
+        assert!(
+            bursts < frames,
+            "{side}: burst = 32 takes several frames per poll ({bursts} bursts, {frames} frames)"
+        );
+    }
+}
+
 /// Kills the child if the test fails half-way.
 struct Reap(Child);
 
@@ -188,6 +329,11 @@ fn runs_on_two_taps_and_stops_on_sigint() {
         }
     }
     let all = log.join("\n");
+    let version = version_line();
+    assert!(
+        log.iter().any(|l| l.ends_with(&version)),
+        "no start-up line {version:?}; log:\n{all}"
+    );
     for (role, dev) in [("inside", "net_tap_smk0"), ("outside", "net_tap_smk1")] {
         let line = log
             .iter()

@@ -31,11 +31,11 @@
 //! Ordering of the two inputs: net_pcap reads its file as fast as it is
 //! polled and ignores timestamps (DPDK 22.11 `eth_pcap_rx`). The worker
 //! polls one burst of the inside port, then one of the outside port, per
-//! iteration (`dataplane::worker`, `Loop::poll`, bursts of `BURST` = 32);
-//! each input file holds fewer frames than that (make.py asserts it), so
-//! every 6to4 packet -- creating the sessions -- is processed before the
-//! first 4to6 packet is read. One worker (`-l 0,1`) keeps this
-//! deterministic. (Alternatives weighed: two runs lose the sessions; a
+//! iteration (`dataplane::worker`, `PollLoop::poll`, bursts of
+//! `workers.burst` = 32); each input file holds fewer frames than that
+//! (make.py asserts it), so every 6to4 packet -- creating the sessions --
+//! is processed before the first 4to6 packet is read. One worker
+//! (`-l 0,1`) keeps this deterministic. (Alternatives weighed: two runs lose the sessions; a
 //! FIFO fed in two steps blocks the worker inside libpcap's read.)
 
 mod common;

@@ -1,4 +1,42 @@
-//! The control side (main lcore): what is not per packet. Today the
-//! port-block event log; metrics, health and inspection come next.
+//! The control side (main lcore): what is not per packet.
+//!
+//! [`run`] is a whole run of the NAT64: start-up builds everything the
+//! workers run on and launches them (`startup`), the control loop serves
+//! the main lcore until SIGINT/SIGTERM or `--exit-after-idle`
+//! (`main_loop`), and shutdown stops the workers and releases everything in
+//! order (`startup` again). [`metrics`] names and renders the workers'
+//! counters (Prometheus text); [`events`] is the port-block event log
+//! (RFC 6888 REQ-12, REQ-13).
+//!
+//! What it promises: the control side never touches a worker's tables; it
+//! reads the counters the workers publish and drains the lock-free queues
+//! they fill. Health, inspection and reload come next.
 
 pub mod events;
+mod main_loop;
+pub mod metrics;
+mod startup;
+
+use std::sync::mpsc;
+
+use crate::config::Config;
+
+pub use startup::{BoxError, RunOptions};
+
+/// Run the NAT64 until `stop` fires (or the idle timer): build and launch
+/// (`startup::build`, `Built::launch`), serve the control loop
+/// (`main_loop::serve`), then stop the workers, write what they left
+/// (`main_loop::finish`) and release everything (`Runtime::release`).
+pub fn run(
+    eal_args: &[String],
+    config: &Config,
+    opts: &RunOptions,
+    stop: mpsc::Receiver<()>,
+) -> Result<(), BoxError> {
+    let mut rt = startup::build(eal_args, config, opts)?.launch()?;
+    main_loop::serve(&mut rt, opts, &stop);
+    rt.stop_workers();
+    main_loop::finish(&mut rt, opts);
+    rt.release();
+    Ok(())
+}

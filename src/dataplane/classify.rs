@@ -1,5 +1,6 @@
 //! Sorting of received frames: NAT64 traffic, the box's own ARP / ND /
-//! echo (answered in place), traffic for the box's kernel, and drops.
+//! echo (answered in place), traffic for the box itself (the exception
+//! path to its kernel), and drops.
 //!
 //! Promises: [`inside_frame`] and [`outside_frame`] accept any bytes and
 //! never panic; every frame gets one verdict, and every drop one named
@@ -18,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::l2::{is_group, multicast_mac};
 use super::local;
-use super::{Mac, Own};
+use super::{BoxIdentity, Mac};
 use crate::wire::arp::arp_op;
 use crate::wire::{
     ethertype, icmpv6_type, ip_proto, ArpPacket, EthernetFrame, Ipv4Packet, Ipv6Packet,
@@ -39,9 +40,9 @@ pub enum L2Action {
     /// The frame was rewritten in place (ARP reply, NA, echo reply): send it
     /// back out of the port it came in on.
     Reply,
-    /// For the box's kernel: send the frame, unchanged, to this side's
-    /// exception TAP.
-    Kernel,
+    /// For the box itself, served by its kernel: send the frame, unchanged,
+    /// down this side's exception path (its TAP interface).
+    Exception,
     /// Count and free.
     Drop(L2Drop),
 }
@@ -282,7 +283,7 @@ fn plain_unicast(d: &[u8], mac: Mac, ethertype: u16) -> bool {
 /// general path then sorts). The general path gives the same verdict for
 /// every frame this accepts (a proptest checks it).
 #[inline]
-fn plain_nat64_inside(d: &[u8], own: &Own) -> Option<usize> {
+fn plain_nat64_inside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
     if !plain_unicast(d, own.inside_mac, ethertype::IPV6) {
         return None;
     }
@@ -295,7 +296,7 @@ fn plain_nat64_inside(d: &[u8], own: &Own) -> Option<usize> {
 /// The common outside frame: untagged IPv4 to our MAC from a unicast
 /// source, for a pool address (as `plain_nat64_inside`).
 #[inline]
-fn plain_nat64_outside(d: &[u8], own: &Own) -> Option<usize> {
+fn plain_nat64_outside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
     if !plain_unicast(d, own.outside_mac, ethertype::IPV4) {
         return None;
     }
@@ -313,7 +314,7 @@ fn nat64(frame: &mut PacketBuf, l3: usize, ip_len: usize) -> L2Verdict {
 
 /// A frame from the inside port. May rewrite `frame` in place and change
 /// its length (a NA answering a DAD NS is longer), hence PacketBuf.
-pub fn inside_frame(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
+pub fn inside_frame(frame: &mut PacketBuf, own: &BoxIdentity) -> L2Verdict {
     match plain_nat64_inside(frame.data(), own) {
         Some(ip_len) => nat64(frame, ETHER_LEN, ip_len),
         None => inside_general(frame, own),
@@ -321,7 +322,7 @@ pub fn inside_frame(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
 }
 
 /// `inside_frame` for every frame, the common one included.
-fn inside_general(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
+fn inside_general(frame: &mut PacketBuf, own: &BoxIdentity) -> L2Verdict {
     let eth = match ether(frame.data(), own.inside_mac) {
         Ok(e) => e,
         Err(reason) => return L2Verdict::drop(reason),
@@ -336,7 +337,7 @@ fn inside_general(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
 /// Whether `dst` is a multicast group the box's inside interface is in:
 /// all-nodes and all-routers (RFC 4291 §2.7.1; the box is a router) and
 /// the solicited-node groups of its addresses.
-fn our_group_v6(dst: &Ipv6Addr, own: &Own) -> bool {
+fn our_group_v6(dst: &Ipv6Addr, own: &BoxIdentity) -> bool {
     const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
     const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
     *dst == ALL_NODES
@@ -345,7 +346,7 @@ fn our_group_v6(dst: &Ipv6Addr, own: &Own) -> bool {
         || *dst == super::l2::solicited_node(&own.inside_link_local)
 }
 
-fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
+fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdict {
     let l3 = eth.l3;
     let (dst, src, next_header, ip_len) = {
         let Some(data) = frame.data().get(l3..) else {
@@ -374,7 +375,7 @@ fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
         return L2Verdict::drop(L2Drop::NotOurAddress);
     }
     if next_header != ip_proto::ICMPV6 {
-        return L2Verdict::of(L2Action::Kernel);
+        return L2Verdict::of(L2Action::Exception);
     }
     let kind = frame
         .data()
@@ -402,16 +403,16 @@ fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
                 L2Verdict::of(L2Action::Reply)
             } else {
                 // Not a well-formed request: the kernel decides.
-                L2Verdict::of(L2Action::Kernel)
+                L2Verdict::of(L2Action::Exception)
             }
         }
-        _ => L2Verdict::of(L2Action::Kernel),
+        _ => L2Verdict::of(L2Action::Exception),
     }
 }
 
 /// RFC 4861 §7.2.3: a valid NS for one of our addresses is answered with a
 /// NA (§7.2.4) written over it, and its sender learned.
-fn neighbor_solicit(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
+fn neighbor_solicit(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdict {
     let l3 = eth.l3;
     let Some(ns) = frame.data().get(l3..).and_then(local::parse_ns) else {
         // §7.1.1: "Receivers MUST silently discard any received Neighbor
@@ -464,7 +465,7 @@ fn neighbor_solicit(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict 
 
 /// RFC 4861 §7.2.5: a valid NA goes to the kernel (whose own resolution
 /// may wait for it) and its target link-layer address is learned.
-fn neighbor_advert(frame: &PacketBuf, l3: usize, own: &Own) -> L2Verdict {
+fn neighbor_advert(frame: &PacketBuf, l3: usize, own: &BoxIdentity) -> L2Verdict {
     let Some(na) = frame.data().get(l3..).and_then(local::parse_na) else {
         // §7.1.2: invalid advertisements are silently discarded (counted).
         return L2Verdict::drop(L2Drop::BadNd);
@@ -478,13 +479,13 @@ fn neighbor_advert(frame: &PacketBuf, l3: usize, own: &Own) -> L2Verdict {
         _ => None,
     };
     L2Verdict {
-        action: L2Action::Kernel,
+        action: L2Action::Exception,
         learn,
     }
 }
 
 /// A frame from the outside port.
-pub fn outside_frame(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
+pub fn outside_frame(frame: &mut PacketBuf, own: &BoxIdentity) -> L2Verdict {
     match plain_nat64_outside(frame.data(), own) {
         Some(ip_len) => nat64(frame, ETHER_LEN, ip_len),
         None => outside_general(frame, own),
@@ -492,7 +493,7 @@ pub fn outside_frame(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
 }
 
 /// `outside_frame` for every frame, the common one included.
-fn outside_general(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
+fn outside_general(frame: &mut PacketBuf, own: &BoxIdentity) -> L2Verdict {
     let eth = match ether(frame.data(), own.outside_mac) {
         Ok(e) => e,
         Err(reason) => return L2Verdict::drop(reason),
@@ -507,11 +508,11 @@ fn outside_general(frame: &mut PacketBuf, own: &Own) -> L2Verdict {
 
 /// Whether `a` is one of the box's outside addresses (its own or a pool
 /// address).
-fn ours_v4(a: Ipv4Addr, own: &Own) -> bool {
+fn ours_v4(a: Ipv4Addr, own: &BoxIdentity) -> bool {
     a == own.outside || own.pool.contains(a)
 }
 
-fn outside_arp(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
+fn outside_arp(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdict {
     let l3 = eth.l3;
     let Some(Ok(arp)) = frame.data().get(l3..).map(ArpPacket::new_checked) else {
         return L2Verdict::drop(L2Drop::BadArp);
@@ -560,11 +561,11 @@ fn outside_arp(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
         // sees it too; RFC 826's merge updates a pair we already hold (the
         // cache's `learn` adds a new one only into a free slot).
         arp_op::REPLY if ours_v4(tpa, own) || spa == tpa => L2Verdict {
-            action: L2Action::Kernel,
+            action: L2Action::Exception,
             learn,
         },
         arp_op::REQUEST if spa == tpa => L2Verdict {
-            action: L2Action::Kernel,
+            action: L2Action::Exception,
             learn,
         },
         arp_op::REQUEST | arp_op::REPLY => L2Verdict::drop(L2Drop::ArpNotForUs),
@@ -573,7 +574,7 @@ fn outside_arp(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
 }
 
 /// Whether `dst` is the directed broadcast of the outside subnet.
-fn directed_broadcast(dst: Ipv4Addr, own: &Own) -> bool {
+fn directed_broadcast(dst: Ipv4Addr, own: &BoxIdentity) -> bool {
     let len = u32::from(own.outside_prefix_len.min(32));
     if len >= 31 {
         return false; // RFC 3021: /31 (and /32) have no broadcast address
@@ -582,7 +583,7 @@ fn directed_broadcast(dst: Ipv4Addr, own: &Own) -> bool {
     u32::from(dst) == (u32::from(own.outside) | host)
 }
 
-fn outside_ipv4(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
+fn outside_ipv4(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdict {
     let l3 = eth.l3;
     let (dst, ip_len) = {
         let Some(data) = frame.data().get(l3..) else {
@@ -614,10 +615,10 @@ fn outside_ipv4(frame: &mut PacketBuf, eth: &Ether, own: &Own) -> L2Verdict {
             set_macs(frame.data_mut(), eth.src, own.outside_mac);
             return L2Verdict::of(L2Action::Reply);
         }
-        return L2Verdict::of(L2Action::Kernel);
+        return L2Verdict::of(L2Action::Exception);
     }
     if group_ip {
-        return L2Verdict::of(L2Action::Kernel);
+        return L2Verdict::of(L2Action::Exception);
     }
     L2Verdict::drop(L2Drop::NotOurAddress)
 }
@@ -658,8 +659,8 @@ mod tests {
         /// Runs `f` over the frame; returns the verdict and the bytes after.
         fn run(
             &mut self,
-            f: fn(&mut PacketBuf, &Own) -> L2Verdict,
-            own: &Own,
+            f: fn(&mut PacketBuf, &BoxIdentity) -> L2Verdict,
+            own: &BoxIdentity,
         ) -> (L2Verdict, Vec<u8>) {
             let mut b = PacketBuf::new(&mut self.mem, HEADROOM, self.len).unwrap();
             let v = f(&mut b, own);
@@ -681,9 +682,9 @@ mod tests {
         L2Verdict::drop(reason)
     }
 
-    fn kernel(learn: Option<(IpAddr, Mac)>) -> L2Verdict {
+    fn exception(learn: Option<(IpAddr, Mac)>) -> L2Verdict {
         L2Verdict {
-            action: L2Action::Kernel,
+            action: L2Action::Exception,
             learn,
         }
     }
@@ -821,12 +822,12 @@ mod tests {
         let cases: [(&[u8], L2Action); 10] = [
             (seed!("seed-in-ns"), reply.action),
             (seed!("seed-in-ns-dad"), reply.action),
-            (seed!("seed-in-na"), L2Action::Kernel),
+            (seed!("seed-in-na"), L2Action::Exception),
             (seed!("seed-in-echo6"), reply.action),
             (seed!("seed-in-echo6-allnodes"), reply.action),
             (seed!("seed-in-nat64-udp"), nat.action),
             (seed!("seed-out-arp-request"), reply.action),
-            (seed!("seed-out-arp-reply"), L2Action::Kernel),
+            (seed!("seed-out-arp-reply"), L2Action::Exception),
             (seed!("seed-out-echo4"), reply.action),
             (seed!("seed-out-nat64-padded"), nat.action),
         ];
@@ -1000,7 +1001,7 @@ mod tests {
         let (v, out) = inside(&f);
         assert_eq!(
             v,
-            kernel(Some((IpAddr::V6(peer), [0x02, 0, 0, 0, 0, 0x55])))
+            exception(Some((IpAddr::V6(peer), [0x02, 0, 0, 0, 0, 0x55])))
         );
         assert_eq!(out, f);
         // Unsolicited to all-nodes: learned too (the cache only updates or fills a free slot).
@@ -1012,12 +1013,12 @@ mod tests {
         );
         // Without TLLA: nothing to learn.
         let f = icmp6_frame(IN_MAC, peer, o.inside, 255, 136, 0x60, &peer.octets());
-        assert_eq!(inside(&f).0, kernel(None));
+        assert_eq!(inside(&f).0, exception(None));
         // Claiming our own address: the kernel's business (DAD), not learned.
         let mut own_body = o.inside.octets().to_vec();
         own_body.extend_from_slice(&[2, 1, 0x02, 0, 0, 0, 0, 0x55]);
         let f = icmp6_frame(multicast_mac(&all), peer, all, 255, 136, 0x20, &own_body);
-        assert_eq!(inside(&f).0, kernel(None));
+        assert_eq!(inside(&f).0, exception(None));
         // §7.1.2: S flag on a multicast NA: invalid.
         let f = icmp6_frame(multicast_mac(&all), peer, all, 255, 136, 0x60, &body);
         assert_eq!(inside(&f).0, drop(L2Drop::BadNd));
@@ -1078,11 +1079,11 @@ mod tests {
         // A group the box is not in: the kernel decides.
         let g = a6("ff05::1:3");
         let f = echo6_frame(multicast_mac(&g), a6("fe80::99"), g);
-        assert_eq!(inside(&f), (kernel(None), f.clone()));
+        assert_eq!(inside(&f), (exception(None), f.clone()));
         // A broken request: the kernel decides.
         let mut f = echo6_frame(IN_MAC, a6("fe80::99"), o.inside);
         f[14 + 40 + 2] ^= 1;
-        assert_eq!(inside(&f), (kernel(None), f.clone()));
+        assert_eq!(inside(&f), (exception(None), f.clone()));
     }
 
     #[test]
@@ -1137,12 +1138,12 @@ mod tests {
             (
                 "udp-to-box",
                 udp6_frame(IN_MAC, host, o.inside),
-                kernel(None),
+                exception(None),
             ),
             (
                 "udp-to-all-nodes",
                 udp6_frame([0x33, 0x33, 0, 0, 0, 1], host, a6("ff02::1")),
-                kernel(None),
+                exception(None),
             ),
             (
                 "to-another-host",
@@ -1245,22 +1246,22 @@ mod tests {
             (
                 "reply-to-us",
                 arp_frame(OUT_MAC, 2, peer, gw, [198, 51, 100, 1]),
-                kernel(learn_gw),
+                exception(learn_gw),
             ),
             (
                 "reply-to-pool",
                 arp_frame(OUT_MAC, 2, peer, gw, [192, 0, 2, 3]),
-                kernel(learn_gw),
+                exception(learn_gw),
             ),
             (
                 "gratuitous-request",
                 arp_frame([0xff; 6], 1, peer, gw, gw),
-                kernel(learn_gw),
+                exception(learn_gw),
             ),
             (
                 "gratuitous-reply",
                 arp_frame([0xff; 6], 2, peer, gw, gw),
-                kernel(learn_gw),
+                exception(learn_gw),
             ),
             (
                 "request-for-other",
@@ -1363,7 +1364,7 @@ mod tests {
             (
                 "udp-to-box",
                 v4_frame(OUT_MAC, peer, [198, 51, 100, 1], false),
-                kernel(None),
+                exception(None),
             ),
             (
                 "echo-to-pool",
@@ -1373,22 +1374,22 @@ mod tests {
             (
                 "limited-broadcast",
                 v4_frame([0xff; 6], peer, [255, 255, 255, 255], false),
-                kernel(None),
+                exception(None),
             ),
             (
                 "directed-broadcast",
                 v4_frame([0xff; 6], peer, [198, 51, 100, 255], false),
-                kernel(None),
+                exception(None),
             ),
             (
                 "multicast",
                 v4_frame([0x01, 0, 0x5e, 0, 0, 0x12], peer, [224, 0, 0, 18], false),
-                kernel(None),
+                exception(None),
             ),
             (
                 "echo-to-broadcast",
                 v4_frame([0xff; 6], peer, [255, 255, 255, 255], true),
-                kernel(None),
+                exception(None),
             ),
             (
                 "to-other",
@@ -1499,7 +1500,7 @@ mod tests {
     fn never_panics(bytes: &[u8], tail: usize) {
         let o = own();
         for f in [
-            inside_frame as fn(&mut PacketBuf, &Own) -> L2Verdict,
+            inside_frame as fn(&mut PacketBuf, &BoxIdentity) -> L2Verdict,
             outside_frame,
         ] {
             let mut frame = Frame::new(bytes, tail);
@@ -1509,7 +1510,7 @@ mod tests {
                     assert!(l3 <= out.len());
                     assert_eq!(out, bytes[..out.len()], "only trimmed");
                 }
-                L2Action::Kernel | L2Action::Drop(_) => assert_eq!(out, bytes),
+                L2Action::Exception | L2Action::Drop(_) => assert_eq!(out, bytes),
                 L2Action::Reply => assert!(out.len() <= bytes.len() + tail),
             }
         }
@@ -1521,8 +1522,8 @@ mod tests {
         let o = own();
         for (short, general) in [
             (
-                plain_nat64_inside as fn(&[u8], &Own) -> Option<usize>,
-                inside_general as fn(&mut PacketBuf, &Own) -> L2Verdict,
+                plain_nat64_inside as fn(&[u8], &BoxIdentity) -> Option<usize>,
+                inside_general as fn(&mut PacketBuf, &BoxIdentity) -> L2Verdict,
             ),
             (plain_nat64_outside, outside_general),
         ] {

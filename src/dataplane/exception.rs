@@ -23,7 +23,6 @@
 //! IPv4 link. The inside address is added with `nodad`: the dataplane
 //! already answers for it, and DAD would delay the address for a second.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
@@ -32,30 +31,9 @@ use crate::dpdk::{Burst, DpdkError, Eal, MacAddr, Mempool, Port, PortConfig, RxQ
 
 use super::Mac;
 
-/// Which link an exception port serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The subscriber-facing IPv6 link (`[inside]`).
-    Inside,
-    /// The Internet-facing IPv4 link (`[outside]`).
-    Outside,
-}
-
-impl Side {
-    /// `inside` or `outside`, as in the configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Inside => "inside",
-            Side::Outside => "outside",
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// Which link an exception port serves (re-exported here: the exception
+/// path's API names it).
+pub use super::Side;
 
 /// A side's exception TAP: the DPDK port and its kernel interface's name.
 #[derive(Debug)]

@@ -11,7 +11,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{Mac, Own};
+use super::{BoxIdentity, Mac};
 use crate::wire::arp::{arp_op, ArpPacket};
 use crate::wire::icmpv6::{ndp_option, NDP_LL_OPTION_LEN, NDP_NEIGHBOR_LEN};
 use crate::wire::{ethertype, icmpv6_type, ip_proto, Icmpv6Packet, Ipv6Packet, NdpNeighbor};
@@ -171,7 +171,7 @@ fn same_prefix_v6(a: &Ipv6Addr, b: &Ipv6Addr, len: u8) -> bool {
 }
 
 /// Next hop: the destination itself when under the link's prefix, else the gateway.
-pub fn next_hop_v4(own: &Own, dst: Ipv4Addr) -> Ipv4Addr {
+pub fn next_hop_v4(own: &BoxIdentity, dst: Ipv4Addr) -> Ipv4Addr {
     if same_prefix_v4(dst, own.outside, own.outside_prefix_len) {
         dst
     } else {
@@ -181,13 +181,29 @@ pub fn next_hop_v4(own: &Own, dst: Ipv4Addr) -> Ipv4Addr {
 
 /// Next hop: the destination itself when under the link's prefix (or
 /// link-local, RFC 4291 §2.5.6), else the gateway.
-pub fn next_hop_v6(own: &Own, dst: Ipv6Addr) -> Ipv6Addr {
+pub fn next_hop_v6(own: &BoxIdentity, dst: Ipv6Addr) -> Ipv6Addr {
     let link_local = dst.segments()[0] & 0xffc0 == 0xfe80;
     if link_local || same_prefix_v6(&dst, &own.inside, own.inside_prefix_len) {
         dst
     } else {
         own.inside_gateway
     }
+}
+
+/// The modified EUI-64 link-local address of `mac` (RFC 4291 §2.5.6 and
+/// appendix A: fe80::/64, the MAC with ff:fe in its middle and the
+/// universal/local bit inverted).
+pub fn link_local(mac: Mac) -> Ipv6Addr {
+    Ipv6Addr::new(
+        0xfe80,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([mac[0] ^ 0x02, mac[1]]),
+        u16::from_be_bytes([mac[2], 0xff]),
+        u16::from_be_bytes([0xfe, mac[3]]),
+        u16::from_be_bytes([mac[4], mac[5]]),
+    )
 }
 
 /// Where an L3 packet goes next, by its IP version.
@@ -202,7 +218,7 @@ pub enum NextHop {
 /// The next hop of the L3 packet `l3` (`next_hop_v4` / `next_hop_v6` of
 /// its destination); `None` when it is too short for its IP header or
 /// neither IPv4 nor IPv6.
-pub fn next_hop(own: &Own, l3: &[u8]) -> Option<NextHop> {
+pub fn next_hop(own: &BoxIdentity, l3: &[u8]) -> Option<NextHop> {
     match l3.first().map(|b| b >> 4) {
         Some(4) if l3.len() >= 20 => {
             let dst = Ipv4Addr::new(l3[16], l3[17], l3[18], l3[19]);
@@ -229,8 +245,25 @@ pub(crate) mod tests {
     /// The box of the tests: inside 2001:db8:1::1/64 via 2001:db8:1::fe,
     /// outside 198.51.100.1/24 via 198.51.100.254, pool 192.0.2.0/28,
     /// prefix 2001:db8:64::/96.
-    pub fn own() -> Own {
+    pub fn own() -> BoxIdentity {
         crate::fuzzing::dataplane_own().clone()
+    }
+
+    #[test]
+    fn rfc4291_app_a_link_local_from_mac() {
+        // 02:00:5e:10:00:01 -> fe80::5eff:fe10:1 (the U/L bit flipped off).
+        let ll = link_local([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
+        assert_eq!(
+            ll,
+            "fe80::5eff:fe10:1".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        let ll = link_local([0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]);
+        assert_eq!(
+            ll,
+            "fe80::21b:21ff:feaa:bbcc"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+        );
     }
 
     #[test]

@@ -1,21 +1,32 @@
-//! The dataplane: per-core poll loops around the stateful pipeline.
+//! The dataplane: what runs per packet on a worker lcore, around the
+//! stateful pipeline (RFC 6146 §3, in `crate::nat64`).
 //!
 //! Each worker lcore polls one rx queue of the inside and of the outside
-//! port, sorts every frame (`classify`): NAT64 traffic goes through
-//! `nat64::Worker`, ARP, ND and ICMP echo for the box's own addresses are
-//! answered in place (`local`), neighbours are learned and resolved per
-//! worker (`neigh`), traffic for the box itself goes to a kernel TAP
-//! interface (`exception`), and packets owned by another worker cross a
-//! single-producer ring. `l2` puts Ethernet headers on and takes them off.
-//! `worker` is the loop itself; `stats` turns counters into the text that
-//! tests and the metrics endpoint read.
+//! port and sorts every frame (`classify`): NAT64 traffic goes through
+//! `nat64::Worker`; ARP, ND and ICMP echo for the box's own addresses are
+//! answered in place (`local`: RFC 826, RFC 4861 §7.2, RFC 792 / RFC 4443
+//! §4.2); neighbours are learned and resolved per worker (`neigh`);
+//! traffic for the box itself takes the exception path (`exception`: a
+//! Linux TAP interface per side, so the kernel's sockets serve it); and
+//! packets owned by another worker cross a single-producer ring (handoff).
+//! `l2` puts Ethernet headers on and takes them off; `ratelimit` bounds the
+//! ICMP errors a worker originates (RFC 4443 §2.4 (f)). `worker` is the
+//! poll loop itself; `stats` holds the counters it keeps and publishes.
 //!
-//! `classify`, `local`, `l2` and `neigh` are pure Rust over byte slices
-//! (tested without EAL); `worker` and `exception` use `crate::dpdk`.
+//! What it promises: nothing here blocks, takes a lock or allocates per
+//! packet; a worker shares only read-mostly data and lock-free queues with
+//! the others and with the control side (`crate::control`), which builds
+//! everything this module runs on, launches the workers and stops them.
+//!
+//! `classify`, `local`, `l2`, `neigh` and `ratelimit` are pure Rust over
+//! byte slices and plain structs (tested without EAL); `worker` and
+//! `exception` use `crate::dpdk`.
 
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::config::Config;
 use crate::nat64::pool4::PoolLayout;
 use crate::xlat::rfc6052::Nat64Prefix;
 
@@ -25,19 +36,46 @@ pub mod l2;
 pub mod local;
 pub mod neigh;
 pub mod ratelimit;
-pub mod runtime;
 pub mod stats;
 pub mod worker;
 
 /// A MAC address.
 pub type Mac = [u8; 6];
 
+/// Which link a frame came in on, a reply goes out of, or an exception
+/// port serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The subscriber-facing IPv6 link (`[inside]`).
+    Inside,
+    /// The Internet-facing IPv4 link (`[outside]`).
+    Outside,
+}
+
+impl Side {
+    /// `inside` or `outside`, as in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Inside => "inside",
+            Side::Outside => "outside",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The box's own identity on both links, from `[inside]`, `[outside]`,
-/// `[pool4]` and `[translation]`: what classification and the local
-/// responders need to know.
+/// `[pool4]` and `[translation]`: its MACs, addresses, on-link prefixes,
+/// gateways, NAT64 prefix and pool. Classification tells by it what is
+/// addressed to the box, the local responders answer with it, and the
+/// next hop of a packet is computed from it. Read-only once built.
 #[derive(Clone, Debug)]
-pub struct Own {
-    /// MAC of the inside port (the kernel TAP of the inside side uses it too).
+pub struct BoxIdentity {
+    /// MAC of the inside port (the inside exception TAP uses it too).
     pub inside_mac: Mac,
     /// MAC of the outside port.
     pub outside_mac: Mac,
@@ -59,4 +97,25 @@ pub struct Own {
     pub prefix: Nat64Prefix,
     /// `pool4`: which IPv4 addresses are ours to translate to.
     pub pool: Arc<PoolLayout>,
+}
+
+impl BoxIdentity {
+    /// The identity the configuration gives a box whose inside and outside
+    /// ports have MACs `inside_mac` and `outside_mac`, with the pool laid
+    /// out over `workers` workers.
+    pub fn new(config: &Config, inside_mac: Mac, outside_mac: Mac, workers: u16) -> BoxIdentity {
+        BoxIdentity {
+            inside_mac,
+            outside_mac,
+            inside: config.inside.address,
+            inside_link_local: l2::link_local(inside_mac),
+            inside_prefix_len: config.inside.prefix_len,
+            inside_gateway: config.inside.gateway,
+            outside: config.outside.address,
+            outside_prefix_len: config.outside.prefix_len,
+            outside_gateway: config.outside.gateway,
+            prefix: config.translation.prefix,
+            pool: Arc::new(PoolLayout::new(&config.pool4, &config.static_bib, workers)),
+        }
+    }
 }

@@ -9,11 +9,12 @@
 
 use crate::nat64::Millis;
 
-/// Most errors sent back to back after a quiet period (as Linux's
-/// `icmp_msgs_burst`).
-pub const BURST: u32 = 50;
+/// The bucket's depth: most errors sent back to back after a quiet period
+/// (as Linux's `icmp_msgs_burst`).
+pub const BUCKET_DEPTH: u32 = 50;
 
-/// `rate` tokens a second, at most `burst` saved up; one token per error.
+/// `rate` tokens a second, at most `min(rate, BUCKET_DEPTH)` saved up; one
+/// token per error.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     /// Tokens a second; 0: no limit.
@@ -27,9 +28,9 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket of `rate` tokens a second (0: unlimited), holding at
-    /// most `min(rate, BURST)`.
+    /// most `min(rate, BUCKET_DEPTH)`.
     pub fn new(rate: u32) -> TokenBucket {
-        let cap = u64::from(rate.clamp(1, BURST)) * 1000;
+        let cap = u64::from(rate.clamp(1, BUCKET_DEPTH)) * 1000;
         TokenBucket {
             rate,
             milli: cap,
@@ -67,7 +68,7 @@ mod tests {
     fn rfc4443_2_4_f_burst_then_rate() {
         let mut b = TokenBucket::new(1000);
         // A full bucket lets a burst through, then nothing in the same ms.
-        assert_eq!(sent(&mut b, 0, 80), BURST);
+        assert_eq!(sent(&mut b, 0, 80), BUCKET_DEPTH);
         // 1000 a second is one a millisecond.
         assert_eq!(sent(&mut b, 1, 10), 1);
         assert_eq!(sent(&mut b, 11, 100), 10);
@@ -75,7 +76,7 @@ mod tests {
         let total: u32 = (12..1012).map(|t| sent(&mut b, t, 5)).sum();
         assert_eq!(total, 1000);
         // After a quiet second the burst is back, not more.
-        assert_eq!(sent(&mut b, 5000, 500), BURST);
+        assert_eq!(sent(&mut b, 5000, 500), BUCKET_DEPTH);
     }
 
     #[test]
@@ -94,7 +95,7 @@ mod tests {
         let mut b = TokenBucket::new(0);
         assert_eq!(sent(&mut b, 0, 10_000), 10_000);
         let mut b = TokenBucket::new(1000);
-        assert_eq!(sent(&mut b, 100, 100), BURST);
+        assert_eq!(sent(&mut b, 100, 100), BUCKET_DEPTH);
         // A clock that reads earlier (another worker's epoch) adds nothing.
         assert_eq!(sent(&mut b, 50, 10), 0);
     }

@@ -1,50 +1,19 @@
-//! Counters the workers publish and the control side reads and renders.
+//! The counters a worker keeps, and their publication to the control side.
 //!
 //! A worker keeps its counters in plain integers on its own cache lines
-//! and, every few milliseconds, copies them into its [`WorkerStats`]: a
-//! fixed array of relaxed atomics, one per series, in the order that
-//! [`visit`] defines. The control side sums the workers' arrays and writes
-//! them in the Prometheus text exposition format (version 0.0.4), the same
-//! text the metrics endpoint serves, so tests can read a file today.
-//!
-//! A series is a metric name plus fixed labels; the layout is built once,
-//! by walking the same [`visit`] with a recorder, so writer and reader can
-//! never disagree on an index.
+//! ([`DpCounters`], the pipeline's, the neighbour caches') and, every few
+//! milliseconds, copies them into its [`WorkerStats`]: a fixed array of
+//! relaxed atomics, one per series, in the order that
+//! [`metrics::visit`] walks them. Nothing here is touched per packet but
+//! the plain integers; the control side sums the workers' arrays and
+//! renders them (`crate::control::metrics`).
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::nat64::pipeline::{Counters, Nat64Drop};
-use crate::xlat::DropReason;
+use crate::control::metrics::{self, Kind, Visitor};
+use crate::nat64::pipeline::Counters;
 
-use super::classify::L2Drop;
 use super::neigh::NeighCounters;
-
-/// Whether a series only grows or goes up and down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Counter,
-    Gauge,
-}
-
-/// One series: a metric and its labels.
-#[derive(Debug, Clone)]
-pub struct Series {
-    pub metric: &'static str,
-    pub kind: Kind,
-    pub labels: Vec<(&'static str, &'static str)>,
-}
-
-/// Receives every series in layout order.
-pub trait Visitor {
-    fn series(
-        &mut self,
-        metric: &'static str,
-        kind: Kind,
-        labels: &[(&'static str, &'static str)],
-        value: u64,
-    );
-}
 
 /// What a worker counts itself (the pipeline, neighbour caches and
 /// classification count the rest).
@@ -63,14 +32,17 @@ pub struct DpCounters {
     /// Frames the NIC did not take (tx queue full): freed.
     pub tx_full_inside: u64,
     pub tx_full_outside: u64,
-    /// Frames from the wire to the kernel (exception TAP), per side.
-    pub to_kernel_inside: u64,
-    pub to_kernel_outside: u64,
-    /// Frames from the kernel to the wire, per side.
-    pub from_kernel_inside: u64,
-    pub from_kernel_outside: u64,
-    /// Frames for the kernel dropped (no exception path, or its queue full).
-    pub kernel_drops: u64,
+    /// Frames from the wire down the exception path (to the kernel's TAP),
+    /// per side.
+    pub to_exception_inside: u64,
+    pub to_exception_outside: u64,
+    /// Frames up the exception path (sent by the kernel) to the wire, per
+    /// side.
+    pub from_exception_inside: u64,
+    pub from_exception_outside: u64,
+    /// Frames for the exception path dropped (none configured, or its
+    /// queue full).
+    pub exception_drops: u64,
     /// Packets rung to another worker / received from one.
     pub handoff_out: u64,
     pub handoff_in: u64,
@@ -114,220 +86,6 @@ pub struct Snapshot<'a> {
     pub gauges: Gauges,
 }
 
-const C: Kind = Kind::Counter;
-const G: Kind = Kind::Gauge;
-
-/// Walks every series of a snapshot, always in the same order.
-pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
-    let dp = s.dp;
-    let pk = "nat64_packets_total";
-    v.series(pk, C, &[("side", "inside"), ("dir", "rx")], dp.rx_inside);
-    v.series(pk, C, &[("side", "inside"), ("dir", "tx")], dp.tx_inside);
-    v.series(pk, C, &[("side", "outside"), ("dir", "rx")], dp.rx_outside);
-    v.series(pk, C, &[("side", "outside"), ("dir", "tx")], dp.tx_outside);
-    let rb = "nat64_rx_bursts_total";
-    v.series(rb, C, &[("side", "inside")], dp.rx_bursts_inside);
-    v.series(rb, C, &[("side", "outside")], dp.rx_bursts_outside);
-    v.series("nat64_worker_polls_total", C, &[], dp.polls);
-    let tf = "nat64_tx_full_drops_total";
-    v.series(tf, C, &[("side", "inside")], dp.tx_full_inside);
-    v.series(tf, C, &[("side", "outside")], dp.tx_full_outside);
-
-    let n = s.nat64;
-    let tr = "nat64_translated_total";
-    v.series(tr, C, &[("dir", "6to4")], n.translated_6to4);
-    v.series(tr, C, &[("dir", "4to6")], n.translated_4to6);
-    v.series("nat64_replies_total", C, &[], n.replied);
-    v.series("nat64_hairpinned_total", C, &[], n.hairpinned);
-    v.series("nat64_local_total", C, &[], n.local);
-    v.series("nat64_sessions_created_total", C, &[], n.sessions_created);
-    v.series("nat64_sessions_expired_total", C, &[], n.sessions_expired);
-    v.series("nat64_bib_created_total", C, &[], n.bib_created);
-    v.series("nat64_syns_held_total", C, &[], n.syns_held);
-    v.series("nat64_held_syns_expired_total", C, &[], n.held_syn_expired);
-    v.series(
-        "nat64_simultaneous_opens_total",
-        C,
-        &[],
-        n.simultaneous_opens,
-    );
-    v.series(
-        "nat64_block_events_dropped_total",
-        C,
-        &[],
-        n.block_events_dropped + dp.event_drops,
-    );
-
-    let dr = "nat64_drops_total";
-    for &d in Nat64Drop::ALL {
-        v.series(
-            dr,
-            C,
-            &[("layer", "nat64"), ("reason", d.name())],
-            n.nat64_drops(d),
-        );
-    }
-    for &r in DropReason::ALL {
-        v.series(
-            dr,
-            C,
-            &[("layer", "xlat"), ("reason", r.name())],
-            n.xlat_drops(r),
-        );
-    }
-    for &d in L2Drop::ALL {
-        let c = s.l2_drops.get(d.index()).copied().unwrap_or(0);
-        v.series(dr, C, &[("layer", "l2"), ("reason", d.name())], c);
-    }
-    let dd = [
-        ("chained_mbuf", dp.chained_drops),
-        ("kernel_unavailable", dp.kernel_drops),
-        ("handoff_ring_full", dp.handoff_drops),
-        ("mbuf_alloc_failed", dp.alloc_failures),
-        ("neigh_update_queue_full", dp.neigh_update_drops),
-        ("icmp_rate_limited", dp.icmp_rate_limited),
-    ];
-    for (reason, c) in dd {
-        v.series(dr, C, &[("layer", "dataplane"), ("reason", reason)], c);
-    }
-
-    v.series("nat64_handoff_total", C, &[("dir", "out")], dp.handoff_out);
-    v.series("nat64_handoff_total", C, &[("dir", "in")], dp.handoff_in);
-    v.series("nat64_handoff_drops_total", C, &[], dp.handoff_drops);
-    let lr = "nat64_local_replies_total";
-    v.series(lr, C, &[("kind", "arp")], dp.local_arp);
-    v.series(lr, C, &[("kind", "nd")], dp.local_nd);
-    v.series(lr, C, &[("kind", "echo4")], dp.local_echo4);
-    v.series(lr, C, &[("kind", "echo6")], dp.local_echo6);
-    let ex = "nat64_exception_total";
-    v.series(
-        ex,
-        C,
-        &[("side", "inside"), ("dir", "to_kernel")],
-        dp.to_kernel_inside,
-    );
-    v.series(
-        ex,
-        C,
-        &[("side", "inside"), ("dir", "from_kernel")],
-        dp.from_kernel_inside,
-    );
-    v.series(
-        ex,
-        C,
-        &[("side", "outside"), ("dir", "to_kernel")],
-        dp.to_kernel_outside,
-    );
-    v.series(
-        ex,
-        C,
-        &[("side", "outside"), ("dir", "from_kernel")],
-        dp.from_kernel_outside,
-    );
-    v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
-
-    for (fam, nc) in [("ipv4", s.neigh4), ("ipv6", s.neigh6)] {
-        for (event, c) in nc.events() {
-            v.series(
-                "nat64_neigh_total",
-                C,
-                &[("family", fam), ("event", event)],
-                c,
-            );
-        }
-    }
-
-    let g = s.gauges;
-    v.series("nat64_sessions", G, &[], g.sessions);
-    v.series("nat64_bib_entries", G, &[], g.bib_entries);
-    v.series("nat64_port_blocks_in_use", G, &[], g.blocks_in_use);
-    v.series("nat64_held_syns", G, &[], g.held_syns);
-}
-
-/// One-line help per metric, for `# HELP`.
-fn help(metric: &str) -> &'static str {
-    match metric {
-        "nat64_packets_total" => "Frames received and sent per port.",
-        "nat64_rx_bursts_total" => "Non-empty rx bursts per port (packets per burst: how loaded).",
-        "nat64_worker_polls_total" => "Passes of the workers' poll loops, idle ones included.",
-        "nat64_tx_full_drops_total" => "Frames freed because the port's tx queue was full.",
-        "nat64_translated_total" => "Packets translated and forwarded (RFC 6146 3.7).",
-        "nat64_replies_total" => "ICMP errors built for a sender (rate-limited ones included).",
-        "nat64_hairpinned_total" => "Packets hairpinned (RFC 6146 3.8).",
-        "nat64_local_total" => "Packets to a pool or outside address that no BIB entry claims.",
-        "nat64_sessions_created_total" => "Sessions created.",
-        "nat64_sessions_expired_total" => "Sessions removed by expiry or reclaim.",
-        "nat64_bib_created_total" => "Dynamic BIB entries created.",
-        "nat64_syns_held_total" => "IPv4-initiated SYNs held (RFC 6146 3.5.2.2).",
-        "nat64_held_syns_expired_total" => "Held SYNs answered with ICMP port unreachable.",
-        "nat64_simultaneous_opens_total" => "Held SYNs matched by an IPv6 SYN.",
-        "nat64_block_events_dropped_total" => "Port-block events lost to a full queue.",
-        "nat64_drops_total" => "Packets dropped, by layer and reason.",
-        "nat64_handoff_total" => "Packets handed between workers.",
-        "nat64_handoff_drops_total" => "Handoffs lost to a full ring.",
-        "nat64_local_replies_total" => "ARP, ND and echo answered in the dataplane.",
-        "nat64_exception_total" => "Frames between the wire and the kernel's TAP interfaces.",
-        "nat64_fragments_out_total" => "IPv6 fragments sent (RFC 7915 4.1, DF=0).",
-        "nat64_neigh_total" => "Neighbour resolution events.",
-        "nat64_sessions" => "Sessions in the tables.",
-        "nat64_bib_entries" => "BIB entries in the tables.",
-        "nat64_port_blocks_in_use" => "Port blocks held by subscribers.",
-        "nat64_held_syns" => "IPv4 SYNs held right now.",
-        _ => "",
-    }
-}
-
-/// Records the layout.
-struct Recorder(Vec<Series>);
-
-impl Visitor for Recorder {
-    fn series(
-        &mut self,
-        metric: &'static str,
-        kind: Kind,
-        labels: &[(&'static str, &'static str)],
-        _: u64,
-    ) {
-        self.0.push(Series {
-            metric,
-            kind,
-            labels: labels.to_vec(),
-        });
-    }
-}
-
-/// Runs `f` on a snapshot of `dp`, `nat64` and `gauges` with no L2 drops
-/// and empty neighbour counters.
-fn with_snapshot<R>(
-    dp: &DpCounters,
-    nat64: &Counters,
-    gauges: Gauges,
-    f: impl FnOnce(&Snapshot<'_>) -> R,
-) -> R {
-    let nc = NeighCounters::default();
-    let l2 = [0; L2Drop::COUNT];
-    f(&Snapshot {
-        dp,
-        nat64,
-        l2_drops: &l2,
-        neigh4: &nc,
-        neigh6: &nc,
-        gauges,
-    })
-}
-
-/// The series layout, in [`visit`] order.
-pub fn layout() -> Vec<Series> {
-    let mut r = Recorder(Vec::new());
-    with_snapshot(
-        &DpCounters::default(),
-        &Counters::default(),
-        Gauges::default(),
-        |s| visit(s, &mut r),
-    );
-    r.0
-}
-
 /// One worker's published counters.
 #[derive(Debug)]
 pub struct WorkerStats {
@@ -358,7 +116,7 @@ impl WorkerStats {
 
     /// Copy a snapshot in (the worker, every few ms).
     pub fn publish(&self, s: &Snapshot<'_>) {
-        visit(
+        metrics::visit(
             s,
             &mut Publisher {
                 cells: &self.cells,
@@ -370,113 +128,5 @@ impl WorkerStats {
     /// Series `i`.
     pub fn get(&self, i: usize) -> u64 {
         self.cells.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
-    }
-}
-
-/// Sums of every series over `workers`, in layout order.
-pub fn totals(n: usize, workers: &[std::sync::Arc<WorkerStats>]) -> Vec<u64> {
-    (0..n)
-        .map(|i| workers.iter().map(|w| w.get(i)).sum())
-        .collect()
-}
-
-/// Prometheus text exposition of `values` (layout order). Series of one
-/// metric are adjacent in the layout, so HELP/TYPE go before the first.
-pub fn render(layout: &[Series], values: &[u64]) -> String {
-    let mut out = String::with_capacity(layout.len() * 64);
-    let mut last: &str = "";
-    for (s, v) in layout.iter().zip(values) {
-        if s.metric != last {
-            let kind = match s.kind {
-                Kind::Counter => "counter",
-                Kind::Gauge => "gauge",
-            };
-            let _ = writeln!(out, "# HELP {} {}", s.metric, help(s.metric));
-            let _ = writeln!(out, "# TYPE {} {kind}", s.metric);
-            last = s.metric;
-        }
-        out.push_str(s.metric);
-        if !s.labels.is_empty() {
-            out.push('{');
-            for (i, (k, val)) in s.labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{k}=\"{val}\"");
-            }
-            out.push('}');
-        }
-        let _ = writeln!(out, " {v}");
-    }
-    out
-}
-
-/// Write `text` to `path` atomically (a temporary file, then rename), so a
-/// reader never sees half a file.
-pub fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layout_metrics_are_contiguous_and_unique() {
-        let l = layout();
-        let mut seen: Vec<&str> = Vec::new();
-        for w in l.windows(2) {
-            if w[0].metric != w[1].metric {
-                assert!(
-                    !seen.contains(&w[1].metric),
-                    "{} split in the layout",
-                    w[1].metric
-                );
-                seen.push(w[0].metric);
-            }
-        }
-        for s in &l {
-            assert!(!help(s.metric).is_empty(), "{} has no help", s.metric);
-        }
-        let mut keys: Vec<String> = l
-            .iter()
-            .map(|s| format!("{}{:?}", s.metric, s.labels))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        assert_eq!(keys.len(), l.len(), "duplicate series");
-    }
-
-    #[test]
-    fn publish_sum_render() {
-        let l = layout();
-        let a = std::sync::Arc::new(WorkerStats::new(l.len()));
-        let b = std::sync::Arc::new(WorkerStats::new(l.len()));
-        let mut nat = Counters::default();
-        nat.translated_6to4 = 7;
-        let dp = DpCounters {
-            rx_inside: 3,
-            ..DpCounters::default()
-        };
-        let gauges = Gauges {
-            sessions: 5,
-            ..Gauges::default()
-        };
-        with_snapshot(&dp, &nat, gauges, |s| {
-            a.publish(s);
-            b.publish(s);
-        });
-        let text = render(&l, &totals(l.len(), &[a, b]));
-        assert!(
-            text.contains("nat64_translated_total{dir=\"6to4\"} 14\n"),
-            "{text}"
-        );
-        assert!(text.contains("nat64_packets_total{side=\"inside\",dir=\"rx\"} 6\n"));
-        assert!(text.contains("nat64_sessions 10\n"));
-        assert!(text.contains("# TYPE nat64_sessions gauge\n"));
-        assert_eq!(text.matches("# TYPE nat64_drops_total counter").count(), 1);
     }
 }

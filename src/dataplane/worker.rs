@@ -1,18 +1,26 @@
-//! One worker lcore's poll loop.
+//! One worker lcore's poll loop ([`WorkerSetup::run`]).
 //!
-//! Each pass: drain neighbour updates other workers learned; rx a burst
-//! from the inside port, sort it (`classify::inside_frame`), answer what
-//! the box answers itself, hand the kernel's frames to the exception TAP,
-//! run the NAT64 frames through `nat64::Worker::process_6to4`; the same
-//! for the outside port with `process_4to6`; then packets other workers
-//! rang over; (worker 0 only) frames the kernel sent out of its TAPs; then
-//! every tx burst is flushed. Timers (session expiry, held SYNs, neighbour
+//! Each pass: apply the neighbour updates other workers learned; rx a
+//! burst from the inside port, sort it (`classify::inside_frame`), answer
+//! what the box answers itself, send what is for the box itself down the
+//! exception path, run the NAT64 frames through
+//! `nat64::Worker::process_6to4` (RFC 6146 §3.4–§3.8); the same for the
+//! outside port with `process_4to6`; then packets other workers handed over;
+//! (worker 0 only) frames the kernel sent up the exception path; then every
+//! tx burst is flushed. Timers (session expiry, held SYNs, neighbour
 //! retries) and the counters' publication run every millisecond.
 //!
 //! After the pipeline a buffer holds an L3 packet whose IP version says
 //! where it goes: IPv4 out of the outside port, IPv6 out of the inside
 //! port, each behind the next hop's MAC from this worker's neighbour cache
-//! (a few packets wait while ARP / ND resolve it).
+//! (a few packets wait while ARP / ND resolve it, RFC 826 / RFC 4861 §7.2).
+//!
+//! The loop's state is `PollLoop`, made of named parts: the two ports'
+//! queues (`Ports`), the exception path's queues (`ExceptionPath`),
+//! the rings to and from the other workers (`Handoff`), the neighbour
+//! caches with their parked packets (`Neighbours`) and the last next hop
+//! resolved (`LastHop`). Each part is a plain struct held by value: no
+//! indirection on the per-packet path.
 //!
 //! Nothing is allocated per packet: bursts, staging arrays, caches and
 //! rings are sized before the loop starts.
@@ -30,26 +38,25 @@ use super::local;
 use super::neigh::{NeighCache, NeighUpdate, Resolve};
 use super::ratelimit::TokenBucket;
 use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
-use super::{Mac, Own};
+use super::{BoxIdentity, Mac, Side};
 use crate::dpdk::{
     tsc_cycles, tsc_hz, Burst, Eal, Mbuf, MbufPacket, Mempool, RingConsumer, RingProducer, RxQueue,
     TxQueue,
 };
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
+use crate::nat64::table::BURST;
 use crate::nat64::{BlockEvent, Millis};
 use crate::wire::ethertype;
 use crate::xlat::buf::PacketBuf;
 
-/// Frames per rx burst and per staging array.
-pub const BURST: usize = 32;
 /// Neighbour cache entries per family per worker.
 const NEIGH_ENTRIES: usize = 1024;
 /// Packets waiting per unresolved next hop.
 const NEIGH_PENDING: usize = 8;
 /// How often counters are published (ms).
 const PUBLISH_MS: Millis = 10;
-/// How often worker 0 polls the exception TAPs (µs).
-const KERNEL_POLL_US: u64 = 20;
+/// How often worker 0 polls the exception path's TAPs (µs).
+const EXCEPTION_POLL_US: u64 = 20;
 /// How often neighbour caches run their timers (ms).
 const NEIGH_TICK_MS: Millis = 100;
 
@@ -63,7 +70,7 @@ const UNSORTED: L2Verdict = L2Verdict {
 #[derive(Debug)]
 pub struct Shared {
     /// The box's addresses and MACs.
-    pub own: Own,
+    pub own: BoxIdentity,
     /// `inside.gateway_mac` / `outside.gateway_mac`.
     pub inside_gateway_mac: Option<Mac>,
     pub outside_gateway_mac: Option<Mac>,
@@ -81,16 +88,19 @@ pub struct Shared {
     /// The outside NIC fills IPv4 header checksums (tx offload enabled):
     /// IPv4 frames whose checksum field is 0 are marked for it.
     pub ipv4_cksum_offload: bool,
+    /// `workers.burst`: frames asked of each port's rx queue per poll
+    /// (the bursts hold [`BURST`]; more than that is asked as [`BURST`]).
+    pub rx_burst: u16,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
 }
 
-/// A worker's queues on one side's exception TAP.
+/// A worker's queues on one side's exception path (its TAP).
 #[derive(Debug)]
-pub struct KernelSide {
+pub struct ExceptionQueues {
     /// This worker's tx queue on the TAP (frames for the kernel).
     pub tx: TxQueue,
-    /// The TAP's rx queue (frames the kernel sends): worker 0 only.
+    /// The TAP's rx queues (frames the kernel sends): worker 0 only.
     pub rx: Option<ExceptionRx>,
 }
 
@@ -104,20 +114,13 @@ pub struct WorkerSetup {
     pub inside_tx: TxQueue,
     pub outside_rx: RxQueue,
     pub outside_tx: TxQueue,
-    /// Exception TAPs (inside, outside); `None` with `--no-exception-path`.
-    pub kernel: Option<(KernelSide, KernelSide)>,
+    /// Exception path (inside, outside); `None` with `--no-exception-path`.
+    pub exception: Option<(ExceptionQueues, ExceptionQueues)>,
     /// Rings to the other workers (index = destination; `None` for self).
     pub handoff_out: Vec<Option<RingProducer>>,
     /// Rings from the other workers.
     pub handoff_in: Vec<RingConsumer>,
     pub shared: Arc<Shared>,
-}
-
-/// Which port a frame came in on (and a reply goes out of).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Inside,
-    Outside,
 }
 
 /// A tx queue and the burst that collects frames for it.
@@ -127,6 +130,13 @@ struct Tx<'e> {
 }
 
 impl<'e> Tx<'e> {
+    fn new(eal: &'e Eal, q: TxQueue) -> Tx<'e> {
+        Tx {
+            q,
+            burst: Burst::new(eal),
+        }
+    }
+
     /// Queue `m`; a full burst is sent first. Frames the NIC refuses are
     /// freed and counted in `full`.
     fn push(&mut self, m: Mbuf<'e>, sent: &mut u64, full: &mut u64) {
@@ -148,44 +158,118 @@ impl<'e> Tx<'e> {
     }
 }
 
-/// The loop's state; `'e` borrows the EAL handle and the mbuf pool.
-struct Loop<'e> {
+/// The two ports' queues of this worker: one rx and one tx queue each,
+/// with the tx bursts that collect frames for them.
+struct Ports<'e> {
+    inside_rx: RxQueue,
+    outside_rx: RxQueue,
+    inside_tx: Tx<'e>,
+    outside_tx: Tx<'e>,
+    /// Frames asked of each rx queue per poll: `workers.burst`, at most
+    /// [`BURST`].
+    rx_burst: usize,
+    /// `Shared::ipv4_cksum_offload`, at hand: the outside port's NIC fills
+    /// IPv4 header checksums.
+    ipv4_cksum_offload: bool,
+}
+
+/// This worker's end of the exception path: the queues of the TAP
+/// interfaces that carry traffic for the box itself to and from its kernel.
+/// All `None` with `--no-exception-path`.
+struct ExceptionPath<'e> {
+    /// Frames for the kernel on the inside / outside TAP.
+    inside_tx: Option<Tx<'e>>,
+    outside_tx: Option<Tx<'e>>,
+    /// The TAPs' rx queues (inside, outside): frames the kernel sends.
+    /// Worker 0 only.
+    rx: Option<(ExceptionRx, ExceptionRx)>,
+}
+
+/// The single-producer, single-consumer rings between this worker and the
+/// others, for packets that belong to another worker (its subscriber, its
+/// port block).
+struct Handoff<'e> {
+    /// Rings to the other workers (index = destination; `None` for self),
+    /// each with the burst staged for it until the next flush.
+    out: Vec<Option<(RingProducer, Burst<'e, BURST>)>>,
+    /// Rings from the other workers.
+    inbound: Vec<RingConsumer>,
+}
+
+/// This worker's neighbour caches (ARP for the outside link, RFC 826; ND
+/// for the inside link, RFC 4861 §7.2), each holding the few packets
+/// parked while their next hop is resolved.
+struct Neighbours<'e> {
+    v4: NeighCache<Ipv4Addr, Mbuf<'e>>,
+    v6: NeighCache<Ipv6Addr, Mbuf<'e>>,
+}
+
+/// The last next hop resolved on each family and its MAC, so the
+/// neighbour cache is asked once per next hop and neighbour tick
+/// (`NEIGH_TICK_MS`), not per packet: most packets go to the same next hop
+/// (the gateway). Forgotten whenever a neighbour is learned and at every
+/// neighbour tick, so an entry's ageing (REACHABLE -> probe, RFC 4861
+/// §7.3.3) is seen within a tick.
+#[derive(Default)]
+struct LastHop {
+    v4: Option<(Ipv4Addr, Mac)>,
+    v6: Option<(Ipv6Addr, Mac)>,
+    /// Packets sent to the last hop without asking the cache (reported as
+    /// neighbour cache hits).
+    hits4: u64,
+    hits6: u64,
+}
+
+impl LastHop {
+    /// The MAC for `hop`, and the side it leaves by, if `hop` is the last
+    /// next hop resolved on its family.
+    fn get(&self, hop: NextHop) -> Option<(Side, Mac)> {
+        match (hop, self.v4, self.v6) {
+            (NextHop::V4(h), Some((m, mac)), _) if h == m => Some((Side::Outside, mac)),
+            (NextHop::V6(h), _, Some((m, mac))) if h == m => Some((Side::Inside, mac)),
+            _ => None,
+        }
+    }
+
+    /// A packet sent to the last hop (reported as a neighbour cache hit).
+    fn count_hit(&mut self, side: Side) {
+        match side {
+            Side::Outside => self.hits4 += 1,
+            Side::Inside => self.hits6 += 1,
+        }
+    }
+
+    /// Forget both: the neighbour cache changed (a neighbour learned) or
+    /// may change (its tick: entries age, RFC 4861 §7.3.3).
+    fn forget(&mut self) {
+        self.v4 = None;
+        self.v6 = None;
+    }
+}
+
+/// A worker's poll loop and everything it works on; `'e` borrows the EAL
+/// handle and the mbuf pool.
+struct PollLoop<'e> {
     id: u16,
     eal: &'e Eal,
     shared: Arc<Shared>,
     pool: &'e Mempool,
     nat: Nat64Worker,
-    inside_rx: RxQueue,
-    outside_rx: RxQueue,
-    inside_tx: Tx<'e>,
-    outside_tx: Tx<'e>,
-    kernel_inside: Option<Tx<'e>>,
-    kernel_outside: Option<Tx<'e>>,
-    kernel_rx: Option<(ExceptionRx, ExceptionRx)>,
-    handoff_out: Vec<Option<(RingProducer, Burst<'e, BURST>)>>,
-    handoff_in: Vec<RingConsumer>,
-    neigh4: NeighCache<Ipv4Addr, Mbuf<'e>>,
-    neigh6: NeighCache<Ipv6Addr, Mbuf<'e>>,
-    dp: DpCounters,
-    /// The last next hop resolved, and its MAC: the neighbour cache is
-    /// asked once per hop and neighbour tick (NEIGH_TICK_MS), not per
-    /// packet. Cleared whenever a neighbour is learned and at every tick,
-    /// so an entry's ageing (REACHABLE -> probe) is seen within a tick.
-    hop4: Option<(Ipv4Addr, Mac)>,
-    hop6: Option<(Ipv6Addr, Mac)>,
-    /// Packets sent through the memo (reported as neighbour cache hits).
-    hop_hits4: u64,
-    hop_hits6: u64,
+    ports: Ports<'e>,
+    exception: ExceptionPath<'e>,
+    handoff: Handoff<'e>,
+    neighbours: Neighbours<'e>,
+    last_hop: LastHop,
     /// ICMP errors this worker may still send (`translation.icmp_errors_per_second`).
     icmp: TokenBucket,
-    /// `Shared::ipv4_cksum_offload`, at hand.
-    cksum_offload: bool,
+    dp: DpCounters,
     l2_drops: Vec<u64>,
+    /// The burst being worked on (rx, handoff, exception path).
+    rx: Burst<'e, BURST>,
     /// Frames sorted as NAT64 in the current rx burst, and how many bytes
     /// of L2 header each had.
     nat_batch: Burst<'e, BURST>,
     nat_l3: [usize; BURST],
-    rx: Burst<'e, BURST>,
     stats: Arc<WorkerStats>,
 }
 
@@ -201,78 +285,68 @@ impl WorkerSetup {
             inside_tx,
             outside_rx,
             outside_tx,
-            kernel,
+            exception,
             handoff_out,
             handoff_in,
             shared,
         } = self;
         let eal = &eal;
         let pool = &pool;
-        let (kernel_inside, kernel_outside, kernel_rx) = match kernel {
-            Some((ki, ko)) => {
-                let rx = match (ki.rx, ko.rx) {
+        let exception = match exception {
+            Some((ei, eo)) => ExceptionPath {
+                inside_tx: Some(Tx::new(eal, ei.tx)),
+                outside_tx: Some(Tx::new(eal, eo.tx)),
+                rx: match (ei.rx, eo.rx) {
                     (Some(a), Some(b)) => Some((a, b)),
                     _ => None,
-                };
-                (
-                    Some(Tx {
-                        q: ki.tx,
-                        burst: Burst::new(eal),
-                    }),
-                    Some(Tx {
-                        q: ko.tx,
-                        burst: Burst::new(eal),
-                    }),
-                    rx,
-                )
-            }
-            None => (None, None, None),
+                },
+            },
+            None => ExceptionPath {
+                inside_tx: None,
+                outside_tx: None,
+                rx: None,
+            },
         };
-        let mut neigh4 = NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING);
-        let mut neigh6 = NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING);
+        let mut neighbours = Neighbours {
+            v4: NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING),
+            v6: NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING),
+        };
         if let Some(mac) = shared.outside_gateway_mac {
-            neigh4.set_static(shared.own.outside_gateway, mac);
+            neighbours.v4.set_static(shared.own.outside_gateway, mac);
         }
         if let Some(mac) = shared.inside_gateway_mac {
-            neigh6.set_static(shared.own.inside_gateway, mac);
+            neighbours.v6.set_static(shared.own.inside_gateway, mac);
         }
         let stats = Arc::clone(&shared.stats[usize::from(id)]);
-        let mut lp = Loop {
+        let mut lp = PollLoop {
             id,
             eal,
             pool,
             nat,
-            inside_rx,
-            outside_rx,
-            inside_tx: Tx {
-                q: inside_tx,
-                burst: Burst::new(eal),
+            ports: Ports {
+                inside_rx,
+                outside_rx,
+                inside_tx: Tx::new(eal, inside_tx),
+                outside_tx: Tx::new(eal, outside_tx),
+                rx_burst: usize::from(shared.rx_burst).clamp(1, BURST),
+                ipv4_cksum_offload: shared.ipv4_cksum_offload,
             },
-            outside_tx: Tx {
-                q: outside_tx,
-                burst: Burst::new(eal),
+            exception,
+            handoff: Handoff {
+                out: handoff_out
+                    .into_iter()
+                    .map(|p| p.map(|p| (p, Burst::new(eal))))
+                    .collect(),
+                inbound: handoff_in,
             },
-            kernel_inside,
-            kernel_outside,
-            kernel_rx,
-            handoff_out: handoff_out
-                .into_iter()
-                .map(|p| p.map(|p| (p, Burst::new(eal))))
-                .collect(),
-            handoff_in,
-            neigh4,
-            neigh6,
+            neighbours,
+            last_hop: LastHop::default(),
             dp: DpCounters::default(),
-            hop4: None,
-            hop6: None,
-            hop_hits4: 0,
-            hop_hits6: 0,
             icmp: TokenBucket::new(shared.icmp_errors_per_second),
-            cksum_offload: shared.ipv4_cksum_offload,
             l2_drops: vec![0; L2Drop::ALL.len()],
+            rx: Burst::new(eal),
             nat_batch: Burst::new(eal),
             nat_l3: [0; BURST],
-            rx: Burst::new(eal),
             stats,
             shared,
         };
@@ -316,14 +390,14 @@ impl Clock {
     }
 }
 
-impl<'e> Loop<'e> {
+impl<'e> PollLoop<'e> {
     fn poll(&mut self) {
         let clock = Clock::new(self.shared.epoch_tsc);
         let mut next_tick: Millis = 0;
         let mut next_publish: Millis = 0;
         let mut next_neigh: Millis = 0;
-        let kernel_period = tsc_hz() / 1_000_000 * KERNEL_POLL_US;
-        let mut next_kernel = 0u64;
+        let exception_period = tsc_hz() / 1_000_000 * EXCEPTION_POLL_US;
+        let mut next_exception = 0u64;
         while !self.shared.stop.load(Ordering::Relaxed) {
             // One TSC read per pass: the millisecond clock and the
             // exception poll timer both come from it.
@@ -333,31 +407,41 @@ impl<'e> Loop<'e> {
             self.neigh_updates(now);
 
             // Inside port: IPv6 from the subscribers.
-            if self.inside_rx.rx_burst(&mut self.rx) > 0 {
+            if self
+                .ports
+                .inside_rx
+                .rx_burst_max(&mut self.rx, self.ports.rx_burst)
+                > 0
+            {
                 self.dp.rx_inside += self.rx.len() as u64;
                 self.dp.rx_bursts_inside += 1;
                 self.frames(Side::Inside, now);
             }
             // Outside port: IPv4 from the Internet.
-            if self.outside_rx.rx_burst(&mut self.rx) > 0 {
+            if self
+                .ports
+                .outside_rx
+                .rx_burst_max(&mut self.rx, self.ports.rx_burst)
+                > 0
+            {
                 self.dp.rx_outside += self.rx.len() as u64;
                 self.dp.rx_bursts_outside += 1;
                 self.frames(Side::Outside, now);
             }
             // Packets other workers received for this one.
-            for i in 0..self.handoff_in.len() {
-                if self.handoff_in[i].dequeue_burst(&mut self.rx) > 0 {
+            for i in 0..self.handoff.inbound.len() {
+                if self.handoff.inbound[i].dequeue_burst(&mut self.rx) > 0 {
                     self.dp.handoff_in += self.rx.len() as u64;
                     self.handed_in(now);
                 }
             }
-            // What the kernel sends out of its TAPs leaves unchanged. A
-            // TAP poll is a system call, so it is done every
-            // KERNEL_POLL_US, not every pass: the kernel's own traffic
+            // What the kernel sends up the exception path leaves
+            // unchanged. A TAP poll is a system call, so it is done every
+            // EXCEPTION_POLL_US, not every pass: the kernel's own traffic
             // (ssh, BGP, DNS64 answers) waits at most that long.
-            if tsc >= next_kernel {
-                next_kernel = tsc + kernel_period;
-                self.from_kernel();
+            if tsc >= next_exception {
+                next_exception = tsc + exception_period;
+                self.poll_exception();
             }
             self.flush();
 
@@ -459,7 +543,7 @@ impl<'e> Loop<'e> {
                     self.count_local_reply(m.data());
                     self.tx(side, m);
                 }
-                L2Action::Kernel => self.to_kernel(side, m),
+                L2Action::Exception => self.divert_to_exception(side, m),
                 L2Action::Drop(r) => self.count_l2(r),
             }
         }
@@ -485,7 +569,7 @@ impl<'e> Loop<'e> {
     }
 
     /// The pipeline over L3 packets that came in on `side`; then, while the
-    /// views are at hand, a forwarded packet whose next hop is in the memo
+    /// views are at hand, a forwarded packet whose next hop is the last hop
     /// gets its Ethernet header. Returns which did, as bit masks: (leaving
     /// by the IPv4 port, leaving by the IPv6 port).
     fn translate_burst(
@@ -502,7 +586,7 @@ impl<'e> Loop<'e> {
         let (mut out4, mut out6) = (0u32, 0u32);
         for (i, v) in pkts.iter_mut().enumerate().take(BURST) {
             if matches!(actions[i], Action::Forward | Action::Hairpin) {
-                match self.encap_memo(v) {
+                match self.encap_last_hop(v) {
                     Some(Side::Outside) => out4 |= 1 << i,
                     Some(Side::Inside) => out6 |= 1 << i,
                     None => {}
@@ -618,45 +702,29 @@ impl<'e> Loop<'e> {
                         .packet_buf()
                         .is_some_and(|mut v| l2::encap(&mut v, own, own, ethertype::IPV4));
                     if !ok {
-                        self.dp.kernel_drops += 1;
+                        self.dp.exception_drops += 1;
                         return;
                     }
                 }
-                self.to_kernel(Side::Outside, m);
+                self.divert_to_exception(Side::Outside, m);
             }
             Action::Held | Action::Drop(_) => drop(m),
         }
     }
 
-    /// An L3 packet's Ethernet header from the next-hop memo: the side it
-    /// leaves by, or `None` (packet unchanged) when its next hop is not the
-    /// memo's or the headroom is short; `send_l3` then takes it.
-    fn encap_memo(&mut self, v: &mut PacketBuf<'_>) -> Option<Side> {
-        let (side, mac) = self.memo(l2::next_hop(&self.shared.own, v.data())?)?;
+    /// An L3 packet's Ethernet header from the last hop resolved: the side
+    /// it leaves by, or `None` (packet unchanged) when its next hop is not
+    /// the last hop or the headroom is short; `send_l3` then takes it.
+    fn encap_last_hop(&mut self, v: &mut PacketBuf<'_>) -> Option<Side> {
+        let (side, mac) = self
+            .last_hop
+            .get(l2::next_hop(&self.shared.own, v.data())?)?;
         let (src, ethertype) = self.l2_source(side);
         if !l2::encap(v, mac, src, ethertype) {
             return None;
         }
-        self.count_memo_hit(side);
+        self.last_hop.count_hit(side);
         Some(side)
-    }
-
-    /// The memo's MAC for `hop`, and the side it leaves by, if the memo
-    /// holds that hop.
-    fn memo(&self, hop: NextHop) -> Option<(Side, Mac)> {
-        match (hop, self.hop4, self.hop6) {
-            (NextHop::V4(h), Some((m, mac)), _) if h == m => Some((Side::Outside, mac)),
-            (NextHop::V6(h), _, Some((m, mac))) if h == m => Some((Side::Inside, mac)),
-            _ => None,
-        }
-    }
-
-    /// A packet sent through the memo (reported as a neighbour cache hit).
-    fn count_memo_hit(&mut self, side: Side) {
-        match side {
-            Side::Outside => self.hop_hits4 += 1,
-            Side::Inside => self.hop_hits6 += 1,
-        }
     }
 
     /// Source MAC and ethertype of what leaves by `side`.
@@ -667,27 +735,20 @@ impl<'e> Loop<'e> {
         }
     }
 
-    /// Drop the next-hop memo: the neighbour cache changed (a neighbour
-    /// learned) or may change (its tick: entries age, RFC 4861 §7.3.3).
-    fn forget_hops(&mut self) {
-        self.hop4 = None;
-        self.hop6 = None;
-    }
-
     /// An L3 packet out of the port of its family, behind its next hop's MAC.
     fn send_l3(&mut self, m: Mbuf<'e>, now: Millis) {
         let Some(hop) = l2::next_hop(&self.shared.own, m.data()) else {
             return drop(m);
         };
         // Most packets go to the same next hop.
-        if let Some((side, mac)) = self.memo(hop) {
-            self.count_memo_hit(side);
+        if let Some((side, mac)) = self.last_hop.get(hop) {
+            self.last_hop.count_hit(side);
             return self.send_to(side, mac, m);
         }
         match hop {
-            NextHop::V4(hop) => match self.neigh4.resolve(hop, m, now) {
+            NextHop::V4(hop) => match self.neighbours.v4.resolve(hop, m, now) {
                 Resolve::Ready(mac, m) => {
-                    self.hop4 = Some((hop, mac));
+                    self.last_hop.v4 = Some((hop, mac));
                     self.send_to(Side::Outside, mac, m)
                 }
                 Resolve::Queued { solicit } => {
@@ -697,9 +758,9 @@ impl<'e> Loop<'e> {
                 }
                 Resolve::Dropped(m) => drop(m),
             },
-            NextHop::V6(hop) => match self.neigh6.resolve(hop, m, now) {
+            NextHop::V6(hop) => match self.neighbours.v6.resolve(hop, m, now) {
                 Resolve::Ready(mac, m) => {
-                    self.hop6 = Some((hop, mac));
+                    self.last_hop.v6 = Some((hop, mac));
                     self.send_to(Side::Inside, mac, m)
                 }
                 Resolve::Queued { solicit } => {
@@ -733,7 +794,7 @@ impl<'e> Loop<'e> {
     /// any other whose checksum is 0 comes out of the NIC the same, since
     /// the NIC sums the header with the field 0.
     fn mark_cksum(&self, m: &mut Mbuf<'e>) {
-        if !self.cksum_offload {
+        if !self.ports.ipv4_cksum_offload {
             return;
         }
         let d = m.data();
@@ -751,11 +812,13 @@ impl<'e> Loop<'e> {
     fn tx(&mut self, side: Side, m: Mbuf<'e>) {
         match side {
             Side::Inside => {
-                self.inside_tx
+                self.ports
+                    .inside_tx
                     .push(m, &mut self.dp.tx_inside, &mut self.dp.tx_full_inside)
             }
             Side::Outside => {
-                self.outside_tx
+                self.ports
+                    .outside_tx
                     .push(m, &mut self.dp.tx_outside, &mut self.dp.tx_full_outside)
             }
         }
@@ -798,7 +861,7 @@ impl<'e> Loop<'e> {
 
     /// Ring `m` to its owner; a full ring is a counted drop.
     fn handoff(&mut self, m: Mbuf<'e>, worker: u16) {
-        match self.handoff_out.get_mut(usize::from(worker)) {
+        match self.handoff.out.get_mut(usize::from(worker)) {
             Some(Some((_, staged))) => {
                 self.dp.handoff_out += 1;
                 if let Err(m) = staged.push(m) {
@@ -810,37 +873,44 @@ impl<'e> Loop<'e> {
         }
     }
 
-    /// A frame for the kernel, through `side`'s exception TAP.
-    fn to_kernel(&mut self, side: Side, m: Mbuf<'e>) {
+    /// A frame for the box itself, down `side`'s exception path to the
+    /// kernel.
+    fn divert_to_exception(&mut self, side: Side, m: Mbuf<'e>) {
         let (tx, count) = match side {
-            Side::Inside => (&mut self.kernel_inside, &mut self.dp.to_kernel_inside),
-            Side::Outside => (&mut self.kernel_outside, &mut self.dp.to_kernel_outside),
+            Side::Inside => (
+                &mut self.exception.inside_tx,
+                &mut self.dp.to_exception_inside,
+            ),
+            Side::Outside => (
+                &mut self.exception.outside_tx,
+                &mut self.dp.to_exception_outside,
+            ),
         };
         match tx {
-            Some(tx) => tx.push(m, count, &mut self.dp.kernel_drops),
+            Some(tx) => tx.push(m, count, &mut self.dp.exception_drops),
             None => {
                 drop(m);
-                self.dp.kernel_drops += 1;
+                self.dp.exception_drops += 1;
             }
         }
     }
 
-    /// Worker 0: frames the kernel sent out of its TAPs go out of the real
-    /// ports unchanged (the TAPs carry the ports' MACs).
-    fn from_kernel(&mut self) {
-        let Some((rx_in, _)) = self.kernel_rx.as_mut() else {
+    /// Worker 0: frames the kernel sent up the exception path go out of the
+    /// real ports unchanged (the TAPs carry the ports' MACs).
+    fn poll_exception(&mut self) {
+        let Some((rx_in, _)) = self.exception.rx.as_mut() else {
             return;
         };
         let mut rx = std::mem::replace(&mut self.rx, Burst::new(self.eal));
         if rx_in.rx_burst(&mut rx) > 0 {
-            self.dp.from_kernel_inside += rx.len() as u64;
+            self.dp.from_exception_inside += rx.len() as u64;
             for m in rx.drain() {
                 self.tx(Side::Inside, m);
             }
         }
-        if let Some((_, rx_out)) = self.kernel_rx.as_mut() {
+        if let Some((_, rx_out)) = self.exception.rx.as_mut() {
             if rx_out.rx_burst(&mut rx) > 0 {
-                self.dp.from_kernel_outside += rx.len() as u64;
+                self.dp.from_exception_outside += rx.len() as u64;
                 for m in rx.drain() {
                     self.tx(Side::Outside, m);
                 }
@@ -851,17 +921,25 @@ impl<'e> Loop<'e> {
 
     /// Send every staged burst.
     fn flush(&mut self) {
-        self.inside_tx
+        self.ports
+            .inside_tx
             .flush(&mut self.dp.tx_inside, &mut self.dp.tx_full_inside);
-        self.outside_tx
+        self.ports
+            .outside_tx
             .flush(&mut self.dp.tx_outside, &mut self.dp.tx_full_outside);
-        if let Some(k) = self.kernel_inside.as_mut() {
-            k.flush(&mut self.dp.to_kernel_inside, &mut self.dp.kernel_drops);
+        if let Some(k) = self.exception.inside_tx.as_mut() {
+            k.flush(
+                &mut self.dp.to_exception_inside,
+                &mut self.dp.exception_drops,
+            );
         }
-        if let Some(k) = self.kernel_outside.as_mut() {
-            k.flush(&mut self.dp.to_kernel_outside, &mut self.dp.kernel_drops);
+        if let Some(k) = self.exception.outside_tx.as_mut() {
+            k.flush(
+                &mut self.dp.to_exception_outside,
+                &mut self.dp.exception_drops,
+            );
         }
-        for (ring, staged) in self.handoff_out.iter_mut().flatten() {
+        for (ring, staged) in self.handoff.out.iter_mut().flatten() {
             if staged.is_empty() {
                 continue;
             }
@@ -875,7 +953,7 @@ impl<'e> Loop<'e> {
     /// A neighbour learned here: release what waited for it, and tell the
     /// other workers (their replies may land on this worker's queue).
     fn learn(&mut self, ip: IpAddr, mac: Mac, now: Millis, broadcast: bool) {
-        self.forget_hops();
+        self.last_hop.forget();
         if broadcast {
             for (j, q) in self.shared.neigh_updates.iter().enumerate() {
                 if j != usize::from(self.id) && q.push(NeighUpdate { ip, mac }).is_err() {
@@ -887,7 +965,7 @@ impl<'e> Loop<'e> {
         let mut overflow = 0u64;
         let side = match ip {
             IpAddr::V4(a) => {
-                self.neigh4.learn(a, mac, now, &mut |_, m| {
+                self.neighbours.v4.learn(a, mac, now, &mut |_, m| {
                     if released.push(m).is_err() {
                         overflow += 1;
                     }
@@ -895,7 +973,7 @@ impl<'e> Loop<'e> {
                 Side::Outside
             }
             IpAddr::V6(a) => {
-                self.neigh6.learn(a, mac, now, &mut |_, m| {
+                self.neighbours.v6.learn(a, mac, now, &mut |_, m| {
                     if released.push(m).is_err() {
                         overflow += 1;
                     }
@@ -993,13 +1071,14 @@ impl<'e> Loop<'e> {
 
     /// Neighbour retries and ageing.
     fn neigh_tick(&mut self, now: Millis) {
-        self.forget_hops();
+        self.last_hop.forget();
         let own = &self.shared.own;
         let pool = self.pool;
         let dp = &mut self.dp;
         let (mac, src) = (own.outside_mac, own.outside);
-        let tx = &mut self.outside_tx;
-        self.neigh4
+        let tx = &mut self.ports.outside_tx;
+        self.neighbours
+            .v4
             .tick(now, &mut |ip| match frame(pool, l2::ARP_FRAME_LEN, |b| {
                 l2::arp_request(b, mac, src, ip)
             }) {
@@ -1007,8 +1086,9 @@ impl<'e> Loop<'e> {
                 None => dp.alloc_failures += 1,
             });
         let (mac, src) = (own.inside_mac, own.inside);
-        let tx = &mut self.inside_tx;
-        self.neigh6
+        let tx = &mut self.ports.inside_tx;
+        self.neighbours
+            .v6
             .tick(now, &mut |ip| match frame(pool, l2::NS_FRAME_LEN, |b| {
                 l2::neighbor_solicit(b, mac, src, ip)
             }) {
@@ -1050,9 +1130,12 @@ impl<'e> Loop<'e> {
             blocks_in_use: self.nat.allocator().blocks_in_use() as u64,
             held_syns: self.nat.held_syns() as u64,
         };
-        let (mut n4, mut n6) = (*self.neigh4.counters(), *self.neigh6.counters());
-        n4.hits += self.hop_hits4;
-        n6.hits += self.hop_hits6;
+        let (mut n4, mut n6) = (
+            *self.neighbours.v4.counters(),
+            *self.neighbours.v6.counters(),
+        );
+        n4.hits += self.last_hop.hits4;
+        n6.hits += self.last_hop.hits6;
         let snap = Snapshot {
             dp: &self.dp,
             nat64: self.nat.counters(),

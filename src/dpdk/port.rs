@@ -641,8 +641,14 @@ impl RxQueue {
 
     /// Receive into the free slots of `burst`; returns how many arrived.
     pub fn rx_burst<const N: usize>(&mut self, burst: &mut Burst<'_, N>) -> usize {
+        self.rx_burst_max(burst, N)
+    }
+
+    /// Receive at most `max` frames into the free slots of `burst`; returns
+    /// how many arrived.
+    pub fn rx_burst_max<const N: usize>(&mut self, burst: &mut Burst<'_, N>, max: usize) -> usize {
         let (slots, room) = burst.spare_raw();
-        let room = room.min(usize::from(u16::MAX)) as u16;
+        let room = room.min(max).min(usize::from(u16::MAX)) as u16;
         if room == 0 {
             return 0;
         }

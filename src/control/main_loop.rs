@@ -1,0 +1,166 @@
+//! The control loop on the main lcore, between launch and shutdown.
+//!
+//! What it promises: every `CONTROL_PERIOD` (100 ms) it writes the workers'
+//! port-block events to the event log (RFC 6888 REQ-12, `control::events`),
+//! replaces the `--counters` file atomically with every counter
+//! (`control::metrics`), and watches for idleness (`--exit-after-idle`);
+//! every second it logs a change of either port's link. It returns on
+//! SIGINT/SIGTERM (or when the idle time is up); [`finish`] then writes
+//! what the stopped workers left: the last events and the final counters.
+//!
+//! It never touches a worker's tables: it reads the counters the workers
+//! publish and drains the lock-free queues they fill.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::events::EventLog;
+use super::metrics::write_atomic;
+use super::startup::{RunOptions, Runtime};
+use crate::dataplane::worker::Shared;
+use crate::dpdk::{Link, Port};
+
+/// How often the control side writes the counters file.
+const CONTROL_PERIOD: Duration = Duration::from_millis(100);
+/// How often it looks at the ports' links.
+const LINK_PERIOD: Duration = Duration::from_secs(1);
+
+/// Serve the control side until `stop` fires (or `--exit-after-idle`).
+pub fn serve(rt: &mut Runtime, opts: &RunOptions, stop: &mpsc::Receiver<()>) {
+    let file = opts.counters.as_deref().filter(|p| p.as_os_str() != "-");
+    let mut idle = IdleWatch::new(opts.exit_after_idle);
+    let mut links = LinkWatch::new(&rt.inside, &rt.outside);
+    loop {
+        match stop.recv_timeout(CONTROL_PERIOD) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                info!("stopping");
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        links.check(&rt.inside, &rt.outside);
+        drain_events(&rt.shared, &mut rt.events);
+        let totals = rt.metrics.totals(&rt.shared.stats);
+        if let Some(path) = file {
+            write_counters(path, &rt.metrics.render(&totals));
+        }
+        if idle.is_over(rt.metrics.rx_packets(&totals)) {
+            break;
+        }
+    }
+}
+
+/// After the workers have stopped: write the events they left and the
+/// final counters (`--counters -` prints them to stdout).
+pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
+    drain_events(&rt.shared, &mut rt.events);
+    if rt.events.failed > 0 {
+        warn!(
+            failed = rt.events.failed,
+            "logging.events: some port-block events could not be written"
+        );
+    }
+    let totals = rt.metrics.totals(&rt.shared.stats);
+    let text = rt.metrics.render(&totals);
+    match opts.counters.as_deref() {
+        Some(p) if p.as_os_str() == "-" => print!("{text}"),
+        Some(p) => write_counters(p, &text),
+        None => {}
+    }
+}
+
+/// Replace the counters file; a failure is logged, never fatal.
+fn write_counters(path: &Path, text: &str) {
+    if let Err(e) = write_atomic(path, text) {
+        warn!("--counters {}: {e}", path.display());
+    }
+}
+
+/// Write every queued port-block event to the log.
+fn drain_events(shared: &Shared, log: &mut EventLog) {
+    let mut any = false;
+    for q in &shared.events {
+        while let Some(ev) = q.pop() {
+            log.write(&ev);
+            any = true;
+        }
+    }
+    if any {
+        log.flush();
+    }
+}
+
+/// `--exit-after-idle`: how long since the received-frame count last moved.
+struct IdleWatch {
+    limit: Option<Duration>,
+    last_rx: u64,
+    last_activity: Instant,
+}
+
+impl IdleWatch {
+    fn new(limit: Option<Duration>) -> IdleWatch {
+        IdleWatch {
+            limit,
+            last_rx: 0,
+            last_activity: Instant::now(),
+        }
+    }
+
+    /// Whether no frame has arrived for the limit, given the frames
+    /// received so far (`rx`); logs why when it is.
+    fn is_over(&mut self, rx: u64) -> bool {
+        if rx != self.last_rx {
+            self.last_rx = rx;
+            self.last_activity = Instant::now();
+        }
+        match self.limit {
+            Some(idle) if self.last_activity.elapsed() >= idle => {
+                info!(
+                    "no packet for {} ms: stopping (--exit-after-idle)",
+                    idle.as_millis()
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The ports' link states as last logged.
+struct LinkWatch {
+    seen: [Option<Link>; 2],
+    next_check: Instant,
+}
+
+impl LinkWatch {
+    fn new(inside: &Port, outside: &Port) -> LinkWatch {
+        LinkWatch {
+            seen: [inside.link().ok(), outside.link().ok()],
+            next_check: Instant::now(),
+        }
+    }
+
+    /// At most every `LINK_PERIOD`: log a port whose link changed.
+    fn check(&mut self, inside: &Port, outside: &Port) {
+        if Instant::now() < self.next_check {
+            return;
+        }
+        self.next_check = Instant::now() + LINK_PERIOD;
+        for ((role, port), seen) in [("inside", inside), ("outside", outside)]
+            .into_iter()
+            .zip(&mut self.seen)
+        {
+            let now = port.link().ok();
+            if now != *seen {
+                match now {
+                    Some(l) => info!("{role} port {}: link {l}", port.name()),
+                    None => warn!("{role} port {}: link state unknown", port.name()),
+                }
+                *seen = now;
+            }
+        }
+    }
+}
