@@ -5,7 +5,8 @@
 //!
 //! What it promises: a series is a metric name plus fixed labels, and
 //! every series has one place in a fixed layout. The layout is built once,
-//! by walking [`visit`] with a recorder, and the workers publish by walking
+//! by walking [`visit`] (in `dataplane::stats`, the schema the worker's
+//! counters define) with a recorder, and the workers publish by walking
 //! the same [`visit`] (`dataplane::stats::WorkerStats::publish`), so writer
 //! and reader can never disagree on an index. The interface is narrow on
 //! purpose: [`Metrics::totals`] takes a snapshot of the workers' counters,
@@ -17,16 +18,8 @@ use std::sync::Arc;
 
 use crate::dataplane::classify::L2Drop;
 use crate::dataplane::neigh::NeighCounters;
-use crate::dataplane::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
-use crate::nat64::pipeline::{Counters, Nat64Drop};
-use crate::xlat::DropReason;
-
-/// Whether a series only grows or goes up and down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Counter,
-    Gauge,
-}
+use crate::dataplane::stats::{visit, DpCounters, Gauges, Kind, Snapshot, Visitor, WorkerStats};
+use crate::nat64::pipeline::Counters;
 
 /// One series: a metric and its labels.
 #[derive(Debug, Clone)]
@@ -34,150 +27,6 @@ struct Series {
     metric: &'static str,
     kind: Kind,
     labels: Vec<(&'static str, &'static str)>,
-}
-
-/// Receives every series in layout order.
-pub trait Visitor {
-    fn series(
-        &mut self,
-        metric: &'static str,
-        kind: Kind,
-        labels: &[(&'static str, &'static str)],
-        value: u64,
-    );
-}
-
-const C: Kind = Kind::Counter;
-const G: Kind = Kind::Gauge;
-
-/// Walks every series of a snapshot, always in the same order.
-pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
-    let dp = s.dp;
-    let pk = "nat64_packets_total";
-    v.series(pk, C, &[("side", "inside"), ("dir", "rx")], dp.rx_inside);
-    v.series(pk, C, &[("side", "inside"), ("dir", "tx")], dp.tx_inside);
-    v.series(pk, C, &[("side", "outside"), ("dir", "rx")], dp.rx_outside);
-    v.series(pk, C, &[("side", "outside"), ("dir", "tx")], dp.tx_outside);
-    let rb = "nat64_rx_bursts_total";
-    v.series(rb, C, &[("side", "inside")], dp.rx_bursts_inside);
-    v.series(rb, C, &[("side", "outside")], dp.rx_bursts_outside);
-    v.series("nat64_worker_polls_total", C, &[], dp.polls);
-    let tf = "nat64_tx_full_drops_total";
-    v.series(tf, C, &[("side", "inside")], dp.tx_full_inside);
-    v.series(tf, C, &[("side", "outside")], dp.tx_full_outside);
-
-    let n = s.nat64;
-    let tr = "nat64_translated_total";
-    v.series(tr, C, &[("dir", "6to4")], n.translated_6to4);
-    v.series(tr, C, &[("dir", "4to6")], n.translated_4to6);
-    v.series("nat64_replies_total", C, &[], n.replied);
-    v.series("nat64_hairpinned_total", C, &[], n.hairpinned);
-    v.series("nat64_local_total", C, &[], n.local);
-    v.series("nat64_sessions_created_total", C, &[], n.sessions_created);
-    v.series("nat64_sessions_expired_total", C, &[], n.sessions_expired);
-    v.series("nat64_bib_created_total", C, &[], n.bib_created);
-    v.series("nat64_syns_held_total", C, &[], n.syns_held);
-    v.series("nat64_held_syns_expired_total", C, &[], n.held_syn_expired);
-    v.series(
-        "nat64_simultaneous_opens_total",
-        C,
-        &[],
-        n.simultaneous_opens,
-    );
-    v.series(
-        "nat64_block_events_dropped_total",
-        C,
-        &[],
-        n.block_events_dropped + dp.event_drops,
-    );
-
-    let dr = "nat64_drops_total";
-    for &d in Nat64Drop::ALL {
-        v.series(
-            dr,
-            C,
-            &[("layer", "nat64"), ("reason", d.name())],
-            n.nat64_drops(d),
-        );
-    }
-    for &r in DropReason::ALL {
-        v.series(
-            dr,
-            C,
-            &[("layer", "xlat"), ("reason", r.name())],
-            n.xlat_drops(r),
-        );
-    }
-    for &d in L2Drop::ALL {
-        let c = s.l2_drops.get(d.index()).copied().unwrap_or(0);
-        v.series(dr, C, &[("layer", "l2"), ("reason", d.name())], c);
-    }
-    // `kernel_unavailable`: the exception path's drops (contract name).
-    let dd = [
-        ("chained_mbuf", dp.chained_drops),
-        ("kernel_unavailable", dp.exception_drops),
-        ("handoff_ring_full", dp.handoff_drops),
-        ("mbuf_alloc_failed", dp.alloc_failures),
-        ("neigh_update_queue_full", dp.neigh_update_drops),
-        ("icmp_rate_limited", dp.icmp_rate_limited),
-    ];
-    for (reason, c) in dd {
-        v.series(dr, C, &[("layer", "dataplane"), ("reason", reason)], c);
-    }
-
-    v.series("nat64_handoff_total", C, &[("dir", "out")], dp.handoff_out);
-    v.series("nat64_handoff_total", C, &[("dir", "in")], dp.handoff_in);
-    v.series("nat64_handoff_drops_total", C, &[], dp.handoff_drops);
-    let lr = "nat64_local_replies_total";
-    v.series(lr, C, &[("kind", "arp")], dp.local_arp);
-    v.series(lr, C, &[("kind", "nd")], dp.local_nd);
-    v.series(lr, C, &[("kind", "echo4")], dp.local_echo4);
-    v.series(lr, C, &[("kind", "echo6")], dp.local_echo6);
-    // The exception path's label values say where the frames go and come
-    // from (the kernel): they are the metrics' contract, kept as they are.
-    let ex = "nat64_exception_total";
-    v.series(
-        ex,
-        C,
-        &[("side", "inside"), ("dir", "to_kernel")],
-        dp.to_exception_inside,
-    );
-    v.series(
-        ex,
-        C,
-        &[("side", "inside"), ("dir", "from_kernel")],
-        dp.from_exception_inside,
-    );
-    v.series(
-        ex,
-        C,
-        &[("side", "outside"), ("dir", "to_kernel")],
-        dp.to_exception_outside,
-    );
-    v.series(
-        ex,
-        C,
-        &[("side", "outside"), ("dir", "from_kernel")],
-        dp.from_exception_outside,
-    );
-    v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
-
-    for (fam, nc) in [("ipv4", s.neigh4), ("ipv6", s.neigh6)] {
-        for (event, c) in nc.events() {
-            v.series(
-                "nat64_neigh_total",
-                C,
-                &[("family", fam), ("event", event)],
-                c,
-            );
-        }
-    }
-
-    let g = s.gauges;
-    v.series("nat64_sessions", G, &[], g.sessions);
-    v.series("nat64_bib_entries", G, &[], g.bib_entries);
-    v.series("nat64_port_blocks_in_use", G, &[], g.blocks_in_use);
-    v.series("nat64_held_syns", G, &[], g.held_syns);
 }
 
 /// One-line help per metric, for `# HELP`.
@@ -396,8 +245,8 @@ mod tests {
     #[test]
     fn publish_sum_render() {
         let l = layout();
-        let a = std::sync::Arc::new(WorkerStats::new(l.len()));
-        let b = std::sync::Arc::new(WorkerStats::new(l.len()));
+        let a = Arc::new(WorkerStats::new(l.len()));
+        let b = Arc::new(WorkerStats::new(l.len()));
         let mut nat = Counters::default();
         nat.translated_6to4 = 7;
         let dp = DpCounters {
