@@ -11,6 +11,7 @@ pub mod control;
 pub mod dataplane;
 pub mod dpdk;
 pub mod fuzzing;
+pub mod index;
 pub mod nat64;
 pub mod wire;
 pub mod xlat;
