@@ -1,6 +1,5 @@
-//! An open-addressing hash index from a 64-bit hash to an entry index:
-//! the one table design of the crate (session and BIB indexes, the port
-//! allocator's subscriber map, the neighbour cache).
+//! An open-addressing hash index from a 64-bit hash to an entry index,
+//! for tables of up to millions of entries (the session and BIB indexes).
 //!
 //! Promises: the entries live elsewhere (in the caller's arrays) and the
 //! index holds their `u32` indexes; [`HashIndex::find`] returns an entry
@@ -251,6 +250,7 @@ impl HashIndex {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::hash_map::Entry;
     use std::collections::{HashMap, HashSet};
 
     fn h(x: u64) -> u64 {
@@ -323,11 +323,11 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(k) => {
-                        if !model.contains_key(&k) {
+                        if let Entry::Vacant(v) = model.entry(k) {
                             if let Some(i) = free.pop() {
                                 ix.insert(hash(k), i);
                                 keys[i as usize] = Some(k);
-                                model.insert(k, i);
+                                v.insert(i);
                             }
                         }
                     }
