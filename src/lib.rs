@@ -12,6 +12,7 @@ pub mod dataplane;
 pub mod dpdk;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod index;
 pub mod nat64;
 pub mod wire;
 pub mod xlat;

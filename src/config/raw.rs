@@ -1,10 +1,153 @@
 //! The configuration file exactly as written: one serde struct per section
-//! of `spec/cgn.toml`, every key with its documented default, unknown keys
-//! refused. Values that need parsing (addresses, prefixes, ranges) stay
-//! strings here; `super::validate` turns them into typed values and names
-//! the key when one is wrong.
+//! of the contract (`config/cgn.toml` shows every key), every key with its
+//! documented default, unknown keys refused.
+//!
+//! Promises: [`Config::from_table`] accepts exactly the keys these structs
+//! have and names the key (or the section) of every refusal, which serde
+//! alone does not (toml reports a span, not a key). Values that need
+//! parsing (addresses, prefixes, ranges) stay strings here; each typed
+//! section's `TryFrom` in `section.rs` turns its raw section into typed
+//! values and names the key when one is wrong.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The whole file: every section, each with its defaults where absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub translation: Translation,
+    pub pool4: Pool4,
+    pub timeouts: Timeouts,
+    pub filtering: Filtering,
+    pub static_bib: Vec<StaticBib>,
+    pub inside: Inside,
+    pub outside: Outside,
+    pub workers: Workers,
+    pub dns64: Dns64,
+    pub metrics: Metrics,
+    pub logging: Logging,
+}
+
+/// Sections the contract defines; anything else at the top level is unknown.
+pub const SECTIONS: [&str; 11] = [
+    "translation",
+    "pool4",
+    "timeouts",
+    "filtering",
+    "static_bib",
+    "inside",
+    "outside",
+    "workers",
+    "dns64",
+    "metrics",
+    "logging",
+];
+
+impl Config {
+    /// The sections of a parsed TOML document: unknown sections and keys
+    /// refused, absent ones defaulted, every serde error named by its key.
+    pub fn from_table(root: &toml::Table) -> Result<Config, ConfigError> {
+        if let Some(key) = root.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+            return Err(ConfigError::UnknownKey {
+                key: key.clone(),
+                within: None,
+            });
+        }
+        let static_bib = match root.get("static_bib") {
+            None => Vec::new(),
+            Some(toml::Value::Array(entries)) => entries
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let path = format!("static_bib[{i}]");
+                    deserialize_table::<StaticBib>(v, &path, &path)
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "static_bib",
+                    format!(
+                        "expected an array of tables ([[static_bib]]), found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        Ok(Config {
+            translation: section(root, "translation")?,
+            pool4: section(root, "pool4")?,
+            timeouts: section(root, "timeouts")?,
+            filtering: section(root, "filtering")?,
+            static_bib,
+            inside: section(root, "inside")?,
+            outside: section(root, "outside")?,
+            workers: section(root, "workers")?,
+            dns64: section(root, "dns64")?,
+            metrics: section(root, "metrics")?,
+            logging: section(root, "logging")?,
+        })
+    }
+}
+
+/// Section `name` of `root`, or its defaults when absent.
+fn section<T: DeserializeOwned + Default>(
+    root: &toml::Table,
+    name: &str,
+) -> Result<T, ConfigError> {
+    match root.get(name) {
+        None => Ok(T::default()),
+        Some(v) => deserialize_table(v, name, &format!("[{name}]")),
+    }
+}
+
+/// Deserialize the table `value` at key path `path` into `T`.
+///
+/// toml reports a serde error with a span but no key, so each key is
+/// deserialized alone first (the other fields take their defaults): an
+/// error then belongs to exactly that key.
+fn deserialize_table<T: DeserializeOwned + Default>(
+    value: &toml::Value,
+    path: &str,
+    within: &str,
+) -> Result<T, ConfigError> {
+    let table = value.as_table().ok_or_else(|| {
+        ConfigError::invalid(
+            path,
+            format!("expected a table, found {}", value.type_str()),
+        )
+    })?;
+    for (key, v) in table {
+        let mut one = toml::Table::new();
+        one.insert(key.clone(), v.clone());
+        if let Err(e) = toml::Value::Table(one).try_into::<T>() {
+            let msg = e.message();
+            if msg.starts_with("unknown field") {
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    within: Some(within.to_string()),
+                });
+            }
+            return Err(ConfigError::invalid(format!("{path}.{key}"), tidy(msg)));
+        }
+    }
+    toml::Value::Table(table.clone())
+        .try_into::<T>()
+        .map_err(|e| ConfigError::invalid(path, tidy(e.message())))
+}
+
+/// Say "an integer from 0 to 65535" where serde says "u16".
+fn tidy(msg: &str) -> String {
+    msg.replace("expected u8", "expected an integer from 0 to 255")
+        .replace("expected u16", "expected an integer from 0 to 65535")
+        .replace("expected u32", "expected an integer from 0 to 4294967295")
+        .replace(
+            "expected u64",
+            "expected a non-negative integer (durations are whole seconds or ms)",
+        )
+        .replace("expected a boolean", "expected true or false")
+}
 
 /// `[translation]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -1,25 +1,59 @@
-//! Tests of the configuration contract: the spec and example files parse,
-//! defaults apply, and each refusal names its key.
+//! Tests of the configuration contract: `config/cgn.toml` shows every key
+//! the parser accepts and parses with its documented values, defaults
+//! apply, each section converts on its own, and each refusal names its key.
 
 use super::*;
+use crate::xlat::rfc6052::Nat64Prefix;
+use crate::xlat::L4;
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// The contract file `shared/spec/cgn.toml`: `shared/` sits beside the
-/// repository root (in a worktree, beside a folder further up), so the
-/// nearest one above the crate is taken. Missing means a broken checkout.
-fn spec_path() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("shared/spec/cgn.toml"))
-        .find(|p| p.is_file())
-        .expect("shared/spec/cgn.toml beside the repository (../shared/spec/cgn.toml)")
-}
-
+/// `config/<name>` of this repository.
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("config")
         .join(name)
+}
+
+/// The contract's example: `config/cgn.toml`, every key shown.
+fn contract_path() -> PathBuf {
+    example("cgn.toml")
+}
+
+/// What `config/cgn.toml` sets differently from the documented defaults:
+/// the values every site has to choose (addresses, devices, servers) and
+/// one static BIB entry as an example. Everything else in it is a default.
+fn set_cgn_site_values(c: &mut Config) {
+    c.pool4.addresses = vec![
+        Ipv4Range {
+            first: Ipv4Addr::new(192, 0, 2, 0),
+            last: Ipv4Addr::new(192, 0, 2, 63),
+        },
+        Ipv4Range {
+            first: Ipv4Addr::new(203, 0, 113, 32),
+            last: Ipv4Addr::new(203, 0, 113, 47),
+        },
+    ];
+    c.static_bib = vec![StaticBibEntry {
+        protocol: L4::Tcp,
+        ipv6: "[2001:db8:1::10]:443".parse().unwrap(),
+        ipv4: "192.0.2.1:443".parse().unwrap(),
+    }];
+    c.inside.device = "0000:03:00.0".into();
+    c.outside.device = "0000:03:00.1".into();
+    c.outside.address = Ipv4Addr::new(198, 51, 100, 10);
+    c.outside.gateway = Ipv4Addr::new(198, 51, 100, 1);
+    c.dns64.listen = vec!["[2001:db8:1::53]:53".parse().unwrap()];
+    c.dns64.upstream = vec![
+        "198.51.100.53:53".parse().unwrap(),
+        "198.51.100.54:53".parse().unwrap(),
+    ];
+    c.logging.events = EventSink::Syslog {
+        host: "198.51.100.20".into(),
+        port: 514,
+    };
 }
 
 fn parse(text: &str) -> Config {
@@ -35,8 +69,11 @@ fn error(text: &str) -> String {
 }
 
 #[test]
-fn spec_file_parses_with_documented_values() {
-    let c = Config::from_file(&spec_path()).unwrap();
+fn contract_file_parses_with_documented_values() {
+    let c = Config::from_file(&contract_path()).unwrap();
+    // The documented defaults, for the keys config/cgn.toml sets to a
+    // site's own values (those values are asserted too).
+    let d = parse("");
     assert_eq!(c.translation.prefix, Nat64Prefix::WELL_KNOWN);
     assert!(!c.translation.allow_non_global_ipv4);
     assert_eq!(c.translation.lowest_ipv6_mtu, 1280);
@@ -44,11 +81,19 @@ fn spec_file_parses_with_documented_values() {
     assert!(c.translation.amend_udp_checksum_zero);
     assert_eq!(c.translation.icmp_errors_per_second, 1000);
     assert_eq!(
-        c.pool4.addresses,
+        d.pool4.addresses,
         vec![Ipv4Range {
             first: Ipv4Addr::new(192, 0, 2, 0),
             last: Ipv4Addr::new(192, 0, 2, 15),
         }]
+    );
+    assert_eq!(
+        c.pool4
+            .addresses
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>(),
+        ["192.0.2.0/26", "203.0.113.32/28"]
     );
     assert_eq!(c.pool4.port_range, (1024, 65535));
     assert_eq!(c.pool4.block_size, 512);
@@ -57,7 +102,8 @@ fn spec_file_parses_with_documented_values() {
     assert_eq!(c.pool4.allocation, Allocation::Dynamic);
     assert!(c.pool4.paired);
     assert_eq!(c.pool4.blocks_per_address(), 126);
-    assert_eq!(c.pool4.total_blocks(), 16 * 126);
+    assert_eq!(d.pool4.total_blocks(), 16 * 126);
+    assert_eq!(c.pool4.total_blocks(), (64 + 16) * 126);
     assert_eq!(c.timeouts.udp, Duration::from_secs(300));
     assert_eq!(c.timeouts.tcp_established, Duration::from_secs(7440));
     assert_eq!(c.timeouts.tcp_transitory, Duration::from_secs(240));
@@ -65,8 +111,10 @@ fn spec_file_parses_with_documented_values() {
     assert_eq!(c.timeouts.tcp_incoming_syn, Duration::from_secs(6));
     assert!(!c.filtering.address_dependent);
     assert!(!c.filtering.drop_externally_initiated_tcp);
-    assert!(c.static_bib.is_empty());
-    assert_eq!(c.inside.device, "net_tap0");
+    assert!(d.static_bib.is_empty());
+    assert_eq!(c.static_bib.len(), 1);
+    assert_eq!(d.inside.device, "net_tap0");
+    assert_eq!(c.inside.device, "0000:03:00.0");
     assert_eq!(
         c.inside.address,
         "2001:db8:1::1".parse::<Ipv6Addr>().unwrap()
@@ -78,17 +126,22 @@ fn spec_file_parses_with_documented_values() {
     );
     assert_eq!(c.inside.gateway_mac, None);
     assert_eq!(c.inside.mtu, 1500);
-    assert_eq!(c.outside.device, "net_tap1");
-    assert_eq!(c.outside.address, Ipv4Addr::new(192, 0, 2, 254));
+    assert_eq!(d.outside.device, "net_tap1");
+    assert_eq!(c.outside.device, "0000:03:00.1");
+    assert_eq!(d.outside.address, Ipv4Addr::new(192, 0, 2, 254));
+    assert_eq!(c.outside.address, Ipv4Addr::new(198, 51, 100, 10));
     assert_eq!(c.outside.prefix_len, 24);
-    assert_eq!(c.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(d.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(c.outside.gateway, Ipv4Addr::new(198, 51, 100, 1));
     assert_eq!(c.outside.mtu, 1500);
     assert_eq!(c.workers.burst, 32);
     assert_eq!(c.workers.mbufs_per_worker, 16384);
     assert_eq!(c.workers.max_sessions_per_worker, 1_048_576);
     assert!(c.dns64.enabled);
-    assert_eq!(c.dns64.listen, vec!["[2001:db8:1::1]:53".parse().unwrap()]);
-    assert_eq!(c.dns64.upstream, vec!["127.0.0.1:5300".parse().unwrap()]);
+    assert_eq!(d.dns64.listen, vec!["[2001:db8:1::1]:53".parse().unwrap()]);
+    assert_eq!(c.dns64.listen, vec!["[2001:db8:1::53]:53".parse().unwrap()]);
+    assert_eq!(d.dns64.upstream, vec!["127.0.0.1:5300".parse().unwrap()]);
+    assert_eq!(c.dns64.upstream.len(), 2);
     assert_eq!(c.dns64.timeout, Duration::from_millis(1500));
     assert_eq!(c.dns64.prefix, c.translation.prefix);
     assert_eq!(c.dns64.exclude.len(), 1);
@@ -99,17 +152,150 @@ fn spec_file_parses_with_documented_values() {
     assert_eq!(c.metrics.listen, "127.0.0.1:9464".parse().unwrap());
     assert_eq!(c.logging.level, Level::Info);
     assert_eq!(
-        c.logging.events,
+        d.logging.events,
         EventSink::File("/var/log/nat64-dpdk/events.log".into())
+    );
+    assert_eq!(
+        c.logging.events.to_string(),
+        "syslog+udp://198.51.100.20:514"
     );
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
 #[test]
 fn empty_file_gives_the_documented_defaults() {
-    // Every value in the spec is its default, so omitting all keys must give
-    // the same configuration as the spec file itself.
-    assert_eq!(parse(""), Config::from_file(&spec_path()).unwrap());
+    // Every value in config/cgn.toml but a site's own is its default, so
+    // omitting all keys and setting those must give the file's
+    // configuration.
+    let mut defaults = parse("");
+    set_cgn_site_values(&mut defaults);
+    assert_eq!(defaults, Config::from_file(&contract_path()).unwrap());
+}
+
+/// Each raw section's keys, as serde lists them for `deny_unknown_fields`:
+/// exactly the keys the parser accepts, read from the structs (a probe
+/// deserializer that records the field list `deserialize_struct` is
+/// given), not from any example file.
+fn fields_of<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor};
+
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Error::custom("probed"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    assert!(
+        !fields.is_empty(),
+        "{} is no struct",
+        std::any::type_name::<T>()
+    );
+    fields
+}
+
+/// Every key the parser accepts, as `section.key`.
+fn accepted_keys() -> BTreeSet<String> {
+    let sections: [(&str, &[&str]); 11] = [
+        ("translation", fields_of::<raw::Translation>()),
+        ("pool4", fields_of::<raw::Pool4>()),
+        ("timeouts", fields_of::<raw::Timeouts>()),
+        ("filtering", fields_of::<raw::Filtering>()),
+        ("static_bib", fields_of::<raw::StaticBib>()),
+        ("inside", fields_of::<raw::Inside>()),
+        ("outside", fields_of::<raw::Outside>()),
+        ("workers", fields_of::<raw::Workers>()),
+        ("dns64", fields_of::<raw::Dns64>()),
+        ("metrics", fields_of::<raw::Metrics>()),
+        ("logging", fields_of::<raw::Logging>()),
+    ];
+    // The same sections as the parser's list, so none is left out here.
+    assert_eq!(sections.map(|(s, _)| s), raw::SECTIONS);
+    sections
+        .iter()
+        .flat_map(|(s, keys)| keys.iter().map(move |k| format!("{s}.{k}")))
+        .collect()
+}
+
+/// `text` with every commented-out assignment (`# key = value`, the
+/// optional keys shown with an example value) made live.
+fn uncomment_keys(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest)
+                if rest.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                }) =>
+            {
+                rest
+            }
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `section.key` of every key in a TOML document (tables and arrays of
+/// tables one level deep, as the contract has them).
+fn keys_in(root: &toml::Table) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for (section, value) in root {
+        let tables: Vec<&toml::Table> = match value {
+            toml::Value::Table(t) => vec![t],
+            toml::Value::Array(a) => a.iter().filter_map(toml::Value::as_table).collect(),
+            other => panic!("{section} is a {}, not a section", other.type_str()),
+        };
+        for t in tables {
+            keys.extend(t.keys().map(|k| format!("{section}.{k}")));
+        }
+    }
+    keys
+}
+
+#[test]
+fn contract_file_shows_every_accepted_key_and_no_other() {
+    let text = std::fs::read_to_string(contract_path()).unwrap();
+    // The optional keys shown commented out are valid as written.
+    let live = uncomment_keys(&text);
+    let c = Config::from_str(&live).unwrap_or_else(|e| panic!("uncommented: {e}"));
+    assert_ne!(
+        c,
+        Config::from_str(&text).unwrap(),
+        "nothing was uncommented"
+    );
+    let shown = keys_in(&toml::from_str(&live).unwrap());
+    let accepted = accepted_keys();
+    let missing: Vec<_> = accepted.difference(&shown).collect();
+    assert!(
+        missing.is_empty(),
+        "config/cgn.toml does not show {missing:?}"
+    );
+    let unknown: Vec<_> = shown.difference(&accepted).collect();
+    assert!(
+        unknown.is_empty(),
+        "config/cgn.toml shows unknown keys {unknown:?}"
+    );
 }
 
 #[test]
@@ -125,7 +311,7 @@ fn omitted_keys_in_a_present_section_take_defaults() {
 
 #[test]
 fn example_cgn_toml_parses() {
-    let c = Config::from_file(&example("cgn.toml")).unwrap();
+    let c = Config::from_file(&contract_path()).unwrap();
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert!(c.pool4.address_count() > 1);
 }
@@ -499,6 +685,29 @@ fn error_workers_zero() {
 }
 
 #[test]
+fn workers_burst_is_1_to_32() {
+    for burst in [1, 16, 32] {
+        assert_eq!(
+            parse(&format!("[workers]\nburst = {burst}\n"))
+                .workers
+                .burst,
+            burst
+        );
+    }
+    assert_eq!(Workers::MAX_BURST, 32);
+    assert_eq!(
+        error("[workers]\nburst = 33\n"),
+        "workers.burst: 33 is more than 32, the most packets a worker takes per poll"
+    );
+    let e = Config::from_str("[workers]\nburst = 65535\n").unwrap_err();
+    assert_eq!(e.key(), Some("workers.burst"));
+    assert_eq!(
+        error("[workers]\nburst = 32\nmbufs_per_worker = 16\n"),
+        "workers.burst: 32 is more than workers.mbufs_per_worker 16"
+    );
+}
+
+#[test]
 fn error_logging_level_and_events() {
     assert_eq!(
         error("[logging]\nlevel = \"verbose\"\n"),
@@ -690,7 +899,8 @@ fn xlat_config_carries_translation_and_link_settings() {
 
 #[test]
 fn summary_names_what_it_will_do() {
-    let s = Config::from_file(&spec_path()).unwrap().summary();
+    // The documented defaults.
+    let s = parse("").summary();
     for needle in [
         "NAT64 prefix 64:ff9b::/96 (well-known, non-global IPv4 refused)",
         "16 address(es) [192.0.2.0/28], ports 1024-65535, 126 blocks of 512 per address (2016 in all)",
@@ -702,6 +912,16 @@ fn summary_names_what_it_will_do() {
     }
     let off = parse("[dns64]\nenabled = false\n").summary();
     assert!(off.contains("dns64: off"), "{off}");
+    let cgn = Config::from_file(&contract_path()).unwrap().summary();
+    for needle in [
+        "80 address(es) [192.0.2.0/26, 203.0.113.32/28], ports 1024-65535, \
+         126 blocks of 512 per address (10080 in all)",
+        "static BIB: 1 entry",
+        "inside 0000:03:00.0: 2001:db8:1::1/64 via 2001:db8:1::fffe, mtu 1500",
+        "events to syslog+udp://198.51.100.20:514",
+    ] {
+        assert!(cgn.contains(needle), "{needle:?} not in:\n{cgn}");
+    }
 }
 
 #[test]
@@ -815,4 +1035,76 @@ fn error_kernel_iface_matrix() {
         error("[outside]\nkernel_iface = \"n64-in\"\n"),
         "outside.kernel_iface: \"n64-in\" is also inside.kernel_iface"
     );
+}
+
+#[test]
+fn each_section_converts_on_its_own() {
+    let d = parse("");
+    let t = Translation::try_from(raw::Translation::default()).unwrap();
+    assert_eq!(t, d.translation);
+    assert_eq!(Pool4::try_from(raw::Pool4::default()).unwrap(), d.pool4);
+    assert_eq!(
+        Timeouts::try_from(raw::Timeouts::default()).unwrap(),
+        d.timeouts
+    );
+    assert_eq!(Filtering::from(raw::Filtering::default()), d.filtering);
+    assert_eq!(Inside::try_from(raw::Inside::default()).unwrap(), d.inside);
+    assert_eq!(
+        Outside::try_from(raw::Outside::default()).unwrap(),
+        d.outside
+    );
+    assert_eq!(static_bib(Vec::new()).unwrap(), d.static_bib);
+    assert_eq!(
+        Workers::try_from(raw::Workers::default()).unwrap(),
+        d.workers
+    );
+    assert_eq!(
+        Dns64::try_from((raw::Dns64::default(), &t)).unwrap(),
+        d.dns64
+    );
+    assert_eq!(
+        Metrics::try_from(raw::Metrics::default()).unwrap(),
+        d.metrics
+    );
+    assert_eq!(
+        Logging::try_from(raw::Logging::default()).unwrap(),
+        d.logging
+    );
+    // A section's error names its key without the other sections.
+    let w = raw::Workers {
+        burst: 64,
+        ..raw::Workers::default()
+    };
+    assert_eq!(
+        Workers::try_from(w).unwrap_err().key(),
+        Some("workers.burst")
+    );
+    let tm = raw::Timeouts {
+        udp: 30,
+        ..raw::Timeouts::default()
+    };
+    assert_eq!(
+        Timeouts::try_from(tm).unwrap().warnings(),
+        ["timeouts.udp: 30 s is below the RFC 6146 section 4 minimum of 120 s"]
+    );
+}
+
+#[test]
+fn checks_across_sections_run_on_the_converted_sections() {
+    let mut c = parse("");
+    assert!(c.check_across().is_ok());
+    // A reloaded [inside] whose MTU no longer fits translation's floor.
+    c.inside = Inside::try_from(raw::Inside {
+        mtu: 1280,
+        ..raw::Inside::default()
+    })
+    .unwrap();
+    c.translation.lowest_ipv6_mtu = 1400;
+    assert_eq!(
+        c.check_across().unwrap_err().to_string(),
+        "translation.lowest_ipv6_mtu: 1400 is larger than inside.mtu 1280"
+    );
+    let mut c = parse("");
+    c.outside.device = c.inside.device.clone();
+    assert_eq!(c.check_across().unwrap_err().key(), Some("outside.device"));
 }

@@ -16,6 +16,7 @@ pub mod tcp;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+pub use crate::index::mix64;
 pub use crate::xlat::L4;
 
 /// Monotonic time in milliseconds.
@@ -46,15 +47,6 @@ impl Subscriber {
         let v = u128::from(self.0);
         mix64(mix64(v as u64) ^ (v >> 64) as u64)
     }
-}
-
-/// splitmix64's finaliser: a cheap, well-spread 64-bit mix.
-#[inline]
-pub fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The worker that owns `sub` among `n_workers` (at least 1).

@@ -9,7 +9,7 @@
 //! - O(1) lookups in both directions: a BIB entry by its IPv6 transport
 //!   address (X',x) or its IPv4 one (T,t) (§3.1); a session by its inside
 //!   tuple (X',x, Z,z) or its outside tuple (T,t, Z,z) (§3.2). Four
-//!   open-addressing indexes (see `index.rs`), a hash computed once per
+//!   open-addressing indexes (`crate::index`), a hash computed once per
 //!   lookup with per-table random keys (no hash flooding), the full key
 //!   verified against the entries on a tag match.
 //! - Expiry (§3.5.1, §3.5.2, §3.5.3): every session sits on the list of its
@@ -47,13 +47,12 @@
 //! writes four index slots (linear probing, expected < 9 probes at full
 //! load), a removal shifts back at most the rest of a probe run.
 
-mod index;
 #[cfg(test)]
 mod tests;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use index::Index;
+use crate::index::HashIndex as Index;
 
 use super::{Millis, TcpState, Timeouts, TimerClass, L4};
 

@@ -1,10 +1,18 @@
-//! An open-addressing hash index from a 64-bit hash to an entry index.
+//! An open-addressing hash index from a 64-bit hash to an entry index,
+//! for tables of up to millions of entries (the session and BIB indexes).
 //!
-//! Each slot is one `u64`: the hash's upper 32 bits (the tag) and the
-//! entry's `u32` index, so eight slots share a cache line (lines are
-//! 64-byte aligned). The home slot is
-//! the tag scaled onto the table (`tag * n >> 32`), which lets the table
-//! have any size (the load factor stays at most 3/4 for the capacity it was
+//! Promises: the entries live elsewhere (in the caller's arrays) and the
+//! index holds their `u32` indexes; [`HashIndex::find`] returns an entry
+//! only when the caller's key check accepts it, so hash collisions cost
+//! probes, never wrong answers. Capacity is fixed by [`HashIndex::new`]
+//! and nothing is allocated afterwards; the caller keeps the number of
+//! entries within it.
+//!
+//! Design (linear probing with backward-shift deletion, Knuth, TAOCP
+//! vol. 3, 6.4, Algorithm R): each slot is one `u64`, the hash's upper 32
+//! bits (the tag) and the entry's `u32` index, so eight slots share a
+//! cache line (lines are 64-byte aligned). The home slot is the tag scaled
+//! onto the table (`tag * n >> 32`), which lets the table have any size (the load factor stays at most 3/4 for the capacity it was
 //! built for, without rounding up to a power of two) and lets deletion find
 //! every entry's home again from the slot alone. Collisions probe linearly;
 //! deletion shifts the following run back (no tombstones), so a table that
@@ -19,35 +27,35 @@ const EMPTY: u64 = u64::MAX;
 #[repr(align(64))]
 struct Line([u64; 8]);
 
-/// Hash index over entries `0..capacity`.
+/// Hash index over entries `0..capacity` (see the module docs).
 #[derive(Debug, Clone)]
-pub(super) struct Index {
+pub struct HashIndex {
     lines: Box<[Line]>,
     /// Slots (a multiple of 8).
     n: usize,
 }
 
-impl Index {
+impl HashIndex {
     /// An index for at most `capacity` entries (load factor <= 3/4).
-    pub(super) fn new(capacity: usize) -> Index {
+    pub fn new(capacity: usize) -> HashIndex {
         // At least one slot always stays empty, so every probe ends.
         let n = (capacity + capacity.div_ceil(3) + 1)
             .max(8)
             .next_multiple_of(8);
-        Index {
+        HashIndex {
             lines: vec![Line([EMPTY; 8]); n / 8].into_boxed_slice(),
             n,
         }
     }
 
     /// Bytes held.
-    pub(super) fn bytes(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.n * std::mem::size_of::<u64>()
     }
 
     /// Slots in the table.
     #[cfg(test)]
-    pub(super) fn slots(&self) -> usize {
+    pub fn slots(&self) -> usize {
         self.n
     }
 
@@ -107,7 +115,7 @@ impl Index {
     /// and the wrap-around is decided only at the end of a line (`n` is a
     /// multiple of 8, so a line never wraps).
     #[inline(always)]
-    pub(super) fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         let tag = Self::tag_of(h);
         let mut i = self.home(tag);
         loop {
@@ -136,9 +144,9 @@ impl Index {
     }
 
     /// Loads the home slot of hash `h`: its cache line is on the way when
-    /// [`Index::find`] or [`Index::candidate`] follow.
+    /// [`HashIndex::find`] or [`HashIndex::candidate`] follow.
     #[inline(always)]
-    pub(super) fn touch(&self, h: u64) {
+    pub fn touch(&self, h: u64) {
         std::hint::black_box(self.get(self.home(Self::tag_of(h))));
     }
 
@@ -146,7 +154,7 @@ impl Index {
     /// (unverified), or `u32::MAX`: what a burst lookup reads for many keys
     /// before verifying any, so that their cache misses overlap.
     #[inline(always)]
-    pub(super) fn candidate(&self, h: u64) -> u32 {
+    pub fn candidate(&self, h: u64) -> u32 {
         let tag = Self::tag_of(h);
         let mut i = self.home(tag);
         loop {
@@ -166,7 +174,7 @@ impl Index {
     /// Adds entry `idx` under hash `h`. The caller keeps the number of
     /// entries within the capacity.
     #[inline]
-    pub(super) fn insert(&mut self, h: u64, idx: u32) {
+    pub fn insert(&mut self, h: u64, idx: u32) {
         let mut i = self.home(Self::tag_of(h));
         while self.get(i) != EMPTY {
             i = self.next(i);
@@ -175,7 +183,7 @@ impl Index {
     }
 
     /// Removes entry `idx` filed under hash `h`; false if it is not there.
-    pub(super) fn remove(&mut self, h: u64, idx: u32) -> bool {
+    pub fn remove(&mut self, h: u64, idx: u32) -> bool {
         let want = Self::slot_of(h, idx);
         let mut i = self.home(Self::tag_of(h));
         loop {
@@ -210,7 +218,7 @@ impl Index {
 
     /// The longest distance of an entry from its home slot. Test helper.
     #[cfg(test)]
-    pub(super) fn max_displacement(&self) -> usize {
+    pub fn max_displacement(&self) -> usize {
         (0..self.n)
             .filter(|&j| self.get(j) != EMPTY)
             .map(|j| self.dist(self.home((self.get(j) >> 32) as u32), j))
@@ -221,7 +229,7 @@ impl Index {
     /// Checks that every entry is reachable from its home slot (no empty
     /// slot between home and position). Test helper.
     #[cfg(test)]
-    pub(super) fn check(&self) -> usize {
+    pub fn check(&self) -> usize {
         let mut count = 0;
         for (j, s) in (0..self.n).map(|j| (j, self.get(j))) {
             if s == EMPTY {
@@ -241,15 +249,17 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
+    use proptest::prelude::*;
+    use std::collections::hash_map::Entry;
+    use std::collections::{HashMap, HashSet};
 
     fn h(x: u64) -> u64 {
-        crate::nat64::mix64(x)
+        crate::index::mix64(x)
     }
 
     #[test]
     fn index_insert_find_remove_with_collisions() {
-        let mut ix = Index::new(100);
+        let mut ix = HashIndex::new(100);
         assert!(ix.slots() >= 134 && ix.slots().is_multiple_of(8));
         // Force collisions: many keys share a tag neighbourhood.
         let keys: Vec<u64> = (0..100).map(|i| h(i) & 0xff00_0000_ffff_ffff).collect();
@@ -274,9 +284,87 @@ mod tests {
         assert_eq!(ix.check(), 100 - gone.len());
     }
 
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u64),
+        Remove(u64),
+        Find(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Few keys, so inserts meet present keys and removes absent ones.
+        prop_oneof![
+            3 => (0u64..48).prop_map(Op::Insert),
+            2 => (0u64..48).prop_map(Op::Remove),
+            2 => (0u64..48).prop_map(Op::Find),
+        ]
+    }
+
+    proptest! {
+        /// Random inserts, removes and lookups give the answers of a
+        /// `HashMap` from key to entry index, with entries kept in the
+        /// caller's array as the tables keep them. Half the runs squeeze
+        /// the hashes into few tags and homes, so runs collide, wrap
+        /// around the end and shift back on removal.
+        #[test]
+        fn matches_a_hashmap_model(
+            ops in proptest::collection::vec(op(), 1..400),
+            capacity in 1usize..40,
+            squeeze in any::<bool>(),
+        ) {
+            let hash = |k: u64| {
+                let x = h(k);
+                if squeeze { x & 0xe000_0000_0000_0000 } else { x }
+            };
+            let mut ix = HashIndex::new(capacity);
+            let mut keys: Vec<Option<u64>> = vec![None; capacity];
+            let mut free: Vec<u32> = (0..capacity as u32).rev().collect();
+            let mut model: HashMap<u64, u32> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k) => {
+                        if let Entry::Vacant(v) = model.entry(k) {
+                            if let Some(i) = free.pop() {
+                                ix.insert(hash(k), i);
+                                keys[i as usize] = Some(k);
+                                v.insert(i);
+                            }
+                        }
+                    }
+                    Op::Remove(k) => {
+                        let found = ix.find(hash(k), |i| keys[i as usize] == Some(k));
+                        prop_assert_eq!(found, model.get(&k).copied());
+                        if let Some(i) = model.remove(&k) {
+                            prop_assert!(ix.remove(hash(k), i));
+                            prop_assert!(!ix.remove(hash(k), i));
+                            keys[i as usize] = None;
+                            free.push(i);
+                        }
+                    }
+                    Op::Find(k) => {
+                        let found = ix.find(hash(k), |i| keys[i as usize] == Some(k));
+                        prop_assert_eq!(found, model.get(&k).copied());
+                        let c = ix.candidate(hash(k));
+                        match found {
+                            // The first tag match may be a colliding key.
+                            Some(_) => prop_assert!(c != u32::MAX),
+                            None => prop_assert!(
+                                c == u32::MAX || keys[c as usize] != Some(k)
+                            ),
+                        }
+                    }
+                }
+                prop_assert_eq!(ix.check(), model.len());
+                for (&k, &i) in &model {
+                    prop_assert_eq!(ix.find(hash(k), |e| keys[e as usize] == Some(k)), Some(i));
+                }
+            }
+        }
+    }
+
     #[test]
     fn index_wraps_around_the_end() {
-        let mut ix = Index::new(6);
+        let mut ix = HashIndex::new(6);
         let n = ix.slots();
         // Tags homing on the last slot.
         let last = ((u64::from(u32::MAX)) << 32) | 7;
@@ -290,7 +378,7 @@ mod tests {
             assert_eq!(ix.find(last, |e| e == i), Some(i));
         }
         // An all-ones tag never matches an empty slot.
-        let empty = Index::new(6);
+        let empty = HashIndex::new(6);
         assert_eq!(empty.find(last, |e| panic!("empty slot {e} matched")), None);
         assert_eq!(empty.candidate(last), u32::MAX);
         assert_eq!(ix.find(last, |e| e == 99), None);
