@@ -49,6 +49,9 @@ use crate::nat64::{BlockEvent, Millis};
 use crate::wire::ethertype;
 use crate::xlat::buf::PacketBuf;
 
+// `workers.burst` is validated against the capacity the bursts have.
+const _: () = assert!(BURST == crate::config::Workers::MAX_BURST as usize);
+
 /// Neighbour cache entries per family per worker.
 const NEIGH_ENTRIES: usize = 1024;
 /// Packets waiting per unresolved next hop.
