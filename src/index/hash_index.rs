@@ -50,7 +50,7 @@ impl HashIndex {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.n * std::mem::size_of::<u64>()
+        self.n * size_of::<u64>()
     }
 
     /// Slots in the table.

@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn opt_index_is_a_u32_with_none() {
-        assert_eq!(std::mem::size_of::<OptIndex>(), 4);
+        assert_eq!(size_of::<OptIndex>(), 4);
         assert_eq!(OptIndex::NONE.get(), None);
         assert!(OptIndex::NONE.is_none() && !OptIndex::NONE.is_some());
         assert_eq!(OptIndex::some(0).get(), Some(0));

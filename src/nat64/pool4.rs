@@ -1531,7 +1531,7 @@ mod tests {
             };
             for b in [0, 1, bpa - 1, bpa, bpa + 1, 1 << 31, u32::MAX - 1, u32::MAX]
                 .into_iter()
-                .chain((0..16).map(|k| crate::nat64::mix64(u64::from(bpa) * 16 + k) as u32))
+                .chain((0..16).map(|k| mix64(u64::from(bpa) * 16 + k) as u32))
             {
                 assert_eq!(l.split_block(b), (b / bpa, b % bpa), "{b} / {bpa}");
             }
@@ -1552,7 +1552,7 @@ mod tests {
                 u32::MAX,
             ]
             .into_iter()
-            .chain((0..8).map(|k| crate::nat64::mix64(u64::from(n) * 8 + k) as u32))
+            .chain((0..8).map(|k| mix64(u64::from(n) * 8 + k) as u32))
             {
                 assert_eq!(u32::from(l.mod_workers(b)), b % u32::from(n), "{b} % {n}");
             }

@@ -16,17 +16,9 @@ pub fn own() -> BoxIdentity {
 fn rfc4291_app_a_link_local_from_mac() {
     // 02:00:5e:10:00:01 -> fe80::5eff:fe10:1 (the U/L bit flipped off).
     let ll = link_local([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
-    assert_eq!(
-        ll,
-        "fe80::5eff:fe10:1".parse::<std::net::Ipv6Addr>().unwrap()
-    );
+    assert_eq!(ll, "fe80::5eff:fe10:1".parse::<Ipv6Addr>().unwrap());
     let ll = link_local([0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc]);
-    assert_eq!(
-        ll,
-        "fe80::21b:21ff:feaa:bbcc"
-            .parse::<std::net::Ipv6Addr>()
-            .unwrap()
-    );
+    assert_eq!(ll, "fe80::21b:21ff:feaa:bbcc".parse::<Ipv6Addr>().unwrap());
 }
 
 #[test]

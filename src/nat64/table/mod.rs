@@ -181,8 +181,8 @@ pub struct Session {
     next: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Session>() == 32);
-const _: () = assert!(std::mem::size_of::<BibEntry>() == 32);
+const _: () = assert!(size_of::<Session>() == 32);
+const _: () = assert!(size_of::<BibEntry>() == 32);
 
 /// A session's neighbours among its BIB entry's sessions.
 #[derive(Debug, Clone, Copy)]

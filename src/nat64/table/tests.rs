@@ -393,8 +393,8 @@ fn memory_per_session_at_most_128_bytes() {
     let t = Tables::new(n, n);
     let per = t.memory_bytes() as f64 / n as f64;
     assert!(per <= 128.0, "{per} bytes/session");
-    assert_eq!(std::mem::size_of::<Session>(), 32);
-    assert_eq!(std::mem::size_of::<BibEntry>(), 32);
+    assert_eq!(size_of::<Session>(), 32);
+    assert_eq!(size_of::<BibEntry>(), 32);
 }
 
 #[test]
