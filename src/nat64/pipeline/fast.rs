@@ -2,7 +2,7 @@
 //! in one pass, each packet's headers read once.
 //!
 //! [`Worker::process_6to4_burst`] tries it first. Stage 1 reads every
-//! packet with [`plain6`] (TCP or UDP right after the fixed header, whole,
+//! packet with [`simple6`] (TCP or UDP right after the fixed header, whole,
 //! hop limit above 1, fitting the IPv4 MTU) and makes the checks
 //! `fast_key_6` and `established_6` make: this worker's subscriber, a
 //! destination under the prefix (RFC 6052 §2.3) that RFC 6052 §3.1
@@ -11,20 +11,20 @@
 //! with nothing counted, to the general path. Stage 2 warms the tables as
 //! the general path does. Stage 3, in order: the session (§3.5) refreshed,
 //! (T, t) from its BIB entry (§3.6) and RFC 7915 §5.1/§5.5 by
-//! `rewrite_plain`; a packet without a session (a new flow) goes through
+//! `rewrite_simple`; a packet without a session (a new flow) goes through
 //! `process_6to4` on its own, in its place in the order.
 //!
 //! So each packet gets what `process_6to4` would give it, one by one
 //! (`prop_burst_equals_one_by_one` compares them); what the fast path saves
 //! is the general path's `Flow`, the separate key and hint, and the second
-//! reading of the header in `translate_plain`.
+//! reading of the header in `translate_simple`.
 
 use super::{Action, FourToSix, Half, SixToFour, Worker, FILL4, FILL6, WARM_MIN_SESSIONS};
 use crate::nat64::table::{KeyHash, V4Key, V6Key, BURST};
 use crate::nat64::tcp::Side;
 use crate::nat64::{subscriber_worker, Millis, Subscriber};
-use crate::xlat::v4to6::{self, plain4};
-use crate::xlat::v6to4::{plain6, rewrite_plain};
+use crate::xlat::v4to6::{self, simple4};
+use crate::xlat::v6to4::{rewrite_simple, simple6};
 use crate::xlat::{PacketBuf, Rewrite};
 
 impl Worker {
@@ -46,7 +46,7 @@ impl Worker {
         let mut flags = [0u8; BURST];
         let n = ps.len().min(BURST);
         for (i, p) in ps.iter().enumerate().take(n) {
-            let Some(f) = plain6(p.data(), &self.xcfg) else {
+            let Some(f) = simple6(p.data(), &self.xcfg) else {
                 return false;
             };
             if self.n_workers != 1
@@ -89,15 +89,15 @@ impl Worker {
                         src_port: b.v4_port,
                         dst_port: k.remote_port,
                     };
-                    // §3.7 (RFC 7915 §5.1, §5.5): `plain6` checked what
-                    // `rewrite_plain` assumes.
-                    match rewrite_plain(p, &rw, &self.xcfg, &mut self.xstate) {
+                    // §3.7 (RFC 7915 §5.1, §5.5): `simple6` checked what
+                    // `rewrite_simple` assumes.
+                    match rewrite_simple(p, &rw, &self.xcfg, &mut self.xstate) {
                         Some(()) => {
                             self.counters.translated_6to4 += 1;
                             Action::Forward
                         }
                         None => {
-                            debug_assert!(false, "plain6 accepted what rewrite_plain refuses");
+                            debug_assert!(false, "simple6 accepted what rewrite_simple refuses");
                             self.process_6to4(p, now)
                         }
                     }
@@ -109,7 +109,7 @@ impl Worker {
     }
 
     /// The fast path for IPv4 from the outside, as [`Worker::plain_6to4_chunk`]:
-    /// stage 1 reads every packet with [`plain4`] (TCP, or UDP with a
+    /// stage 1 reads every packet with [`simple4`] (TCP, or UDP with a
     /// checksum; no options, not a fragment, valid header checksum, unicast
     /// source, TTL above 1, fitting the IPv6 link, headroom for the IPv6
     /// header) and makes `established_4`'s check (RFC 6052 §3.1 for the
@@ -133,7 +133,7 @@ impl Worker {
         let mut flags = [0u8; BURST];
         let n = ps.len().min(BURST);
         for (i, p) in ps.iter().enumerate().take(n) {
-            let Some(f) = plain4(p, &self.xcfg) else {
+            let Some(f) = simple4(p, &self.xcfg) else {
                 return false;
             };
             if !self.permits(f.tuple.src) {
@@ -172,15 +172,15 @@ impl Worker {
                         src_port: k.remote_port,
                         dst_port: b.v6_port,
                     };
-                    // §3.7 (RFC 7915 §4.1, §4.5): `plain4` checked what
-                    // `rewrite_plain` would refuse.
-                    match v4to6::rewrite_plain(p, &rw, &self.xcfg) {
+                    // §3.7 (RFC 7915 §4.1, §4.5): `simple4` checked what
+                    // `rewrite_simple` would refuse.
+                    match v4to6::rewrite_simple(p, &rw, &self.xcfg) {
                         Some(()) => {
                             self.counters.translated_4to6 += 1;
                             Action::Forward
                         }
                         None => {
-                            debug_assert!(false, "plain4 accepted what rewrite_plain refuses");
+                            debug_assert!(false, "simple4 accepted what rewrite_simple refuses");
                             self.process_4to6(p, now)
                         }
                     }
