@@ -17,8 +17,8 @@
 //!    §3.5.1, TCP §3.5.2 with the state machine of `tcp.rs` and the
 //!    held-SYN store of `held_syn.rs`, ICMP query §3.5.3
 //!    (`steps/filtering.rs`);
-//! 3. §3.6 computing the outgoing tuple, as an xlat [`Plan`]
-//!    (`steps/outgoing.rs`);
+//! 3. §3.6 computing the outgoing tuple, as an xlat
+//!    [`Plan`](crate::xlat::Plan) (`steps/outgoing.rs`);
 //! 4. §3.7 translating the packet, RFC 7915 by the `xlat` core
 //!    (`steps/translate.rs`);
 //! 5. §3.8 hairpinning (`steps/hairpin.rs`).
@@ -50,8 +50,6 @@ use super::table::{BibEntry, Tables};
 use super::{subscriber_worker, EventQueue, Millis, Subscriber, Timeouts};
 use crate::config::Config;
 use crate::xlat::rfc6052::Nat64Prefix;
-#[cfg(doc)]
-use crate::xlat::Plan;
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
 
 pub use super::counters::{Counters, DropCause, Nat64Drop};

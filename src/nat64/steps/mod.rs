@@ -95,7 +95,8 @@ impl Worker {
     }
 
     /// The worker that owns the traffic of the subscriber `addr` belongs
-    /// to (with a single worker, no hash to compute).
+    /// to: [`subscriber_worker`], or with a single worker this one (no
+    /// hash to compute).
     #[inline(always)]
     pub(in crate::nat64) fn subscriber_owner(&self, addr: &Ipv6Addr) -> u16 {
         if self.n_workers == 1 {
