@@ -8,9 +8,23 @@
 //! one worker ([`subscriber_worker`]); a port block belongs to the worker
 //! that owns it ([`pool4::PoolLayout::owner`]). Time is always an argument
 //! (`now`, monotonic milliseconds) so tests drive the clock.
+//!
+//! Layout: [`pipeline`] holds the `Worker` and its entry points; `steps/`
+//! one file per step of RFC 6146 §3.4-§3.8 (as Jool's `steps/`); `burst.rs`
+//! the burst driver and the established fast path; `direction.rs` the two
+//! directions as types, for the code written once for both; `held_syn.rs`
+//! the §3.5.2.2 store of held IPv4 SYNs; `counters.rs` the counters and
+//! drop reasons; [`tcp`] the §3.5.2.2 state machine; [`table`] the BIB and
+//! session tables (§3.1, §3.2); [`pool4`] the IPv4 pool and its port
+//! blocks (RFC 6888, RFC 7422).
 
+mod burst;
+mod counters;
+mod direction;
+mod held_syn;
 pub mod pipeline;
 pub mod pool4;
+mod steps;
 pub mod table;
 pub mod tcp;
 

@@ -4,9 +4,10 @@
 //! Promises: [`tcp_transition`] never touches a table; it says which state
 //! a session moves to and which timer class (if any) its lifetime is
 //! restarted with. Session *creation* from CLOSED (which needs the BIB, the
-//! port allocator and the held-SYN store) is the pipeline's job
-//! (`pipeline.rs`, RFC 6146 §3.5.2.1 and the CLOSED paragraphs of
-//! §3.5.2.2); this module only names the state a new session starts in.
+//! port allocator and the held-SYN store) is the filtering step's job
+//! (`steps/filtering.rs` and `held_syn.rs`, RFC 6146 §3.5.2.1 and the
+//! CLOSED paragraphs of §3.5.2.2); this module only names the state a new
+//! session starts in.
 //!
 //! Deviations, commented where they happen: no keep-alive probe when an
 //! ESTABLISHED session's lifetime ends (the table simply removes it), and a

@@ -7,6 +7,14 @@
 //! RFC 6146 §3.6, a stateless caller from RFC 6052) and does *how*: header
 //! rewriting, checksums, ICMP type/code mapping, inner packets of ICMP
 //! errors, fragments and MTU. Every outcome is a [`Verdict`].
+//!
+//! A *simple packet* is one the translator takes without deciding anything
+//! but addresses and ports: no IPv6 extension header or IPv4 option, not a
+//! fragment, TCP, UDP or an ICMP echo, a hop limit or TTL above 1, fitting
+//! the egress link. Each direction tries its *simple-packet path* first
+//! (`translate_simple`, whose rewrite `rewrite_simple` is the stateful
+//! NAT64's established fast path too, after [`v6to4::simple6`] /
+//! [`v4to6::simple4`] read the packet), and the full path for the rest.
 
 pub mod buf;
 pub mod rfc6052;
@@ -94,12 +102,12 @@ pub enum L4 {
 }
 
 /// The transport of a whole TCP segment or UDP datagram `upper` (IP
-/// protocol `proto`), as the plain readers take it: kind, source and
+/// protocol `proto`), as the simple-packet readers take it: kind, source and
 /// destination port, TCP flags (0 for UDP); `None` for another protocol
 /// or a header that does not fit (`TcpPacket::new_checked`,
 /// `UdpPacket::new_checked_header`).
 #[inline(always)]
-pub(crate) fn plain_ports(proto: u8, upper: &[u8]) -> Option<(L4, u16, u16, u8)> {
+pub(crate) fn tcp_udp_ports(proto: u8, upper: &[u8]) -> Option<(L4, u16, u16, u8)> {
     match proto {
         ip_proto::TCP => {
             let tcp = TcpPacket::new_checked(upper).ok()?;
@@ -113,10 +121,10 @@ pub(crate) fn plain_ports(proto: u8, upper: &[u8]) -> Option<(L4, u16, u16, u8)>
     }
 }
 
-/// What a fast path keeps of a plain TCP or UDP packet
-/// (`v6to4::plain6`, `v4to6::plain4`), read once.
+/// What the established fast path keeps of a simple TCP or UDP packet
+/// ([`v6to4::simple6`], [`v4to6::simple4`]), read once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Plain<A> {
+pub struct SimpleFlow<A> {
     pub tuple: Tuple<A>,
     /// TCP flags of the segment (0 for UDP).
     pub tcp_flags: u8,

@@ -18,8 +18,9 @@
 //! ICMP errors carrying RFC 4884 extensions keep them, behind the longer
 //! translated original datagram (§4.2 "ICMP Error Payload").
 //!
-//! The common case (no options, not a fragment; TCP, UDP or echo; nothing
-//! to refuse) takes a shortcut that reads the header once; anything else
+//! A simple packet (see the `xlat` module docs: no options, not a
+//! fragment; TCP, UDP or echo; nothing to refuse) takes the simple-packet
+//! path (`translate_simple`), which reads the header once; anything else
 //! takes the full path, with the same outcome either way (a proptest
 //! compares the two).
 //!
@@ -31,8 +32,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    DropReason, Flow, PacketBuf, Plain, Plan, ReplyReason, Rewrite, Tuple, Verdict, XlatConfig,
-    XlatState, L4,
+    DropReason, Flow, PacketBuf, Plan, ReplyReason, Rewrite, SimpleFlow, Tuple, Verdict,
+    XlatConfig, XlatState, L4,
 };
 use crate::wire::{
     self, checksum as csum, icmpv4_type, icmpv6_type, ip_proto, Icmpv4Packet, Icmpv6Packet,
@@ -310,7 +311,7 @@ pub fn translate_4to6(
     cfg: &XlatConfig,
     _st: &mut XlatState,
 ) -> Verdict {
-    if let Some(verdict) = translate_plain(buf, plan, cfg) {
+    if let Some(verdict) = translate_simple(buf, plan, cfg) {
         return verdict;
     }
     match translate(buf, plan, cfg) {
@@ -319,7 +320,7 @@ pub fn translate_4to6(
     }
 }
 
-/// The common case, taken first: §4.1 for a packet with nothing to decide
+/// The simple-packet path, taken first: §4.1 for a packet with nothing to decide
 /// (no options, not a fragment, valid header checksum, unicast source, TTL
 /// above 1, fitting the IPv6 link without fragmentation, headroom for the
 /// 20 more bytes), then §4.5 for TCP and UDP (checksum not 0) or §4.2 for
@@ -329,26 +330,26 @@ pub fn translate_4to6(
 /// [`translate`] then handles it in full: every check `translate` would
 /// make either passes here or sends the packet there, so the outcome is the
 /// same. The header is read once, as a fixed 20-byte array.
-fn translate_plain(
+fn translate_simple(
     buf: &mut PacketBuf,
     plan: &Plan<Ipv6Addr>,
     cfg: &XlatConfig,
 ) -> Option<Verdict> {
-    let hdr = plain_header(buf, cfg)?;
+    let hdr = simple_header(buf, cfg)?;
     if !matches!(
         Ipv4Packet::new_unchecked(&hdr[..]).protocol(),
         ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP
     ) {
         return None;
     }
-    rewrite_plain(buf, &plan.outer, cfg)?;
+    rewrite_simple(buf, &plan.outer, cfg)?;
     Some(Verdict::Forward)
 }
 
-/// The header checks of [`translate_plain`], whatever the protocol: the
+/// The header checks of [`translate_simple`], whatever the protocol: the
 /// header (a copy) when they pass.
 #[inline(always)]
-fn plain_header(buf: &PacketBuf, cfg: &XlatConfig) -> Option<[u8; IPV4_HDR]> {
+fn simple_header(buf: &PacketBuf, cfg: &XlatConfig) -> Option<[u8; IPV4_HDR]> {
     if buf.headroom() < IPV6_HDR - IPV4_HDR {
         return None;
     }
@@ -382,14 +383,14 @@ fn plain_header(buf: &PacketBuf, cfg: &XlatConfig) -> Option<[u8; IPV4_HDR]> {
     Some(*hdr)
 }
 
-/// The rewrite of [`translate_plain`], for a packet that passed
-/// `plain_header` with TCP, UDP or ICMP: §4.5 (or §4.2 for Echo and Echo
+/// The rewrite of [`translate_simple`], for a packet that passed
+/// `simple_header` with TCP, UDP or ICMP: §4.5 (or §4.2 for Echo and Echo
 /// Reply), then §4.1. `None`, with the packet untouched, when the transport
 /// header refuses (too short, a UDP checksum of 0, ICMP other than echo);
-/// else the buffer holds the IPv6 packet. [`plain4`] makes the same checks
+/// else the buffer holds the IPv6 packet. [`simple4`] makes the same checks
 /// for a fast path.
 #[inline(always)]
-pub(crate) fn rewrite_plain(
+pub(crate) fn rewrite_simple(
     buf: &mut PacketBuf,
     outer: &Rewrite<Ipv6Addr>,
     cfg: &XlatConfig,
@@ -429,7 +430,7 @@ pub(crate) fn rewrite_plain(
             + sum6(&outer.dst)
             + u32::from(outer.src_port)
             + u32::from(outer.dst_port);
-        rewrite_ports_plain(seg, proto, old_addrs, new, outer)?;
+        rewrite_ports_simple(seg, proto, old_addrs, new, outer)?;
     }
     buf.truncate(total);
     // The headroom was checked first.
@@ -442,24 +443,25 @@ pub(crate) fn rewrite_plain(
     Some(())
 }
 
-/// A TCP or UDP packet (UDP with a checksum) that `translate_plain` takes:
-/// its tuple; `None` for anything else. For what this accepts, [`flow4`]
+/// A simple TCP or UDP packet (UDP with a checksum) that `translate_simple`
+/// takes: its tuple, as the established fast path of the stateful NAT64
+/// reads it; `None` for anything else. For what this accepts, [`flow4`]
 /// gives the same tuple (no inner tuple, not a fragment, the same TCP
 /// flags) and [`translate_4to6`] with an outer rewrite `r` does what
-/// [`rewrite_plain`] with `r` does, which cannot refuse it: unit tests
+/// `rewrite_simple` with `r` does, which cannot refuse it: unit tests
 /// compare them.
 #[inline(always)]
-pub fn plain4(buf: &PacketBuf, cfg: &XlatConfig) -> Option<Plain<Ipv4Addr>> {
-    let hdr = plain_header(buf, cfg)?;
+pub fn simple4(buf: &PacketBuf, cfg: &XlatConfig) -> Option<SimpleFlow<Ipv4Addr>> {
+    let hdr = simple_header(buf, cfg)?;
     let ip = Ipv4Packet::new_unchecked(&hdr[..]);
     let total = usize::from(ip.total_len());
     let seg = buf.data().get(IPV4_HDR..total)?;
-    let (l4, src_port, dst_port, tcp_flags) = super::plain_ports(ip.protocol(), seg)?;
+    let (l4, src_port, dst_port, tcp_flags) = super::tcp_udp_ports(ip.protocol(), seg)?;
     // A UDP checksum of 0 is the full path's to compute or drop.
     if l4 == L4::Udp && seg.get(6..8) == Some(&[0, 0][..]) {
         return None;
     }
-    Some(Plain {
+    Some(SimpleFlow {
         tuple: Tuple {
             l4,
             src: ip.src_addr(),
@@ -471,12 +473,12 @@ pub fn plain4(buf: &PacketBuf, cfg: &XlatConfig) -> Option<Plain<Ipv4Addr>> {
     })
 }
 
-/// §4.5 for [`translate_plain`]: new ports and the checksum updated from
+/// §4.5 for [`translate_simple`]: new ports and the checksum updated from
 /// the sums `old_addrs` (IPv4 addresses) to `new` (IPv6 addresses and new
 /// ports). `None`, with nothing changed, for a header that is too short or
 /// a UDP checksum of 0 (which the full path computes or drops).
 #[inline]
-fn rewrite_ports_plain(
+fn rewrite_ports_simple(
     seg: &mut [u8],
     proto: u8,
     old_addrs: u32,
@@ -505,8 +507,8 @@ fn rewrite_ports_plain(
     Some(())
 }
 
-/// Everything [`translate_plain`] leaves: the whole of §4. Kept out of
-/// line so the common case does not pay for its stack frame.
+/// Everything [`translate_simple`] leaves: the whole of §4. Kept out of
+/// line so the simple-packet path does not pay for its stack frame.
 #[inline(never)]
 fn translate(
     buf: &mut PacketBuf,

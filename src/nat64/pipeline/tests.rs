@@ -5,12 +5,16 @@
 
 use super::*;
 use crate::nat64::pool4::PoolLayout;
+use crate::nat64::tcp;
 use crate::nat64::BlockEventKind;
+use crate::nat64::{TcpState, L4};
+use crate::xlat::DropReason;
 use etherparse::{
     icmpv4, icmpv6, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Icmpv6Header, Icmpv6Slice, Icmpv6Type,
     NetHeaders, PacketBuilder, PacketHeaders, TransportHeader,
 };
 use proptest::prelude::*;
+use std::net::Ipv6Addr;
 
 const HEADROOM: usize = 128;
 

@@ -60,11 +60,48 @@ use super::{Millis, TcpState, Timeouts, TimerClass, L4};
 /// once per second of refreshed lifetime.
 pub const DEFAULT_TOUCH_GRANULARITY: Millis = 1000;
 
-/// No entry (end of a list).
-const NIL: u32 = u32::MAX;
+/// An entry's index, or none: a link of a list, a list's head or tail,
+/// the head of a free list. An `Option<u32>` in four bytes: `u32::MAX`,
+/// which no entry has (tables hold fewer, [`MAX_ENTRIES`]), is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link(u32);
+
+impl Link {
+    /// No entry: the end of a list, an empty list or free list.
+    const NONE: Link = Link(u32::MAX);
+
+    /// Entry `i` (below [`MAX_ENTRIES`]).
+    #[inline(always)]
+    fn to(i: u32) -> Link {
+        debug_assert!((i as usize) < MAX_ENTRIES);
+        Link(i)
+    }
+
+    /// The entry, if any.
+    #[inline(always)]
+    fn get(self) -> Option<u32> {
+        (self != Link::NONE).then_some(self.0)
+    }
+
+    /// The entry's index into its array; for `NONE` one past any array, so
+    /// `slice::get` finds nothing (the burst's loads skip it without a
+    /// test of their own).
+    #[inline(always)]
+    fn slot(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The most entries (sessions, BIB entries) a table holds: their indexes
+/// stay below `Link::NONE`.
+const MAX_ENTRIES: usize = u32::MAX as usize - 1;
 /// `Session::list` of a free session.
 const FREE: u8 = u8::MAX;
-/// `BibEntry::sessions` of a free BIB entry.
+/// `BibEntry::sessions` of a free BIB entry. Left a sentinel where the
+/// links became [`Link`]s: `sessions` is a public count that callers build
+/// entries with and compare to numbers, and a 32-byte entry has no room
+/// for a private marker, so an `Option`-like type here would change
+/// `BibEntry`'s public shape for every caller. Only the table reads it.
 const BIB_FREE: u32 = u32::MAX;
 
 /// Order in which [`Tables::reclaim`] sacrifices sessions: cheapest first.
@@ -177,8 +214,8 @@ pub struct Session {
     /// Index of the expiry list the session is on; `FREE` if free.
     list: u8,
     /// Neighbours on the expiry list (`next` chains the free list).
-    prev: u32,
-    next: u32,
+    prev: Link,
+    next: Link,
 }
 
 const _: () = assert!(size_of::<Session>() == 32);
@@ -187,8 +224,8 @@ const _: () = assert!(size_of::<BibEntry>() == 32);
 /// A session's neighbours among its BIB entry's sessions.
 #[derive(Debug, Clone, Copy)]
 struct BibLink {
-    prev: u32,
-    next: u32,
+    prev: Link,
+    next: Link,
 }
 
 /// Per-table random hash keys.
@@ -269,16 +306,16 @@ pub struct Tables {
     links: Box<[BibLink]>,
     bibs: Box<[BibEntry]>,
     /// Per BIB entry: its first session (or, when free, the next free entry).
-    bib_first: Box<[u32]>,
+    bib_first: Box<[Link]>,
     s_by_v6: Index,
     s_by_v4: Index,
     b_by_v6: Index,
     b_by_v4: Index,
-    heads: [u32; 5],
-    tails: [u32; 5],
+    heads: [Link; 5],
+    tails: [Link; 5],
     class_len: [u32; 5],
-    free_session: u32,
-    free_bib: u32,
+    free_session: Link,
+    free_bib: Link,
     n_sessions: u32,
     n_bib: u32,
     keys: Keys,
@@ -300,12 +337,20 @@ impl Tables {
     /// As [`Tables::new`], with the hash keys derived from `seed`
     /// (reproducible tests and benchmarks).
     pub fn with_seed(max_sessions: usize, max_bib: usize, seed: u64) -> Tables {
-        // Indexes are u32 with u32::MAX reserved.
-        let max_sessions = max_sessions.min(NIL as usize - 1);
-        let max_bib = max_bib.min(NIL as usize - 1);
+        let max_sessions = max_sessions.min(MAX_ENTRIES);
+        let max_bib = max_bib.min(MAX_ENTRIES);
+        // Each free list chains its entries in index order.
+        let next_free = |i: usize, n: usize| {
+            if i + 1 < n {
+                Link::to(i as u32 + 1)
+            } else {
+                Link::NONE
+            }
+        };
         let sessions: Box<[Session]> = (0..max_sessions)
             .map(|i| Session {
-                bib: BibId(NIL),
+                // Set by `session_insert`; a free session's is never read.
+                bib: BibId(0),
                 remote: Ipv4Addr::UNSPECIFIED,
                 remote_port: 0,
                 tcp: TcpState::Closed,
@@ -313,12 +358,8 @@ impl Tables {
                 expires: 0,
                 slack: 0,
                 list: FREE,
-                prev: NIL,
-                next: if i + 1 < max_sessions {
-                    i as u32 + 1
-                } else {
-                    NIL
-                },
+                prev: Link::NONE,
+                next: next_free(i, max_sessions),
             })
             .collect();
         let bibs: Box<[BibEntry]> = (0..max_bib)
@@ -332,15 +373,13 @@ impl Tables {
                 sessions: BIB_FREE,
             })
             .collect();
-        let bib_first: Box<[u32]> = (0..max_bib)
-            .map(|i| if i + 1 < max_bib { i as u32 + 1 } else { NIL })
-            .collect();
+        let bib_first: Box<[Link]> = (0..max_bib).map(|i| next_free(i, max_bib)).collect();
         Tables {
             sessions,
             links: vec![
                 BibLink {
-                    prev: NIL,
-                    next: NIL
+                    prev: Link::NONE,
+                    next: Link::NONE
                 };
                 max_sessions
             ]
@@ -351,11 +390,15 @@ impl Tables {
             s_by_v4: Index::new(max_sessions),
             b_by_v6: Index::new(max_bib),
             b_by_v4: Index::new(max_bib),
-            heads: [NIL; 5],
-            tails: [NIL; 5],
+            heads: [Link::NONE; 5],
+            tails: [Link::NONE; 5],
             class_len: [0; 5],
-            free_session: if max_sessions > 0 { 0 } else { NIL },
-            free_bib: if max_bib > 0 { 0 } else { NIL },
+            free_session: if max_sessions > 0 {
+                Link::to(0)
+            } else {
+                Link::NONE
+            },
+            free_bib: if max_bib > 0 { Link::to(0) } else { Link::NONE },
             n_sessions: 0,
             n_bib: 0,
             keys: Keys::new(seed),
@@ -449,15 +492,14 @@ impl Tables {
     /// Adds a BIB entry. The caller has checked that neither of its
     /// transport addresses is bound already. `e.sessions` is ignored.
     pub fn bib_insert(&mut self, e: BibEntry) -> Result<BibId, TableFull> {
-        let id = self.free_bib;
-        if id == NIL {
+        let Some(id) = self.free_bib.get() else {
             return Err(TableFull);
-        }
+        };
         debug_assert!(self.bib_by_v6(e.proto, &e.v6, e.v6_port).is_none());
         debug_assert!(self.bib_by_v4(e.proto, e.v4, e.v4_port).is_none());
         let i = id as usize;
         self.free_bib = self.bib_first[i];
-        self.bib_first[i] = NIL;
+        self.bib_first[i] = Link::NONE;
         // Both index lines are requested before either is written, so
         // their cache misses overlap.
         let h6 = self.keys.bib_v6(e.proto, &e.v6, e.v6_port);
@@ -480,8 +522,7 @@ impl Tables {
         }
         // Keep the entry alive while its sessions go, then drop it.
         self.bibs[id.index()].is_static = true;
-        while self.bib_first[id.index()] != NIL {
-            let s = self.bib_first[id.index()];
+        while let Some(s) = self.bib_first[id.index()].get() {
             self.remove_inner(s, &mut |_, _, _| {}, &mut |_| {});
         }
         e.sessions = 0;
@@ -500,15 +541,12 @@ impl Tables {
     /// The sessions of BIB entry `bib`, newest first.
     pub fn bib_sessions(&self, bib: BibId) -> impl Iterator<Item = SessionId> + '_ {
         let first = if self.bibs[bib.index()].sessions == BIB_FREE {
-            NIL
+            Link::NONE
         } else {
             self.bib_first[bib.index()]
         };
-        std::iter::successors((first != NIL).then_some(first), move |&s| {
-            let n = self.links[s as usize].next;
-            (n != NIL).then_some(n)
-        })
-        .map(SessionId)
+        std::iter::successors(first.get(), move |&s| self.links[s as usize].next.get())
+            .map(SessionId)
     }
 
     // ---- Sessions (§3.2) ----
@@ -611,10 +649,10 @@ impl Tables {
     #[inline]
     pub fn warm_v6(&self, keys: &[V6Key], hs: &[KeyHash]) {
         let n = hs.len().min(keys.len()).min(BURST);
-        let mut bib = [NIL; BURST];
+        let mut bib = [Link::NONE; BURST];
         for ((k, h), b) in keys[..n].iter().zip(&hs[..n]).zip(&mut bib) {
             match self.sessions.get(self.s_by_v6.candidate(h.0) as usize) {
-                Some(s) => *b = s.bib.0,
+                Some(s) => *b = Link::to(s.bib.0),
                 None => self.b_by_v6.touch(self.keys.bib_v6(k.proto, &k.v6, k.port)),
             }
         }
@@ -625,21 +663,21 @@ impl Tables {
     #[inline]
     pub fn warm_v4(&self, keys: &[V4Key], hs: &[KeyHash]) {
         let n = hs.len().min(keys.len()).min(BURST);
-        let mut bib = [NIL; BURST];
+        let mut bib = [Link::NONE; BURST];
         for ((k, h), b) in keys[..n].iter().zip(&hs[..n]).zip(&mut bib) {
             match self.sessions.get(self.s_by_v4.candidate(h.0) as usize) {
-                Some(s) => *b = s.bib.0,
+                Some(s) => *b = Link::to(s.bib.0),
                 None => self.b_by_v4.touch(self.keys.bib_v4(k.proto, k.v4, k.port)),
             }
         }
         self.warm_bibs(&bib[..n]);
     }
 
-    /// Loads BIB entries `ids` (`NIL`s skipped).
+    /// Loads BIB entries `ids` (`Link::NONE`s skipped).
     #[inline(always)]
-    fn warm_bibs(&self, ids: &[u32]) {
+    fn warm_bibs(&self, ids: &[Link]) {
         for &b in ids {
-            if let Some(e) = self.bibs.get(b as usize) {
+            if let Some(e) = self.bibs.get(b.slot()) {
                 std::hint::black_box(e.proto);
             }
         }
@@ -647,14 +685,18 @@ impl Tables {
 
     /// [`Tables::session_by_v6`] with the key's hash already computed (by
     /// [`Tables::session_hash_v6`] of this table, for this very key).
-    #[inline]
+    /// Always inlined: it is the per-packet lookup of every path, and a
+    /// call (which LLVM chose for the filtering step) cost about 25
+    /// instructions a packet under callgrind.
+    #[inline(always)]
     pub fn session_by_v6_hashed(&self, h: KeyHash, k: &V6Key) -> Option<SessionId> {
         debug_assert_eq!(h.0, self.hash_v6(k), "hash of another key");
         self.find_v6(h.0, k)
     }
 
-    /// [`Tables::session_by_v4`] with the key's hash already computed.
-    #[inline]
+    /// [`Tables::session_by_v4`] with the key's hash already computed
+    /// (always inlined, as [`Tables::session_by_v6_hashed`]).
+    #[inline(always)]
     pub fn session_by_v4_hashed(&self, h: KeyHash, k: &V4Key) -> Option<SessionId> {
         debug_assert_eq!(h.0, self.hash_v4(k), "hash of another key");
         self.find_v4(h.0, k)
@@ -704,21 +746,18 @@ impl Tables {
     /// burst into the cache, each stage's loads independent of each other.
     #[inline(always)]
     fn warm(&self, index: &Index, h: &[u64]) {
-        let mut cand = [NIL; BURST];
+        let mut cand = [Link::NONE; BURST];
         for (&hh, c) in h.iter().zip(&mut cand) {
-            *c = index.candidate(hh);
+            // `candidate` answers `u32::MAX` for none: `Link::NONE`.
+            *c = Link(index.candidate(hh));
         }
-        let mut bib = [NIL; BURST];
+        let mut bib = [Link::NONE; BURST];
         for (&c, b) in cand[..h.len()].iter().zip(&mut bib) {
-            if let Some(s) = self.sessions.get(c as usize) {
-                *b = s.bib.0;
+            if let Some(s) = self.sessions.get(c.slot()) {
+                *b = Link::to(s.bib.0);
             }
         }
-        for &b in &bib[..h.len()] {
-            if let Some(e) = self.bibs.get(b as usize) {
-                std::hint::black_box(e.proto);
-            }
-        }
+        self.warm_bibs(&bib[..h.len()]);
     }
 
     /// Session `id`.
@@ -752,10 +791,9 @@ impl Tables {
         now: Millis,
         timeouts: &Timeouts,
     ) -> Result<SessionId, TableFull> {
-        let id = self.free_session;
-        if id == NIL {
+        let Some(id) = self.free_session.get() else {
             return Err(TableFull);
-        }
+        };
         let b = self.bibs[bib.index()];
         debug_assert_ne!(b.sessions, BIB_FREE, "session_insert on a free BIB entry");
         debug_assert!(self
@@ -782,19 +820,19 @@ impl Tables {
             expires: now.saturating_add(timeouts.of(class)),
             slack: 0,
             list: class.index() as u8,
-            prev: NIL,
-            next: NIL,
+            prev: Link::NONE,
+            next: Link::NONE,
         };
         self.link_tail(id);
         let first = self.bib_first[bib.index()];
         self.links[i] = BibLink {
-            prev: NIL,
+            prev: Link::NONE,
             next: first,
         };
-        if first != NIL {
-            self.links[first as usize].prev = id;
+        if let Some(f) = first.get() {
+            self.links[f as usize].prev = Link::to(id);
         }
-        self.bib_first[bib.index()] = id;
+        self.bib_first[bib.index()] = Link::to(id);
         self.bibs[bib.index()].sessions += 1;
         self.s_by_v6.insert(h6, id);
         self.s_by_v4.insert(h4, id);
@@ -861,9 +899,8 @@ impl Tables {
     ) -> usize {
         let mut n = 0;
         for c in 0..self.heads.len() {
-            loop {
-                let h = self.heads[c];
-                if h == NIL || self.sessions[h as usize].expires > now {
+            while let Some(h) = self.heads[c].get() {
+                if self.sessions[h as usize].expires > now {
                     break;
                 }
                 self.remove_inner(h, on_session_removed, on_bib_removed);
@@ -892,13 +929,12 @@ impl Tables {
         let expired = self
             .heads
             .iter()
-            .copied()
-            .find(|&h| h != NIL && self.sessions[h as usize].expires <= now);
+            .filter_map(|h| h.get())
+            .find(|&h| self.sessions[h as usize].expires <= now);
         let victim = expired.or_else(|| {
             RECLAIM_ORDER
                 .iter()
-                .map(|c| self.heads[c.index()])
-                .find(|&h| h != NIL)
+                .find_map(|c| self.heads[c.index()].get())
         });
         match victim {
             Some(h) => {
@@ -927,11 +963,11 @@ impl Tables {
         assert_eq!(self.b_by_v4.check(), self.bib_len());
         let mut listed = 0;
         for c in 0..5 {
-            let mut prev = NIL;
+            let mut prev = Link::NONE;
             let mut i = self.heads[c];
             let mut n = 0;
-            while i != NIL {
-                let s = &self.sessions[i as usize];
+            while let Some(at) = i.get() {
+                let s = &self.sessions[at as usize];
                 assert_eq!(usize::from(s.list), c);
                 assert_eq!(s.prev, prev);
                 assert!(Millis::from(s.slack) <= self.granularity);
@@ -992,18 +1028,17 @@ impl Tables {
         debug_assert!(removed);
         self.unlink(id);
         let BibLink { prev, next } = self.links[i];
-        if prev == NIL {
-            self.bib_first[bi] = next;
-        } else {
-            self.links[prev as usize].next = next;
+        match prev.get() {
+            None => self.bib_first[bi] = next,
+            Some(p) => self.links[p as usize].next = next,
         }
-        if next != NIL {
-            self.links[next as usize].prev = prev;
+        if let Some(n) = next.get() {
+            self.links[n as usize].prev = prev;
         }
         let e = &mut self.sessions[i];
         e.list = FREE;
         e.next = self.free_session;
-        self.free_session = id;
+        self.free_session = Link::to(id);
         self.n_sessions -= 1;
         let b = &mut self.bibs[bi];
         b.sessions -= 1;
@@ -1029,7 +1064,7 @@ impl Tables {
         debug_assert!(removed);
         self.bibs[i].sessions = BIB_FREE;
         self.bib_first[i] = self.free_bib;
-        self.free_bib = id;
+        self.free_bib = Link::to(id);
         self.n_bib -= 1;
     }
 
@@ -1041,14 +1076,13 @@ impl Tables {
         {
             let s = &mut self.sessions[id as usize];
             s.prev = tail;
-            s.next = NIL;
+            s.next = Link::NONE;
         }
-        if tail == NIL {
-            self.heads[c] = id;
-        } else {
-            self.sessions[tail as usize].next = id;
+        match tail.get() {
+            None => self.heads[c] = Link::to(id),
+            Some(t) => self.sessions[t as usize].next = Link::to(id),
         }
-        self.tails[c] = id;
+        self.tails[c] = Link::to(id);
         self.class_len[c] += 1;
     }
 
@@ -1059,15 +1093,13 @@ impl Tables {
             prev, next, list, ..
         } = self.sessions[id as usize];
         let c = usize::from(list);
-        if prev == NIL {
-            self.heads[c] = next;
-        } else {
-            self.sessions[prev as usize].next = next;
+        match prev.get() {
+            None => self.heads[c] = next,
+            Some(p) => self.sessions[p as usize].next = next,
         }
-        if next == NIL {
-            self.tails[c] = prev;
-        } else {
-            self.sessions[next as usize].prev = prev;
+        match next.get() {
+            None => self.tails[c] = prev,
+            Some(n) => self.sessions[n as usize].prev = prev,
         }
         self.class_len[c] -= 1;
     }

@@ -254,17 +254,17 @@ fn rfc7915_4_1_ttl_expired_on_icmp_error_is_dropped() {
 #[test]
 fn rfc7915_4_1_4to6_options_ignored() {
     let data = b"options are not translated";
-    let mut plain = v4(17, PEER4, POOL4);
-    plain.time_to_live = 9;
-    let mut h = plain.clone();
+    let mut no_options = v4(17, PEER4, POOL4);
+    no_options.time_to_live = 9;
+    let mut h = no_options.clone();
     // NOP, NOP, Record Route (len 7, pointer 4, one empty slot), End.
     h.options = Ipv4Options::try_from(&[1u8, 1, 7, 7, 4, 0, 0, 0, 0, 0, 0, 0][..]).unwrap();
-    let l4 = udp4(&plain, 1024, 53, data);
+    let l4 = udp4(&no_options, 1024, 53, data);
     let pkt = pkt4(h, &l4);
     let (v, out) = run(&pkt, &plan());
     assert_eq!(v, Verdict::Forward);
     // Same output as the packet without options.
-    let (v2, out2) = run(&pkt4(plain, &l4), &plan());
+    let (v2, out2) = run(&pkt4(no_options, &l4), &plan());
     assert_eq!(v2, Verdict::Forward);
     assert_eq!(out, out2);
     let (ip6, rest) = check_v6(&out, 17, 8, 0xb9, peer6(), host6());
@@ -1548,7 +1548,7 @@ proptest! {
 }
 
 /// Runs `pkt` behind `headroom` bytes through `translate_4to6` (`full` =
-/// false) or through the full §4 path alone, without the `translate_plain`
+/// false) or through the full §4 path alone, without the `translate_simple`
 /// shortcut (`full` = true).
 fn run_path(pkt: &[u8], headroom: usize, cfg: &XlatConfig, full: bool) -> (Verdict, Vec<u8>) {
     let mut mem = vec![0u8; headroom + pkt.len() + 64];
@@ -1566,12 +1566,12 @@ fn run_path(pkt: &[u8], headroom: usize, cfg: &XlatConfig, full: bool) -> (Verdi
 }
 
 proptest! {
-    /// The shortcut for plain TCP, UDP and echo packets gives exactly what
+    /// The simple-packet path for TCP, UDP and echo packets gives exactly what
     /// the full path gives (verdict and bytes), also for packets near its
     /// edges: any TTL, TOS, DF, source, UDP checksum 0, size against both
     /// IPv6 MTUs, headroom, corrupted header bytes, cut short or padded.
     #[test]
-    fn prop_plain_shortcut_equals_full_path(
+    fn prop_simple_path_equals_full_path(
         kind in 0u8..4,
         ttl in any::<u8>(),
         tos in any::<u8>(),
@@ -1634,19 +1634,19 @@ proptest! {
         let fast = run_path(&pkt, headroom, &c, false);
         let full = run_path(&pkt, headroom, &c, true);
         prop_assert_eq!(&fast, &full);
-        // The pipeline's burst fast path: what `plain4` accepts, `flow4`
-        // reads the same and `rewrite_plain` translates as the full path.
+        // The pipeline's burst fast path: what `simple4` accepts, `flow4`
+        // reads the same and `rewrite_simple` translates as the full path.
         let mut mem = vec![0u8; headroom + pkt.len() + 64];
         mem[headroom..headroom + pkt.len()].copy_from_slice(&pkt);
         let mut b = PacketBuf::new(&mut mem, headroom, pkt.len()).unwrap();
-        if let Some(p) = plain4(&b, &c) {
+        if let Some(p) = simple4(&b, &c) {
             prop_assert_eq!(flow4(&pkt), Ok(Flow {
                 tuple: p.tuple,
                 inner: None,
                 tcp_flags: p.tcp_flags,
                 non_first_fragment: false,
             }));
-            prop_assert_eq!(rewrite_plain(&mut b, &plan().outer, &c), Some(()));
+            prop_assert_eq!(rewrite_simple(&mut b, &plan().outer, &c), Some(()));
             prop_assert_eq!(full.0, Verdict::Forward);
             prop_assert_eq!(b.data(), &full.1[..]);
         } else {
@@ -1656,7 +1656,7 @@ proptest! {
             prop_assert!(
                 !(pristine && kind < 2 && ttl > 1 && src_first == 198 && !zero_udp_csum
                     && headroom >= 20 && 40 + pkt.len() - pad - 20 <= usize::from(mtu)),
-                "plain4 refused a whole packet"
+                "simple4 refused a whole packet"
             );
         }
     }

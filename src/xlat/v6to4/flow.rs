@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 use super::{icmp, Ipv6Info};
 use crate::wire::ipv6::HEADER_LEN as IPV6_HEADER_LEN;
 use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet, TcpPacket, UdpPacket};
-use crate::xlat::{plain_ports, DropReason, Flow, Tuple, L4};
+use crate::xlat::{tcp_udp_ports, DropReason, Flow, Tuple, L4};
 
 /// Reads the tuple of the IPv6 packet `pkt` (starting at its IPv6 header)
 /// without changing it: TCP, UDP or ICMPv6 echo (identifier in both
@@ -20,14 +20,14 @@ use crate::xlat::{plain_ports, DropReason, Flow, Tuple, L4};
 /// an error or too little to read a tuple from.
 #[inline]
 pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
-    match flow6_plain(pkt) {
+    match flow6_simple(pkt) {
         Some(flow) => Ok(flow),
         None => flow6_full(pkt),
     }
 }
 
 /// [`flow6`] for every packet, without the shortcut. Out of line, so the
-/// common case inlined where `flow6` is called does not carry it.
+/// shortcut inlined where `flow6` is called does not carry it.
 #[inline(never)]
 pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     let info = Ipv6Info::parse(pkt)?;
@@ -90,19 +90,19 @@ pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     Ok(flow)
 }
 
-/// The common case, taken first: TCP or UDP right after the fixed header,
-/// whole. `None` for anything else (or anything wrong), which [`flow6`]
+/// The shortcut of [`flow6`] for simple packets, taken first: TCP or UDP
+/// right after the fixed header, whole. `None` for anything else (or anything wrong), which [`flow6`]
 /// then reads in full; for what this accepts, that reading gives the same
 /// flow (no extension header, so no fragment; the same transport views).
 #[inline]
-pub(super) fn flow6_plain(pkt: &[u8]) -> Option<Flow<Ipv6Addr>> {
+pub(super) fn flow6_simple(pkt: &[u8]) -> Option<Flow<Ipv6Addr>> {
     let (hdr, rest) = pkt.split_first_chunk::<IPV6_HEADER_LEN>()?;
     let ip = Ipv6Packet::new_unchecked(hdr);
     if ip.version() != 6 {
         return None;
     }
     let upper = rest.get(..usize::from(ip.payload_len()))?;
-    let (l4, src_port, dst_port, tcp_flags) = plain_ports(ip.next_header(), upper)?;
+    let (l4, src_port, dst_port, tcp_flags) = tcp_udp_ports(ip.next_header(), upper)?;
     Some(Flow {
         tuple: Tuple {
             l4,

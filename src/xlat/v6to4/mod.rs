@@ -17,10 +17,11 @@
 //! way: the quoted packet's upper-layer bytes stay where they are and the
 //! outer IPv4, ICMPv4 and inner IPv4 headers are written in front of them.
 //!
-//! The common case (no extension header; TCP, UDP or echo; nothing to
-//! refuse) takes a shortcut that reads the header once; anything else
-//! takes the full path, with the same outcome either way (a proptest
-//! compares the two).
+//! A simple packet (see the `xlat` module docs: no extension header; TCP,
+//! UDP or echo; nothing to refuse) takes the simple-packet path
+//! (`translate_simple`), which reads the header once; anything else takes
+//! the full path, with the same outcome either way (a proptest compares the
+//! two).
 
 mod flow;
 mod icmp;
@@ -32,7 +33,9 @@ pub use icmp::icmpv6_error;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{DropReason, PacketBuf, Plain, Plan, Rewrite, Tuple, Verdict, XlatConfig, XlatState};
+use super::{
+    DropReason, PacketBuf, Plan, Rewrite, SimpleFlow, Tuple, Verdict, XlatConfig, XlatState,
+};
 use crate::wire::checksum;
 use crate::wire::icmpv6_type;
 use crate::wire::ip_proto;
@@ -67,7 +70,7 @@ pub fn translate_6to4(
     cfg: &XlatConfig,
     st: &mut XlatState,
 ) -> Verdict {
-    if let Some(verdict) = translate_plain(buf, plan, cfg, st) {
+    if let Some(verdict) = translate_simple(buf, plan, cfg, st) {
         return verdict;
     }
     match translate(buf, plan, cfg, st) {
@@ -76,7 +79,7 @@ pub fn translate_6to4(
     }
 }
 
-/// The common case, taken first: §5.1 for a packet with nothing to decide
+/// The simple-packet path, taken first: §5.1 for a packet with nothing to decide
 /// (no extension header, so no Routing or Fragment header; TCP, UDP or
 /// ICMPv6 echo; hop limit above 1; fits the IPv4 link), then §5.5 or §5.2.
 ///
@@ -84,7 +87,7 @@ pub fn translate_6to4(
 /// [`translate`] then handles it in full: every check `translate` would
 /// make either passes here or sends the packet there, so the outcome is the
 /// same. The header is read once, as a fixed 40-byte array.
-fn translate_plain(
+fn translate_simple(
     buf: &mut PacketBuf,
     plan: &Plan<Ipv4Addr>,
     cfg: &XlatConfig,
@@ -107,18 +110,18 @@ fn translate_plain(
     {
         return None;
     }
-    rewrite_plain(buf, &plan.outer, cfg, st)?;
+    rewrite_simple(buf, &plan.outer, cfg, st)?;
     Some(Verdict::Forward)
 }
 
-/// The rewrite of [`translate_plain`], for a packet that passed its checks
+/// The rewrite of [`translate_simple`], for a packet that passed its checks
 /// (version 6; the payload within the buffer; TCP, UDP or ICMPv6 right
 /// after the fixed header; hop limit above 1; fits `cfg.ipv4_mtu`): §5.5
 /// or §5.2 (echo), then §5.1. `None`, with the packet untouched, when the
 /// transport header refuses (too short, not an echo); else the buffer holds
-/// the IPv4 packet. [`plain6`] makes the same checks for a fast path.
+/// the IPv4 packet. [`simple6`] makes the same checks for a fast path.
 #[inline(always)]
-pub(crate) fn rewrite_plain(
+pub(crate) fn rewrite_simple(
     buf: &mut PacketBuf,
     rewrite: &Rewrite<Ipv4Addr>,
     cfg: &XlatConfig,
@@ -156,7 +159,7 @@ pub(crate) fn rewrite_plain(
     done.ok()?;
     // §5.1, the header fields as `Ipv4Header::for_packet` sets them
     // without a Fragment header; total_len <= ipv4_mtu fits 16 bits.
-    let header = Ipv4Header::plain(
+    let header = Ipv4Header::unfragmented(
         traffic_class,
         proto,
         cfg,
@@ -173,14 +176,15 @@ pub(crate) fn rewrite_plain(
     Some(())
 }
 
-/// A TCP or UDP packet right after the fixed header, whole, with hop limit
-/// above 1 and fitting `cfg.ipv4_mtu` (so no ICMPv6 error to send): its
-/// tuple; `None` for anything else. For what this accepts, [`flow6`] gives
+/// A simple TCP or UDP packet: right after the fixed header, whole, with
+/// hop limit above 1 and fitting `cfg.ipv4_mtu` (so no ICMPv6 error to
+/// send). Its tuple, as the established fast path of the stateful NAT64
+/// reads it; `None` for anything else. For what this accepts, [`flow6`] gives
 /// the same tuple (no inner tuple, not a fragment, the same TCP flags) and
 /// [`translate_6to4`] with an outer rewrite `r` does what
-/// [`rewrite_plain`] with `r` does: unit tests compare them.
+/// `rewrite_simple` with `r` does: unit tests compare them.
 #[inline(always)]
-pub fn plain6(pkt: &[u8], cfg: &XlatConfig) -> Option<Plain<Ipv6Addr>> {
+pub fn simple6(pkt: &[u8], cfg: &XlatConfig) -> Option<SimpleFlow<Ipv6Addr>> {
     let (hdr, rest) = pkt.split_first_chunk::<IPV6_HEADER_LEN>()?;
     let ip = Ipv6Packet::new_unchecked(hdr);
     let upper_len = usize::from(ip.payload_len());
@@ -191,8 +195,8 @@ pub fn plain6(pkt: &[u8], cfg: &XlatConfig) -> Option<Plain<Ipv6Addr>> {
         return None;
     }
     let upper = rest.get(..upper_len)?;
-    let (l4, src_port, dst_port, tcp_flags) = super::plain_ports(ip.next_header(), upper)?;
-    Some(Plain {
+    let (l4, src_port, dst_port, tcp_flags) = super::tcp_udp_ports(ip.next_header(), upper)?;
+    Some(SimpleFlow {
         tuple: Tuple {
             l4,
             src: ip.src_addr(),
@@ -204,8 +208,8 @@ pub fn plain6(pkt: &[u8], cfg: &XlatConfig) -> Option<Plain<Ipv6Addr>> {
     })
 }
 
-/// Everything [`translate_plain`] leaves: the whole of §5. Kept out of
-/// line so the common case does not pay for its stack frame.
+/// Everything [`translate_simple`] leaves: the whole of §5. Kept out of
+/// line so the simple-packet path does not pay for its stack frame.
 #[inline(never)]
 fn translate(
     buf: &mut PacketBuf,
@@ -488,7 +492,7 @@ impl Ipv4Header {
     /// The header for an unfragmented packet with this Traffic Class and
     /// upper-layer protocol, translated to `total_len` bytes.
     #[allow(clippy::too_many_arguments)]
-    fn plain(
+    fn unfragmented(
         traffic_class: u8,
         proto: u8,
         cfg: &XlatConfig,
@@ -541,7 +545,7 @@ impl Ipv4Header {
         dst: Ipv4Addr,
         ident: u16,
     ) -> Self {
-        let mut header = Self::plain(
+        let mut header = Self::unfragmented(
             info.traffic_class,
             info.proto,
             cfg,

@@ -13,7 +13,7 @@ use etherparse::{
 };
 use proptest::prelude::*;
 
-use super::{flow6, icmpv6_error, plain6, translate_6to4};
+use super::{flow6, icmpv6_error, simple6, translate_6to4};
 use crate::xlat::{
     DropReason, Flow, PacketBuf, Plan, ReplyReason, Rewrite, Tuple, Verdict, XlatConfig, XlatState,
     L4,
@@ -282,7 +282,7 @@ fn assert_icmp6_reply(out: &[u8], orig: &[u8], ty: u8, code: u8, rest: [u8; 4]) 
 
 // ---- §5.1 ----
 
-/// `6to4-udp`: every §5.1 field of a plain UDP datagram, ports rewritten.
+/// `6to4-udp`: every §5.1 field of a simple UDP datagram, ports rewritten.
 #[test]
 fn rfc7915_5_1_x6to4_udp() {
     let payload = b"a DNS query, more or less";
@@ -1128,21 +1128,21 @@ fn rfc7915_5_5_udp_checksum_never_zero_all_ports() {
 
 // ---- flow6 (RFC 6146 §3.4) ----
 
-/// The plain-case shortcut of `flow6` answers exactly as the full reading
+/// The simple-packet shortcut of `flow6` (`flow6_simple`) answers exactly as the full reading
 /// wherever it answers at all: on TCP and UDP packets (from etherparse) cut
 /// at every length, with a wrong version, and with a payload length past
-/// the end; and it answers (`Some`) for the whole plain packets.
+/// the end; and it answers (`Some`) for the whole simple packets.
 #[test]
-fn flow6_plain_agrees_with_full_reading() {
-    use super::flow::{flow6_full, flow6_plain};
+fn flow6_simple_agrees_with_full_reading() {
+    use super::flow::{flow6_full, flow6_simple};
     let udp = udp6(HOST6, SERVER6, HOST_PORT, SERVER_PORT, 64, b"xyz");
     let tcp = tcp6_syn(HOST6, SERVER6, HOST_PORT, 80, b"hello");
     let echo = echo6(HOST6, SERVER6, true, 0x4242, 1, b"");
     for pkt in [&udp, &tcp] {
-        let whole = flow6_plain(pkt).expect("plain packet takes the shortcut");
+        let whole = flow6_simple(pkt).expect("simple packet takes the shortcut");
         assert_eq!(Ok(whole), flow6_full(pkt));
     }
-    assert_eq!(flow6_plain(&echo), None, "ICMPv6 goes the full way");
+    assert_eq!(flow6_simple(&echo), None, "ICMPv6 goes the full way");
     for pkt in [&udp, &tcp, &echo] {
         let mut variants: Vec<Vec<u8>> = (0..=pkt.len()).map(|n| pkt[..n].to_vec()).collect();
         let mut bad_version = pkt.clone();
@@ -1152,7 +1152,7 @@ fn flow6_plain_agrees_with_full_reading() {
         long[5] = long[5].wrapping_add(1);
         variants.push(long);
         for v in &variants {
-            if let Some(f) = flow6_plain(v) {
+            if let Some(f) = flow6_simple(v) {
                 assert_eq!(Ok(f), flow6_full(v), "{v:02x?}");
             }
             assert_eq!(flow6(v), flow6_full(v), "{v:02x?}");
@@ -1374,10 +1374,10 @@ proptest! {
     }
 }
 
-// ---- the common-case shortcut ----
+// ---- the simple-packet path ----
 
 /// `run_with`, but through the full §5 path alone (`translate`), without
-/// the `translate_plain` shortcut `translate_6to4` tries first.
+/// the `translate_simple` shortcut `translate_6to4` tries first.
 fn run_full(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out {
     let mut mem = vec![0u8; HEADROOM + pkt.len() + 16];
     mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
@@ -1396,8 +1396,8 @@ fn run_full(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out {
     }
 }
 
-/// `rewrite_plain` alone on `pkt` (which `plain6` accepted).
-fn run_rewrite_plain(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out {
+/// `rewrite_simple` alone on `pkt` (which `simple6` accepted).
+fn run_rewrite_simple(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out {
     let mut mem = vec![0u8; HEADROOM + pkt.len() + 16];
     mem[HEADROOM..HEADROOM + pkt.len()].copy_from_slice(pkt);
     let mut buf = PacketBuf::new(&mut mem, HEADROOM, pkt.len()).unwrap();
@@ -1405,7 +1405,7 @@ fn run_rewrite_plain(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out
         next_ipv4_id: FIRST_ID,
     };
     assert_eq!(
-        super::rewrite_plain(&mut buf, &plan.outer, cfg, &mut st),
+        super::rewrite_simple(&mut buf, &plan.outer, cfg, &mut st),
         Some(())
     );
     Out {
@@ -1416,13 +1416,13 @@ fn run_rewrite_plain(pkt: &[u8], plan: &Plan<Ipv4Addr>, cfg: &XlatConfig) -> Out
 }
 
 proptest! {
-    /// The shortcut for plain TCP, UDP and echo packets gives exactly what
+    /// The simple-packet path for TCP, UDP and echo packets gives exactly what
     /// the full path gives (verdict, bytes, identification counter), also
     /// for packets near its edges: any hop limit, Traffic Class, size
     /// against the IPv4 MTU, corrupted bytes anywhere in the headers, cut
     /// short or padded.
     #[test]
-    fn plain_shortcut_equals_full_path(
+    fn simple_path_equals_full_path(
         kind in 0u8..4,
         hop in any::<u8>(),
         tc in any::<u8>(),
@@ -1468,16 +1468,16 @@ proptest! {
         prop_assert_eq!(fast.verdict, full.verdict);
         prop_assert_eq!(fast.next_id, full.next_id);
         prop_assert_eq!(&fast.bytes, &full.bytes);
-        // The pipeline's burst fast path: what `plain6` accepts, `flow6`
-        // reads the same and `rewrite_plain` translates as the full path.
-        if let Some(p) = plain6(&pkt, &cfg) {
+        // The pipeline's burst fast path: what `simple6` accepts, `flow6`
+        // reads the same and `rewrite_simple` translates as the full path.
+        if let Some(p) = simple6(&pkt, &cfg) {
             prop_assert_eq!(flow6(&pkt), Ok(Flow {
                 tuple: p.tuple,
                 inner: None,
                 tcp_flags: p.tcp_flags,
                 non_first_fragment: false,
             }));
-            let direct = run_rewrite_plain(&pkt, &plan(), &cfg);
+            let direct = run_rewrite_simple(&pkt, &plan(), &cfg);
             prop_assert_eq!(full.verdict, Verdict::Forward);
             prop_assert_eq!(direct.next_id, full.next_id);
             prop_assert_eq!(&direct.bytes, &full.bytes);
@@ -1486,7 +1486,7 @@ proptest! {
             let upper = (pkt.len() - pad).saturating_sub(40);
             prop_assert!(
                 !(pristine && kind < 2 && hop > 1 && 20 + upper <= usize::from(ipv4_mtu)),
-                "plain6 refused a whole packet"
+                "simple6 refused a whole packet"
             );
         }
     }
@@ -1524,7 +1524,7 @@ fn offload_matches_software(pkt: &[u8], plan: &Plan<Ipv4Addr>) -> Vec<u8> {
     nic.bytes
 }
 
-/// The common path (`translate_plain`): UDP, TCP and ICMPv6 echo.
+/// The common path (`translate_simple`): UDP, TCP and ICMPv6 echo.
 #[test]
 fn ipv4_checksum_offload_leaves_outer_checksum_zero() {
     offload_matches_software(
