@@ -10,7 +10,7 @@
 # --flows N     UDP flows (default 1000)
 # --packets N   packets per flow, sent round robin (default 32)
 # --fn NAME     the worker's per-burst function whose inclusive cost is
-#               counted (default Loop::frames, matched as a suffix of the
+#               counted (default PollLoop::frames, matched as a suffix of the
 #               full path); if none matches, the one function of the crate
 #               with the same last segment is counted (and named), else
 #               the script lists the crate's biggest functions and fails
@@ -52,7 +52,7 @@ tree="$(dirname "$0")/.."
 
 flows=1000
 packets=32
-fn_name="Loop::frames"
+fn_name="PollLoop::frames"
 build=1
 keep=""
 while [ $# -gt 0 ]; do
