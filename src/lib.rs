@@ -1,9 +1,12 @@
 //! nat64-dpdk: a carrier-grade stateful NAT64 (RFC 6146) with an integrated
 //! DNS64 (RFC 6147) on DPDK poll-mode drivers.
 //!
-//! `wire`, `xlat` and `config` are pure Rust over byte slices and plain
-//! structs: every unit test, benchmark and fuzz target runs without EAL.
-//! `dpdk` is the only module exempt from `deny(unsafe_code)`.
+//! `wire`, `index`, `xlat`, `config` and `nat64` are pure Rust over byte
+//! slices and owned structs: every unit test, benchmark and fuzz target of
+//! them runs without EAL. `dataplane` is the per-core poll loop, `control`
+//! the main lcore (start-up, control loop, metrics, event log). `dpdk` is
+//! the only module exempt from `deny(unsafe_code)`. `docs/architecture.md`
+//! gives the data path and the import rules between these modules.
 #![deny(unsafe_code)]
 
 pub mod config;

@@ -273,7 +273,7 @@ const ETHER_LEN: usize = 14;
 /// Whether an untagged frame of `ethertype` is sent to `mac` (unicast)
 /// from a unicast source: the frames the shortcuts below take.
 #[inline(always)]
-fn plain_unicast(d: &[u8], mac: Mac, ethertype: u16) -> bool {
+fn untagged_unicast(d: &[u8], mac: Mac, ethertype: u16) -> bool {
     d.len() >= ETHER_LEN && d[0..6] == mac && d[12..14] == ethertype.to_be_bytes() && d[6] & 1 == 0
 }
 
@@ -283,8 +283,8 @@ fn plain_unicast(d: &[u8], mac: Mac, ethertype: u16) -> bool {
 /// general path then sorts). The general path gives the same verdict for
 /// every frame this accepts (a proptest checks it).
 #[inline]
-fn plain_nat64_inside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
-    if !plain_unicast(d, own.inside_mac, ethertype::IPV6) {
+fn nat64_shortcut_inside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
+    if !untagged_unicast(d, own.inside_mac, ethertype::IPV6) {
         return None;
     }
     let ip = Ipv6Packet::new_checked(d.get(ETHER_LEN..)?).ok()?;
@@ -294,10 +294,10 @@ fn plain_nat64_inside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
 }
 
 /// The common outside frame: untagged IPv4 to our MAC from a unicast
-/// source, for a pool address (as `plain_nat64_inside`).
+/// source, for a pool address (as `nat64_shortcut_inside`).
 #[inline]
-fn plain_nat64_outside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
-    if !plain_unicast(d, own.outside_mac, ethertype::IPV4) {
+fn nat64_shortcut_outside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
+    if !untagged_unicast(d, own.outside_mac, ethertype::IPV4) {
         return None;
     }
     let ip = Ipv4Packet::new_checked(d.get(ETHER_LEN..)?).ok()?;
@@ -315,7 +315,7 @@ fn nat64(frame: &mut PacketBuf, l3: usize, ip_len: usize) -> L2Verdict {
 /// A frame from the inside port. May rewrite `frame` in place and change
 /// its length (a NA answering a DAD NS is longer), hence PacketBuf.
 pub fn inside_frame(frame: &mut PacketBuf, own: &BoxIdentity) -> L2Verdict {
-    match plain_nat64_inside(frame.data(), own) {
+    match nat64_shortcut_inside(frame.data(), own) {
         Some(ip_len) => nat64(frame, ETHER_LEN, ip_len),
         None => inside_general(frame, own),
     }
@@ -486,7 +486,7 @@ fn neighbor_advert(frame: &PacketBuf, l3: usize, own: &BoxIdentity) -> L2Verdict
 
 /// A frame from the outside port.
 pub fn outside_frame(frame: &mut PacketBuf, own: &BoxIdentity) -> L2Verdict {
-    match plain_nat64_outside(frame.data(), own) {
+    match nat64_shortcut_outside(frame.data(), own) {
         Some(ip_len) => nat64(frame, ETHER_LEN, ip_len),
         None => outside_general(frame, own),
     }

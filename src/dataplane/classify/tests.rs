@@ -885,10 +885,10 @@ fn shortcut_agrees(bytes: &[u8]) {
     let o = own();
     for (short, general) in [
         (
-            plain_nat64_inside as fn(&[u8], &BoxIdentity) -> Option<usize>,
+            nat64_shortcut_inside as fn(&[u8], &BoxIdentity) -> Option<usize>,
             inside_general as fn(&mut PacketBuf, &BoxIdentity) -> L2Verdict,
         ),
-        (plain_nat64_outside, outside_general),
+        (nat64_shortcut_outside, outside_general),
     ] {
         let Some(ip_len) = short(bytes, &o) else {
             continue;
