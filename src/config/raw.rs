@@ -329,6 +329,7 @@ pub struct Dns64 {
     pub exclude: Vec<String>,
     pub filter_a: bool,
     pub synthesize_ptr: bool,
+    pub synthesize_on_error: bool,
     pub cache_entries: u32,
 }
 
@@ -344,6 +345,7 @@ impl Default for Dns64 {
             exclude: vec!["::ffff:0:0/96".into()],
             filter_a: false,
             synthesize_ptr: true,
+            synthesize_on_error: true,
             cache_entries: 65536,
         }
     }

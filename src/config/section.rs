@@ -694,6 +694,9 @@ pub struct Dns64 {
     pub filter_a: bool,
     /// Synthesize PTR answers under the prefix (RFC 6147 §5.3.1).
     pub synthesize_ptr: bool,
+    /// Treat an upstream failure or an rcode other than NOERROR, NXDOMAIN
+    /// and SERVFAIL as NODATA and synthesize (RFC 6147 §5.1.3). An added key.
+    pub synthesize_on_error: bool,
     /// Cache size in entries; 0 disables the cache.
     pub cache_entries: u32,
 }
@@ -756,6 +759,7 @@ impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
             exclude,
             filter_a: d.filter_a,
             synthesize_ptr: d.synthesize_ptr,
+            synthesize_on_error: d.synthesize_on_error,
             cache_entries: d.cache_entries,
         })
     }
