@@ -271,11 +271,15 @@ impl Dns64 {
                 .filter(|m| answers(m, &asked)),
             Upstream::Failed => None,
         };
-        // A truncated response goes back as it is (the client retries over
-        // TCP); there is nothing to synthesize from.
+        // A truncated response has nothing to synthesize from: the client
+        // gets it with TC set and retries over TCP. Forwarded as it is when
+        // it answers the client's own question, else an empty TC answer.
         if let Some(m) = &response {
             if m.header().tc() {
-                return Step::Answer(passthrough(&client, m));
+                return Step::Answer(match stage {
+                    Stage::Forward | Stage::Aaaa => passthrough(&client, m),
+                    _ => truncated(&client),
+                });
             }
         }
         match stage {
@@ -377,34 +381,32 @@ impl Dns64 {
         // §5.1.7: min(A TTL, SOA TTL, SOA MINIMUM), 600 s without an SOA.
         let cap = negative_ttl.unwrap_or(DEFAULT_TTL);
         // RFC 6052 §3.1: the well-known prefix carries global IPv4 only.
-        let synthesized: Vec<(u32, Ipv6Addr)> = records::<A>(&m, Section::Answer)
-            .filter(|(_, a)| {
+        // §5.1.5: the A records are those of the chain's terminal name,
+        // and each AAAA keeps its A record's owner.
+        let synthesized: Vec<(ParsedName<&[u8]>, u32, Ipv6Addr)> = section(&m, Section::Answer)
+            .into_iter()
+            .flat_map(|sec| sec.limit_to_in::<A>().flatten())
+            .filter(|r| {
                 self.settings
                     .prefix
-                    .permits(a.addr(), self.settings.allow_non_global_ipv4)
+                    .permits(r.data().addr(), self.settings.allow_non_global_ipv4)
             })
-            .map(|(ttl, a)| (ttl.min(cap), self.settings.prefix.embed(a.addr())))
+            .map(|r| {
+                let v6 = self.settings.prefix.embed(r.data().addr());
+                (*r.owner(), r.ttl().as_secs().min(cap), v6)
+            })
             .collect();
         if synthesized.is_empty() {
             return give_up();
         }
-        // The terminal name of the chain owns the A records (§5.1.5).
-        let terminal = m
-            .answer()
-            .ok()
-            .and_then(|s| s.limit_to::<A>().flatten().last())
-            .map(|r| r.owner().to_name::<Vec<u8>>());
-        let Some(terminal) = terminal else {
-            return give_up();
-        };
         let ra = m.header().ra();
         build(client, Rcode::NOERROR, ra, |answer| {
             // §5.1.5: the CNAME and DNAME records of the chain are kept.
             copy_section(&m, Section::Answer, answer, |rtype, _| {
                 rtype == Rtype::CNAME || rtype == Rtype::DNAME
             })?;
-            for (ttl, addr) in &synthesized {
-                answer.push((&terminal, Class::IN, Ttl::from_secs(*ttl), Aaaa::new(*addr)))?;
+            for (owner, ttl, addr) in &synthesized {
+                answer.push((owner, Class::IN, Ttl::from_secs(*ttl), Aaaa::new(*addr)))?;
             }
             Ok(())
         })
@@ -536,7 +538,9 @@ fn after_filter_a(client: &Client, response: Option<Message<&[u8]>>) -> Vec<u8> 
         return local(client, Rcode::SERVFAIL, |_| Ok(()), |_| Ok(()));
     };
     if m.header().rcode() != Rcode::NOERROR {
-        return passthrough(client, &m); // NXDOMAIN, SERVFAIL, ... as they are
+        // NXDOMAIN, SERVFAIL, ...: their rcode and authority records, under
+        // the client's question (A, not the SOA asked).
+        return rebuild(client, &m, |_, _| true);
     }
     let soa = [Section::Answer, Section::Authority]
         .into_iter()
@@ -633,10 +637,27 @@ fn answers(m: &Message<&[u8]>, asked: &Question) -> bool {
         && q.qname().name_eq(&asked.name)
 }
 
-/// The upstream's response with the client's ID: otherwise unchanged.
+/// The upstream's response with the client's ID and the client's spelling
+/// of the question (an upstream may change its case): otherwise unchanged.
 fn passthrough(client: &Client, m: &Message<&[u8]>) -> Vec<u8> {
     let mut out = m.as_slice().to_vec();
     out[..2].copy_from_slice(&client.id.to_be_bytes());
+    // The first name of a message cannot be compressed (a pointer points
+    // back), so the question's name is its wire form at offset 12.
+    let name = client.qname.as_slice();
+    let end = 12 + name.len();
+    if out.len() >= end && out[12..end].eq_ignore_ascii_case(name) {
+        out[12..end].copy_from_slice(name);
+    }
+    out
+}
+
+/// An empty answer with TC set: the client retries over TCP.
+fn truncated(client: &Client) -> Vec<u8> {
+    let mut out = local(client, Rcode::NOERROR, |_| Ok(()), |_| Ok(()));
+    if out.len() >= 12 {
+        out[2] |= 0x02;
+    }
     out
 }
 

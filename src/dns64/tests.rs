@@ -874,3 +874,64 @@ proptest! {
         prop_assert_eq!(aaaas(&m), vec![("p.example.".into(), ttl.min(600), Nat64Prefix::WELL_KNOWN.embed(v4))]);
     }
 }
+
+#[test]
+fn truncated_upstream_answers_carry_tc_and_the_clients_question() {
+    let core = core();
+    // Forwarded stage: the upstream's own TC response.
+    let ask = expect_ask(core.query(&query("big.example.", RecordType::AAAA)));
+    let mut up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
+    up[2] |= 0x02;
+    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    assert!(m.metadata.truncation);
+    assert_clients(&m, "big.example.", RecordType::AAAA);
+    // PTR stage: the upstream was asked another name; the client gets an
+    // empty TC answer to its own question.
+    let qname = reverse_name("64:ff9b::5db8:d822".parse().unwrap());
+    let ask = expect_ask(core.query(&query(&qname, RecordType::PTR)));
+    let mut up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
+    up[2] |= 0x02;
+    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    assert!(m.metadata.truncation);
+    assert_clients(&m, &qname, RecordType::PTR);
+    assert!(m.answers.is_empty());
+}
+
+#[test]
+fn filter_a_keeps_nxdomain_under_the_clients_question() {
+    let core = Dns64::new(Settings {
+        filter_a: true,
+        ..settings()
+    });
+    let ask = expect_ask(core.query(&query("gone.example.", RecordType::A)));
+    let up = respond(
+        &ask,
+        ResponseCode::NXDomain,
+        vec![],
+        vec![soa("example.", 60, 60)],
+    );
+    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    assert_clients(&m, "gone.example.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(m.authorities.len(), 1);
+}
+
+#[test]
+fn forwarded_answers_keep_the_clients_spelling_of_the_question() {
+    let core = core();
+    // hickory writes names in lower case: the client's capitals by hand.
+    let mut client = query("mixed.example.", RecordType::MX);
+    client[13] = b'M';
+    client[15] = b'X';
+    client[19] = b'E';
+    let ask = expect_ask(core.query(&client));
+    // The upstream answers in lower case.
+    let mut up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
+    up[12..27].make_ascii_lowercase();
+    let out = match core.resume(ask.pending, Upstream::Response(&up)) {
+        Step::Answer(bytes) => bytes,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(&out[12..27], &client[12..27]);
+    assert_eq!(&out[12..20], b"\x05MiXed\x07E");
+}
