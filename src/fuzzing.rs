@@ -405,3 +405,58 @@ pub fn dataplane_frames(data: &[u8]) {
     let _ = local::parse_ns(&l3);
     let _ = local::parse_na(&l3);
 }
+
+/// The DNS64 core over one exchange. Byte 0 picks the settings (bit 0
+/// `filter_a`, bit 1 `synthesize_on_error`, bit 2
+/// `allow_non_global_ipv4`, bit 3 a /64 prefix in place of the well-known
+/// one); bytes 1..3 are the query's length (big-endian); then the query,
+/// then the upstream's response, handed back to every question the core
+/// asks (an empty one counts as a failed upstream). The whole input is
+/// also tried as a query.
+pub fn dns64_exchange(data: &[u8]) {
+    use crate::config::Ipv6Prefix;
+    use crate::dns64::{Dns64, Settings, Step, Upstream};
+    use crate::xlat::rfc6052::Nat64Prefix;
+
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let prefix = if flags & 8 != 0 {
+        Nat64Prefix::new(Ipv6Addr::new(0x2001, 0xdb8, 0x122, 0x344, 0, 0, 0, 0), 64)
+            .unwrap_or(Nat64Prefix::WELL_KNOWN)
+    } else {
+        Nat64Prefix::WELL_KNOWN
+    };
+    let core = Dns64::new(Settings {
+        prefix,
+        exclude: vec![Ipv6Prefix {
+            addr: Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0),
+            len: 96,
+        }],
+        filter_a: flags & 1 != 0,
+        synthesize_ptr: true,
+        synthesize_on_error: flags & 2 != 0,
+        allow_non_global_ipv4: flags & 4 != 0,
+    });
+    let _ = core.query(data);
+    let [hi, lo, rest @ ..] = rest else {
+        return;
+    };
+    let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len());
+    let (query, response) = rest.split_at(len);
+    let mut step = core.query(query);
+    // At most two questions per query (AAAA then A); a third would be a bug
+    // the loop bound does not hide: it simply stops.
+    for _ in 0..3 {
+        let Step::Ask(ask) = step else {
+            return;
+        };
+        let _ = ask.question.to_query(0x1234);
+        let upstream = if response.is_empty() {
+            Upstream::Failed
+        } else {
+            Upstream::Response(response)
+        };
+        step = core.resume(ask.pending, upstream);
+    }
+}

@@ -39,3 +39,8 @@ fn fuzz_seeds_xlat_4to6() {
 fn fuzz_seeds_dataplane_frames() {
     run("dataplane_frames", nat64_dpdk::fuzzing::dataplane_frames);
 }
+
+#[test]
+fn fuzz_seeds_dns64_exchange() {
+    run("dns64_exchange", nat64_dpdk::fuzzing::dns64_exchange);
+}

@@ -40,7 +40,15 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     (
         "fuzzing",
-        &["wire", "xlat", "index", "config", "nat64", "dataplane"],
+        &[
+            "wire",
+            "xlat",
+            "index",
+            "config",
+            "nat64",
+            "dns64",
+            "dataplane",
+        ],
     ),
 ];
 

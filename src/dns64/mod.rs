@@ -54,7 +54,7 @@
 //!   zone is an empty non-terminal (NOERROR, no records); anything else is
 //!   forwarded.
 //! - DNSSEC (§5.5): a query with both DO and CD set is forwarded without
-//!   synthesis; AD is never set on an answer we changed; SERVFAIL (which a
+//!   synthesis (nor `filter_a`, nor PTR synthesis); AD is never set on an answer we changed; SERVFAIL (which a
 //!   validating upstream returns for bogus data) is returned, never
 //!   synthesized over.
 //! - `filter_a`: A queries are answered NOERROR with no records and the

@@ -935,3 +935,47 @@ fn forwarded_answers_keep_the_clients_spelling_of_the_question() {
     assert_eq!(&out[12..27], &client[12..27]);
     assert_eq!(&out[12..20], b"\x05MiXed\x07E");
 }
+
+#[test]
+fn dname_chain_kept_in_the_synthesized_answer() {
+    use hickory_proto::rr::rdata::NULL;
+    let core = core();
+    let ask = expect_ask(core.query(&query("www.old.example.", RecordType::AAAA)));
+    let up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
+    let second = expect_ask(core.resume(ask.pending, Upstream::Response(&up)));
+    // DNAME old.example. -> new.example. (RFC 6672), its target name in
+    // wire form, then the CNAME it implies and the A record.
+    let dname = Record::from_rdata(
+        name("old.example."),
+        900,
+        RData::Unknown {
+            code: RecordType::DNAME,
+            rdata: NULL::with(b"\x03new\x07example\x00".to_vec()),
+        },
+    );
+    let a_up = respond(
+        &second,
+        ResponseCode::NoError,
+        vec![
+            dname,
+            cname("www.old.example.", 900, "www.new.example."),
+            a("www.new.example.", 300, [93, 184, 216, 34]),
+        ],
+        vec![],
+    );
+    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(
+        types,
+        vec![RecordType::DNAME, RecordType::CNAME, RecordType::AAAA]
+    );
+    assert_eq!(m.answers[0].name, name("old.example."));
+    assert_eq!(
+        aaaas(&m),
+        vec![(
+            "www.new.example.".into(),
+            300,
+            "64:ff9b::5db8:d822".parse().unwrap()
+        )]
+    );
+}
