@@ -979,3 +979,12 @@ fn dname_chain_kept_in_the_synthesized_answer() {
         )]
     );
 }
+
+#[test]
+fn the_state_crosses_threads_and_awaits() {
+    fn send_static<T: Send + Sync + 'static>() {}
+    send_static::<Dns64>();
+    send_static::<Pending>();
+    send_static::<Question>();
+    send_static::<Step>();
+}
