@@ -4,7 +4,8 @@
 //! `wire`, `index`, `xlat`, `config` and `nat64` are pure Rust over byte
 //! slices and owned structs: every unit test, benchmark and fuzz target of
 //! them runs without EAL. `dataplane` is the per-core poll loop, `control`
-//! the main lcore (start-up, control loop, metrics, event log). `dpdk` is
+//! the main lcore (start-up, control loop, metrics, event log), `dns64` the
+//! DNS64 of the control side (so far its upstream client). `dpdk` is
 //! the only module exempt from `deny(unsafe_code)`. `docs/architecture.md`
 //! gives the data path and the import rules between these modules.
 #![deny(unsafe_code)]
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod control;
 pub mod dataplane;
+pub mod dns64;
 pub mod dpdk;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
