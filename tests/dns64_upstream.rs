@@ -301,3 +301,63 @@ async fn in_flight_queries_are_bounded() {
     let c = up.stats().counts();
     assert_eq!((c.queries, c.busy, c.failures), (2, 1, 1));
 }
+
+/// The fixture serves every case the DNS64 tests rely on (the zone file's
+/// header lists them), read through the client.
+#[tokio::test]
+async fn fixture_serves_every_case() {
+    let Some(nsd) = nsd() else { return };
+    let up = Upstream::new(vec![nsd.addr()], TIMEOUT, 16);
+    let ask = |name: &'static str, rtype| {
+        let up = &up;
+        async move {
+            let r = up.query(&query(1, name, rtype)).await.unwrap();
+            Message::from_vec(&r.message).unwrap()
+        }
+    };
+    let aaaa = |m: &Message| -> Vec<std::net::Ipv6Addr> {
+        m.answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::AAAA(a) => Some(a.0),
+                _ => None,
+            })
+            .collect()
+    };
+    // A only: NODATA for AAAA, with the SOA (negative TTL 30 s).
+    let m = ask("v4only.n64.example.", RecordType::AAAA).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.answers.is_empty(), "{m:?}");
+    let soa = m
+        .authorities
+        .iter()
+        .find(|r| r.record_type() == RecordType::SOA);
+    assert_eq!(soa.map(|r| r.ttl), Some(30), "{m:?}");
+    let m = ask("v4multi.n64.example.", RecordType::A).await;
+    assert_eq!(a_records(&m).len(), 2);
+    let m = ask("v6only.n64.example.", RecordType::AAAA).await;
+    assert_eq!(
+        aaaa(&m),
+        ["2001:db8::11".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
+    let m = ask("v6only.n64.example.", RecordType::A).await;
+    assert!(m.answers.is_empty(), "{m:?}");
+    let m = ask("mapped.n64.example.", RecordType::AAAA).await;
+    assert_eq!(
+        aaaa(&m),
+        [Ipv4Addr::new(192, 0, 2, 20).to_ipv6_mapped()],
+        "{m:?}"
+    );
+    let m = ask("mapped.n64.example.", RecordType::A).await;
+    assert_eq!(a_records(&m), [Ipv4Addr::new(192, 0, 2, 20)]);
+    let m = ask("private.n64.example.", RecordType::A).await;
+    assert_eq!(a_records(&m), [Ipv4Addr::new(10, 0, 0, 1)]);
+    // The chain for AAAA: two CNAMEs, then NODATA at v4only.
+    let m = ask("chain.n64.example.", RecordType::AAAA).await;
+    let kinds: Vec<_> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(kinds, [RecordType::CNAME, RecordType::CNAME], "{m:?}");
+    // The DNAME comes with its synthesized CNAME.
+    let m = ask("host.old.n64.example.", RecordType::AAAA).await;
+    let kinds: Vec<_> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(kinds, [RecordType::DNAME, RecordType::CNAME], "{m:?}");
+}
