@@ -24,10 +24,11 @@ fi
 # Build: DPDK 22.11 headers and PMDs, libclang for bindgen, a C compiler.
 # Run/test: iproute2 (namespaces), real clients for the end-to-end tests
 # (ping, curl, iperf3, traceroute, nc, python3's http.server, sha256sum
-# from coreutils) and scapy/dnspython for the integration tests.
+# from coreutils) and scapy/dnspython for the integration tests; nsd (the
+# DNS64 tests' upstream, started by them on a free loopback port) and dig.
 pkgs=(build-essential pkg-config libdpdk-dev dpdk-dev libclang-dev
       iproute2 iputils-ping curl python3 python3-scapy python3-dnspython
-      procps coreutils iperf3 traceroute netcat-openbsd)
+      procps coreutils iperf3 traceroute netcat-openbsd nsd dnsutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -36,6 +37,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's nsd package starts a system nsd on port 53 where there is an
+  # init system; the tests need none, so one we just installed is stopped
+  # and disabled (an nsd that was there before is left alone).
+  if [[ " ${missing[*]} " == *" nsd "* ]]; then
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
+    elif command -v service >/dev/null; then
+      $SUDO service nsd stop >/dev/null 2>&1 || true
+      if command -v update-rc.d >/dev/null; then
+        $SUDO update-rc.d nsd disable >/dev/null 2>&1 || true
+      fi
+    fi
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then

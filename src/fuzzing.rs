@@ -415,7 +415,7 @@ pub fn dataplane_frames(data: &[u8]) {
 /// also tried as a query.
 pub fn dns64_exchange(data: &[u8]) {
     use crate::config::Ipv6Prefix;
-    use crate::dns64::{Dns64, Settings, Step, Upstream};
+    use crate::dns64::{Dns64, Settings, Step, UpstreamReply};
     use crate::xlat::rfc6052::Nat64Prefix;
 
     let Some((&flags, rest)) = data.split_first() else {
@@ -453,9 +453,9 @@ pub fn dns64_exchange(data: &[u8]) {
         };
         let _ = ask.question.to_query(0x1234);
         let upstream = if response.is_empty() {
-            Upstream::Failed
+            UpstreamReply::Failed
         } else {
-            Upstream::Response(response)
+            UpstreamReply::Response(response)
         };
         step = core.resume(ask.pending, upstream);
     }

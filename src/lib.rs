@@ -4,7 +4,8 @@
 //! `wire`, `index`, `xlat`, `config`, `nat64` and `dns64` are pure Rust
 //! over byte slices and owned structs: every unit test, benchmark and fuzz
 //! target of them runs without EAL. `dataplane` is the per-core poll loop, `control`
-//! the main lcore (start-up, control loop, metrics, event log). `dpdk` is
+//! the main lcore (start-up, control loop, metrics, event log); `dns64`
+//! (RFC 6147 synthesis, its upstream client) runs beside it. `dpdk` is
 //! the only module exempt from `deny(unsafe_code)`. `docs/architecture.md`
 //! gives the data path and the import rules between these modules.
 #![deny(unsafe_code)]

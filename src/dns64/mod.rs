@@ -1,6 +1,10 @@
-//! The built-in DNS64 (RFC 6147): its synthesis core, pure Rust over
-//! message bytes. No sockets, no async, no clock: a server (not built
-//! yet) drives it, and the unit tests drive it without a network.
+//! The built-in DNS64 (RFC 6147), on the control side only, never on a
+//! worker's core. Built so far: the synthesis core ([`Dns64`], `synth.rs`),
+//! pure Rust over message bytes with no sockets, no async and no clock, so
+//! a server drives it and the unit tests drive it without a network; and
+//! [`upstream`], the client that forwards questions to the configured
+//! resolvers (`dns64.upstream`, `dns64.timeout_ms`) over UDP with a random
+//! ID and source port, TCP on truncation, failover in order.
 //!
 //! # Interface
 //!
@@ -12,7 +16,7 @@
 //!   (ID, question and RD/CD flags are the client's);
 //! - [`Step::Ask`]: ask the upstream resolver [`Ask::question`] (encode it
 //!   with [`Question::to_query`] under an ID of the server's choosing) and
-//!   hand its response, or [`Upstream::Failed`] when none came in time,
+//!   hand its response, or [`UpstreamReply::Failed`] when none came in time,
 //!   together with [`Ask::pending`] to [`Dns64::resume`], which returns the
 //!   next [`Step`]: the answer, or a second question (the A query after a
 //!   NODATA AAAA answer, RFC 6147 §5.1.6);
@@ -23,7 +27,7 @@
 //! table keyed by upstream ID, and a cache can key on [`Question`]
 //! (name, type, class, DO and CD bits). [`Dns64::resume`] checks that the
 //! upstream's response answers the question asked (QR set, same name,
-//! type and class); one that does not counts as [`Upstream::Failed`]. The
+//! type and class); one that does not counts as [`UpstreamReply::Failed`]. The
 //! ID is the server's business: it matches responses to questions.
 //!
 //! # What is promised (RFC 6147 sections)
@@ -84,16 +88,17 @@
 //!
 //! # Not built yet (issue 12's remaining parts)
 //!
-//! The UDP and TCP transport, the upstream client (failover, timeouts),
-//! the cache (`cache_entries`), the client ACL, rate limiting and the
-//! counters.
+//! The UDP and TCP transport on `dns64.listen` and the control side's
+//! runtime that runs it, the cache (`cache_entries`), the client ACL, rate
+//! limiting, and the export of the counters.
 //!
 //! [`Nat64Prefix::embed`]: crate::xlat::rfc6052::Nat64Prefix::embed
 //! [`Nat64Prefix::permits`]: crate::xlat::rfc6052::Nat64Prefix::permits
 
 mod synth;
+pub mod upstream;
 
-pub use synth::{Ask, Dns64, Pending, Question, Settings, Step, Upstream};
+pub use synth::{Ask, Dns64, Pending, Question, Settings, Step, UpstreamReply};
 
 #[cfg(test)]
 mod tests;

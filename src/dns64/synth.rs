@@ -132,7 +132,7 @@ impl Question {
 
 /// The upstream's answer to a [`Question`].
 #[derive(Debug, Clone, Copy)]
-pub enum Upstream<'a> {
+pub enum UpstreamReply<'a> {
     /// The response message.
     Response(&'a [u8]),
     /// No usable response (timeout, every upstream failed).
@@ -259,17 +259,17 @@ impl Dns64 {
     }
 
     /// The upstream's response (or failure) for `pending`'s question.
-    pub fn resume(&self, pending: Pending, upstream: Upstream<'_>) -> Step {
+    pub fn resume(&self, pending: Pending, upstream: UpstreamReply<'_>) -> Step {
         let Pending {
             client,
             asked,
             stage,
         } = pending;
         let response = match upstream {
-            Upstream::Response(bytes) => Message::from_octets(bytes)
+            UpstreamReply::Response(bytes) => Message::from_octets(bytes)
                 .ok()
                 .filter(|m| answers(m, &asked)),
-            Upstream::Failed => None,
+            UpstreamReply::Failed => None,
         };
         // A truncated response has nothing to synthesize from: the client
         // gets it with TC set and retries over TCP. Forwarded as it is when

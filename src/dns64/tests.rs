@@ -1,4 +1,4 @@
-//! The RFC 6147 rules, one test each. Upstream responses are built and our
+//! The RFC 6147 rules, one test each. UpstreamReply responses are built and our
 //! answers read with hickory-proto, an independent DNS library, so our own
 //! parser never checks itself.
 
@@ -156,13 +156,13 @@ fn synthesize(
         RecordType::AAAA
     );
     let nodata = respond(&first, ResponseCode::NoError, vec![], aaaa_authority);
-    let second = expect_ask(core.resume(first.pending, Upstream::Response(&nodata)));
+    let second = expect_ask(core.resume(first.pending, UpstreamReply::Response(&nodata)));
     assert_eq!(
         upstream_view(&second).queries[0].query_type(),
         RecordType::A
     );
     let a_response = respond(&second, ResponseCode::NoError, a_answers, vec![]);
-    expect_answer(core.resume(second.pending, Upstream::Response(&a_response)))
+    expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_response)))
 }
 
 #[test]
@@ -175,7 +175,7 @@ fn aaaa_answer_with_usable_records_is_returned_unchanged() {
         vec![],
     );
     up[3] |= 0x20; // AD from a validating upstream: kept, nothing changed
-    let out = match core().resume(ask.pending, Upstream::Response(&up)) {
+    let out = match core().resume(ask.pending, UpstreamReply::Response(&up)) {
         Step::Answer(bytes) => bytes,
         other => panic!("{other:?}"),
     };
@@ -250,7 +250,7 @@ fn aaaa_nxdomain_is_returned_as_is() {
         vec![],
         vec![soa("example.", 60, 60)],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_clients(&m, "gone.example.", RecordType::AAAA);
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     assert!(m.answers.is_empty());
@@ -262,7 +262,7 @@ fn aaaa_other_rcode_counts_as_nodata() {
     let core = core();
     let ask = expect_ask(core.query(&query("v4.example.", RecordType::AAAA)));
     let up = respond(&ask, ResponseCode::Refused, vec![], vec![]);
-    let second = expect_ask(core.resume(ask.pending, Upstream::Response(&up)));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(
         upstream_view(&second).queries[0].query_type(),
         RecordType::A
@@ -273,7 +273,7 @@ fn aaaa_other_rcode_counts_as_nodata() {
         vec![a("v4.example.", 7200, [93, 184, 216, 34])],
         vec![],
     );
-    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_up)));
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     // §5.1.7: no SOA, so 600 s caps the A record's 7200.
     assert_eq!(
@@ -290,20 +290,20 @@ fn aaaa_other_rcode_counts_as_nodata() {
 fn aaaa_upstream_failure_counts_as_nodata() {
     let core = core();
     let ask = expect_ask(core.query(&query("v4.example.", RecordType::AAAA)));
-    let second = expect_ask(core.resume(ask.pending, Upstream::Failed));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Failed));
     let a_up = respond(
         &second,
         ResponseCode::NoError,
         vec![a("v4.example.", 30, [93, 184, 216, 34])],
         vec![],
     );
-    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_up)));
     assert_eq!(aaaas(&m).len(), 1);
     assert_eq!(aaaas(&m)[0].1, 30);
     // Both failing: SERVFAIL.
     let ask = expect_ask(core.query(&query("v4.example.", RecordType::AAAA)));
-    let second = expect_ask(core.resume(ask.pending, Upstream::Failed));
-    let m = expect_answer(core.resume(second.pending, Upstream::Failed));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Failed));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Failed));
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert_clients(&m, "v4.example.", RecordType::AAAA);
 }
@@ -316,10 +316,10 @@ fn synthesize_on_error_false_returns_the_failure() {
     });
     let ask = expect_ask(core.query(&query("v4.example.", RecordType::AAAA)));
     let up = respond(&ask, ResponseCode::Refused, vec![], vec![]);
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     let ask = expect_ask(core.query(&query("v4.example.", RecordType::AAAA)));
-    let m = expect_answer(core.resume(ask.pending, Upstream::Failed));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Failed));
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert!(m.answers.is_empty());
 }
@@ -329,7 +329,7 @@ fn servfail_is_returned_never_synthesized_over() {
     let core = core();
     let ask = expect_ask(core.query(&query("bogus.example.", RecordType::AAAA)));
     let up = respond(&ask, ResponseCode::ServFail, vec![], vec![]);
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert!(m.answers.is_empty());
     assert_clients(&m, "bogus.example.", RecordType::AAAA);
@@ -345,14 +345,14 @@ fn excluded_aaaa_count_as_absent() {
         vec![aaaa("mapped.example.", 300, "::ffff:192.0.2.1")],
         vec![],
     );
-    let second = expect_ask(core.resume(ask.pending, Upstream::Response(&up)));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Response(&up)));
     let a_up = respond(
         &second,
         ResponseCode::NoError,
         vec![a("mapped.example.", 300, [93, 184, 216, 34])],
         vec![],
     );
-    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_up)));
     assert_eq!(
         aaaas(&m),
         vec![(
@@ -376,7 +376,7 @@ fn excluded_aaaa_removed_when_usable_ones_remain() {
         ],
         vec![],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_clients(&m, "both.example.", RecordType::AAAA);
     assert!(!m.metadata.authentic_data);
     assert_eq!(
@@ -395,7 +395,7 @@ fn cname_chain_kept_and_synthesized_at_its_end() {
         vec![cname("www.example.", 3600, "cdn.example.net.")],
         vec![soa("example.net.", 3600, 120)],
     );
-    let second = expect_ask(core.resume(ask.pending, Upstream::Response(&up)));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(upstream_view(&second).queries[0].name, name("www.example."));
     let a_up = {
         let q = upstream_view(&second);
@@ -407,7 +407,7 @@ fn cname_chain_kept_and_synthesized_at_its_end() {
         m.add_additional(a("ns.example.net.", 300, [93, 184, 216, 35]));
         m.to_vec().unwrap()
     };
-    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_up)));
     assert_clients(&m, "www.example.", RecordType::AAAA);
     assert_eq!(m.answers.len(), 2);
     assert_eq!(m.answers[0].record_type(), RecordType::CNAME);
@@ -517,7 +517,7 @@ fn ptr_under_the_prefix_is_a_cname_to_in_addr_arpa_then_its_ptr() {
         )],
         vec![],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_clients(&m, &qname, RecordType::PTR);
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(!m.metadata.authentic_data);
@@ -573,7 +573,7 @@ fn ptr_outside_the_prefix_is_forwarded() {
         let q = upstream_view(&ask);
         assert_eq!(q.queries[0].name, name(&qname));
         let up = respond(&ask, ResponseCode::NXDomain, vec![], vec![]);
-        let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+        let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     }
     // synthesize_ptr = false: forwarded too.
@@ -604,7 +604,7 @@ fn do_and_cd_set_pass_through_without_synthesis() {
         vec![],
         vec![soa("example.", 60, 60)],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty(), "no A query, nothing synthesized");
     // DO alone: synthesized, AD clear, OPT with DO back.
@@ -615,7 +615,7 @@ fn do_and_cd_set_pass_through_without_synthesis() {
         false,
     )));
     let up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
-    let second = expect_ask(core.resume(ask.pending, Upstream::Response(&up)));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Response(&up)));
     let mut a_up = respond(
         &second,
         ResponseCode::NoError,
@@ -623,7 +623,7 @@ fn do_and_cd_set_pass_through_without_synthesis() {
         vec![],
     );
     a_up[3] |= 0x20; // the upstream validated the A record
-    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_up)));
     assert_eq!(aaaas(&m).len(), 1);
     assert!(
         !m.metadata.authentic_data,
@@ -646,7 +646,7 @@ fn filter_a_answers_empty_with_the_zones_soa() {
         vec![],
         vec![soa("example.", 3600, 300)],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_clients(&m, "v4.example.", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
@@ -662,7 +662,7 @@ fn filter_a_answers_empty_with_the_zones_soa() {
         vec![soa("example.", 60, 300)],
         vec![],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert!(m.answers.is_empty());
     assert_eq!(m.authorities[0].ttl, 60);
 }
@@ -735,7 +735,7 @@ fn other_types_and_classes_are_forwarded_unchanged() {
         RData::HTTPS(HTTPS(SVCB::new(1, name("."), vec![]))),
     );
     let up = respond(&ask, ResponseCode::NoError, vec![https.clone()], vec![]);
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(m.answers, vec![https]);
     assert_clients(&m, "svc.example.", RecordType::HTTPS);
     // Class CH: forwarded even for AAAA.
@@ -754,7 +754,7 @@ fn other_types_and_classes_are_forwarded_unchanged() {
         )],
         vec![],
     );
-    let step = core.resume(ask.pending, Upstream::Response(&up));
+    let step = core.resume(ask.pending, UpstreamReply::Response(&up));
     assert!(matches!(step, Step::Answer(_)), "no A query for class CH");
 }
 
@@ -804,7 +804,7 @@ fn a_response_to_another_question_counts_as_failed() {
         vec![aaaa("other.example.", 300, "2001:db8::1")],
         vec![],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert!(m.answers.is_empty());
 }
@@ -859,8 +859,8 @@ proptest! {
                     reply.splice(0..12.min(reply.len()), q[..12].iter().copied());
                     reply[2] |= 0x80;
                 }
-                if let Step::Ask(next) = filter.resume(ask.pending, Upstream::Response(&reply)) {
-                    let _ = filter.resume(next.pending, Upstream::Response(&reply));
+                if let Step::Ask(next) = filter.resume(ask.pending, UpstreamReply::Response(&reply)) {
+                    let _ = filter.resume(next.pending, UpstreamReply::Response(&reply));
                 }
             }
         }
@@ -882,7 +882,7 @@ fn truncated_upstream_answers_carry_tc_and_the_clients_question() {
     let ask = expect_ask(core.query(&query("big.example.", RecordType::AAAA)));
     let mut up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
     up[2] |= 0x02;
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert!(m.metadata.truncation);
     assert_clients(&m, "big.example.", RecordType::AAAA);
     // PTR stage: the upstream was asked another name; the client gets an
@@ -891,7 +891,7 @@ fn truncated_upstream_answers_carry_tc_and_the_clients_question() {
     let ask = expect_ask(core.query(&query(&qname, RecordType::PTR)));
     let mut up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
     up[2] |= 0x02;
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert!(m.metadata.truncation);
     assert_clients(&m, &qname, RecordType::PTR);
     assert!(m.answers.is_empty());
@@ -910,7 +910,7 @@ fn filter_a_keeps_nxdomain_under_the_clients_question() {
         vec![],
         vec![soa("example.", 60, 60)],
     );
-    let m = expect_answer(core.resume(ask.pending, Upstream::Response(&up)));
+    let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
     assert_clients(&m, "gone.example.", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     assert_eq!(m.authorities.len(), 1);
@@ -928,7 +928,7 @@ fn forwarded_answers_keep_the_clients_spelling_of_the_question() {
     // The upstream answers in lower case.
     let mut up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
     up[12..27].make_ascii_lowercase();
-    let out = match core.resume(ask.pending, Upstream::Response(&up)) {
+    let out = match core.resume(ask.pending, UpstreamReply::Response(&up)) {
         Step::Answer(bytes) => bytes,
         other => panic!("{other:?}"),
     };
@@ -942,7 +942,7 @@ fn dname_chain_kept_in_the_synthesized_answer() {
     let core = core();
     let ask = expect_ask(core.query(&query("www.old.example.", RecordType::AAAA)));
     let up = respond(&ask, ResponseCode::NoError, vec![], vec![]);
-    let second = expect_ask(core.resume(ask.pending, Upstream::Response(&up)));
+    let second = expect_ask(core.resume(ask.pending, UpstreamReply::Response(&up)));
     // DNAME old.example. -> new.example. (RFC 6672), its target name in
     // wire form, then the CNAME it implies and the A record.
     let dname = Record::from_rdata(
@@ -963,7 +963,7 @@ fn dname_chain_kept_in_the_synthesized_answer() {
         ],
         vec![],
     );
-    let m = expect_answer(core.resume(second.pending, Upstream::Response(&a_up)));
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&a_up)));
     let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
     assert_eq!(
         types,

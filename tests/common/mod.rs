@@ -19,6 +19,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod nsd;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
