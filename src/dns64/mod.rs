@@ -89,12 +89,15 @@
 //! # Not built yet (issue 12's remaining parts)
 //!
 //! The UDP and TCP transport on `dns64.listen` and the control side's
-//! runtime that runs it, the cache (`cache_entries`), the client ACL, rate
-//! limiting, and the export of the counters.
+//! runtime that runs it, the wiring of [`cache`] (the answer cache for
+//! `cache_entries` and the coalescing of identical in-flight questions,
+//! built) into it, the client ACL, rate limiting, and the export of the
+//! counters.
 //!
 //! [`Nat64Prefix::embed`]: crate::xlat::rfc6052::Nat64Prefix::embed
 //! [`Nat64Prefix::permits`]: crate::xlat::rfc6052::Nat64Prefix::permits
 
+pub mod cache;
 mod synth;
 pub mod upstream;
 
