@@ -50,9 +50,13 @@
 //! [`Cache`] is a plain struct (`&mut self` methods); the server keeps it
 //! in a `RefCell` (current-thread runtime) or a `Mutex`. [`Coalescer`] is
 //! `Clone` + `Send` + `Sync` and shares its table. The flow per client
-//! query: [`Cache::get`]; on a miss [`Coalescer::join`]; the
-//! [`Role::Leader`] runs the exchange with the upstream, calls
-//! [`Cache::insert`] and [`LeaderGuard::publish`]; each [`Role::Follower`]
+//! query: the key is [`client_question`] (the client's question, not the
+//! question the core asks upstream, which differs for PTR synthesis and
+//! `filter_a`); [`Cache::get`]; on a miss [`Coalescer::join`]; the
+//! [`Role::Leader`] runs the core and the upstream exchanges, calls
+//! [`Cache::insert`] with the core's final answer (before any truncation
+//! for the client's UDP size, which is done per client after `get` or
+//! `wait`) and [`LeaderGuard::publish`]; each [`Role::Follower`]
 //! awaits [`Follower::wait`], which returns the leader's answer rewritten
 //! for its own client (the same [`rewrite_for_client`] the cache uses), or
 //! `None` when the leader failed or was dropped (then answer SERVFAIL).
@@ -70,7 +74,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use domain::base::iana::{Opcode, OptRcode, Rcode};
-use domain::base::name::ParsedName;
+use domain::base::name::{ParsedName, ToName};
 use domain::base::{Message, Rtype};
 use domain::dep::octseq::Parser;
 use domain::rdata::Soa;
@@ -414,6 +418,51 @@ fn plan(question: &Question, answer: &[u8]) -> Option<Plan> {
     Some(Plan {
         patches,
         lifetime: least,
+    })
+}
+
+/// The cache and coalescing key for a client's query: the [`Question`]
+/// the core builds from it (name, type, class, RD, EDNS present, DO, CD).
+/// `None` for anything the core would not answer from upstream data: not a
+/// QUERY, a response, not exactly one question, a record that does not
+/// parse, more than one OPT (the core answers those FORMERR, NOTIMP or
+/// not at all, so they must never be answered from the cache).
+pub fn client_question(query: &[u8]) -> Option<Question> {
+    let msg = Message::from_octets(query).ok()?;
+    let header = msg.header();
+    if header.qr() || header.opcode() != Opcode::QUERY {
+        return None;
+    }
+    let question = msg.sole_question().ok()?;
+    let mut section = msg.question().answer().ok()?;
+    let mut opts = 0;
+    let mut index = 0;
+    loop {
+        for record in &mut section {
+            if record.ok()?.rtype() == Rtype::OPT && index == 2 {
+                opts += 1;
+            }
+        }
+        match section.next_section().ok()? {
+            Some(next) => {
+                section = next;
+                index += 1;
+            }
+            None => break,
+        }
+    }
+    if opts > 1 {
+        return None;
+    }
+    let opt = msg.opt();
+    Some(Question {
+        name: question.qname().to_name::<Vec<u8>>(),
+        qtype: question.qtype(),
+        qclass: question.qclass(),
+        recursion_desired: header.rd(),
+        edns: opt.is_some(),
+        dnssec_ok: opt.as_ref().is_some_and(|o| o.dnssec_ok()),
+        checking_disabled: header.cd(),
     })
 }
 

@@ -564,3 +564,101 @@ proptest! {
         prop_assert!(cache.len() <= 4);
     }
 }
+
+#[test]
+fn client_question_is_the_cores_key() {
+    let q = query(5, "www.n64.example.", RecordType::AAAA);
+    let k = client_question(&q).expect("a key");
+    assert_eq!(k, key("www.n64.example.", Rtype::AAAA, false, false));
+    // DO set: another key.
+    let mut m = parse(&q);
+    m.edns.as_mut().unwrap().set_dnssec_ok(true);
+    m.metadata.checking_disabled = true;
+    let k2 = client_question(&m.to_vec().unwrap()).unwrap();
+    assert!(k2.dnssec_ok && k2.checking_disabled && k2.edns);
+    assert_ne!(k, k2);
+    // A response, a header alone, two questions: no key.
+    assert!(client_question(&positive()).is_none());
+    assert!(client_question(&q[..12]).is_none());
+    let mut two = parse(&q);
+    two.add_query(Query::query(name("x.n64.example."), RecordType::A));
+    assert!(client_question(&two.to_vec().unwrap()).is_none());
+}
+
+/// The whole flow with the real core: a synthesized answer is stored under
+/// the client's question and served to a second client, rewritten.
+#[test]
+fn synthesized_answer_from_the_core_is_cached_and_served() {
+    use crate::config::Ipv6Prefix;
+    use crate::dns64::{Dns64, Settings, Step, UpstreamReply};
+    use crate::xlat::rfc6052::Nat64Prefix;
+
+    // A network-specific prefix: 192.0.2.0/24 is not global, and the
+    // well-known prefix would not carry it (RFC 6052 §3.1).
+    let core = Dns64::new(Settings {
+        prefix: Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap(),
+        exclude: vec![Ipv6Prefix {
+            addr: "::ffff:0:0".parse().unwrap(),
+            len: 96,
+        }],
+        filter_a: false,
+        synthesize_ptr: true,
+        synthesize_on_error: true,
+        allow_non_global_ipv4: false,
+    });
+    let upstream = |ask: &crate::dns64::Ask, rcode, answers, authority| {
+        let q = Message::from_vec(&ask.question.to_query(9)).unwrap();
+        let mut m = Message::new(9, MessageType::Response, OpCode::Query);
+        m.metadata.recursion_desired = q.metadata.recursion_desired;
+        m.metadata.response_code = rcode;
+        m.add_query(q.queries[0].clone());
+        m.add_answers(answers);
+        m.add_authorities(authority);
+        m.to_vec().unwrap()
+    };
+    let first = query(0x0101, "v4only.n64.example.", RecordType::AAAA);
+    let Step::Ask(ask) = core.query(&first) else {
+        panic!("the core asks upstream")
+    };
+    let nodata = upstream(
+        &ask,
+        ResponseCode::NoError,
+        vec![],
+        vec![soa("n64.example.", 3600, 900)],
+    );
+    let Step::Ask(ask) = core.resume(ask.pending, UpstreamReply::Response(&nodata)) else {
+        panic!("the core asks for A")
+    };
+    let a_answer = upstream(
+        &ask,
+        ResponseCode::NoError,
+        vec![a("v4only.n64.example.", 300, [192, 0, 2, 33])],
+        vec![],
+    );
+    let Step::Answer(answer) = core.resume(ask.pending, UpstreamReply::Response(&a_answer)) else {
+        panic!("the core answers")
+    };
+
+    let mut cache = Cache::new(8);
+    let t = Instant::now();
+    assert!(cache.insert(client_question(&first).unwrap(), &answer, t));
+    let second = query_0x20(0x0202, "V4only.N64.example.", RecordType::AAAA);
+    let hit = cache
+        .get(
+            &client_question(&second).unwrap(),
+            &second,
+            t + Duration::from_secs(5),
+        )
+        .expect("a hit for the second client");
+    let m = parse(&hit);
+    assert_eq!(m.metadata.id, 0x0202);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(!m.metadata.authentic_data);
+    assert_eq!(m.queries[0].name().to_ascii(), "V4only.N64.example.");
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(
+        m.answers[0].data,
+        RData::AAAA(AAAA(Ipv6Addr::from_str("2001:db8:64::c000:221").unwrap()))
+    );
+    assert_eq!(m.answers[0].ttl, 295, "min(300, 3600, 900) - 5");
+}
