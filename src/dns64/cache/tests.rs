@@ -662,3 +662,42 @@ fn synthesized_answer_from_the_core_is_cached_and_served() {
     );
     assert_eq!(m.answers[0].ttl, 295, "min(300, 3600, 900) - 5");
 }
+
+proptest! {
+    /// Any TTLs, any elapsed time: a hit shows each TTL (capped at one
+    /// day, SOA not capped in a positive answer) less the whole seconds
+    /// elapsed, and the entry is gone once the least TTL has run out.
+    #[test]
+    fn ttl_arithmetic(
+        ttls in proptest::collection::vec(1u32..200_000, 1..6),
+        millis in 0u64..250_000_000,
+    ) {
+        let mut cache = Cache::new(4);
+        let t = Instant::now();
+        let answers = ttls
+            .iter()
+            .enumerate()
+            .map(|(i, &ttl)| a("www.n64.example.", ttl, [203, 0, 113, i as u8]))
+            .collect();
+        let r = response("www.n64.example.", RecordType::A, ResponseCode::NoError, answers, vec![], vec![]);
+        let k = key("www.n64.example.", Rtype::A, true, false);
+        prop_assert!(cache.insert(k.clone(), &r, t));
+        let q = query(3, "www.n64.example.", RecordType::A);
+        let elapsed = millis / 1000;
+        let least = u64::from(*ttls.iter().min().unwrap()).min(86_400);
+        match cache.get(&k, &q, t + Duration::from_millis(millis)) {
+            Some(out) => {
+                prop_assert!(elapsed < least);
+                let m = parse(&out);
+                prop_assert_eq!(m.answers.len(), ttls.len());
+                for (rec, &ttl) in m.answers.iter().zip(&ttls) {
+                    prop_assert_eq!(u64::from(rec.ttl), u64::from(ttl.min(86_400)) - elapsed);
+                }
+            }
+            None => {
+                prop_assert!(millis >= least * 1000);
+                prop_assert_eq!(cache.len(), 0);
+            }
+        }
+    }
+}
