@@ -21,7 +21,8 @@
 //!   (OPT excepted), capped at [`MAX_TTL`] (one day). A negative answer
 //!   (NXDOMAIN, or NOERROR without a record of the asked type: NODATA)
 //!   lives min(SOA TTL, SOA MINIMUM) (RFC 2308 §5) and the SOA's TTL in the
-//!   stored copy is lowered to that value; without an SOA in the authority
+//!   stored copy is lowered to that value (in a positive answer an SOA
+//!   keeps its TTL); without an SOA in the authority
 //!   section a negative answer is not cached (RFC 2308 §5).
 //! - Not cached: SERVFAIL (RFC 2308 §7.1 allows up to five minutes; we
 //!   cache none, and [`Coalescer`] keeps a burst of identical questions to
@@ -36,14 +37,19 @@
 //!
 //! At most `entries` entries and at most `entries × 512 + 65 535` bytes of
 //! stored answers ([`Cache::max_bytes`]: 512 bytes per entry on average,
-//! plus room for one answer of the largest size a message can have).
+//! plus room for one answer of the largest size a message can have). The
+//! budget counts answer bytes; each entry's overhead besides (its key's
+//! name, two bytes per TTL field, a fixed header) is bounded by the entry
+//! limit and the message size.
 //! Eviction is CLOCK (second chance): a hit sets the entry's reference bit,
 //! the hand clears bits until it finds an unreferenced entry, O(1)
 //! amortized per operation. Every operation's work is bounded by the size
 //! of one message and the capacity; no input makes it grow.
 //!
 //! [`Coalescer`] holds at most `max_in_flight` distinct questions; beyond
-//! that [`Coalescer::join`] answers [`Role::Busy`].
+//! that [`Coalescer::join`] answers [`Role::Busy`] (answer SERVFAIL, or
+//! drop, and count it). Followers per question are not counted: the
+//! server's own bound on concurrent client queries bounds them.
 //!
 //! # Use from an async server
 //!
@@ -65,7 +71,8 @@
 //!
 //! - Only the question section's name is respelled for the client; owner
 //!   names in the records keep the spelling of the client whose answer was
-//!   stored (resolvers using 0x20 compare the question, draft-vixie-dnsext-dns0x20).
+//!   stored (resolvers using 0x20 compare the question section,
+//!   draft-vixie-dnsext-dns0x20).
 //! - A client query whose name is not the key's name (or whose encoding
 //!   differs in length, e.g. compressed) gets a miss, not a wrong answer.
 
