@@ -529,3 +529,158 @@ fn a_listen_address_that_cannot_be_bound_is_named() {
     let msg = e.to_string();
     assert!(msg.starts_with("dns64.listen [2001:db8::53]:53: "), "{msg}");
 }
+
+#[test]
+fn queries_arriving_on_the_inside_interface_are_allowed() {
+    // "lo" stands for the inside TAP: a socket on the wildcard address bound
+    // (SO_BINDTODEVICE) to it answers what arrives there, loopback
+    // allowance off.
+    let opts = ServerOptions {
+        inside_iface: Some("lo".into()),
+        allow_loopback: false,
+        ..ServerOptions::default()
+    };
+    let Some(lab) = lab_with(WKP, opts, |c| {
+        c.dns64.listen = vec![
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (Ipv6Addr::UNSPECIFIED, 0).into(),
+        ];
+    }) else {
+        return;
+    };
+    let ports: Vec<u16> = lab.addrs().iter().map(|a| a.port()).collect();
+    let v4: SocketAddr = (Ipv4Addr::LOCALHOST, ports[0]).into();
+    let v6: SocketAddr = (Ipv6Addr::LOCALHOST, ports[1]).into();
+    for a in [v4, v6] {
+        let m = udp(a, "v4only.n64.example.", RecordType::AAAA, None);
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(aaaa(&m), [(embed(WKP, Ipv4Addr::new(192, 0, 2, 1)), 30)]);
+        let m = tcp(a, "v4only.n64.example.", RecordType::AAAA);
+        assert_eq!(aaaa(&m), [(embed(WKP, Ipv4Addr::new(192, 0, 2, 1)), 30)]);
+    }
+    assert_eq!(lab.server.stats().refused.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn an_inside_interface_that_does_not_exist_is_named() {
+    let mut cfg = base_config(WKP);
+    cfg.dns64.listen = vec![(Ipv4Addr::UNSPECIFIED, 0).into()];
+    let opts = ServerOptions {
+        inside_iface: Some("nosuchif64".into()),
+        ..ServerOptions::default()
+    };
+    let e = server::start(&cfg, opts).err().expect("no such device");
+    let msg = e.to_string();
+    assert!(msg.starts_with("dns64.listen 0.0.0.0:0: "), "{msg}");
+}
+
+#[test]
+fn malformed_queries_get_formerr_or_nothing_and_are_never_forwarded() {
+    let Some(lab) = lab(WKP) else { return };
+    // A header that says one question, and no question.
+    let q = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    let r = udp_raw(lab.v4(), &q).expect("FORMERR");
+    let m = Message::from_vec(&r).unwrap();
+    assert_eq!(m.metadata.id, 0x1234);
+    assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+    // Not even a header: nothing.
+    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s.send_to(&[1, 2, 3], lab.v4()).unwrap();
+    assert!(s.recv_from(&mut [0; 512]).is_err());
+    // The server still answers.
+    let m = udp(lab.v4(), "dual.n64.example.", RecordType::AAAA, None);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let st = lab.server.stats();
+    assert_eq!(st.formerr.load(Ordering::Relaxed), 1);
+    assert_eq!(st.dropped.load(Ordering::Relaxed), 1);
+    assert_eq!(st.upstream().queries.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn dns64_only_runs_the_server_until_sigterm() {
+    let Some(nsd) = (match nsd::can_run() {
+        Ok(()) => Some(Nsd::start()),
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }) else {
+        return;
+    };
+    let port = {
+        let u = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        u.local_addr().unwrap().port()
+    };
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cgn.toml"))
+            .unwrap()
+            .replace(
+                "listen = [\"[2001:db8:1::53]:53\"]",
+                &format!("listen = [\"127.0.0.1:{port}\"]"),
+            )
+            .replace(
+                "upstream = [\"198.51.100.53:53\", \"198.51.100.54:53\"]",
+                &format!("upstream = [\"{}\"]", nsd.addr()),
+            );
+    let dir = std::env::temp_dir().join(format!("nat64-dns64-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("dns64.toml");
+    std::fs::write(&conf, text).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nat64-dpdk"))
+        .args(["--", "--config", conf.to_str().unwrap(), "--dns64-only"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server: SocketAddr = (Ipv4Addr::LOCALHOST, port).into();
+    let q = query_msg(9, "ipv4only.arpa.", RecordType::A, None);
+    let until = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        if let Some(r) = udp_raw(server, &q) {
+            break r;
+        }
+        assert!(Instant::now() < until, "--dns64-only does not answer");
+    };
+    let m = Message::from_vec(&r).unwrap();
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 2);
+    // cgn.toml's prefix is the well-known one; the zone's documentation
+    // addresses are not synthesized under it (RFC 6052 §3.1).
+    let m = udp(server, "dual.n64.example.", RecordType::AAAA, None);
+    assert_eq!(aaaa(&m), [("2001:db8::10".parse().unwrap(), 300)]);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_idle_tcp_connection_is_closed() {
+    let opts = ServerOptions {
+        tcp_idle: Duration::from_millis(300),
+        ..ServerOptions::default()
+    };
+    let Some(lab) = lab_with(WKP, opts, |_| {}) else {
+        return;
+    };
+    let mut s = tcp_connect(lab.v4());
+    tcp_send(
+        &mut s,
+        &query_msg(1, "dual.n64.example.", RecordType::AAAA, None),
+    );
+    assert_eq!(
+        tcp_recv(&mut s).metadata.response_code,
+        ResponseCode::NoError
+    );
+    let start = Instant::now();
+    let mut buf = [0; 16];
+    assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed by the server");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        lab.server.stats().tcp_idle_closed.load(Ordering::Relaxed),
+        1
+    );
+}

@@ -13,7 +13,8 @@
 //! - TCP (RFC 7766): the 2-byte length prefix, several queries per
 //!   connection, answered as each is ready (pipelined, maybe out of order,
 //!   §6.2.1.1), at most [`TCP_IN_FLIGHT`] in flight per connection (reading
-//!   pauses beyond), an idle timeout of [`TCP_IDLE`] (§6.2.3), at most
+//!   pauses beyond), an idle timeout ([`ServerOptions::tcp_idle`], [`TCP_IDLE`] by
+//!   default, §6.2.3), at most
 //!   [`TCP_CONNECTIONS`] connections (others are closed at once).
 //! - Not an open resolver ([`Acl`]): a query is answered when it arrived on
 //!   a socket bound (SO_BINDTODEVICE) to the inside interface
@@ -81,7 +82,7 @@ use super::upstream::{Upstream, UpstreamStats};
 use super::{Ask, Dns64, Question, Settings, Step, UpstreamReply};
 use crate::config::{Config, Ipv4Range, Ipv6Prefix};
 
-/// Idle timeout of a TCP connection (RFC 7766 §6.2.3).
+/// Default idle timeout of a TCP connection (RFC 7766 §6.2.3).
 pub const TCP_IDLE: Duration = Duration::from_secs(10);
 /// Most TCP connections open at once.
 pub const TCP_CONNECTIONS: usize = 256;
@@ -104,6 +105,9 @@ pub struct ServerOptions {
     /// Answer clients with a loopback source (local tools, benchmarks).
     /// Default true.
     pub allow_loopback: bool,
+    /// Close a TCP connection after this long without a query (RFC 7766
+    /// §6.2.3). Default [`TCP_IDLE`].
+    pub tcp_idle: Duration,
 }
 
 impl Default for ServerOptions {
@@ -112,6 +116,7 @@ impl Default for ServerOptions {
             pin_cpu: None,
             inside_iface: None,
             allow_loopback: true,
+            tcp_idle: TCP_IDLE,
         }
     }
 }
@@ -434,6 +439,7 @@ pub fn start(cfg: &Config, opts: ServerOptions) -> Result<ServerHandle, ServerEr
             cfg.pool4.subscriber_prefix_len,
             RATE_TABLE,
         )),
+        tcp_idle: opts.tcp_idle,
     });
     let (stop, stop_rx) = watch::channel(false);
     let pin = opts.pin_cpu;
@@ -465,6 +471,7 @@ struct Ctx {
     stats: Arc<Dns64Stats>,
     acl: Acl,
     limiter: Mutex<RateLimiter>,
+    tcp_idle: Duration,
 }
 
 async fn serve(ctx: Arc<Ctx>, listeners: Vec<Listener>, stop: watch::Receiver<bool>) {
@@ -749,7 +756,7 @@ async fn connection(ctx: Arc<Ctx>, stream: TcpStream, source: IpAddr, inside: bo
     let in_flight = Arc::new(Semaphore::new(TCP_IN_FLIGHT));
     loop {
         let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, rd.read_exact(&mut len)).await {
+        match tokio::time::timeout(ctx.tcp_idle, rd.read_exact(&mut len)).await {
             Err(_) => {
                 bump(&ctx.stats.tcp_idle_closed);
                 break;
@@ -758,7 +765,7 @@ async fn connection(ctx: Arc<Ctx>, stream: TcpStream, source: IpAddr, inside: bo
             Ok(Ok(_)) => {}
         }
         let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        match tokio::time::timeout(TCP_IDLE, rd.read_exact(&mut query)).await {
+        match tokio::time::timeout(ctx.tcp_idle, rd.read_exact(&mut query)).await {
             Ok(Ok(_)) => {}
             _ => break,
         }
