@@ -239,7 +239,14 @@ fn a_only_name_is_synthesized_under_either_prefix_over_udp_and_tcp() {
 
 #[test]
 fn dual_stack_name_keeps_its_real_aaaa() {
-    let Some(lab) = lab(WKP) else { return };
+    // The server thread pinned to CPU 0, as beside the main lcore.
+    let opts = ServerOptions {
+        pin_cpu: Some(0),
+        ..ServerOptions::default()
+    };
+    let Some(lab) = lab_with(WKP, opts, |_| {}) else {
+        return;
+    };
     for m in ask_all(&lab, "dual.n64.example.", RecordType::AAAA) {
         assert_eq!(m.metadata.response_code, ResponseCode::NoError);
         assert_eq!(aaaa(&m), [("2001:db8::10".parse().unwrap(), 300)]);
@@ -343,6 +350,12 @@ fn forty_a_records_truncate_over_udp_without_edns_and_fit_with_edns_or_tcp() {
         assert_eq!(m.metadata.response_code, ResponseCode::NoError);
         assert!(m.metadata.truncation, "TC=1 without EDNS");
         assert!(m.answers.is_empty());
+        assert!(m.authorities.is_empty() && m.edns.is_none());
+        assert!(udp_raw(
+            a,
+            &query_msg(7, "many.n64.example.", RecordType::AAAA, None)
+        )
+        .is_some_and(|r| r.len() <= 512));
         assert_eq!(m.queries.len(), 1);
         assert_eq!(m.queries[0].name().to_ascii(), "many.n64.example.");
         let m = tcp(a, "many.n64.example.", RecordType::AAAA);
@@ -351,11 +364,14 @@ fn forty_a_records_truncate_over_udp_without_edns_and_fit_with_edns_or_tcp() {
         let m = udp(a, "many.n64.example.", RecordType::AAAA, Some(4096));
         assert!(!m.metadata.truncation, "fits in 4096");
         assert_eq!(sorted(&m), want);
-        // EDNS with a size below 512 counts as 512: still truncated.
+        // EDNS with a size below 512 counts as 512: still truncated, and
+        // the OPT record stays (RFC 6891 §7).
         let m = udp(a, "many.n64.example.", RecordType::AAAA, Some(100));
         assert!(m.metadata.truncation);
+        assert!(m.answers.is_empty());
+        assert!(m.edns.is_some(), "OPT kept in the truncated answer");
     }
-    assert_eq!(lab.server.stats().truncated.load(Ordering::Relaxed), 4);
+    assert_eq!(lab.server.stats().truncated.load(Ordering::Relaxed), 6);
 }
 
 #[test]

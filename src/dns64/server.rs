@@ -59,8 +59,8 @@
 //!
 //! # Deviations
 //!
-//! - A truncated UDP answer carries no OPT record (RFC 6891 §7 says it
-//!   should); clients retry over TCP either way.
+//! - A TCP answer over 65535 bytes (which the core cannot build from a
+//!   single upstream message) is dropped and counted in `dropped`.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -452,7 +452,9 @@ pub fn start(cfg: &Config, opts: ServerOptions) -> Result<ServerHandle, ServerEr
         .name("dns64".into())
         .spawn(move || {
             if let Some(cpu) = pin {
-                core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+                if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+                    tracing::warn!("dns64: cannot pin the server thread to CPU {cpu}");
+                }
             }
             runtime.block_on(serve(ctx, listeners, stop_rx));
         })
@@ -624,18 +626,29 @@ fn udp_limit(query: &[u8]) -> usize {
         .map_or(512, |s| usize::from(s).clamp(512, 4096))
 }
 
-/// `answer` if it fits in `limit`, else its header and question with TC=1
-/// (RFC 1035 §4.2.1); `None` when even that cannot be built.
+/// `answer` if it fits in `limit`, else its header, question and OPT with
+/// TC=1 (RFC 1035 §4.2.1, RFC 6891 §7), and whether it was cut.
 fn fit(answer: Vec<u8>, limit: usize) -> (Vec<u8>, bool) {
     if answer.len() <= limit {
         return (answer, false);
     }
     let cut = Message::from_slice(&answer).ok().and_then(|m| {
         let rcode = m.header().rcode();
-        let mut out = MessageBuilder::new_vec()
+        let mut add = MessageBuilder::new_vec()
             .start_answer(m, rcode)
             .ok()?
-            .finish();
+            .additional();
+        // The OPT record stays (RFC 6891 §7): the client learns our size.
+        if let Some(opt) = m.opt() {
+            let (size, dnssec_ok) = (opt.udp_payload_size(), opt.dnssec_ok());
+            add.opt(|o| {
+                o.set_udp_payload_size(size);
+                o.set_dnssec_ok(dnssec_ok);
+                Ok(())
+            })
+            .ok()?;
+        }
+        let mut out = add.finish();
         // The answer's own flags, with TC.
         out[2] = answer[2] | 0x02;
         out[3] = answer[3];
@@ -739,9 +752,11 @@ async fn connection(ctx: Arc<Ctx>, stream: TcpStream, source: IpAddr, inside: bo
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_IN_FLIGHT);
+    let stats = Arc::clone(&ctx.stats);
     let writer = tokio::spawn(async move {
         while let Some(answer) = rx.recv().await {
             let Ok(len) = u16::try_from(answer.len()) else {
+                bump(&stats.dropped);
                 continue;
             };
             let mut framed = Vec::with_capacity(answer.len() + 2);
