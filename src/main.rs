@@ -48,7 +48,7 @@ const VERSION: &str = version!();
 /// `nat64-dpdk --version`'s line, also the start-up log's first.
 const VERSION_LINE: &str = concat!("nat64-dpdk ", version!());
 
-const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check] [--counters FILE] [--exit-after-idle MS] [--no-exception-path]";
+const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check] [--counters FILE] [--exit-after-idle MS] [--no-exception-path] [--dns64-only]";
 
 const EAL_HELP: &str = "\
 EAL options (before `--`, handed to DPDK unchanged; the DPDK documentation lists them all):
@@ -102,6 +102,11 @@ struct Opts {
     /// box itself (offline runs; ARP, ND and ping are still answered).
     #[arg(long)]
     no_exception_path: bool,
+    /// Run only the DNS64 server of `[dns64]` (no EAL, no ports, EAL
+    /// options ignored) until SIGINT/SIGTERM: a DNS64 box of its own, and
+    /// the benchmarks.
+    #[arg(long)]
+    dns64_only: bool,
 }
 
 /// The command line split at the first `--`.
@@ -201,7 +206,12 @@ fn main() -> ExitCode {
     for w in &config.warnings {
         warn!("{w}");
     }
-    match run(&eal_args, &config, &opts) {
+    let result = if opts.dns64_only {
+        run_dns64_only(&config)
+    } else {
+        run(&eal_args, &config, &opts)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -241,6 +251,28 @@ fn run(
         no_exception_path: opts.no_exception_path,
     };
     control::run(eal_args, config, &run_opts, stop_rx)
+}
+
+/// `--dns64-only`: the DNS64 server alone, until SIGINT/SIGTERM.
+fn run_dns64_only(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    use nat64_dpdk::dns64::server::{self, ServerOptions};
+    if !config.dns64.enabled {
+        return Err("--dns64-only, but dns64.enabled = false".into());
+    }
+    let (stop_tx, stop_rx) = mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    }) {
+        warn!("cannot install the SIGINT/SIGTERM handler ({e}); stop with SIGKILL");
+    }
+    let handle = server::start(config, ServerOptions::default())?;
+    for a in handle.local_addrs() {
+        info!("dns64: listening on {a} (UDP and TCP)");
+    }
+    let _ = stop_rx.recv();
+    info!("dns64: stopping");
+    handle.stop();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -331,6 +331,8 @@ pub struct Dns64 {
     pub synthesize_ptr: bool,
     pub synthesize_on_error: bool,
     pub cache_entries: u32,
+    pub allow: Vec<String>,
+    pub rate_limit_qps: u32,
 }
 
 impl Default for Dns64 {
@@ -347,6 +349,8 @@ impl Default for Dns64 {
             synthesize_ptr: true,
             synthesize_on_error: true,
             cache_entries: 65536,
+            allow: Vec::new(),
+            rate_limit_qps: 200,
         }
     }
 }

@@ -699,6 +699,14 @@ pub struct Dns64 {
     pub synthesize_on_error: bool,
     /// Cache size in entries; 0 disables the cache.
     pub cache_entries: u32,
+    /// `dns64.allow`, its IPv4 entries: clients answered besides those on
+    /// the inside interface and loopback. An added key.
+    pub allow_v4: Vec<Ipv4Range>,
+    /// `dns64.allow`, its IPv6 entries.
+    pub allow_v6: Vec<Ipv6Prefix>,
+    /// Queries per second one client may send (a token bucket, burst of
+    /// one second's worth); 0 turns the limit off. An added key.
+    pub rate_limit_qps: u32,
 }
 
 impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
@@ -711,6 +719,16 @@ impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
         let listen = parse_list("dns64.listen", &d.listen, parse_socket)?;
         let upstream = parse_list("dns64.upstream", &d.upstream, parse_socket)?;
         let exclude = parse_list("dns64.exclude", &d.exclude, parse_ipv6_prefix)?;
+        let mut allow_v4 = Vec::new();
+        let mut allow_v6 = Vec::new();
+        for (i, s) in d.allow.iter().enumerate() {
+            let key = format!("dns64.allow[{i}]");
+            if s.contains(':') {
+                allow_v6.push(at(&key, parse_ipv6_prefix(s))?);
+            } else {
+                allow_v4.push(at(&key, parse_ipv4_range(s))?);
+            }
+        }
         // RFC 6147 §5.2: synthesis under the NAT64's own prefix, unless
         // another NAT64 serves a different one (the escape hatch).
         let own = translation.prefix;
@@ -761,6 +779,9 @@ impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
             synthesize_ptr: d.synthesize_ptr,
             synthesize_on_error: d.synthesize_on_error,
             cache_entries: d.cache_entries,
+            allow_v4,
+            allow_v6,
+            rate_limit_qps: d.rate_limit_qps,
         })
     }
 }

@@ -149,6 +149,9 @@ fn contract_file_parses_with_documented_values() {
     assert!(!c.dns64.filter_a);
     assert!(c.dns64.synthesize_ptr);
     assert_eq!(c.dns64.cache_entries, 65536);
+    assert!(c.dns64.allow_v4.is_empty() && c.dns64.allow_v6.is_empty());
+    assert_eq!(c.dns64.rate_limit_qps, 200);
+    assert_eq!(d.dns64.rate_limit_qps, 200);
     assert_eq!(c.metrics.listen, "127.0.0.1:9464".parse().unwrap());
     assert_eq!(c.logging.level, Level::Info);
     assert_eq!(
@@ -372,6 +375,19 @@ fn error_block_size_larger_than_port_range() {
         error("[pool4]\nport_range = \"1024-2047\"\nblock_size = 2048\n"),
         "pool4.block_size: 2048 is larger than pool4.port_range \"1024-2047\" (1024 ports)"
     );
+}
+
+#[test]
+fn dns64_allow_takes_ipv4_and_ipv6_prefixes_and_names_a_bad_one() {
+    let c = parse("[dns64]\nallow = [\"192.0.2.0/24\", \"2001:db8:5::/48\"]\nrate_limit_qps = 0\n");
+    assert_eq!(c.dns64.allow_v4.len(), 1);
+    assert!(c.dns64.allow_v4[0].contains(Ipv4Addr::new(192, 0, 2, 77)));
+    assert_eq!(c.dns64.allow_v6[0].to_string(), "2001:db8:5::/48");
+    assert_eq!(c.dns64.rate_limit_qps, 0);
+    let e = error("[dns64]\nallow = [\"192.0.2.0/24\", \"2001:db8::1/16\"]\n");
+    assert!(e.starts_with("dns64.allow[1]: "), "{e}");
+    let e = error("[dns64]\nallow = [\"192.0.2.0/33\"]\n");
+    assert!(e.starts_with("dns64.allow[0]: "), "{e}");
 }
 
 #[test]

@@ -86,18 +86,25 @@
 //! - An upstream response with TC set is returned as is (a UDP server
 //!   should retry over TCP before handing it over).
 //!
+//! [`server`] runs it: UDP and TCP on every `dns64.listen` address, one
+//! thread with a tokio current-thread runtime, the client ACL
+//! (`dns64.allow`, the inside interface, loopback) and the per-client rate
+//! limit (`dns64.rate_limit_qps`), EDNS(0) payload sizes and truncation,
+//! and its counters ([`server::Dns64Stats`]). The main binary runs it alone
+//! with `--dns64-only`.
+//!
 //! # Not built yet (issue 12's remaining parts)
 //!
-//! The UDP and TCP transport on `dns64.listen` and the control side's
-//! runtime that runs it, the wiring of [`cache`] (the answer cache for
-//! `cache_entries` and the coalescing of identical in-flight questions,
-//! built) into it, the client ACL, rate limiting, and the export of the
-//! counters.
+//! The wiring of [`cache`] (the answer cache for `cache_entries` and the
+//! coalescing of identical in-flight questions, built) into the server's one
+//! query-to-answer function (see [`server`]), starting the server from the
+//! control side next to the dataplane, and the export of the counters.
 //!
 //! [`Nat64Prefix::embed`]: crate::xlat::rfc6052::Nat64Prefix::embed
 //! [`Nat64Prefix::permits`]: crate::xlat::rfc6052::Nat64Prefix::permits
 
 pub mod cache;
+pub mod server;
 mod synth;
 pub mod upstream;
 
