@@ -325,6 +325,7 @@ pub fn dataplane_own() -> &'static crate::dataplane::BoxIdentity {
             inside: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
             inside_link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11),
             inside_prefix_len: 64,
+            inside_extra: vec![Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x53)],
             inside_gateway: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe),
             outside: Ipv4Addr::new(198, 51, 100, 1),
             outside_prefix_len: 24,

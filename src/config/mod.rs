@@ -91,7 +91,8 @@ impl Config {
     pub fn check_across(&self) -> Result<(), ConfigError> {
         check_translation_and_inside(&self.translation, &self.inside)?;
         check_inside_and_outside(&self.inside, &self.outside)?;
-        check_static_bib(&self.static_bib, &self.translation, &self.pool4)
+        check_static_bib(&self.static_bib, &self.translation, &self.pool4)?;
+        check_dns64_listen(&self.dns64, &self.inside)
     }
 
     /// Settings for the stateless translator.
@@ -241,6 +242,40 @@ fn validate(raw: raw::Config) -> Result<Config, ConfigError> {
     };
     config.check_across()?;
     Ok(config)
+}
+
+/// `dns64.listen` against `inside`: subscribers reach the DNS64 through
+/// the inside exception TAP, so a listen address is loopback (local tools,
+/// benchmarks) or an IPv6 address on the inside link (under
+/// `inside.address`'s prefix; one other than `inside.address` is added to
+/// the TAP and answered in neighbour discovery). Anything else (another
+/// network, an IPv4 address, the unspecified address) could not be reached
+/// by a subscriber and is refused. Checked even when dns64 is disabled.
+fn check_dns64_listen(d: &Dns64, i: &Inside) -> Result<(), ConfigError> {
+    for a in &d.listen {
+        let ip = a.ip();
+        if ip.is_loopback() {
+            continue;
+        }
+        let on_link = match ip {
+            std::net::IpAddr::V6(v6) => {
+                !v6.is_unspecified()
+                    && !v6.is_multicast()
+                    && value::in_prefix_v6(&i.address, &v6, i.prefix_len)
+            }
+            std::net::IpAddr::V4(_) => false,
+        };
+        if !on_link {
+            return Err(ConfigError::invalid(
+                "dns64.listen",
+                format!(
+                    "{a} is not on the inside link (inside.address {}/{}) nor loopback",
+                    i.address, i.prefix_len
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `translation` against `inside`: the IPv6 MTU floor fits the link (RFC

@@ -411,6 +411,25 @@ fn error_translation_prefix_u_octet_and_syntax() {
 }
 
 #[test]
+fn error_dns64_listen_not_on_the_inside_link() {
+    assert_eq!(
+        error("[dns64]\nlisten = [\"[2001:db8:2::53]:53\"]\n"),
+        "dns64.listen: [2001:db8:2::53]:53 is not on the inside link \
+         (inside.address 2001:db8:1::1/64) nor loopback"
+    );
+    assert_eq!(
+        error("[dns64]\nlisten = [\"127.0.0.1:53\", \"192.0.2.53:53\"]\n"),
+        "dns64.listen: 192.0.2.53:53 is not on the inside link \
+         (inside.address 2001:db8:1::1/64) nor loopback"
+    );
+    assert!(error("[dns64]\nlisten = [\"[::]:53\"]\n").starts_with("dns64.listen: [::]:53 is not"));
+    // Loopback and another address on the link are accepted.
+    let c =
+        parse("[dns64]\nlisten = [\"[2001:db8:1::53]:53\", \"[::1]:5353\", \"127.0.0.1:5353\"]\n");
+    assert_eq!(c.dns64.listen.len(), 3);
+}
+
+#[test]
 fn error_translation_prefix_overlaps_inside_link() {
     assert_eq!(
         error("[translation]\nprefix = \"2001:db8:1::/96\"\n"),

@@ -34,6 +34,7 @@ use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::worker::{ExceptionQueues, Shared, WorkerSetup};
 use crate::dataplane::{BoxIdentity, Side};
+use crate::dns64::server::{self as dns64_server, ServerHandle, ServerOptions};
 use crate::dpdk::{
     tsc_cycles, Eal, LcoreJob, Mempool, Port, PortConfig, Ring, RingConsumer, RingProducer,
     RxQueue, TxQueue,
@@ -68,6 +69,9 @@ pub struct Built {
     /// One per worker lcore, in `lcores` order.
     workers: Vec<WorkerSetup>,
     lcores: Vec<u32>,
+    /// The DNS64 server (`dns64.enabled`), started after the exception
+    /// TAPs and before the workers; stopped before the TAPs go.
+    dns64: Option<ServerHandle>,
     events: EventLog,
     metrics: Metrics,
     shared: Arc<Shared>,
@@ -82,6 +86,8 @@ pub struct Built {
 /// releases. Fields drop in the order [`Runtime::release`] releases them.
 pub struct Runtime {
     jobs: Vec<LcoreJob>,
+    /// The DNS64 server, stopped in [`Runtime::release`] before the TAPs.
+    dns64: Option<ServerHandle>,
     /// Port-block events go here (`logging.events`).
     pub(super) events: EventLog,
     /// The layout of every counter the workers publish.
@@ -102,6 +108,7 @@ pub struct Runtime {
 /// log, what the workers share, and the workers themselves.
 pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<Built, BoxError> {
     let (eal, lcores) = start_eal(eal_args)?;
+    let main_cpu = main_lcore_cpu();
     let n = u16::try_from(lcores.len()).map_err(|_| "too many worker lcores")?;
     let (mut inside, mut outside) = open_ports(&eal, config)?;
     let (cin, cout) = port_configs(config, n);
@@ -145,9 +152,11 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         exception.queues,
         rings,
     )?;
+    let dns64 = start_dns64(config, opts, &exception.ports, main_cpu)?;
     Ok(Built {
         workers,
         lcores,
+        dns64,
         events,
         metrics,
         shared,
@@ -339,6 +348,12 @@ fn create_exception_path(
     });
     let (ein, ein_rx, ein_tx) = ein?;
     let (eout, eout_rx, eout_tx) = eout?;
+    exception::add_inside_addresses(
+        &config.inside.kernel_iface,
+        &crate::dataplane::inside_extra_addresses(config),
+        config.inside.prefix_len,
+    )
+    .map_err(|e| format!("inside exception path: dns64.listen: {e}"))?;
     let mut queues = ExceptionTaps::none(n).queues;
     let mut rx = Some((ein_rx, eout_rx));
     for (slot, (ti, to)) in queues.iter_mut().zip(ein_tx.into_iter().zip(eout_tx)) {
@@ -361,6 +376,73 @@ fn create_exception_path(
         ports: vec![ein, eout],
         queues,
     })
+}
+
+/// The CPU the DNS64 server is pinned to: the first CPU of the main
+/// lcore's cpuset. Right after `rte_eal_init` this thread is the main
+/// lcore, which EAL has pinned to its cpuset (`-l`'s first lcore, or the
+/// `@cpus` of `--lcores`), so the current thread's affinity mask
+/// (`core_affinity::get_core_ids`, which reads `sched_getaffinity` of the
+/// calling thread) is that cpuset; lcore ids need not equal CPU ids, so
+/// the lcore id itself is not used. `None` (no pinning, a warning) when
+/// the mask cannot be read.
+fn main_lcore_cpu() -> Option<usize> {
+    let cpu = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().map(|c| c.id).min());
+    if cpu.is_none() {
+        warn!("dns64: cannot read the main lcore's CPU; the server thread will not be pinned");
+    }
+    cpu
+}
+
+/// Start the DNS64 server when `dns64.enabled`: after the exception TAPs
+/// exist (its inside listen addresses are on the inside TAP, and its
+/// sockets are bound to that interface), before the workers launch,
+/// pinned to the main lcore's CPU, never a worker's. With
+/// `--no-exception-path` there is no inside TAP: the loopback listen
+/// addresses start and the others are skipped with a warning naming
+/// `dns64.listen` (none left: the server is not started, also warned).
+fn start_dns64(
+    config: &Config,
+    opts: &RunOptions,
+    taps: &[ExceptionPort],
+    pin_cpu: Option<usize>,
+) -> Result<Option<ServerHandle>, BoxError> {
+    if !config.dns64.enabled {
+        return Ok(None);
+    }
+    let mut cfg = config.clone();
+    let inside_iface = if opts.no_exception_path || taps.is_empty() {
+        let (lo, others): (Vec<_>, Vec<_>) =
+            cfg.dns64.listen.iter().partition(|a| a.ip().is_loopback());
+        for a in &others {
+            warn!(
+                "dns64.listen: {a} skipped: --no-exception-path leaves no inside interface \
+                 for subscribers to reach it (only loopback listen addresses work)"
+            );
+        }
+        if lo.is_empty() {
+            warn!("dns64: not started: no loopback dns64.listen address and --no-exception-path");
+            return Ok(None);
+        }
+        cfg.dns64.listen = lo;
+        None
+    } else {
+        Some(config.inside.kernel_iface.clone())
+    };
+    let handle = dns64_server::start(
+        &cfg,
+        ServerOptions {
+            pin_cpu,
+            inside_iface,
+            ..ServerOptions::default()
+        },
+    )
+    .map_err(|e| format!("dns64: {e}"))?;
+    let cpu = pin_cpu.map_or_else(|| "unpinned".to_string(), |c| format!("CPU {c}"));
+    for a in handle.local_addrs() {
+        info!("dns64: listening on {a} (UDP and TCP), {cpu}");
+    }
+    Ok(Some(handle))
 }
 
 /// The handoff rings, one per ordered pair of workers: `out[i][j]` is
@@ -482,6 +564,7 @@ impl Built {
         let Built {
             workers,
             lcores,
+            dns64,
             events,
             metrics,
             shared,
@@ -499,6 +582,7 @@ impl Built {
         info!("forwarding: {n} workers");
         Ok(Runtime {
             jobs,
+            dns64,
             events,
             metrics,
             shared,
@@ -532,6 +616,7 @@ impl Runtime {
         self.stop_workers();
         let Runtime {
             jobs: _,
+            dns64,
             events,
             metrics: _,
             shared,
@@ -543,6 +628,10 @@ impl Runtime {
         } = self;
         drop(events);
         drop(shared);
+        if let Some(server) = dns64 {
+            info!("dns64: stopping");
+            server.stop();
+        }
         for ep in exception_ports {
             let name = ep.port.name().to_string();
             if let Err(e) = ep.port.close() {

@@ -344,6 +344,17 @@ fn our_group_v6(dst: &Ipv6Addr, own: &BoxIdentity) -> bool {
         || *dst == ALL_ROUTERS
         || *dst == super::l2::solicited_node(&own.inside)
         || *dst == super::l2::solicited_node(&own.inside_link_local)
+        || own
+            .inside_extra
+            .iter()
+            .any(|a| *dst == super::l2::solicited_node(a))
+}
+
+/// Whether `a` is one of the box's inside addresses: `inside.address`, its
+/// link-local address, or an extra one (`dns64.listen` on the link). Only
+/// the general path asks (never the NAT64 shortcut).
+fn inside_own(a: &Ipv6Addr, own: &BoxIdentity) -> bool {
+    *a == own.inside || *a == own.inside_link_local || own.inside_extra.contains(a)
 }
 
 fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdict {
@@ -370,7 +381,7 @@ fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdi
     if own.prefix.contains(&dst) {
         return nat64(frame, l3, ip_len);
     }
-    let ours = dst == own.inside || dst == own.inside_link_local;
+    let ours = inside_own(&dst, own);
     if !ours && !dst.is_multicast() {
         return L2Verdict::drop(L2Drop::NotOurAddress);
     }
@@ -423,7 +434,7 @@ fn neighbor_solicit(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2
     // §7.2.3: "If the Target Address is not a valid 'unicast' or anycast
     // address assigned to the receiving interface ... the solicitation is
     // silently discarded."
-    if ns.target != own.inside && ns.target != own.inside_link_local {
+    if !inside_own(&ns.target, own) {
         return L2Verdict::drop(L2Drop::NdNotForUs);
     }
     let dad = ns.src.is_unspecified();
@@ -473,7 +484,7 @@ fn neighbor_advert(frame: &PacketBuf, l3: usize, own: &BoxIdentity) -> L2Verdict
     // §7.2.5: without a target link-layer address option there is nothing
     // to learn. An advertisement for one of our own addresses (a duplicate,
     // RFC 4862 §5.4.4) is the kernel's business, never a cache entry.
-    let ours = na.target == own.inside || na.target == own.inside_link_local;
+    let ours = inside_own(&na.target, own);
     let learn = match na.tll {
         Some(mac) if !ours && !is_group(&mac) => Some((IpAddr::V6(na.target), mac)),
         _ => None,

@@ -207,6 +207,24 @@ pub fn create(
     ))
 }
 
+/// Add the box's other inside addresses ([`BoxIdentity::inside_extra`]:
+/// `dns64.listen` addresses on the inside link) to the inside TAP's kernel
+/// interface `iface`, as `create` added `inside.address`: `/prefix_len`,
+/// `nodad` (the dataplane answers NS for them).
+///
+/// [`BoxIdentity::inside_extra`]: super::BoxIdentity::inside_extra
+pub fn add_inside_addresses(
+    iface: &str,
+    addrs: &[std::net::Ipv6Addr],
+    prefix_len: u8,
+) -> Result<(), String> {
+    for a in addrs {
+        let cidr = format!("{a}/{prefix_len}");
+        ip(&["-6", "addr", "add", &cidr, "dev", iface, "nodad"])?;
+    }
+    Ok(())
+}
+
 /// Probe `net_tap<N>,iface=..,mac=..` with the first free index N.
 fn probe_tap(eal: &Eal, iface: &str, mac: &str) -> Result<Port, DpdkError> {
     let mut last = None;

@@ -85,6 +85,12 @@ pub struct BoxIdentity {
     pub inside_link_local: Ipv6Addr,
     /// Prefix length of `inside.address`: destinations under it are on-link.
     pub inside_prefix_len: u8,
+    /// The box's other addresses on the inside link: the `dns64.listen`
+    /// addresses under `inside.address`'s prefix that are not
+    /// `inside.address` (the inside exception TAP carries them too). NS
+    /// for them is answered and traffic to them takes the exception path,
+    /// like `inside`; checked only on the general classification path.
+    pub inside_extra: Vec<Ipv6Addr>,
     /// `inside.gateway`.
     pub inside_gateway: Ipv6Addr,
     /// `outside.address`.
@@ -110,6 +116,7 @@ impl BoxIdentity {
             inside: config.inside.address,
             inside_link_local: l2::link_local(inside_mac),
             inside_prefix_len: config.inside.prefix_len,
+            inside_extra: inside_extra_addresses(config),
             inside_gateway: config.inside.gateway,
             outside: config.outside.address,
             outside_prefix_len: config.outside.prefix_len,
@@ -118,4 +125,28 @@ impl BoxIdentity {
             pool: Arc::new(PoolLayout::new(&config.pool4, &config.static_bib, workers)),
         }
     }
+}
+
+/// The `dns64.listen` addresses (when `dns64.enabled`) that are on the
+/// inside link but are not `inside.address`, once each, in `listen` order:
+/// the extra addresses of the inside exception TAP and of
+/// [`BoxIdentity::inside_extra`]. The configuration has refused any other
+/// non-loopback listen address.
+pub fn inside_extra_addresses(config: &Config) -> Vec<Ipv6Addr> {
+    let mut out: Vec<Ipv6Addr> = Vec::new();
+    if !config.dns64.enabled {
+        return out;
+    }
+    for a in &config.dns64.listen {
+        let std::net::IpAddr::V6(ip) = a.ip() else {
+            continue;
+        };
+        if ip.is_loopback() || ip.is_unspecified() || ip == config.inside.address {
+            continue;
+        }
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
 }

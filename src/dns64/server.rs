@@ -37,14 +37,23 @@
 //! - A malformed query is never forwarded: the core answers FORMERR (or
 //!   NOTIMP) or drops it.
 //!
-//! # Where a cache plugs in
+//! # Cache and coalescing
 //!
 //! Every client query, after the ACL and the rate limit, goes through one
 //! function, `resolve` (`Ctx::resolve` in this file): bytes in, the answer
-//! bytes (or nothing) out, transport-independent (truncation happens after
-//! it). An answer cache and the coalescing of identical questions in
-//! flight go there: look up [`Question`] (from [`Ask::question`]) before
-//! each upstream query, or the whole client question before `Dns64::query`.
+//! bytes (or nothing) out, transport-independent (truncation for the
+//! client's UDP size happens after it). There, keyed by the client's
+//! question ([`client_question`]): a [`Cache`] hit is the stored answer
+//! rewritten for this client (ID, question spelling, TTLs counted down;
+//! [`Dns64Stats::cache_hits`]); on a miss ([`Dns64Stats::cache_misses`]) the
+//! [`Coalescer`] makes the first asker the leader, which runs the core and
+//! its upstream exchanges, inserts the final answer into the cache and
+//! publishes it; identical questions arriving meanwhile follow and get the
+//! leader's answer rewritten for them ([`Dns64Stats::coalesced`]), or
+//! SERVFAIL when the leader got none. More than [`UPSTREAM_IN_FLIGHT`]
+//! distinct questions in flight: the query is resolved without
+//! coalescing. Queries the core answers without upstream data (no
+//! readable question, FORMERR, NOTIMP) bypass both.
 //!
 //! # Counting answers
 //!
@@ -78,6 +87,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::cache::{client_question, Cache, Coalescer, Role};
 use super::upstream::{Upstream, UpstreamStats};
 use super::{Ask, Dns64, Question, Settings, Step, UpstreamReply};
 use crate::config::{Config, Ipv4Range, Ipv6Prefix};
@@ -164,6 +174,13 @@ pub struct Dns64Stats {
     pub refused: AtomicU64,
     /// Queries dropped by the rate limit.
     pub rate_limited: AtomicU64,
+    /// Queries answered from the answer cache.
+    pub cache_hits: AtomicU64,
+    /// Cacheable queries the cache did not answer.
+    pub cache_misses: AtomicU64,
+    /// Queries answered with the answer of an identical question already
+    /// in flight (coalesced; no upstream query of their own).
+    pub coalesced: AtomicU64,
     /// UDP answers cut to header and question with TC=1.
     pub truncated: AtomicU64,
     /// FORMERR or NOTIMP answers (malformed query, other opcode).
@@ -196,6 +213,9 @@ impl Dns64Stats {
             local: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
             truncated: AtomicU64::new(0),
             formerr: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -440,6 +460,8 @@ pub fn start(cfg: &Config, opts: ServerOptions) -> Result<ServerHandle, ServerEr
             RATE_TABLE,
         )),
         tcp_idle: opts.tcp_idle,
+        cache: Mutex::new(Cache::new(d.cache_entries)),
+        coalescer: Coalescer::new(UPSTREAM_IN_FLIGHT),
     });
     let (stop, stop_rx) = watch::channel(false);
     let pin = opts.pin_cpu;
@@ -474,6 +496,8 @@ struct Ctx {
     acl: Acl,
     limiter: Mutex<RateLimiter>,
     tcp_idle: Duration,
+    cache: Mutex<Cache>,
+    coalescer: Coalescer,
 }
 
 async fn serve(ctx: Arc<Ctx>, listeners: Vec<Listener>, stop: watch::Receiver<bool>) {
@@ -533,9 +557,50 @@ impl Ctx {
     }
 
     /// The answer to one admitted client query, or `None` to send
-    /// nothing. THE place for the cache (see the module documentation):
-    /// transport-independent, bytes in, bytes out.
+    /// nothing: from the cache, from an identical question in flight, or
+    /// from the core and upstream (see the module documentation).
+    /// Transport-independent, bytes in, bytes out.
     async fn resolve(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let Some(key) = client_question(query) else {
+            return self.run_core(query).await;
+        };
+        let hit = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&key, query, Instant::now()));
+        if let Some(answer) = hit {
+            bump(&self.stats.cache_hits);
+            return Some(answer);
+        }
+        bump(&self.stats.cache_misses);
+        match self.coalescer.join(&key) {
+            Role::Leader(guard) => {
+                let answer = self.run_core(query).await;
+                match &answer {
+                    Some(a) => {
+                        if let Ok(mut c) = self.cache.lock() {
+                            c.insert(key, a, Instant::now());
+                        }
+                        guard.publish(a);
+                    }
+                    None => guard.fail(),
+                }
+                answer
+            }
+            Role::Follower(f) => {
+                bump(&self.stats.coalesced);
+                match f.wait(query).await {
+                    Some(a) => Some(a),
+                    None => servfail(query),
+                }
+            }
+            Role::Busy => self.run_core(query).await,
+        }
+    }
+
+    /// The core and its upstream exchanges for one client query.
+    async fn run_core(&self, query: &[u8]) -> Option<Vec<u8>> {
         let mut step = self.dns64.query(query);
         let mut client: Option<Question> = None;
         let mut synthesized = false;
@@ -606,14 +671,22 @@ fn rcode(msg: &[u8]) -> u8 {
 /// REFUSED with the client's question; `None` for a response or a
 /// message whose question cannot be read.
 fn refused(query: &[u8]) -> Option<Vec<u8>> {
+    answer_with(query, Rcode::REFUSED)
+}
+
+/// SERVFAIL with the client's question (a coalesced question whose leader
+/// got no answer).
+fn servfail(query: &[u8]) -> Option<Vec<u8>> {
+    answer_with(query, Rcode::SERVFAIL)
+}
+
+fn answer_with(query: &[u8], rcode: Rcode) -> Option<Vec<u8>> {
     let msg = Message::from_slice(query).ok()?;
     if msg.header().qr() {
         return None;
     }
     msg.sole_question().ok()?;
-    let b = MessageBuilder::new_vec()
-        .start_answer(msg, Rcode::REFUSED)
-        .ok()?;
+    let b = MessageBuilder::new_vec().start_answer(msg, rcode).ok()?;
     Some(b.finish())
 }
 

@@ -617,6 +617,8 @@ pub struct Setup {
     pub timeouts: String,
     /// Extra `[translation]` lines.
     pub translation: String,
+    /// The `[dns64]` section's lines (`enabled = false` by default).
+    pub dns64: String,
 }
 
 impl Default for Setup {
@@ -628,6 +630,7 @@ impl Default for Setup {
             client_addrs: Vec::new(),
             timeouts: String::new(),
             translation: String::new(),
+            dns64: "enabled = false".into(),
         }
     }
 }
@@ -668,7 +671,7 @@ mbufs_per_worker = 4096
 max_sessions_per_worker = 16384
 
 [dns64]
-enabled = false
+{dns64}
 
 [metrics]
 listen = "127.0.0.1:0"
@@ -680,6 +683,7 @@ events = "file:{events}"
         pool4 = s.pool4,
         timeouts = s.timeouts,
         translation = s.translation,
+        dns64 = s.dns64,
         events = dir.join("events.log").display(),
     );
     for (proto, v6, v4) in &s.static_bib {

@@ -945,3 +945,45 @@ proptest! {
         never_panics(&bytes, tail);
     }
 }
+
+#[test]
+fn ns_for_an_extra_inside_address_answered_like_the_box_address() {
+    // The dns64.listen address on the inside link (2001:db8:1::53 in the
+    // test box): its solicited-node NS is answered (RFC 4861 §7.2.3/4).
+    let o = own();
+    let extra = a6("2001:db8:1::53");
+    assert_eq!(o.inside_extra, vec![extra]);
+    let peer = a6("2001:db8:1::99");
+    let group = crate::dataplane::l2::solicited_node(&extra);
+    let f = ns_frame(
+        multicast_mac(&group),
+        peer,
+        group,
+        extra,
+        Some([0x02, 0, 0, 0, 0, 0x77]),
+    );
+    let (v, out) = inside(&f);
+    assert_eq!(
+        v,
+        L2Verdict {
+            action: L2Action::Reply,
+            learn: Some((IpAddr::V6(peer), [0x02, 0, 0, 0, 0, 0x77])),
+        }
+    );
+    assert_na(&out, 14, [0x02, 0, 0, 0, 0, 0x77], peer, extra, 0xe0);
+    // An address on the link that is not ours stays unanswered.
+    let other = a6("2001:db8:1::54");
+    let group = crate::dataplane::l2::solicited_node(&other);
+    let f = ns_frame(multicast_mac(&group), peer, group, other, None);
+    assert_eq!(inside(&f).0, drop(L2Drop::NdNotForUs));
+}
+
+#[test]
+fn udp_to_an_extra_inside_address_takes_the_exception_path() {
+    let peer = a6("2001:db8:1::99");
+    let (v, _) = inside(&udp6_frame(IN_MAC, peer, a6("2001:db8:1::53")));
+    assert_eq!(v, exception(None));
+    // Not ours: dropped, as before.
+    let (v, _) = inside(&udp6_frame(IN_MAC, peer, a6("2001:db8:1::54")));
+    assert_eq!(v, drop(L2Drop::NotOurAddress));
+}
