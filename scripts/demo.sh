@@ -9,9 +9,15 @@
 # Installs what is missing (scripts/setup.sh), prepares hugepages, builds
 # the release binary, creates the two network namespaces, starts
 # nat64-dpdk with config/demo.toml, moves the TAP interfaces into the
-# namespaces, then shows `curl -v http://[2001:db8:64::198.51.100.2]/` and
-# ping through the translator, and prints the counters. Everything is
-# removed on exit (also on Ctrl-C or an error). Run as root.
+# namespaces, then tells the story by name: nsd on the box's loopback
+# (127.0.0.1:5300, the DNS64's upstream in config/demo.toml) serves
+# www.demo.example with only an A record (the IPv4 server); the client's
+# `dig AAAA www.demo.example @2001:db8:1::1` gets the address the box's
+# DNS64 synthesizes under the prefix, `dig -x` of it gets the name back,
+# and `curl -v http://www.demo.example/` (the client's resolver pointed at
+# the box) fetches the page through the translator. Then ping and the
+# counters. Everything is removed on exit (also on Ctrl-C or an error).
+# Run as root. DEMO_DEBUG=1 uses a debug build instead of the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,10 +36,20 @@ SERVER_NS=nat64-demo-server
 IF_IN=n64-inside    # net_tap0 (inside.device)
 IF_OUT=n64-outside  # net_tap1 (outside.device)
 
+NAME=www.demo.example        # A 198.51.100.2 only, served by nsd
+DNS64=$BOX6                  # dns64.listen in config/demo.toml
+NSD_PORT=5300                # dns64.upstream = 127.0.0.1:5300
+
 scripts/setup.sh
-echo "== build (release) =="
-cargo build --release --locked
-bin=${CARGO_TARGET_DIR:-target}/release/nat64-dpdk
+if [ "${DEMO_DEBUG:-0}" = 1 ]; then
+  echo "== build (debug) =="
+  cargo build --locked
+  bin=${CARGO_TARGET_DIR:-target}/debug/nat64-dpdk
+else
+  echo "== build (release) =="
+  cargo build --release --locked
+  bin=${CARGO_TARGET_DIR:-target}/release/nat64-dpdk
+fi
 
 echo "== configuration check =="
 "$bin" -- --config config/demo.toml --check
@@ -51,9 +67,14 @@ log=$work/nat64-dpdk.log
 counters=$work/counters.prom
 pid=""
 http_pid=""
+nsd_pid=""
 cleanup() {
   set +e
   [ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null && wait "$http_pid" 2>/dev/null
+  # nsd (started with setsid) forks its server processes into its group.
+  [ -n "$nsd_pid" ] && kill -TERM -- "-$nsd_pid" 2>/dev/null && wait "$nsd_pid" 2>/dev/null
+  rm -rf "/etc/netns/$CLIENT_NS"
+  rmdir /etc/netns 2>/dev/null
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -INT "$pid"
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -79,6 +100,55 @@ for ns in "$CLIENT_NS" "$SERVER_NS"; do
   ip netns add "$ns"
   ip netns exec "$ns" ip link set lo up
 done
+
+echo "== nsd on 127.0.0.1:$NSD_PORT (the DNS64's upstream): $NAME has only an A record =="
+mkdir -p "$work/nsd"
+cat >"$work/nsd/demo.example.zone" <<EOF
+\$ORIGIN demo.example.
+\$TTL 300
+@    60 IN SOA ns.demo.example. hostmaster.demo.example. 1 3600 600 86400 30
+@       NS  ns
+ns      A   $SERVER4
+www     A   $SERVER4
+EOF
+cat >"$work/nsd/reverse.zone" <<EOF
+\$ORIGIN 100.51.198.in-addr.arpa.
+\$TTL 300
+@    60 IN SOA ns.demo.example. hostmaster.demo.example. 1 3600 600 86400 30
+@       NS  ns.demo.example.
+2       PTR $NAME.
+EOF
+cat >"$work/nsd/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1
+    port: $NSD_PORT
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    database: ""
+    zonesdir: "$work/nsd"
+    zonelistfile: "$work/nsd/zone.list"
+    pidfile: "$work/nsd/nsd.pid"
+    xfrdfile: "$work/nsd/xfrd.state"
+    xfrdir: "$work/nsd"
+    logfile: "$work/nsd/nsd.log"
+remote-control:
+    control-enable: no
+zone:
+    name: "demo.example."
+    zonefile: "demo.example.zone"
+zone:
+    name: "100.51.198.in-addr.arpa."
+    zonefile: "reverse.zone"
+EOF
+setsid nsd -d -c "$work/nsd/nsd.conf" >/dev/null 2>&1 &
+nsd_pid=$!
+for _ in $(seq 1 50); do
+  dig +short +time=1 +tries=1 -p "$NSD_PORT" @127.0.0.1 SOA demo.example | grep -q hostmaster && break
+  sleep 0.2
+done
+dig +noall +answer -p "$NSD_PORT" @127.0.0.1 A "$NAME"
 
 echo "== start nat64-dpdk =="
 set -x
@@ -133,7 +203,23 @@ for _ in $(seq 1 50); do
 done
 
 echo
-echo "== client: curl -v http://[$SERVER_VIA_NAT64]/ =="
+echo "== client: dig AAAA $NAME @$DNS64 (the box's DNS64 synthesizes it) =="
+in_client dig AAAA "$NAME" "@$DNS64"
+echo "== client: the same over TCP =="
+in_client dig +tcp +noall +answer AAAA "$NAME" "@$DNS64"
+synth=$(in_client dig +short AAAA "$NAME" "@$DNS64" | head -n 1)
+echo "== client: dig -x $synth @$DNS64 (the name back, RFC 6147 5.3.1) =="
+in_client dig +noall +answer -x "$synth" "@$DNS64"
+
+echo "== client: resolver = the box ($DNS64); curl -v http://$NAME/ =="
+# `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
+mkdir -p "/etc/netns/$CLIENT_NS"
+echo "nameserver $DNS64" >"/etc/netns/$CLIENT_NS/resolv.conf"
+in_client getent ahostsv6 "$NAME"
+in_client curl -6 -v --max-time 15 "http://$NAME/"
+
+echo
+echo "== client: curl -v http://[$SERVER_VIA_NAT64]/ (by address) =="
 in_client curl -v -g --max-time 15 "http://[$SERVER_VIA_NAT64]/"
 echo
 echo "== the server saw the request from a pool address ($POOL) =="

@@ -707,3 +707,71 @@ fn an_idle_tcp_connection_is_closed() {
         1
     );
 }
+
+/// The answer cache (RFC 1035 §7.3, RFC 2308 §5): a second identical
+/// question is answered without the upstream, with the client's own ID and
+/// name spelling, and its TTLs counted down by the seconds it was held.
+#[test]
+fn cached_answers_count_their_ttl_down_and_skip_the_upstream() {
+    let Some(lab) = lab(NSP40) else {
+        return;
+    };
+    let first = udp(lab.v4(), "v4only.n64.example.", RecordType::AAAA, None);
+    assert_eq!(first.metadata.response_code, ResponseCode::NoError);
+    let want = embed(NSP40, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(aaaa(&first), [(want, 30)]);
+    let st = lab.server.stats();
+    let upstream = st.upstream().queries.load(Ordering::Relaxed);
+    assert_eq!(upstream, 2, "AAAA, then A");
+    std::thread::sleep(Duration::from_millis(2100));
+    // Another ID and the 0x20 mixed case of a resolver.
+    let q = query_msg(0x7777, "V4oNlY.n64.EXAMPLE.", RecordType::AAAA, None);
+    let r = udp_raw(lab.v4(), &q).expect("a cached answer");
+    let m = Message::from_vec(&r).expect("hickory parses the cached answer");
+    assert_eq!(m.metadata.id, 0x7777);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(!m.metadata.authentic_data);
+    assert_eq!(m.queries[0].name().to_ascii(), "V4oNlY.n64.EXAMPLE.");
+    let got = aaaa(&m);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, want);
+    assert!((27..=28).contains(&got[0].1), "TTL {} after 2 s", got[0].1);
+    assert_eq!(st.cache_hits.load(Ordering::Relaxed), 1);
+    assert_eq!(st.cache_misses.load(Ordering::Relaxed), 1);
+    assert_eq!(st.synthesized.load(Ordering::Relaxed), 1);
+    assert_eq!(st.upstream().queries.load(Ordering::Relaxed), upstream);
+}
+
+/// Identical questions in flight at once share one upstream exchange: with
+/// an upstream that never answers, eight clients asking the same question
+/// together cost the upstream what one costs, and all get SERVFAIL.
+#[test]
+fn identical_questions_in_flight_share_one_upstream_exchange() {
+    let lab = dead_lab(|c| c.dns64.synthesize_on_error = false);
+    let server = lab.v4();
+    let clients: Vec<_> = (0..8u16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let q = query_msg(0x100 + i, "v4only.n64.example.", RecordType::AAAA, None);
+                let r = udp_raw(server, &q).expect("an answer");
+                Message::from_vec(&r).expect("hickory parses it")
+            })
+        })
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        let m = c.join().unwrap();
+        assert_eq!(m.metadata.id, 0x100 + i as u16);
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    }
+    let st = lab.server.stats();
+    let coalesced = st.coalesced.load(Ordering::Relaxed);
+    // The threads start within microseconds and the leader waits 300 ms
+    // for the upstream: all but the first follow it (on a loaded machine
+    // a late thread may lead a second exchange: each leader is one failed
+    // upstream exchange, each follower none).
+    assert!(coalesced >= 4, "coalesced {coalesced}");
+    assert_eq!(st.upstream_failed.load(Ordering::Relaxed), 8 - coalesced);
+    // SERVFAIL is never cached (RFC 2308 §7.1 allows it; we do not).
+    assert_eq!(st.cache_misses.load(Ordering::Relaxed), 8);
+    assert_eq!(st.cache_hits.load(Ordering::Relaxed), 0);
+}

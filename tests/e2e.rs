@@ -782,6 +782,8 @@ impl NetnsResolver {
 impl Drop for NetnsResolver {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        // /etc/netns itself, when this left it empty.
+        let _ = std::fs::remove_dir("/etc/netns");
     }
 }
 
