@@ -767,7 +767,11 @@ fn cached_answers_count_their_ttl_down_and_skip_the_upstream() {
     let got = aaaa(&m);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0, want);
-    assert!((26..=28).contains(&got[0].1), "TTL {} after 2.1 s", got[0].1);
+    assert!(
+        (26..=28).contains(&got[0].1),
+        "TTL {} after 2.1 s",
+        got[0].1
+    );
     assert_eq!(st.cache_hits.load(Ordering::Relaxed), 1);
     assert_eq!(st.cache_misses.load(Ordering::Relaxed), 1);
     assert_eq!(st.synthesized.load(Ordering::Relaxed), 1);

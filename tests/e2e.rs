@@ -813,9 +813,8 @@ fn dig_answers(out: &str) -> Vec<(String, u32, String, String)> {
 /// resolver pointing at the box, downloads from the IPv4-only server
 /// through the NAT64. The upstream is nsd in the IPv4 server namespace:
 /// the box's kernel reaches it through the outside exception TAP. The
-/// DNS64 counters are not in the counters file yet: the answers are
-/// checked with dig (an independent parser), the translation with the
-/// counters.
+/// answers are checked with dig (an independent parser), the DNS64's and
+/// the translation's counters in the counters file.
 #[test]
 fn dns64_by_name() {
     let Some(mut lab) = Lab::start(Setup {
@@ -941,4 +940,20 @@ fn dns64_by_name() {
     assert_no_pipeline_drops(&c, &[]);
     let log = lab.nat.log();
     assert!(log.contains("dns64: stopping"), "{log}");
+    // The DNS64's counters, in the counters file the box wrote at exit:
+    // dig's AAAA over UDP and TCP, dig -x, getent's and curl's lookups.
+    c.assert_ge("nat64_dns64_queries_total{transport=\"udp\"}", 4.0);
+    c.assert_ge("nat64_dns64_queries_total{transport=\"tcp\"}", 1.0);
+    // The AAAA (once; then from the cache) and the PTR (§5.3.1).
+    c.assert_ge("nat64_dns64_answers_total{kind=\"synthesized\"}", 2.0);
+    c.assert_ge("nat64_dns64_cache_total{result=\"hit\"}", 2.0);
+    c.assert_eq("nat64_dns64_rejected_total{reason=\"refused\"}", 0.0);
+    c.assert_eq("nat64_dns64_rejected_total{reason=\"rate_limited\"}", 0.0);
+    c.assert_eq("nat64_dns64_upstream_total{result=\"timeouts\"}", 0.0);
+    let answered = c.get("nat64_dns64_upstream_total{result=\"answered\"}");
+    assert!(answered >= 3.0, "{}", c.dump());
+    c.assert_eq(
+        "nat64_dns64_upstream_latency_seconds_bucket{le=\"+Inf\"}",
+        answered,
+    );
 }

@@ -45,7 +45,7 @@ pub fn serve(rt: &mut Runtime, opts: &RunOptions, stop: &mpsc::Receiver<()>) {
         drain_events(&rt.shared, &mut rt.events);
         let totals = rt.metrics.totals(&rt.shared.stats);
         if let Some(path) = file {
-            write_counters(path, &rt.metrics.render(&totals));
+            write_counters(path, &counters_text(rt, &totals));
         }
         if idle.is_over(rt.metrics.rx_packets(&totals)) {
             break;
@@ -64,12 +64,21 @@ pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
         );
     }
     let totals = rt.metrics.totals(&rt.shared.stats);
-    let text = rt.metrics.render(&totals);
+    let text = counters_text(rt, &totals);
     match opts.counters.as_deref() {
         Some(p) if p.as_os_str() == "-" => print!("{text}"),
         Some(p) => write_counters(p, &text),
         None => {}
     }
+}
+
+/// The workers' counters and, when it runs, the DNS64 server's.
+fn counters_text(rt: &Runtime, totals: &super::metrics::Totals) -> String {
+    let mut text = rt.metrics.render(totals);
+    if let Some(stats) = rt.dns64_stats() {
+        text.push_str(&super::metrics::render_dns64(&stats));
+    }
+    text
 }
 
 /// Replace the counters file; a failure is logged, never fatal.

@@ -14,11 +14,14 @@
 //! is visible outside this module.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::dataplane::classify::L2Drop;
 use crate::dataplane::neigh::NeighCounters;
 use crate::dataplane::stats::{visit, DpCounters, Gauges, Kind, Snapshot, Visitor, WorkerStats};
+use crate::dns64::server::Dns64Stats;
+use crate::dns64::upstream::LATENCY_BUCKETS_MS;
 use crate::nat64::pipeline::Counters;
 
 /// One series: a metric and its labels.
@@ -201,6 +204,107 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The DNS64 server's counters ([`Dns64Stats`]) in the same text format,
+/// appended to the workers' when `dns64.enabled`. Every metric is named
+/// `nat64_dns64_*`. The upstream latency is a Prometheus histogram
+/// (cumulative `_bucket{le}` in seconds and `_count`) without `_sum`: the
+/// upstream client counts buckets, not the total time.
+pub fn render_dns64(stats: &Dns64Stats) -> String {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let up = stats.upstream().counts();
+    let mut out = String::with_capacity(4096);
+    let mut metric = |name: &str, kind: &str, help: &str, series: &[(&str, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, v) in series {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {v}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {v}");
+            }
+        }
+    };
+    metric(
+        "nat64_dns64_queries_total",
+        "counter",
+        "DNS64 client queries received, per transport.",
+        &[
+            ("transport=\"udp\"", get(&stats.udp_queries)),
+            ("transport=\"tcp\"", get(&stats.tcp_queries)),
+        ],
+    );
+    metric(
+        "nat64_dns64_answers_total",
+        "counter",
+        "DNS64 answers built by the core, per kind (cache hits not included).",
+        &[
+            ("kind=\"synthesized\"", get(&stats.synthesized)),
+            ("kind=\"passthrough\"", get(&stats.passthrough)),
+            ("kind=\"local\"", get(&stats.local)),
+        ],
+    );
+    metric(
+        "nat64_dns64_cache_total",
+        "counter",
+        "DNS64 answer cache lookups, per result; coalesced: answered by an identical question in flight.",
+        &[
+            ("result=\"hit\"", get(&stats.cache_hits)),
+            ("result=\"miss\"", get(&stats.cache_misses)),
+            ("result=\"coalesced\"", get(&stats.coalesced)),
+        ],
+    );
+    metric(
+        "nat64_dns64_rejected_total",
+        "counter",
+        "DNS64 queries not answered normally, per reason.",
+        &[
+            ("reason=\"refused\"", get(&stats.refused)),
+            ("reason=\"rate_limited\"", get(&stats.rate_limited)),
+            ("reason=\"formerr\"", get(&stats.formerr)),
+            ("reason=\"dropped\"", get(&stats.dropped)),
+            ("reason=\"truncated\"", get(&stats.truncated)),
+            ("reason=\"tcp_rejected\"", get(&stats.tcp_rejected)),
+            ("reason=\"tcp_idle_closed\"", get(&stats.tcp_idle_closed)),
+        ],
+    );
+    metric(
+        "nat64_dns64_upstream_total",
+        "counter",
+        "DNS64 upstream queries and what became of them.",
+        &[
+            ("result=\"queries\"", up.queries),
+            ("result=\"answered\"", up.answered),
+            ("result=\"timeouts\"", up.timeouts),
+            ("result=\"errors\"", up.errors),
+            ("result=\"failures\"", up.failures),
+            ("result=\"busy\"", up.busy),
+            ("result=\"tcp_retries\"", up.tcp_retries),
+            ("result=\"mismatched\"", up.mismatched),
+        ],
+    );
+    let mut cumulative = 0;
+    let mut buckets: Vec<(String, u64)> = Vec::with_capacity(up.latency.len());
+    for (i, n) in up.latency.iter().enumerate() {
+        cumulative += n;
+        let le = LATENCY_BUCKETS_MS.get(i).map_or_else(
+            || "+Inf".to_string(),
+            |ms| format!("{}", *ms as f64 / 1000.0),
+        );
+        buckets.push((format!("le=\"{le}\""), cumulative));
+    }
+    let name = "nat64_dns64_upstream_latency_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Latency of the answered DNS64 upstream queries."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (labels, v) in &buckets {
+        let _ = writeln!(out, "{name}_bucket{{{labels}}} {v}");
+    }
+    let _ = writeln!(out, "{name}_count {cumulative}");
+    out
 }
 
 /// Write `text` to `path` atomically (a temporary file, then rename), so a

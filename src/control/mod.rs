@@ -5,8 +5,11 @@
 //! the main lcore until SIGINT/SIGTERM or `--exit-after-idle`
 //! (`main_loop`), and shutdown stops the workers and releases everything in
 //! order (`startup` again). [`metrics`] names and renders the workers'
-//! counters (Prometheus text); [`events`] is the port-block event log
-//! (RFC 6888 REQ-12, REQ-13).
+//! counters (Prometheus text), and the DNS64 server's; [`events`] is the
+//! port-block event log (RFC 6888 REQ-12, REQ-13). With `dns64.enabled`,
+//! start-up also starts the DNS64 server (`crate::dns64::server`) on a
+//! thread pinned to the main lcore's CPU, after the exception TAPs and
+//! before the workers; shutdown stops it before the TAPs close.
 //!
 //! What it promises: the control side never touches a worker's tables; it
 //! reads the counters the workers publish and drains the lock-free queues

@@ -596,6 +596,11 @@ impl Built {
 }
 
 impl Runtime {
+    /// The DNS64 server's counters, while it runs.
+    pub(super) fn dns64_stats(&self) -> Option<Arc<crate::dns64::server::Dns64Stats>> {
+        self.dns64.as_ref().map(ServerHandle::stats)
+    }
+
     /// Stop every worker and wait for it; their queue handles go with
     /// them.
     pub fn stop_workers(&mut self) {
@@ -685,6 +690,17 @@ mod tests {
         let addrs = h.local_addrs();
         assert_eq!(addrs.len(), 1);
         assert!(addrs[0].ip().is_loopback() && addrs[0].port() != 0);
+        let text = super::super::metrics::render_dns64(&h.stats());
+        for line in [
+            "nat64_dns64_queries_total{transport=\"udp\"} 0",
+            "nat64_dns64_cache_total{result=\"hit\"} 0",
+            "nat64_dns64_upstream_latency_seconds_bucket{le=\"0.001\"} 0",
+            "nat64_dns64_upstream_latency_seconds_bucket{le=\"+Inf\"} 0",
+            "nat64_dns64_upstream_latency_seconds_count 0",
+            "# TYPE nat64_dns64_upstream_latency_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
         h.stop();
         // Nothing left to listen on: not started, no error.
         let c = config(&["[2001:db8:1::53]:53"]);
