@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::nsd::{self, Nsd};
-use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use nat64_dpdk::config::Config;
 use nat64_dpdk::dns64::server::{self, ServerOptions};
@@ -209,7 +209,7 @@ zone "{zone}" {{ type forward; forward only; forwarders {{ {up} port {up_port}; 
     /// forwarder: the first answer also warms nothing the tests ask).
     fn wait_ready(&mut self) {
         let until = Instant::now() + Duration::from_secs(20);
-        let probe = query_msg(0x7a7a, "ns.n64.example.", RecordType::NS);
+        let probe = query_msg(0x7a7a, "ns.n64.example.", RecordType::NS, None);
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("named exited with {status} at start:\n{}", self.log());
@@ -246,11 +246,17 @@ impl Drop for Named {
     }
 }
 
-fn query_msg(id: u16, name: &str, rtype: RecordType) -> Vec<u8> {
+/// A query with RD set, with EDNS(0) and this UDP payload size when `edns`.
+fn query_msg(id: u16, name: &str, rtype: RecordType, edns: Option<u16>) -> Vec<u8> {
     let mut m = Message::query();
     m.metadata.id = id;
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
     m.to_vec().unwrap()
 }
 
@@ -278,7 +284,10 @@ fn tcp_raw(server: SocketAddr, q: &[u8]) -> Vec<u8> {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Transport {
+    /// UDP without EDNS: 512 bytes at most.
     Udp,
+    /// UDP with EDNS(0), a 4096-byte payload size.
+    UdpEdns,
     Tcp,
 }
 
@@ -301,9 +310,10 @@ impl Seen {
 }
 
 fn ask(server: SocketAddr, name: &str, rtype: RecordType, transport: Transport) -> Seen {
-    let q = query_msg(0x3c3c, name, rtype);
+    let edns = (transport == Transport::UdpEdns).then_some(4096);
+    let q = query_msg(0x3c3c, name, rtype, edns);
     let raw = match transport {
-        Transport::Udp => udp_raw(server, &q, Duration::from_secs(5))
+        Transport::Udp | Transport::UdpEdns => udp_raw(server, &q, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("no UDP answer from {server} to {name} {rtype}")),
         Transport::Tcp => tcp_raw(server, &q),
     };
@@ -435,8 +445,8 @@ fn cases(prefix: &str) -> Vec<Case> {
     out.push(case(&z("chain"), CNAME, Udp, All));
     out.push(case(&z("old"), DNAME, Udp, All));
     // The 40-A name: 40 A records (656 bytes) do not fit 512 bytes, so
-    // over UDP without EDNS both set TC; over TCP all 40 A and all 40
-    // synthesized AAAA.
+    // over UDP without EDNS both set TC; over TCP, and over UDP with a
+    // 4096-byte EDNS payload size, all 40 A and all 40 synthesized AAAA.
     for t in [A, AAAA] {
         out.push(case(
             &z("many"),
@@ -449,6 +459,8 @@ fn cases(prefix: &str) -> Vec<Case> {
         ));
     }
     out.push(case(&z("many"), A, Tcp, All));
+    out.push(case(&z("many"), A, UdpEdns, All));
+    out.push(case(&z("many"), AAAA, UdpEdns, All));
     out.push(case(&z("many"), AAAA, Tcp, All));
     out.push(case(&z("v4only"), AAAA, Tcp, All));
     out.push(case(&z("chain"), AAAA, Tcp, All));
@@ -588,13 +600,38 @@ fn differential(prefix: &str) {
         }
         bad.extend(compare(prefix, c, &o, &b));
     }
-    // The core cases, asserted outright besides the comparison.
-    let v4only = ask(
-        ours_addr,
-        &format!("v4only.{}", nsd::ZONE),
-        RecordType::AAAA,
-        Transport::Udp,
-    );
+    // A few cases asserted outright on ours too, so that the comparison
+    // cannot pass on two equal failures: (name, type, transport, rcode,
+    // how many answer RRs of the type asked).
+    let z = |l: &str| format!("{l}.{}", nsd::ZONE);
+    let ptr = ip6_arpa(embed(prefix, Ipv4Addr::new(192, 0, 2, 1)));
+    let check = |name: &str, rtype: RecordType, transport: Transport, rcode, n: usize| {
+        let o = ask(ours_addr, name, rtype, transport);
+        let got = o.answer.keys().filter(|(_, t, _)| *t == rtype).count();
+        assert_eq!(
+            (o.rcode, got),
+            (rcode, n),
+            "[{prefix}] {name} {rtype} over {transport:?}: {:?}",
+            o.rrs()
+        );
+    };
+    {
+        use RecordType::{AAAA, PTR};
+        use ResponseCode::{NXDomain, NoError};
+        use Transport::{Tcp, Udp, UdpEdns};
+        check(&z("v4only"), AAAA, Udp, NoError, 1);
+        check(&z("v4multi"), AAAA, Udp, NoError, 2);
+        check(&z("dual"), AAAA, Udp, NoError, 1);
+        check(&z("mapped"), AAAA, Udp, NoError, 1);
+        check(&z("chain"), AAAA, Udp, NoError, 1);
+        check(&z("host.old"), AAAA, Udp, NoError, 1);
+        check(&z("many"), AAAA, Tcp, NoError, 40);
+        check(&z("many"), AAAA, UdpEdns, NoError, 40);
+        check(&z("absent"), AAAA, Udp, NXDomain, 0);
+        check("ipv4only.arpa.", AAAA, Udp, NoError, 2);
+        check(&ptr, PTR, Udp, NoError, 1);
+    }
+    let v4only = ask(ours_addr, &z("v4only"), RecordType::AAAA, Transport::Udp);
     let want = embed(prefix, Ipv4Addr::new(192, 0, 2, 1)).to_string();
     assert!(
         v4only
