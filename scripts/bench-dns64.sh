@@ -29,9 +29,12 @@
 #
 # Before measuring, the answers of both to a sample (hit and miss names,
 # AAAA and A) are compared with dig; a difference stops the script.
-# Prints, per mix and server, QPS, lost queries and latency (dnsperf 2.10
+# Prints, per mix and server, QPS, lost queries, latency (dnsperf 2.10
 # of Debian 12 prints average, min, max and stddev; it has no
-# percentiles), and the ratio ours/BIND. Needs dnsperf (installed here
+# percentiles), the server's CPU use over the run (user + system time of
+# all its threads, from /proc/PID/stat, as a share of the run: under 100 %
+# means something else, dnsperf or nsd, was the bound) and queries per
+# server CPU-second, and the ratios ours/BIND. Needs dnsperf (installed here
 # with apt-get when missing), nsd, named (bind9) and dig (scripts/setup.sh).
 set -euo pipefail
 
@@ -52,7 +55,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --clients) clients=$2; shift ;;
     --outstanding) outstanding=$2; shift ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bench-dns64.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -255,16 +258,27 @@ awk -v n="$nmiss" 'BEGIN { for (i = 1; i <= n; i++) printf "o%d.miss.bench.examp
 awk -v n="$nmiss" 'BEGIN { for (i = 1; i <= n; i++) printf "b%d.miss.bench.example. AAAA\n", i }' > "$dir/miss-bind.txt"
 
 # dnsperf MIX PORT FILE -> "qps lost avg_ms min_ms max_ms stddev_ms"
+# CPU time (user + system, all threads) of process $1 so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# perf MIX PORT FILE PID -> "qps lost avg_ms min_ms max_ms stddev_ms
+# server_cpu_share qps_per_server_cpu_second"
 perf() {
-  local once=()
+  local once=() t0 t1
   [ "$1" = miss ] && once=(-n 1)
+  t0=$(cpu_ticks "$4")
   taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$2" -d "$3" -l "$seconds" \
     -c "$clients" -q "$outstanding" "${once[@]}" > "$dir/perf.out" 2>&1 || true
-  awk '/Queries lost:/ { lost = $3 }
+  t1=$(cpu_ticks "$4")
+  awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+      '/Queries completed:/ { done = $3 }
+       /Queries lost:/ { lost = $3 }
        /Queries per second:/ { qps = $4 }
+       /Run time \(s\):/ { run = $4 }
        /Average Latency/ { avg = $4; gsub(/[(,]/, "", $6); min = $6; gsub(/[),]/, "", $8); max = $8 }
        /Latency StdDev/ { sd = $4 }
-       END { printf "%.0f %s %.3f %.3f %.3f %.3f\n", qps, lost, avg * 1000, min * 1000, max * 1000, sd * 1000 }' \
+       END { cpu = ticks / hz
+             printf "%.0f %s %.3f %.3f %.3f %.3f %.0f%% %.0f\n", qps, lost, avg * 1000, min * 1000,
+                    max * 1000, sd * 1000, (run > 0 ? 100 * cpu / run : 0), (cpu > 0 ? done / cpu : 0) }' \
     "$dir/perf.out"
 }
 
@@ -275,25 +289,26 @@ for p in "$ours_port" "$bind_port"; do
 done
 
 declare -A res
-res[hit,ours]=$(perf hit "$ours_port" "$dir/hit.txt")
-res[hit,bind]=$(perf hit "$bind_port" "$dir/hit.txt")
-res[miss,ours]=$(perf miss "$ours_port" "$dir/miss-ours.txt")
-res[miss,bind]=$(perf miss "$bind_port" "$dir/miss-bind.txt")
+res[hit,ours]=$(perf hit "$ours_port" "$dir/hit.txt" "$ours_pid")
+res[hit,bind]=$(perf hit "$bind_port" "$dir/hit.txt" "$bind_pid")
+res[miss,ours]=$(perf miss "$ours_port" "$dir/miss-ours.txt" "$ours_pid")
+res[miss,bind]=$(perf miss "$bind_port" "$dir/miss-bind.txt" "$bind_pid")
 
 echo
 echo "DNS64 benchmark: ${seconds}s per run, dnsperf -c $clients -q $outstanding on CPU $client_cpu,"
 echo "servers alone on CPU $server_cpu, nsd upstream on CPU $client_cpu; AAAA queries"
-printf '%-5s %-5s %9s %7s %9s %9s %9s %9s\n' mix server QPS lost avg_ms min_ms max_ms sd_ms
+printf '%-5s %-5s %9s %7s %9s %9s %9s %9s %6s %11s\n' mix server QPS lost avg_ms min_ms max_ms sd_ms cpu QPS/cpu-s
 for mix in hit miss; do
   for s in ours bind; do
-    read -r q l a mn mx sd <<<"${res[$mix,$s]}"
-    printf '%-5s %-5s %9s %7s %9s %9s %9s %9s\n' "$mix" "$s" "$q" "$l" "$a" "$mn" "$mx" "$sd"
+    read -r q l a mn mx sd c qc <<<"${res[$mix,$s]}"
+    printf '%-5s %-5s %9s %7s %9s %9s %9s %9s %6s %11s\n' "$mix" "$s" "$q" "$l" "$a" "$mn" "$mx" "$sd" "$c" "$qc"
   done
 done
 for mix in hit miss; do
-  read -r qo _ <<<"${res[$mix,ours]}"
-  read -r qb _ <<<"${res[$mix,bind]}"
-  awk -v o="$qo" -v b="$qb" -v m="$mix" 'BEGIN { if (b > 0) printf "%s: ours/BIND = %.2f\n", m, o / b }'
+  read -r qo _ _ _ _ _ _ co <<<"${res[$mix,ours]}"
+  read -r qb _ _ _ _ _ _ cb <<<"${res[$mix,bind]}"
+  awk -v o="$qo" -v b="$qb" -v co="$co" -v cb="$cb" -v m="$mix" 'BEGIN {
+    if (b > 0 && cb > 0) printf "%s: ours/BIND = %.2f (QPS), %.2f (QPS per server CPU-second)\n", m, o / b, co / cb }'
 done
 if ! grep -qE 'Cache::new|(super|dns64)::cache' "$root/src/dns64/server.rs"; then
   echo "note: src/dns64/server.rs has no answer cache wired yet: ours sends every query upstream in both mixes"
