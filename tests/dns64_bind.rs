@@ -212,7 +212,12 @@ zone "{zone}" {{ type forward; forward only; forwarders {{ {up} port {up_port}; 
         let probe = query_msg(0x7a7a, "ns.n64.example.", RecordType::NS, None);
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("named exited with {status} at start:\n{}", self.log());
+                panic!(
+                    "named exited with {status} at start (where AppArmor is active, \
+                     its usr.sbin.named profile keeps named out of temp directories: \
+                     scripts/setup.sh disables it when it installs bind9):\n{}",
+                    self.log()
+                );
             }
             if udp_raw(self.addr, &probe, Duration::from_millis(200)).is_some() {
                 return;
