@@ -25,10 +25,12 @@ fi
 # Run/test: iproute2 (namespaces), real clients for the end-to-end tests
 # (ping, curl, iperf3, traceroute, nc, python3's http.server, sha256sum
 # from coreutils) and scapy/dnspython for the integration tests; nsd (the
-# DNS64 tests' upstream, started by them on a free loopback port) and dig.
+# DNS64 tests' upstream, started by them on a free loopback port) and dig;
+# bind9 (named: the differential test's reference DNS64, tests/dns64_bind.rs,
+# also started by the test on a free loopback port).
 pkgs=(build-essential pkg-config libdpdk-dev dpdk-dev libclang-dev
       iproute2 iputils-ping curl python3 python3-scapy python3-dnspython
-      procps coreutils iperf3 traceroute netcat-openbsd nsd dnsutils)
+      procps coreutils iperf3 traceroute netcat-openbsd nsd dnsutils bind9)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -37,17 +39,36 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian's nsd package starts a system nsd on port 53 where there is an
-  # init system; the tests need none, so one we just installed is stopped
-  # and disabled (an nsd that was there before is left alone).
-  if [[ " ${missing[*]} " == *" nsd "* ]]; then
+  # Debian's nsd and bind9 packages start a system server on port 53
+  # where there is an init system; the tests need none, so one we just
+  # installed is stopped and disabled (one that was there before is left
+  # alone). bind9's service is `named` (`bind9` is its old name).
+  stop_service() {
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-      $SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
+      $SUDO systemctl disable --now "$1" >/dev/null 2>&1 || true
     elif command -v service >/dev/null; then
-      $SUDO service nsd stop >/dev/null 2>&1 || true
+      $SUDO service "$1" stop >/dev/null 2>&1 || true
       if command -v update-rc.d >/dev/null; then
-        $SUDO update-rc.d nsd disable >/dev/null 2>&1 || true
+        $SUDO update-rc.d "$1" disable >/dev/null 2>&1 || true
       fi
+    fi
+  }
+  if [[ " ${missing[*]} " == *" nsd "* ]]; then
+    stop_service nsd
+  fi
+  if [[ " ${missing[*]} " == *" bind9 "* ]]; then
+    stop_service named
+    stop_service bind9
+    # The package's AppArmor profile confines named to /etc/bind and
+    # /var/cache/bind; the differential test runs it with a configuration
+    # in a temp directory, so where AppArmor is active the profile of the
+    # named just installed is disabled.
+    prof=/etc/apparmor.d/usr.sbin.named
+    if [ -f "$prof" ] && [ -d /sys/kernel/security/apparmor ] &&
+       command -v apparmor_parser >/dev/null; then
+      $SUDO mkdir -p /etc/apparmor.d/disable
+      $SUDO ln -sf "$prof" /etc/apparmor.d/disable/
+      $SUDO apparmor_parser -R "$prof" >/dev/null 2>&1 || true
     fi
   fi
 fi
