@@ -564,15 +564,29 @@ impl Ctx {
         let Some(key) = client_question(query) else {
             return self.run_core(query).await;
         };
+        if let Some(answer) = self.cached(&key, query) {
+            return Some(answer);
+        }
+        self.resolve_missed(key, query).await
+    }
+
+    /// The cached answer to `query` (its question `key`), rewritten for
+    /// this client, counted as a hit; `None` (not counted) on a miss.
+    fn cached(&self, key: &Question, query: &[u8]) -> Option<Vec<u8>> {
         let hit = self
             .cache
             .lock()
             .ok()
-            .and_then(|mut c| c.get(&key, query, Instant::now()));
-        if let Some(answer) = hit {
+            .and_then(|mut c| c.get(key, query, Instant::now()));
+        if hit.is_some() {
             bump(&self.stats.cache_hits);
-            return Some(answer);
         }
+        hit
+    }
+
+    /// [`Ctx::resolve`] after a cache miss: coalesce with an identical
+    /// question in flight, or lead the exchange and cache its answer.
+    async fn resolve_missed(&self, key: Question, query: &[u8]) -> Option<Vec<u8>> {
         bump(&self.stats.cache_misses);
         match self.coalescer.join(&key) {
             Role::Leader(guard) => {
@@ -766,13 +780,30 @@ async fn udp_loop(ctx: Arc<Ctx>, socket: UdpSocket, inside: bool, stop: watch::R
             }
             Err(None) => continue,
         }
+        // A cache hit is answered here, in the receive loop: no task, no
+        // copy of the stop signal; only a miss spawns (it waits upstream).
+        let key = client_question(&query);
+        if let Some(answer) = key.as_ref().and_then(|k| ctx.cached(k, &query)) {
+            let (answer, cut) = fit(answer, udp_limit(&query));
+            if cut {
+                bump(&ctx.stats.truncated);
+            }
+            let _ = socket.send_to(&answer, from).await;
+            continue;
+        }
         let ctx = Arc::clone(&ctx);
         let socket = Arc::clone(&socket);
         let stop = stop.clone();
         tokio::spawn(async move {
+            let answer = async {
+                match key {
+                    Some(key) => ctx.resolve_missed(key, &query).await,
+                    None => ctx.run_core(&query).await,
+                }
+            };
             tokio::select! {
                 _ = stopped(stop) => {}
-                answer = ctx.resolve(&query) => {
+                answer = answer => {
                     if let Some(answer) = answer {
                         let (answer, cut) = fit(answer, udp_limit(&query));
                         if cut {
