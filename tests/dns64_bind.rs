@@ -41,17 +41,17 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::dns::{query_msg, tcp_exchange, udp_exchange};
 use common::nsd::{self, Nsd};
-use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::RecordType;
 use nat64_dpdk::config::Config;
 use nat64_dpdk::dns64::server::{self, ServerOptions};
 use nat64_dpdk::xlat::rfc6052::Nat64Prefix;
@@ -219,7 +219,7 @@ zone "{zone}" {{ type forward; forward only; forwarders {{ {up} port {up_port}; 
                     self.log()
                 );
             }
-            if udp_raw(self.addr, &probe, Duration::from_millis(200)).is_some() {
+            if udp_exchange(self.addr, &probe, Duration::from_millis(200)).is_some() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -230,61 +230,9 @@ zone "{zone}" {{ type forward; forward only; forwarders {{ {up} port {up_port}; 
 
 impl Drop for Named {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        common::dns::stop_group(&mut self.child, Duration::from_secs(5));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A query with RD set, with EDNS(0) and this UDP payload size when `edns`.
-fn query_msg(id: u16, name: &str, rtype: RecordType, edns: Option<u16>) -> Vec<u8> {
-    let mut m = Message::query();
-    m.metadata.id = id;
-    m.metadata.recursion_desired = true;
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
-    if let Some(size) = edns {
-        let mut e = Edns::new();
-        e.set_max_payload(size);
-        m.set_edns(e);
-    }
-    m.to_vec().unwrap()
-}
-
-fn udp_raw(server: SocketAddr, q: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    s.set_read_timeout(Some(wait)).unwrap();
-    s.send_to(q, server).unwrap();
-    let mut buf = vec![0; 65535];
-    let (n, _) = s.recv_from(&mut buf).ok()?;
-    Some(buf[..n].to_vec())
-}
-
-fn tcp_raw(server: SocketAddr, q: &[u8]) -> Vec<u8> {
-    let mut s = TcpStream::connect(server).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(q);
-    s.write_all(&framed).unwrap();
-    let mut len = [0; 2];
-    s.read_exact(&mut len).unwrap();
-    let mut buf = vec![0; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut buf).unwrap();
-    buf
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -318,9 +266,9 @@ fn ask(server: SocketAddr, name: &str, rtype: RecordType, transport: Transport) 
     let edns = (transport == Transport::UdpEdns).then_some(4096);
     let q = query_msg(0x3c3c, name, rtype, edns);
     let raw = match transport {
-        Transport::Udp | Transport::UdpEdns => udp_raw(server, &q, Duration::from_secs(5))
+        Transport::Udp | Transport::UdpEdns => udp_exchange(server, &q, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("no UDP answer from {server} to {name} {rtype}")),
-        Transport::Tcp => tcp_raw(server, &q),
+        Transport::Tcp => tcp_exchange(server, &q),
     };
     let m = Message::from_vec(&raw).expect("hickory parses the answer");
     assert_eq!(m.metadata.id, 0x3c3c, "{server} {name} {rtype}: ID");

@@ -14,9 +14,10 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::dns::{query_msg, udp_exchange};
 use common::nsd::{self, Nsd};
-use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType};
 use nat64_dpdk::config::{Config, Ipv4Range};
 use nat64_dpdk::dns64::server::{self, ServerHandle, ServerOptions};
 use nat64_dpdk::xlat::rfc6052::Nat64Prefix;
@@ -99,30 +100,9 @@ fn dead_lab(tweak: impl FnOnce(&mut Config)) -> Lab {
     }
 }
 
-fn query_msg(id: u16, name: &str, rtype: RecordType, edns: Option<u16>) -> Vec<u8> {
-    let mut m = Message::query();
-    m.metadata.id = id;
-    m.metadata.recursion_desired = true;
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
-    if let Some(size) = edns {
-        let mut e = Edns::new();
-        e.set_max_payload(size);
-        m.set_edns(e);
-    }
-    m.to_vec().unwrap()
-}
-
+/// `q` over UDP, waiting up to 3 s for the answer.
 fn udp_raw(server: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
-    let bind: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::LOCALHOST, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::LOCALHOST, 0).into(),
-    };
-    let s = UdpSocket::bind(bind).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.send_to(q, server).unwrap();
-    let mut buf = vec![0; 65535];
-    let (n, _) = s.recv_from(&mut buf).ok()?;
-    Some(buf[..n].to_vec())
+    udp_exchange(server, q, Duration::from_secs(3))
 }
 
 fn udp(server: SocketAddr, name: &str, rtype: RecordType, edns: Option<u16>) -> Message {

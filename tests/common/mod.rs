@@ -19,6 +19,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod dns;
 pub mod nsd;
 
 use std::collections::BTreeMap;

@@ -128,25 +128,7 @@ impl Nsd {
 
 impl Drop for Nsd {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let until = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Whatever is left of the group (also after a clean exit: a
-        // server process may outlive the main one by a moment).
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
+        super::dns::stop_group(&mut self.child, Duration::from_secs(3));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
