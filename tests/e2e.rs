@@ -489,11 +489,19 @@ fn four_workers_on_two_cpus_carry_50_parallel_flows() {
     }) else {
         return;
     };
+    // The start-up summary names the workers' lcores and both ports.
+    let log = lab.nat.log();
+    assert!(log.contains("forwarding: 4 workers"), "{log}");
     assert!(
-        lab.nat.log().contains("forwarding: 4 workers"),
-        "{}",
-        lab.nat.log()
+        log.contains("\nworkers: 4 on lcores 1, 2, 3, 4; control side on lcore 0"),
+        "{log}"
     );
+    for role in ["inside", "outside"] {
+        assert!(
+            log.contains(&format!("\n{role} port net_tap")) && log.contains("driver net_tap, MAC "),
+            "{log}"
+        );
+    }
     let http = lab.http_server_v4();
     let src = lab.file("www/f.bin", &pseudo_random(256 << 10, 11));
     let want = Lab::sha256(&src);

@@ -6,7 +6,8 @@
 //! (`main_loop`), and shutdown stops the workers and releases everything in
 //! order (`startup` again). [`metrics`] names and renders the workers'
 //! counters (Prometheus text), and the DNS64 server's; [`events`] is the
-//! port-block event log (RFC 6888 REQ-12, REQ-13). With `dns64.enabled`,
+//! port-block event log (RFC 6888 REQ-12, REQ-13); [`summary`] is the
+//! block start-up logs once the workers run. With `dns64.enabled`,
 //! start-up also starts the DNS64 server (`crate::dns64::server`) on a
 //! thread pinned to the main lcore's CPU, after the exception TAPs and
 //! before the workers; shutdown stops it before the TAPs close.
@@ -19,6 +20,7 @@ pub mod events;
 mod main_loop;
 pub mod metrics;
 mod startup;
+pub mod summary;
 
 use std::sync::mpsc;
 

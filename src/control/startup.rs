@@ -29,6 +29,7 @@ use tracing::{info, warn};
 
 use super::events::EventLog;
 use super::metrics::Metrics;
+use super::summary::{self, Facts, PortFacts};
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
@@ -80,6 +81,8 @@ pub struct Built {
     outside: Port,
     pool: Mempool,
     eal: Eal,
+    /// The start-up summary, logged once the workers run.
+    summary: String,
 }
 
 /// A run in progress: the launched workers and everything shutdown
@@ -153,6 +156,15 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         rings,
     )?;
     let dns64 = start_dns64(config, opts, &exception.ports, main_cpu)?;
+    let summary = summarize(
+        config,
+        &eal,
+        [&inside, &outside],
+        &exception.ports,
+        main_cpu,
+        &lcores,
+        dns64.as_ref(),
+    )?;
     Ok(Built {
         workers,
         lcores,
@@ -165,7 +177,43 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         outside,
         pool,
         eal,
+        summary,
     })
+}
+
+/// The start-up summary block (`control::summary`).
+fn summarize(
+    config: &Config,
+    eal: &Eal,
+    ports: [&Port; 2],
+    exception: &[ExceptionPort],
+    main_cpu: Option<usize>,
+    lcores: &[u32],
+    dns64: Option<&ServerHandle>,
+) -> Result<String, BoxError> {
+    let mut facts = Vec::with_capacity(2);
+    for (i, (role, port)) in ["inside", "outside"].into_iter().zip(ports).enumerate() {
+        facts.push(PortFacts {
+            role,
+            name: port.name().to_string(),
+            driver: port.info()?.driver,
+            mac: port.mac_addr()?.to_string(),
+            link: port.link()?.to_string(),
+            kernel_iface: exception.get(i).map(|e| e.iface.clone()),
+        });
+    }
+    let dns64_addrs = dns64.map(ServerHandle::local_addrs);
+    Ok(summary::render(
+        config,
+        &Facts {
+            version: crate::version!(),
+            ports: &facts,
+            main_lcore: eal.main_lcore(),
+            main_cpu,
+            worker_lcores: lcores,
+            dns64: dns64_addrs.as_deref(),
+        },
+    ))
 }
 
 /// EAL, and the worker lcores it gives (at least one).
@@ -573,6 +621,7 @@ impl Built {
             outside,
             pool,
             eal,
+            summary,
         } = self;
         let n = workers.len();
         let mut jobs = Vec::with_capacity(n);
@@ -580,6 +629,7 @@ impl Built {
             jobs.push(eal.launch(lcore, move || setup.run())?);
         }
         info!("forwarding: {n} workers");
+        info!("{summary}");
         Ok(Runtime {
             jobs,
             dns64,
