@@ -162,15 +162,15 @@ fn ping_both_ways_and_the_box_answers_for_itself() {
     c.assert_ge("nat64_local_replies_total{kind=\"echo4\"}", 6.0);
     c.assert_ge("nat64_local_replies_total{kind=\"arp\"}", 1.0);
     c.assert_ge("nat64_local_replies_total{kind=\"nd\"}", 1.0);
-    c.assert_ge("nat64_packets_total{side=\"inside\",dir=\"rx\"}", 11.0);
-    c.assert_ge("nat64_packets_total{side=\"inside\",dir=\"tx\"}", 11.0);
-    c.assert_ge("nat64_packets_total{side=\"outside\",dir=\"rx\"}", 14.0);
-    c.assert_ge("nat64_packets_total{side=\"outside\",dir=\"tx\"}", 14.0);
+    c.assert_ge("nat64_packets_total{port=\"inside\",dir=\"rx\"}", 11.0);
+    c.assert_ge("nat64_packets_total{port=\"inside\",dir=\"tx\"}", 11.0);
+    c.assert_ge("nat64_packets_total{port=\"outside\",dir=\"rx\"}", 14.0);
+    c.assert_ge("nat64_packets_total{port=\"outside\",dir=\"tx\"}", 14.0);
     // Every received frame came in some non-empty burst, and the loop ran.
     for side in ["inside", "outside"] {
-        let bursts = c.get(&format!("nat64_rx_bursts_total{{side=\"{side}\"}}"));
+        let bursts = c.get(&format!("nat64_rx_bursts_total{{port=\"{side}\"}}"));
         let rx = c.get(&format!(
-            "nat64_packets_total{{side=\"{side}\",dir=\"rx\"}}"
+            "nat64_packets_total{{port=\"{side}\",dir=\"rx\"}}"
         ));
         assert!(
             bursts >= 1.0 && bursts <= rx,
@@ -179,7 +179,7 @@ fn ping_both_ways_and_the_box_answers_for_itself() {
     }
     c.assert_ge(
         "nat64_worker_polls_total",
-        c.get("nat64_rx_bursts_total{side=\"inside\"}"),
+        c.get("nat64_rx_bursts_total{port=\"inside\"}"),
     );
     assert_no_pipeline_drops(&c, &[]);
 }
@@ -661,11 +661,11 @@ fn the_box_kernel_serves_its_own_addresses_through_the_exception_taps() {
     // SYN, ACK, data, FIN, ACK at least, each way, per side.
     for side in ["inside", "outside"] {
         c.assert_ge(
-            &format!("nat64_exception_total{{side=\"{side}\",dir=\"to_kernel\"}}"),
+            &format!("nat64_exception_total{{port=\"{side}\",dir=\"to_kernel\"}}"),
             4.0,
         );
         c.assert_ge(
-            &format!("nat64_exception_total{{side=\"{side}\",dir=\"from_kernel\"}}"),
+            &format!("nat64_exception_total{{port=\"{side}\",dir=\"from_kernel\"}}"),
             4.0,
         );
     }
