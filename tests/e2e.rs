@@ -65,7 +65,8 @@ fn counters_file_parses_prometheus_text() {
          # TYPE nat64_drops_total counter\n\
          nat64_drops_total{layer=\"nat64\",reason=\"no_bib\"} 3\n\
          nat64_drops_total{layer=\"l2\",reason=\"runt\"} 4\n\
-         nat64_sessions 12\n\
+         nat64_sessions{protocol=\"tcp\"} 12\n\
+         nat64_sessions{protocol=\"udp\"} 2\n\
          nat64_translated_total{dir=\"6to4\"} 1.5e3 1700000000000\n",
     )
     .unwrap();
@@ -75,7 +76,8 @@ fn counters_file_parses_prometheus_text() {
         3.0
     );
     assert_eq!(c.get("nat64_drops_total"), 7.0);
-    assert_eq!(c.get("nat64_sessions"), 12.0);
+    assert_eq!(c.get("nat64_sessions"), 14.0);
+    assert_eq!(c.get("nat64_sessions{protocol=\"udp\"}"), 2.0);
     assert_eq!(c.get("nat64_translated_total{dir=\"6to4\"}"), 1500.0);
     assert_eq!(c.nonzero("nat64_drops_total{").len(), 2);
     assert_eq!(c.try_get("nat64_drops_total{reason=\"nope\"}"), None);
@@ -182,6 +184,116 @@ fn ping_both_ways_and_the_box_answers_for_itself() {
         c.get("nat64_rx_bursts_total{port=\"inside\"}"),
     );
     assert_no_pipeline_drops(&c, &[]);
+}
+
+/// `promtool check metrics` (Prometheus' own linter) on the text the
+/// binary writes; the text.
+fn promtool_check(nat: &Nat64) -> String {
+    let copy = nat.counters_path.with_extension("check");
+    // A copy: the binary replaces the file every 100 ms.
+    let _ = nat.counters();
+    std::fs::copy(&nat.counters_path, &copy).expect("copy the counters file");
+    let out = host(
+        &format!("promtool check metrics < '{}'", copy.display()),
+        20,
+    );
+    let text = std::fs::read_to_string(&copy).unwrap_or_default();
+    assert!(out.ok, "promtool: {}{}\n{text}", out.stdout, out.stderr);
+    text
+}
+
+/// The metrics the binary exports pass `promtool check metrics`; after
+/// traffic both ways (ping, then curl), the ports' NIC packet and byte
+/// counters and the workers' packet counters moved in both directions, a
+/// session, a BIB entry, a subscriber and a port block show, every worker
+/// polled lately; once the traffic stops the mbufs in use come back to
+/// their idle value (no leak).
+#[test]
+fn metrics_pass_promtool_and_follow_traffic() {
+    require_tools(&["promtool", "curl", "ping"]);
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let text = promtool_check(&lab.nat);
+    assert!(text.contains("# TYPE nat64_drops_total counter"), "{text}");
+    let idle = lab.nat.counters_fresh();
+    let idle_mbufs = idle.get("nat64_mbufs_in_use");
+    // net_tap reports the link of its kernel interface, which the lab
+    // moves into another namespace: up or down, but there.
+    for port in ["inside", "outside"] {
+        let up = idle.get(&format!("nat64_port_up{{port=\"{port}\"}}"));
+        assert!(up == 0.0 || up == 1.0, "{port}: {up}");
+    }
+    assert_eq!(idle.get("nat64_build_info"), 1.0);
+
+    let srv = mapped(SERVER4);
+    let out = lab.client.ok(&format!("ping -6 -n -c 3 -i 0.2 -W 3 {srv}"));
+    assert!(out.contains("3 received"), "{out}");
+    lab.http_server_v4();
+    let src = lab.file("www/m.bin", &pseudo_random(1 << 20, 3));
+    let dst = lab.dir.join("m.down");
+    lab.client.ok_within(
+        &format!(
+            "curl -sS -g --fail --max-time 60 -o {} http://[{srv}]/m.bin",
+            dst.display()
+        ),
+        80,
+    );
+    assert_eq!(Lab::sha256(&dst), Lab::sha256(&src), "download differs");
+
+    let live = lab.nat.counters_fresh();
+    for port in ["inside", "outside"] {
+        for dir in ["rx", "tx"] {
+            for what in ["packets", "bytes"] {
+                let q = format!("nat64_port_{dir}_{what}_total{{port=\"{port}\"}}");
+                assert!(live.get(&q) > idle.get(&q), "{q} did not move");
+            }
+            let q = format!("nat64_packets_total{{port=\"{port}\",dir=\"{dir}\"}}");
+            assert!(live.get(&q) > idle.get(&q), "{q} did not move");
+        }
+    }
+    // 1 MiB came in on the outside and left on the inside.
+    live.assert_ge(
+        "nat64_port_rx_bytes_total{port=\"outside\"}",
+        (1 << 20) as f64,
+    );
+    live.assert_ge(
+        "nat64_port_tx_bytes_total{port=\"inside\"}",
+        (1 << 20) as f64,
+    );
+    live.assert_ge("nat64_sessions{protocol=\"tcp\"}", 1.0);
+    live.assert_ge("nat64_bib_entries{protocol=\"tcp\"}", 1.0);
+    live.assert_ge("nat64_subscribers", 1.0);
+    live.assert_ge("nat64_port_blocks_in_use", 1.0);
+    let blocks = live.get("nat64_port_blocks");
+    assert!(blocks >= live.get("nat64_port_blocks_in_use"), "{blocks}");
+    for (k, age) in live
+        .values
+        .iter()
+        .filter(|(k, _)| k.starts_with("nat64_worker_last_poll_age_seconds{"))
+    {
+        assert!(*age < 1.0, "{k} = {age}");
+    }
+    assert!(
+        live.try_get("nat64_worker_last_poll_age_seconds").is_some(),
+        "{}",
+        live.dump()
+    );
+    promtool_check(&lab.nat);
+
+    // Idle again: every mbuf the traffic took is back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = lab.nat.counters_fresh().get("nat64_mbufs_in_use");
+        if now == idle_mbufs {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mbufs in use {now}, {idle_mbufs} before the traffic"
+        );
+    }
+    lab.stop();
 }
 
 /// curl on the IPv6-only client downloads 10 MB from python3's

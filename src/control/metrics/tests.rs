@@ -332,3 +332,70 @@ fn latency_histogram_buckets_are_cumulative_in_seconds() {
     assert_eq!(h.get_sample_count(), counts.iter().sum::<u64>());
     assert_eq!(h.get_sample_sum(), sum_us as f64 / 1e6);
 }
+
+/// A DNS64 server on a loopback port (upstream: the discard port), for
+/// its counters.
+fn dns64_server() -> crate::dns64::server::ServerHandle {
+    let mut c = config();
+    c.dns64.enabled = true;
+    c.dns64.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    c.dns64.upstream = vec!["127.0.0.1:9".parse().unwrap()];
+    crate::dns64::server::start(&c, Default::default()).expect("a DNS64 server on loopback")
+}
+
+/// An exporter of one idle worker and a DNS64 server's counters (the
+/// server stopped again).
+fn exporter_with_dns64() -> Exporter {
+    let server = dns64_server();
+    let c = config();
+    let pool = Arc::new(PoolLayout::new(&c.pool4, &c.static_bib, 1));
+    let stats = vec![Arc::new(WorkerStats::new(pool.address_count() as usize))];
+    let e = Exporter::with(
+        Workers::new(stats, pool, 0),
+        dpdk_sample(),
+        Some(server.stats()),
+    )
+    .expect("registers");
+    server.stop();
+    e
+}
+
+#[test]
+fn dns64_families_are_there_at_zero_with_a_histogram() {
+    let e = exporter_with_dns64();
+    let (v, kinds) = samples(&e);
+    for (labels, family) in [
+        ("transport=udp", "nat64_dns64_queries_total"),
+        ("kind=synthesized", "nat64_dns64_answers_total"),
+        ("result=hit", "nat64_dns64_cache_total"),
+        ("reason=rate_limited", "nat64_dns64_rejected_total"),
+        ("result=timeouts", "nat64_dns64_upstream_total"),
+    ] {
+        let key = format!("{family}{{{labels}}}");
+        assert_eq!(v.get(&key), Some(&0.0), "{key}");
+    }
+    let h = "nat64_dns64_upstream_latency_seconds";
+    assert_eq!(kinds[h], MetricType::HISTOGRAM);
+    assert_eq!(v[&format!("{h}{{}}")], 0.0);
+}
+
+#[test]
+fn docs_operations_lists_every_metric() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md");
+    let doc = std::fs::read_to_string(path).expect("docs/operations.md");
+    let e = exporter_with_dns64();
+    let mut names: Vec<String> = e
+        .registry
+        .gather()
+        .iter()
+        .map(|mf| mf.get_name().to_string())
+        .collect();
+    // Only with a TSC clock (an EAL), which unit tests lack.
+    names.push("nat64_worker_last_poll_age_seconds".into());
+    for name in names {
+        assert!(
+            doc.contains(&format!("| `{name}` |")),
+            "{name} is not in docs/operations.md's metrics tables"
+        );
+    }
+}
