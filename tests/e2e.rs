@@ -938,7 +938,7 @@ fn dns64_by_name() {
     }) else {
         return;
     };
-    require_tools(&["dig", "getent", "nsd"]);
+    require_tools(&["dig", "getent", "nsd", "promtool"]);
     let log = lab.nat.log();
     assert!(
         log.contains(&format!("dns64: listening on [{DNS64_ADDR}]:53")),
@@ -1046,6 +1046,9 @@ fn dns64_by_name() {
     assert_eq!(clients.len(), 1, "{}", lab.bg[http].output());
     let a: Ipv4Addr = clients[0].parse().expect("IPv4 client address");
     assert!(in_pool(a), "the server saw {a}, not a pool address");
+    // The DNS64's families (its latency histogram among them) pass
+    // Prometheus' own linter too.
+    promtool_check(&lab.nat);
 
     let c = lab.stop();
     c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 10.0);
@@ -1068,4 +1071,7 @@ fn dns64_by_name() {
         "nat64_dns64_upstream_latency_seconds_bucket{le=\"+Inf\"}",
         answered,
     );
+    c.assert_eq("nat64_dns64_upstream_latency_seconds_count", answered);
+    let sum = c.get("nat64_dns64_upstream_latency_seconds_sum");
+    assert!(sum > 0.0 && sum < answered * 5.0, "latency sum {sum} s");
 }

@@ -163,7 +163,7 @@ impl Visitor for Count {
 }
 
 /// How many series [`visit`] walks.
-pub fn series_count() -> usize {
+fn series_count() -> usize {
     let mut n = Count(0);
     Snapshot::with_zeros(|s| visit(s, &mut n));
     n.0
