@@ -399,3 +399,37 @@ fn docs_operations_lists_every_metric() {
         );
     }
 }
+
+#[test]
+fn the_exporter_can_be_shared_with_another_thread() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Exporter>();
+    let (e, _, _) = exporter(1);
+    let e = Arc::new(e);
+    let other = Arc::clone(&e);
+    let text = std::thread::spawn(move || other.encode()).join().unwrap();
+    assert!(text.contains("# TYPE nat64_drops_total counter"), "{text}");
+}
+
+#[test]
+fn poll_age_is_the_time_since_the_last_publication() {
+    let c = config();
+    let pool = Arc::new(PoolLayout::new(&c.pool4, &c.static_bib, 2));
+    let n = pool.address_count() as usize;
+    let stats: Vec<Arc<WorkerStats>> = (0..2).map(|_| Arc::new(WorkerStats::new(n))).collect();
+    // Worker 0 published at ms 5 (`publish` dates it so), worker 1 never.
+    publish(&stats[0], &published(1, n));
+    // A clock of 1000 cycles per ms whose ms 0 was 10 s ago.
+    let per_ms = 1000;
+    let mut w = Workers::new(stats, pool, 0);
+    w.tsc_per_ms = per_ms;
+    w.epoch_tsc = crate::dpdk::tsc_cycles() - 10_000 * per_ms;
+    let fams = w.families();
+    let ages = fams
+        .iter()
+        .find(|mf| mf.get_name() == "nat64_worker_last_poll_age_seconds")
+        .expect("poll ages with a clock");
+    let age = |i: usize| ages.get_metric()[i].get_gauge().get_value();
+    assert!((9.995..10.5).contains(&age(0)), "{}", age(0));
+    assert!((10.0..10.5).contains(&age(1)), "{}", age(1));
+}
