@@ -183,11 +183,12 @@ struct Collected<T> {
 }
 
 impl<T: Families> Collected<T> {
-    fn new(source: Arc<T>) -> Collected<T> {
+    /// The collector of `source`; an invalid name or help is an error.
+    fn new(source: Arc<T>) -> Result<Collected<T>, prometheus::Error> {
         let descs = source
             .families()
             .iter()
-            .filter_map(|mf| {
+            .map(|mf| {
                 let labels = mf
                     .get_metric()
                     .first()
@@ -204,10 +205,9 @@ impl<T: Families> Collected<T> {
                     labels,
                     Default::default(),
                 )
-                .ok()
             })
-            .collect();
-        Collected { source, descs }
+            .collect::<Result<_, _>>()?;
+        Ok(Collected { source, descs })
     }
 }
 
@@ -633,11 +633,11 @@ impl Exporter {
         let registry = Registry::new();
         let workers = Arc::new(workers);
         let dpdk = Arc::new(Mutex::new(first));
-        registry.register(Box::new(Collected::new(Arc::clone(&workers))))?;
-        registry.register(Box::new(Collected::new(Arc::clone(&dpdk))))?;
-        registry.register(Box::new(Collected::new(Arc::new(BuildInfo))))?;
+        registry.register(Box::new(Collected::new(Arc::clone(&workers))?))?;
+        registry.register(Box::new(Collected::new(Arc::clone(&dpdk))?))?;
+        registry.register(Box::new(Collected::new(Arc::new(BuildInfo))?))?;
         if let Some(stats) = dns64 {
-            registry.register(Box::new(Collected::new(Arc::new(Dns64(stats)))))?;
+            registry.register(Box::new(Collected::new(Arc::new(Dns64(stats)))?))?;
         }
         Ok(Exporter {
             registry,
