@@ -1199,3 +1199,118 @@ fn block_events_reach_a_real_syslog_receiver() {
         "a destination address reached the log:\n{received}"
     );
 }
+
+/// The Grafana dashboard shipped in `config/grafana-dashboard.json` asks
+/// only for what the real binary exports: every metric its queries name
+/// has a `# TYPE` line in the metrics text (histogram series through their
+/// family), every label they group by or match on exists on that metric
+/// (with the value matched), and `promtool check rules` parses every query
+/// (Grafana's variables replaced by values).
+#[test]
+fn grafana_dashboard_queries_exist_in_the_metrics() {
+    let Some(lab) = Lab::start(Setup {
+        dns64: format!(
+            "enabled = true\nlisten = [\"[{DNS64_ADDR}]:53\"]\n\
+             upstream = [\"{SERVER4}:{NSD_PORT}\"]\ntimeout_ms = 1000\n"
+        ),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    require_tools(&["promtool"]);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grafana-dashboard.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("dashboard JSON");
+    fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(e)) = m.get("expr") {
+                    out.push(e.clone());
+                }
+                m.values().for_each(|x| exprs(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| exprs(x, out)),
+            _ => {}
+        }
+    }
+    let mut queries = Vec::new();
+    exprs(&dash["panels"], &mut queries);
+    assert!(queries.len() >= 20, "{queries:?}");
+    let _ = lab.nat.counters();
+    let text = std::fs::read_to_string(&lab.nat.counters_path).unwrap();
+    let typed = |m: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("# TYPE {m} ")).map(str::to_string))
+    };
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut bad = Vec::new();
+    for q in &queries {
+        // The metric families it names.
+        let mut families = Vec::new();
+        for (i, _) in q.match_indices("nat64_") {
+            let name = ident(&q[i..]);
+            let family = if typed(&name).is_some() {
+                name.clone()
+            } else {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .filter_map(|s| name.strip_suffix(s))
+                    .find(|b| typed(b).as_deref() == Some("histogram"))
+                    .map(str::to_string)
+                    .unwrap_or_default()
+            };
+            if family.is_empty() {
+                bad.push(format!("{name} (in {q}) is not in the metrics"));
+            } else {
+                families.push(family);
+            }
+        }
+        let samples: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && families.iter().any(|f| l.starts_with(f.as_str())))
+            .collect();
+        // Labels grouped by, and label="value" matchers.
+        let mut wanted = Vec::new();
+        for (i, _) in q.match_indices("by (") {
+            let list = &q[i + 4..i + 4 + q[i + 4..].find(')').unwrap()];
+            wanted.extend(list.split(',').map(|l| format!("{}=\"", l.trim())));
+        }
+        for (i, _) in q.match_indices("=\"") {
+            let name_start = q[..i]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |p| p + 1);
+            let label = &q[name_start..i];
+            if label != "instance" && !q[..i].ends_with('~') {
+                let value = &q[i + 2..i + 2 + q[i + 2..].find('"').unwrap()];
+                wanted.push(format!("{label}=\"{value}\""));
+            }
+        }
+        for w in wanted {
+            if w != "le=\"" && !samples.iter().any(|s| s.contains(&w)) {
+                bad.push(format!("{w} on none of {families:?} (in {q})"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}\n\nmetrics:\n{text}", bad.join("\n"));
+    // promtool parses each query (as a recording rule).
+    let rules = lab.dir.join("dashboard-rules.yml");
+    let mut yml = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, q) in queries.iter().enumerate() {
+        let q = q
+            .replace("$__rate_interval", "5m")
+            .replace("$instance", ".*")
+            .replace('\'', "''");
+        yml += &format!("      - record: dashboard:query{i}\n        expr: '{q}'\n");
+    }
+    std::fs::write(&rules, yml).unwrap();
+    let out = host_ok(&format!("promtool check rules {}", rules.display()));
+    assert!(
+        out.contains(&format!("{} rules found", queries.len())),
+        "{out}"
+    );
+}
