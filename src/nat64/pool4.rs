@@ -46,6 +46,7 @@
 //! - Nothing allocates after construction: every table is sized in `new`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 
 use super::{subscriber_worker, BlockEvent, BlockEventKind, EventQueue, Millis, Subscriber, L4};
 use crate::config::{self, Allocation};
@@ -542,6 +543,24 @@ struct Block {
     state: BlockState,
     /// Becomes `Reserved` instead of free when released.
     reserved: bool,
+    /// When it was last taken into use (for inspection: its age).
+    since: Millis,
+}
+
+/// A block in use, as [`PortAllocator::blocks_in`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInUse {
+    /// The pool address and the block's first port.
+    pub addr: Ipv4Addr,
+    pub first_port: u16,
+    /// Ports in the block.
+    pub size: u32,
+    /// The subscriber holding it (deterministic: the one the block's range
+    /// belongs to).
+    pub owner: Subscriber,
+    /// When it was taken into use (dynamic: allocated to `owner`;
+    /// deterministic: its first port in use).
+    pub since: Millis,
 }
 
 /// Push `l` at the front of the list starting at `head`; the new head.
@@ -852,6 +871,7 @@ impl PortAllocator {
             used: [0; 3],
             state: BlockState::Free,
             reserved: false,
+            since: 0,
         };
         let n_addrs = layout.n_addrs as usize;
         let per_addr = (bpa / n + 1) as usize;
@@ -1037,8 +1057,9 @@ impl PortAllocator {
             .or_else(|| self.scan(l, pi, lo, start, pat))
     }
 
-    /// Mark offset `off` of `l` used for protocol `pi`; the (addr, port).
-    fn take(&mut self, l: u32, pi: usize, off: u32) -> (Ipv4Addr, u16) {
+    /// Mark offset `off` of `l` used for protocol `pi` at `now`; the
+    /// (addr, port).
+    fn take(&mut self, l: u32, pi: usize, off: u32, now: Millis) -> (Ipv4Addr, u16) {
         let i = (l as usize * 3 + pi) * self.wpb + off as usize / 64;
         if let Some(w) = self.bits.get_mut(i) {
             *w |= 1 << (off % 64);
@@ -1047,6 +1068,7 @@ impl PortAllocator {
             if b.used == [0; 3] && self.layout.deterministic.is_some() {
                 self.in_use += 1;
                 self.free -= 1;
+                b.since = now;
             }
             b.used[pi] += 1;
         }
@@ -1176,7 +1198,7 @@ impl PortAllocator {
                 .wanted(base, pi, want_port, d.slot_blocks)
                 .or_else(|| self.search(base, pi, want_port, levels, d.slot_blocks));
             return match found {
-                Some((l, off)) => Ok(self.take(l, pi, off)),
+                Some((l, off)) => Ok(self.take(l, pi, off, now)),
                 None => Err(AllocError::SubscriberLimit),
             };
         }
@@ -1194,7 +1216,7 @@ impl PortAllocator {
             .wanted(head, pi, want_port, 0)
             .or_else(|| self.search(head, pi, want_port, &levels[..1], 0))
         {
-            return Ok(self.take(l, pi, off));
+            return Ok(self.take(l, pi, off, now));
         }
         // A new block: paired pooling keeps the subscriber's address.
         let free_on_sub_addr =
@@ -1209,7 +1231,7 @@ impl PortAllocator {
         let Some(a) = addr else {
             // No new block: settle for another parity or class.
             if let Some((l, off)) = self.search(head, pi, want_port, &levels[1..], 0) {
-                return Ok(self.take(l, pi, off));
+                return Ok(self.take(l, pi, off, now));
             }
             return Err(self.refused(slot, sub, sub_addr, count, now));
         };
@@ -1221,6 +1243,7 @@ impl PortAllocator {
             b.state = BlockState::InUse;
             b.sub = sub;
             b.used = [0; 3];
+            b.since = now;
         }
         match slot {
             Some(s) => {
@@ -1248,7 +1271,7 @@ impl PortAllocator {
             .wanted(new_head, pi, want_port, 1)
             .or_else(|| self.search(new_head, pi, want_port, levels, 1));
         match found {
-            Some((l, off)) => Ok(self.take(l, pi, off)),
+            Some((l, off)) => Ok(self.take(l, pi, off, now)),
             None => Err(AllocError::PoolExhausted),
         }
     }
@@ -1391,7 +1414,8 @@ impl PortAllocator {
             let pi = proto_index(proto);
             let off = u32::from(port - first);
             if self.is_free(l, pi, off) {
-                self.take(l, pi, off);
+                // Reserved from start-up: in use since millisecond 0.
+                self.take(l, pi, off, 0);
             }
             return;
         }
@@ -1459,6 +1483,51 @@ impl PortAllocator {
     /// This allocator's worker.
     pub fn worker(&self) -> u16 {
         self.worker
+    }
+
+    /// The blocks in use among this worker's blocks `slots` (cut to
+    /// [`PortAllocator::blocks_total`]), in slot order, each with its slot:
+    /// a walk that resumes after the last slot it saw. O(`slots.len()`),
+    /// for inspection.
+    pub fn blocks_in(&self, slots: Range<usize>) -> impl Iterator<Item = (usize, BlockInUse)> + '_ {
+        let end = slots.end.min(self.blocks.len());
+        let start = slots.start.min(end);
+        let deterministic = self.layout.deterministic.is_some();
+        (start..end)
+            .zip(&self.blocks[start..end])
+            .filter_map(move |(i, b)| {
+                let in_use = if deterministic {
+                    b.used != [0; 3]
+                } else {
+                    b.state == BlockState::InUse
+                };
+                if !in_use {
+                    return None;
+                }
+                let (addr, first_port, last_port) =
+                    self.layout.block_range(BlockId(self.global(i as u32)));
+                let owner = if deterministic {
+                    self.layout.deterministic_subscriber(addr, first_port)?
+                } else {
+                    b.sub
+                };
+                Some((
+                    i,
+                    BlockInUse {
+                        addr,
+                        first_port,
+                        size: u32::from(last_port - first_port) + 1,
+                        owner,
+                        since: b.since,
+                    },
+                ))
+            })
+    }
+
+    /// `pool4.subscriber_prefix_len`: the length of every block owner's
+    /// prefix.
+    pub fn subscriber_prefix_len(&self) -> u8 {
+        self.prefix_len
     }
 }
 
