@@ -12,15 +12,18 @@
 //! publish and drains the lock-free queues they fill.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
 use super::events::EventLog;
-use super::metrics::write_atomic;
+use super::http::{MetricsSource, PortLink};
+use super::metrics::{write_atomic, Metrics, Totals};
 use super::startup::{RunOptions, Runtime};
 use crate::dataplane::worker::Shared;
+use crate::dns64::server::Dns64Stats;
 use crate::dpdk::{Link, Port};
 
 /// How often the control side writes the counters file.
@@ -41,7 +44,7 @@ pub fn serve(rt: &mut Runtime, opts: &RunOptions, stop: &mpsc::Receiver<()>) {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        links.check(&rt.inside, &rt.outside);
+        links.check(&rt.inside, &rt.outside, &rt.links);
         drain_events(&rt.shared, &mut rt.events);
         let totals = rt.metrics.totals(&rt.shared.stats);
         if let Some(path) = file {
@@ -73,12 +76,28 @@ pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
 }
 
 /// The workers' counters and, when it runs, the DNS64 server's.
-fn counters_text(rt: &Runtime, totals: &super::metrics::Totals) -> String {
-    let mut text = rt.metrics.render(totals);
-    if let Some(stats) = rt.dns64_stats() {
-        text.push_str(&super::metrics::render_dns64(&stats));
+fn counters_text(rt: &Runtime, totals: &Totals) -> String {
+    render_counters(&rt.metrics, totals, rt.dns64_stats().as_deref())
+}
+
+/// The counters text from `totals` (the workers' summed counters) and the
+/// DNS64 server's counters.
+fn render_counters(metrics: &Metrics, totals: &Totals, dns64: Option<&Dns64Stats>) -> String {
+    let mut text = metrics.render(totals);
+    if let Some(stats) = dns64 {
+        text.push_str(&super::metrics::render_dns64(stats));
     }
     text
+}
+
+/// What `/metrics` serves: the text `--counters` writes, rendered on the
+/// asking thread from the counters the workers published.
+pub(super) fn counters_source(
+    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
+    dns64: Option<Arc<Dns64Stats>>,
+) -> MetricsSource {
+    Arc::new(move || render_counters(&metrics, &metrics.totals(&shared.stats), dns64.as_deref()))
 }
 
 /// Replace the counters file; a failure is logged, never fatal.
@@ -152,17 +171,20 @@ impl LinkWatch {
         }
     }
 
-    /// At most every `LINK_PERIOD`: log a port whose link changed.
-    fn check(&mut self, inside: &Port, outside: &Port) {
+    /// At most every `LINK_PERIOD`: log a port whose link changed, and
+    /// record both links for `/healthz`.
+    fn check(&mut self, inside: &Port, outside: &Port, published: &[PortLink; 2]) {
         if Instant::now() < self.next_check {
             return;
         }
         self.next_check = Instant::now() + LINK_PERIOD;
-        for ((role, port), seen) in [("inside", inside), ("outside", outside)]
+        for (((role, port), seen), link) in [("inside", inside), ("outside", outside)]
             .into_iter()
             .zip(&mut self.seen)
+            .zip(published)
         {
             let now = port.link().ok();
+            link.up.store(now.is_some_and(|l| l.up), Ordering::Relaxed);
             if now != *seen {
                 match now {
                     Some(l) => info!("{role} port {}: link {l}", port.name()),

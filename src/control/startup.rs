@@ -28,11 +28,12 @@ use crossbeam::queue::ArrayQueue;
 use tracing::{info, warn};
 
 use super::events::EventLog;
+use super::http::{self, HttpServer, PortLink};
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
-use crate::dataplane::worker::{ExceptionQueues, Shared, WorkerSetup};
+use crate::dataplane::worker::{ExceptionQueues, Shared, TestStall, WorkerSetup};
 use crate::dataplane::{BoxIdentity, Side};
 use crate::dns64::server::{self as dns64_server, ServerHandle, ServerOptions};
 use crate::dpdk::{
@@ -47,6 +48,9 @@ const RING_SIZE: u32 = 1024;
 const NEIGH_UPDATES: usize = 256;
 /// Port-block events queued per worker for the control side.
 const EVENT_QUEUE: usize = 8192;
+/// Inspection requests queued per worker (the HTTP thread asks one at a
+/// time).
+const INSPECT_QUEUE: usize = 4;
 
 /// An error of start-up, said for the operator.
 pub type BoxError = Box<dyn std::error::Error>;
@@ -61,6 +65,8 @@ pub struct RunOptions {
     /// `--no-exception-path`: no TAPs, nothing reaches the kernel (offline
     /// pcap runs).
     pub no_exception_path: bool,
+    /// `--test-stall-worker` (tests of the health check only).
+    pub test_stall: Option<TestStall>,
 }
 
 /// Everything start-up builds, before the workers are launched. Fields
@@ -72,8 +78,11 @@ pub struct Built {
     /// The DNS64 server (`dns64.enabled`), started after the exception
     /// TAPs and before the workers; stopped before the TAPs go.
     dns64: Option<ServerHandle>,
+    /// The HTTP listener (`metrics.listen`), stopped first.
+    http: HttpServer,
+    links: Arc<[PortLink; 2]>,
     events: EventLog,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     shared: Arc<Shared>,
     exception_ports: Vec<ExceptionPort>,
     inside: Port,
@@ -88,10 +97,15 @@ pub struct Runtime {
     jobs: Vec<LcoreJob>,
     /// The DNS64 server, stopped in [`Runtime::release`] before the TAPs.
     dns64: Option<ServerHandle>,
+    /// The HTTP listener, stopped in [`Runtime::release`] first.
+    http: HttpServer,
+    /// The ports' links as the control loop last saw them (for
+    /// `/healthz`).
+    pub(super) links: Arc<[PortLink; 2]>,
     /// Port-block events go here (`logging.events`).
     pub(super) events: EventLog,
     /// The layout of every counter the workers publish.
-    pub(super) metrics: Metrics,
+    pub(super) metrics: Arc<Metrics>,
     /// What the workers share with the control side (counters, events,
     /// the stop flag).
     pub(super) shared: Arc<Shared>,
@@ -140,8 +154,16 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
     let epoch_tsc = tsc_cycles();
     let epoch_wall = SystemTime::now();
     let events = EventLog::open(&config.logging.events, epoch_wall)?;
-    let metrics = Metrics::new();
-    let shared = share(config, own, n, &metrics, epoch_tsc, ipv4_cksum_offload);
+    let metrics = Arc::new(Metrics::new());
+    let shared = share(
+        config,
+        own,
+        n,
+        &metrics,
+        epoch_tsc,
+        ipv4_cksum_offload,
+        opts.test_stall,
+    );
 
     let workers = build_workers(
         &eal,
@@ -153,10 +175,14 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         rings,
     )?;
     let dns64 = start_dns64(config, opts, &exception.ports, main_cpu)?;
+    let links = Arc::new(port_links(&inside, &outside));
+    let http = start_http(config, &shared, &metrics, dns64.as_ref(), &links, main_cpu)?;
     Ok(Built {
         workers,
         lcores,
         dns64,
+        http,
+        links,
         events,
         metrics,
         shared,
@@ -445,6 +471,42 @@ fn start_dns64(
     Ok(Some(handle))
 }
 
+/// Both ports' links as they are now (`/healthz` reads them; the control
+/// loop refreshes them).
+fn port_links(inside: &Port, outside: &Port) -> [PortLink; 2] {
+    [("inside", inside), ("outside", outside)].map(|(role, p)| PortLink {
+        role,
+        name: p.name().to_string(),
+        up: p.link().is_ok_and(|l| l.up).into(),
+    })
+}
+
+/// Start the HTTP listener at `metrics.listen`, pinned to the main
+/// lcore's CPU like the DNS64 server: `/metrics` renders what
+/// `--counters` writes (`main_loop::counters_source`).
+fn start_http(
+    config: &Config,
+    shared: &Arc<Shared>,
+    metrics: &Arc<Metrics>,
+    dns64: Option<&ServerHandle>,
+    links: &Arc<[PortLink; 2]>,
+    pin_cpu: Option<usize>,
+) -> Result<HttpServer, BoxError> {
+    let epoch = shared.epoch_tsc;
+    let per_ms = (crate::dpdk::tsc_hz() / 1000).max(1);
+    let ctx = http::Context {
+        metrics: super::main_loop::counters_source(
+            Arc::clone(metrics),
+            Arc::clone(shared),
+            dns64.map(ServerHandle::stats),
+        ),
+        shared: Arc::clone(shared),
+        clock: Arc::new(move || tsc_cycles().saturating_sub(epoch) / per_ms),
+        links: Arc::clone(links),
+    };
+    Ok(http::start(config.metrics.listen, ctx, pin_cpu)?)
+}
+
 /// The handoff rings, one per ordered pair of workers: `out[i][j]` is
 /// worker i's producer towards worker j (`None` for i = j), `inbound[j]`
 /// every consumer of worker j.
@@ -483,6 +545,7 @@ fn share(
     metrics: &Metrics,
     epoch_tsc: u64,
     ipv4_cksum_offload: bool,
+    test_stall: Option<TestStall>,
 ) -> Arc<Shared> {
     Arc::new(Shared {
         own,
@@ -498,6 +561,9 @@ fn share(
         ipv4_cksum_offload,
         rx_burst: config.workers.burst,
         stop: Default::default(),
+        inspect: (0..n).map(|_| ArrayQueue::new(INSPECT_QUEUE)).collect(),
+        last_poll: (0..n).map(|_| Default::default()).collect(),
+        test_stall,
     })
 }
 
@@ -565,6 +631,8 @@ impl Built {
             workers,
             lcores,
             dns64,
+            http,
+            links,
             events,
             metrics,
             shared,
@@ -583,6 +651,8 @@ impl Built {
         Ok(Runtime {
             jobs,
             dns64,
+            http,
+            links,
             events,
             metrics,
             shared,
@@ -622,6 +692,8 @@ impl Runtime {
         let Runtime {
             jobs: _,
             dns64,
+            http,
+            links: _,
             events,
             metrics: _,
             shared,
@@ -631,6 +703,7 @@ impl Runtime {
             pool,
             eal,
         } = self;
+        http.stop();
         drop(events);
         drop(shared);
         if let Some(server) = dns64 {
@@ -670,6 +743,7 @@ mod tests {
             counters: None,
             exit_after_idle: None,
             no_exception_path,
+            test_stall: None,
         }
     }
 

@@ -237,7 +237,7 @@ impl Worker {
                 let cap = t.bib_capacity();
                 let items = t.bibs_in(scan.clone()).map(|(id, b)| (id.index(), b));
                 let (rows, next) = page(items, scan.end, cap, q.limit, |b| {
-                    (sub_ok(&b.v6) && proto_ok(b.proto)).then(|| BibRow {
+                    (sub_ok(&b.v6) && proto_ok(b.proto)).then_some(BibRow {
                         proto: b.proto,
                         inside: (b.v6, b.v6_port),
                         outside: (b.v4, b.v4_port),
