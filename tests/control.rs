@@ -176,6 +176,7 @@ fn http_endpoints_and_ctl_on_a_live_download() {
         let v = json(addr, &format!("/sessions?subscriber={sub}"));
         if let Some(s) = download_session(&v).filter(|s| s["state"] == "ESTABLISHED") {
             assert!(v["next"].is_null(), "{v}");
+            eprintln!("/sessions?subscriber={sub}: {v}");
             break s;
         }
         assert!(
@@ -203,6 +204,7 @@ fn http_endpoints_and_ctl_on_a_live_download() {
     // The CLI shows the same session, as a table and as JSON.
     let (rc, out) = ctl(&["--url", &url, "sessions", "--subscriber", &sub]);
     assert_eq!(rc, 0, "{out}");
+    eprintln!("nat64-dpdk ctl sessions --subscriber {sub}:\n{out}");
     let line = out
         .lines()
         .find(|l| l.contains(&format!("{SERVER4}")) && l.contains(&format!("{CLIENT6} ")))
@@ -218,6 +220,7 @@ fn http_endpoints_and_ctl_on_a_live_download() {
 
     // The binding and the block behind it.
     let v = json(addr, "/bib?proto=tcp");
+    eprintln!("/bib?proto=tcp: {v}");
     let bib = v["bib"].as_array().expect("bib");
     assert!(
         bib.iter()
@@ -247,7 +250,9 @@ fn http_endpoints_and_ctl_on_a_live_download() {
         }),
         "no block holding {pool_addr}:{pool_port} owned by the client: {v}"
     );
+    eprintln!("/blocks?subscriber={CLIENT6}: {v}");
     let (rc, out) = ctl(&["--url", &url, "blocks"]);
+    eprintln!("nat64-dpdk ctl blocks:\n{out}");
     assert!(rc == 0 && out.contains(&format!("{pool_addr}")), "{out}");
 
     // Pages: four UDP sockets make four more BIB entries; limit=1 walks
@@ -320,6 +325,7 @@ for _ in range(4):
 
     // Worker 1 stalls at its STALL_AT_MS.
     let body = healthz_until(addr, 503, STALL_AT_MS / 1000 + 10);
+    eprintln!("/healthz during the stall: {body}");
     assert!(
         body.lines()
             .any(|l| l.starts_with(&format!("worker {STALL_WORKER}: no poll for "))),
