@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// Query a running nat64-dpdk's HTTP listener (`metrics.listen`).
 #[derive(Parser, Debug)]
-#[command(name = "nat64-dpdk ctl")]
+#[command(name = "nat64-dpdk ctl", bin_name = "nat64-dpdk ctl")]
 pub struct CtlOpts {
     /// The listener's base URL [default: http://<metrics.listen's default>].
     #[arg(long, global = true, value_name = "URL")]
@@ -109,7 +109,8 @@ fn run(o: &CtlOpts) -> Result<ExitCode, String> {
     let (status, body) = match req.call() {
         Ok(r) => (r.status(), r.into_string().map_err(|e| e.to_string())?),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => return Err(format!("{base}{path}: {e}")),
+        // ureq's message names the URL.
+        Err(e) => return Err(e.to_string()),
     };
     match (o.what, status) {
         (What::Health, 200 | 503) => {

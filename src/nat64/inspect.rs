@@ -249,7 +249,7 @@ impl Worker {
             }
             Table::Blocks => {
                 let a = &self.alloc;
-                let len = a.subscriber_prefix_len();
+                let len = self.subscriber_len;
                 let (rows, next) = page(
                     a.blocks_in(scan.clone()),
                     scan.end,

@@ -1523,12 +1523,6 @@ impl PortAllocator {
                 ))
             })
     }
-
-    /// `pool4.subscriber_prefix_len`: the length of every block owner's
-    /// prefix.
-    pub fn subscriber_prefix_len(&self) -> u8 {
-        self.prefix_len
-    }
 }
 
 #[cfg(test)]

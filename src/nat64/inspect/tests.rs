@@ -14,11 +14,17 @@ use std::sync::Arc;
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 
 fn worker() -> (Worker, Config) {
-    let cfg: Config = "[translation]\nprefix = \"2001:db8:64::/96\"\n\
-         [pool4]\naddresses = [\"192.0.2.0/30\"]\nblock_size = 256\nsubscriber_prefix_len = 56\n\
+    worker_with("block_size = 256\nsubscriber_prefix_len = 56")
+}
+
+fn worker_with(pool4: &str) -> (Worker, Config) {
+    let cfg: Config = format!(
+        "[translation]\nprefix = \"2001:db8:64::/96\"\n\
+         [pool4]\naddresses = [\"192.0.2.0/30\"]\n{pool4}\n\
          [workers]\nmax_sessions_per_worker = 1024\n"
-        .parse()
-        .unwrap();
+    )
+    .parse()
+    .unwrap();
     let layout = Arc::new(PoolLayout::new(&cfg.pool4, &cfg.static_bib, 1));
     (Worker::new(&cfg, layout, 0, 1), cfg)
 }
@@ -196,4 +202,32 @@ fn blocks_name_their_owner_and_age() {
     assert_eq!(w.inspect(&q, 10).rows.len(), 1);
     q.subscriber = Some("2001:db8:9::/48".parse().unwrap());
     assert!(w.inspect(&q, 10).rows.is_empty());
+}
+
+#[test]
+fn deterministic_blocks_are_shown_while_a_port_is_used() {
+    let (mut w, cfg) = worker_with(
+        "allocation = \"deterministic\"\nsubscriber_prefix_len = 64\n\
+         deterministic_inside = \"2001:db8:100::/62\"",
+    );
+    assert!(w.inspect(&query(Table::Blocks, 0, 100), 0).rows.is_empty());
+    let x: Ipv6Addr = "2001:db8:100:2::9".parse().unwrap();
+    let (t, port) = flow(&mut w, &cfg, x, 4000, 53, false);
+    let p = w.inspect(&query(Table::Blocks, 0, 100), 510);
+    let Rows::Blocks(rows) = &p.rows else {
+        panic!()
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = rows[0];
+    // The block is the one RFC 7422 gives the subscriber.
+    let layout = PoolLayout::new(&cfg.pool4, &cfg.static_bib, 1);
+    let (addr, lo, hi) = layout
+        .deterministic_range(Subscriber::of(&x, 64))
+        .expect("in deterministic_inside");
+    assert_eq!(r.addr, addr);
+    assert!(lo <= r.first_port && u32::from(r.first_port) + r.size - 1 <= u32::from(hi));
+    assert!((r.first_port..=r.first_port + (r.size - 1) as u16).contains(&port));
+    assert_eq!(r.addr, t);
+    assert_eq!(r.owner.to_string(), "2001:db8:100:2::/64");
+    assert_eq!(r.age, 500);
 }
