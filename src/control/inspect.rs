@@ -7,11 +7,14 @@
 //!   (`dataplane::worker::Shared::inspect`) and answered by it between
 //!   bursts (`nat64::inspect`). A worker that does not answer within
 //!   [`WORKER_TIMEOUT`] makes the request fail, naming the worker.
-//! - A response holds at most `limit` rows (default [`DEFAULT_LIMIT`], at
-//!   most [`MAX_LIMIT`]) and `next`, an opaque cursor to pass back as
-//!   `cursor` for the following rows (`null`: no more). The walk goes
-//!   through the workers in order, each worker's table in slot order; an
-//!   entry that stays while an operator pages through is shown once.
+//! - Every round of a response asks all the workers whose walk is not over
+//!   at once (each for the rows still wanted) and merges their pages in
+//!   worker order, keeping at most `limit` rows (default
+//!   [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]); rounds go on until `limit`
+//!   rows or the end. `next` is an opaque cursor to pass back as `cursor`
+//!   for the following rows (`null`: no more): where each worker's walk
+//!   goes on, at the first row not shown. An entry that stays while an
+//!   operator pages through is shown once.
 //! - A bad query string is an error naming the parameter (HTTP 400).
 //!
 //! Deviation: a response may hold fewer than `limit` rows with a `next`
@@ -52,37 +55,49 @@ pub enum Error {
     Unavailable(String),
 }
 
-/// Where a walk is: worker `worker`, slot `slot` of its table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Cursor {
-    pub worker: usize,
-    pub slot: usize,
-}
+/// Where a walk is: for each worker (index), the slot of its table the
+/// walk goes on at; `None`: that worker's walk is over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(pub Vec<Option<usize>>);
 
 impl Cursor {
-    /// The cursor as the API hands it out: `W.S`.
+    /// A walk from the start over `workers` workers.
+    pub fn start(workers: usize) -> Cursor {
+        Cursor(vec![Some(0); workers])
+    }
+
+    /// The cursor as the API hands it out: the slots joined by `.`, `-`
+    /// for a worker that is done.
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.worker, self.slot)
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|p| p.map_or_else(|| "-".to_string(), |s| s.to_string()))
+            .collect();
+        parts.join(".")
     }
 
     /// A cursor [`Cursor::encode`] wrote.
     pub fn decode(s: &str) -> Option<Cursor> {
-        let (w, slot) = s.split_once('.')?;
-        Some(Cursor {
-            worker: w.parse().ok()?,
-            slot: slot.parse().ok()?,
-        })
+        s.split('.')
+            .map(|p| match p {
+                "-" => Some(None),
+                n => n.parse().ok().map(Some),
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Cursor)
     }
 }
 
 /// A parsed inspection request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub table: Table,
     pub subscriber: Option<Prefix>,
     pub proto: Option<crate::nat64::L4>,
     pub limit: usize,
-    pub cursor: Cursor,
+    /// `None`: from the start.
+    pub cursor: Option<Cursor>,
 }
 
 /// Parse the query string of a `table` route: `subscriber=PREFIX`,
@@ -94,7 +109,7 @@ pub fn parse(table: Table, query: &str) -> Result<Request, Error> {
         subscriber: None,
         proto: None,
         limit: DEFAULT_LIMIT,
-        cursor: Cursor::default(),
+        cursor: None,
     };
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         match &*k {
@@ -119,11 +134,11 @@ pub fn parse(table: Table, query: &str) -> Result<Request, Error> {
                     })?
             }
             "cursor" => {
-                r.cursor = Cursor::decode(&v).ok_or_else(|| {
+                r.cursor = Some(Cursor::decode(&v).ok_or_else(|| {
                     bad(format!(
                         "cursor: {v:?} is not a cursor this server handed out"
                     ))
-                })?
+                })?)
             }
             other => return Err(bad(format!("unknown parameter {other:?}"))),
         }
@@ -131,24 +146,35 @@ pub fn parse(table: Table, query: &str) -> Result<Request, Error> {
     Ok(r)
 }
 
-/// Ask worker `w` for one page; its answer or why there is none.
-fn ask(shared: &Shared, w: usize, query: Query) -> Result<Page, Error> {
-    let q = shared
-        .inspect
-        .get(w)
-        .ok_or_else(|| Error::BadRequest(format!("cursor: there is no worker {w}")))?;
-    let (tx, rx) = channel::bounded(1);
-    if q.push(InspectRequest { query, reply: tx }).is_err() {
-        return Err(Error::Unavailable(format!(
-            "worker {w}: request queue full (the worker is not polling)"
-        )));
+/// Ask every worker of `asks` for its page at once; their answers in the
+/// same order, or why one is missing.
+fn ask_all(shared: &Shared, asks: &[(usize, Query)]) -> Result<Vec<Page>, Error> {
+    let deadline = Instant::now() + WORKER_TIMEOUT;
+    let mut replies = Vec::with_capacity(asks.len());
+    for &(w, query) in asks {
+        let (tx, rx) = channel::bounded(1);
+        let queued = shared
+            .inspect
+            .get(w)
+            .is_some_and(|q| q.push(InspectRequest { query, reply: tx }).is_ok());
+        if !queued {
+            return Err(Error::Unavailable(format!(
+                "worker {w}: request queue full (the worker is not polling)"
+            )));
+        }
+        replies.push((w, rx));
     }
-    rx.recv_timeout(WORKER_TIMEOUT).map_err(|_| {
-        Error::Unavailable(format!(
-            "worker {w}: no answer within {} s",
-            WORKER_TIMEOUT.as_secs()
-        ))
-    })
+    replies
+        .into_iter()
+        .map(|(w, rx)| {
+            rx.recv_deadline(deadline).map_err(|_| {
+                Error::Unavailable(format!(
+                    "worker {w}: no answer within {} s",
+                    WORKER_TIMEOUT.as_secs()
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The rows of one response with the worker that holds each, and where
@@ -176,49 +202,63 @@ impl Collected {
 }
 
 /// Walk the workers from `req.cursor` until `req.limit` rows, the end, or
-/// [`WALK_BUDGET`]; `ask(worker, query)` gets one page of one worker.
+/// [`WALK_BUDGET`], in rounds: `ask` gets the pages of all the workers
+/// (worker, query) it is given, in that order.
 pub fn collect(
     req: &Request,
     workers: usize,
-    mut ask: impl FnMut(usize, Query) -> Result<Page, Error>,
+    mut ask: impl FnMut(&[(usize, Query)]) -> Result<Vec<Page>, Error>,
 ) -> Result<Collected, Error> {
     let start = Instant::now();
+    let Cursor(mut pos) = req.cursor.clone().unwrap_or_else(|| Cursor::start(workers));
+    if pos.len() != workers {
+        return Err(Error::BadRequest(format!(
+            "cursor: made for {} workers, this box has {workers}",
+            pos.len()
+        )));
+    }
     let mut out = Collected::default();
-    let mut at = req.cursor;
-    while at.worker < workers {
-        if out.len() == req.limit || start.elapsed() > WALK_BUDGET {
-            out.next = Some(at);
+    while out.len() < req.limit && start.elapsed() <= WALK_BUDGET {
+        let want = req.limit - out.len();
+        let asks: Vec<(usize, Query)> = (0..workers)
+            .filter_map(|w| {
+                let from = pos[w]?;
+                Some((
+                    w,
+                    Query {
+                        table: req.table,
+                        subscriber: req.subscriber,
+                        proto: req.proto,
+                        from,
+                        limit: want,
+                    },
+                ))
+            })
+            .collect();
+        if asks.is_empty() {
             break;
         }
-        let page = ask(
-            at.worker,
-            Query {
-                table: req.table,
-                subscriber: req.subscriber,
-                proto: req.proto,
-                from: at.slot,
-                limit: req.limit - out.len(),
-            },
-        )?;
-        out.add(at.worker, page.rows);
-        at = match page.next {
-            Some(slot) => Cursor {
-                worker: at.worker,
-                slot,
-            },
-            None => Cursor {
-                worker: at.worker + 1,
-                slot: 0,
-            },
-        };
+        let pages = ask(&asks)?;
+        for (&(w, _), mut page) in asks.iter().zip(pages) {
+            let room = req.limit - out.len();
+            if page.rows.len() > room {
+                // This worker's walk goes on at its first row not shown.
+                pos[w] = page.slots.get(room).copied();
+                page.rows.truncate(room);
+            } else {
+                pos[w] = page.next;
+            }
+            out.add(w, page.rows);
+        }
     }
+    out.next = pos.iter().any(Option::is_some).then_some(Cursor(pos));
     Ok(out)
 }
 
 /// Answer an inspection request from the workers of `shared`: the JSON
 /// body.
 pub fn answer(shared: &Shared, req: &Request) -> Result<String, Error> {
-    let got = collect(req, shared.inspect.len(), |w, q| ask(shared, w, q))?;
+    let got = collect(req, shared.inspect.len(), |asks| ask_all(shared, asks))?;
     Ok(to_json(req.table, &got))
 }
 
@@ -298,7 +338,7 @@ fn secs(ms: u64) -> f64 {
 
 /// The response body: `{"<table>": [rows], "next": cursor or null}`.
 pub fn to_json(table: Table, c: &Collected) -> String {
-    let next = c.next.map(|n| n.encode());
+    let next = c.next.as_ref().map(Cursor::encode);
     let text = match table {
         Table::Sessions => serde_json::to_string(&Response {
             rows: Sessions {

@@ -175,36 +175,50 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Keep the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        match self {
+            Rows::Sessions(r) => r.truncate(n),
+            Rows::Bib(r) => r.truncate(n),
+            Rows::Blocks(r) => r.truncate(n),
+        }
+    }
 }
 
 /// One page of a walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub rows: Rows,
+    /// The slot of each row, in order: a walk that resumes at a row's
+    /// slot shows that row again and everything after it.
+    pub slots: Vec<usize>,
     /// Where the walk goes on; `None`: it is over.
     pub next: Option<usize>,
 }
 
 /// The rows among `items` (slot, entry) that `row` keeps, at most `limit`,
 /// from a walk of slots `from..scan_end` of a table of `capacity` slots;
-/// the rows and where the walk goes on.
+/// the rows, their slots and where the walk goes on.
 fn page<T, R>(
     items: impl Iterator<Item = (usize, T)>,
     scan_end: usize,
     capacity: usize,
     limit: usize,
     mut row: impl FnMut(T) -> Option<R>,
-) -> (Vec<R>, Option<usize>) {
+) -> (Vec<R>, Vec<usize>, Option<usize>) {
     let mut rows = Vec::with_capacity(limit.min(1024));
+    let mut slots = Vec::with_capacity(limit.min(1024));
     for (slot, item) in items {
         if rows.len() == limit {
-            return (rows, Some(slot));
+            return (rows, slots, Some(slot));
         }
         if let Some(r) = row(item) {
             rows.push(r);
+            slots.push(slot);
         }
     }
-    (rows, (scan_end < capacity).then_some(scan_end))
+    (rows, slots, (scan_end < capacity).then_some(scan_end))
 }
 
 impl Worker {
@@ -215,11 +229,11 @@ impl Worker {
         let sub_ok = |a: &Ipv6Addr| q.subscriber.is_none_or(|p| p.contains(a));
         let proto_ok = |p: L4| q.proto.is_none_or(|w| w == p);
         let t = &self.tables;
-        let (rows, next) = match q.table {
+        let (rows, slots, next) = match q.table {
             Table::Sessions => {
                 let cap = t.capacity();
                 let items = t.sessions_in(scan.clone()).map(|(id, s)| (id.index(), s));
-                let (rows, next) = page(items, scan.end, cap, q.limit, |s| {
+                let (rows, slots, next) = page(items, scan.end, cap, q.limit, |s| {
                     let b = t.bib(s.bib);
                     (sub_ok(&b.v6) && proto_ok(b.proto)).then(|| SessionRow {
                         proto: b.proto,
@@ -231,12 +245,12 @@ impl Worker {
                         expires_in: s.expires.saturating_sub(now),
                     })
                 });
-                (Rows::Sessions(rows), next)
+                (Rows::Sessions(rows), slots, next)
             }
             Table::Bib => {
                 let cap = t.bib_capacity();
                 let items = t.bibs_in(scan.clone()).map(|(id, b)| (id.index(), b));
-                let (rows, next) = page(items, scan.end, cap, q.limit, |b| {
+                let (rows, slots, next) = page(items, scan.end, cap, q.limit, |b| {
                     (sub_ok(&b.v6) && proto_ok(b.proto)).then_some(BibRow {
                         proto: b.proto,
                         inside: (b.v6, b.v6_port),
@@ -245,12 +259,12 @@ impl Worker {
                         sessions: b.sessions,
                     })
                 });
-                (Rows::Bib(rows), next)
+                (Rows::Bib(rows), slots, next)
             }
             Table::Blocks => {
                 let a = &self.alloc;
                 let len = self.subscriber_len;
-                let (rows, next) = page(
+                let (rows, slots, next) = page(
                     a.blocks_in(scan.clone()),
                     scan.end,
                     a.blocks_total(),
@@ -268,10 +282,10 @@ impl Worker {
                             })
                     },
                 );
-                (Rows::Blocks(rows), next)
+                (Rows::Blocks(rows), slots, next)
             }
         };
-        Page { rows, next }
+        Page { rows, slots, next }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Query strings, the walk over workers and its cursor (against a fake
-//! set of workers), and the JSON shapes, read back with serde_json.
+//! Query strings, the rounds over the workers and the cursor (against a
+//! fake set of workers), and the JSON shapes, read back with serde_json.
 
 use super::*;
 use crate::nat64::inspect::SessionRow;
@@ -18,36 +18,29 @@ fn query_strings_parse_or_name_the_bad_parameter() {
     let r = parse(Table::Sessions, "").unwrap();
     assert_eq!(
         (r.limit, r.cursor, r.subscriber, r.proto),
-        (DEFAULT_LIMIT, Cursor::default(), None, None)
+        (DEFAULT_LIMIT, None, None, None)
     );
     // Percent-encoded as a browser or ureq sends it.
     let r = parse(
         Table::Sessions,
-        "subscriber=2001%3Adb8%3A1%3A%3A%2F56&proto=tcp&limit=7&cursor=1.42",
+        "subscriber=2001%3Adb8%3A1%3A%3A%2F56&proto=tcp&limit=7&cursor=1.-.42",
     )
     .unwrap();
     assert_eq!(r.subscriber, Some("2001:db8:1::/56".parse().unwrap()));
     assert_eq!(r.proto, Some(L4::Tcp));
     assert_eq!(r.limit, 7);
-    assert_eq!(
-        r.cursor,
-        Cursor {
-            worker: 1,
-            slot: 42
-        }
-    );
+    assert_eq!(r.cursor, Some(Cursor(vec![Some(1), None, Some(42)])));
     assert!(bad(Table::Sessions, "subscriber=2001:db8::/200").starts_with("subscriber:"));
     assert!(bad(Table::Bib, "proto=sctp").starts_with("proto:"));
     assert!(bad(Table::Bib, "limit=0").starts_with("limit:"));
     assert!(bad(Table::Bib, &format!("limit={}", MAX_LIMIT + 1)).starts_with("limit:"));
     assert!(bad(Table::Bib, "limit=ten").starts_with("limit:"));
     assert!(bad(Table::Blocks, "cursor=zz").starts_with("cursor:"));
+    assert!(bad(Table::Blocks, "cursor=1..2").starts_with("cursor:"));
     assert!(bad(Table::Blocks, "proto=udp").contains("\"proto\""));
     assert!(bad(Table::Sessions, "colour=red").contains("\"colour\""));
-    assert_eq!(
-        Cursor::decode(&Cursor { worker: 3, slot: 9 }.encode()),
-        Some(Cursor { worker: 3, slot: 9 })
-    );
+    let c = Cursor(vec![None, Some(9), Some(0)]);
+    assert_eq!(Cursor::decode(&c.encode()), Some(c));
 }
 
 fn row(port: u16) -> SessionRow {
@@ -62,24 +55,39 @@ fn row(port: u16) -> SessionRow {
     }
 }
 
-/// Fake workers: worker w holds `per[w]` sessions in slots 0.., pages of
-/// at most `scan` slots per call (as `SCAN_SLOTS` bounds a real one).
-fn fake(per: &[usize], scan: usize) -> impl FnMut(usize, Query) -> Result<Page, Error> + '_ {
-    move |w, q| {
-        let end = (q.from + scan).min(per[w]);
-        let mut rows = Vec::new();
-        let mut next = (end < per[w]).then_some(end);
-        for slot in q.from..end {
-            if rows.len() == q.limit {
-                next = Some(slot);
-                break;
-            }
-            rows.push(row((w * 1000 + slot) as u16));
-        }
-        Ok(Page {
-            rows: Rows::Sessions(rows),
-            next,
-        })
+/// Fake workers: worker w holds `per[w]` sessions in every other slot
+/// (0, 2, 4, ...), pages of at most `scan` slots per call (as
+/// `SCAN_SLOTS` bounds a real one). Counts the rounds.
+fn fake<'a>(
+    per: &'a [usize],
+    scan: usize,
+    rounds: &'a mut usize,
+) -> impl FnMut(&[(usize, Query)]) -> Result<Vec<Page>, Error> + 'a {
+    move |asks| {
+        *rounds += 1;
+        Ok(asks
+            .iter()
+            .map(|&(w, q)| {
+                let cap = per[w] * 2;
+                let end = (q.from + scan).min(cap);
+                let mut rows = Vec::new();
+                let mut slots = Vec::new();
+                let mut next = (end < cap).then_some(end);
+                for slot in (q.from..end).filter(|s| s % 2 == 0) {
+                    if rows.len() == q.limit {
+                        next = Some(slot);
+                        break;
+                    }
+                    rows.push(row((w * 1000 + slot / 2) as u16));
+                    slots.push(slot);
+                }
+                Page {
+                    rows: Rows::Sessions(rows),
+                    slots,
+                    next,
+                }
+            })
+            .collect())
     }
 }
 
@@ -87,35 +95,52 @@ fn fake(per: &[usize], scan: usize) -> impl FnMut(usize, Query) -> Result<Page, 
 fn the_cursor_walks_every_worker_once() {
     let per = [5, 0, 12, 3];
     let mut seen = Vec::new();
-    let mut cursor = Cursor::default();
+    let mut q = "limit=4".to_string();
     let mut pages = 0;
+    let mut rounds = 0;
     loop {
-        let q = format!("limit=4&cursor={}", cursor.encode());
         let req = parse(Table::Sessions, &q).unwrap();
-        let got = collect(&req, per.len(), fake(&per, 3)).unwrap();
+        let got = collect(&req, per.len(), fake(&per, 5, &mut rounds)).unwrap();
         assert!(got.sessions.len() <= 4);
         seen.extend(got.sessions.iter().map(|(w, r)| (*w, r.inside.1)));
         pages += 1;
         match got.next {
-            Some(n) => cursor = n,
+            Some(n) => q = format!("limit=4&cursor={}", n.encode()),
             None => break,
         }
+        assert!(pages < 50, "the walk does not end");
     }
-    let want: Vec<(usize, u16)> = per
+    let mut want: Vec<(usize, u16)> = per
         .iter()
         .enumerate()
         .flat_map(|(w, &n)| (0..n).map(move |s| (w, (w * 1000 + s) as u16)))
         .collect();
-    assert_eq!(seen, want);
-    assert_eq!(pages, 5);
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "each row exactly once");
+    // Every page but the last is full.
+    assert_eq!(pages, per.iter().sum::<usize>().div_ceil(4));
+
+    // One round asks every worker at once: one page of all the rows.
+    let mut rounds = 0;
+    let req = parse(Table::Sessions, "limit=100").unwrap();
+    let got = collect(&req, per.len(), fake(&per, 1000, &mut rounds)).unwrap();
+    assert_eq!((got.sessions.len(), rounds, got.next), (20, 1, None));
+    // A cursor for another number of workers is refused.
+    let req = parse(Table::Sessions, "cursor=0.0").unwrap();
+    assert!(matches!(
+        collect(&req, 4, fake(&per, 5, &mut rounds)),
+        Err(Error::BadRequest(m)) if m.starts_with("cursor:")
+    ));
 }
 
 #[test]
 fn a_silent_worker_is_named() {
     let req = parse(Table::Bib, "").unwrap();
-    let err = collect(&req, 3, |w, _| {
+    let err = collect(&req, 3, |asks| {
         Err(Error::Unavailable(format!(
-            "worker {w}: no answer within 1 s"
+            "worker {}: no answer within 1 s",
+            asks[0].0
         )))
     })
     .unwrap_err();
@@ -128,7 +153,8 @@ fn a_silent_worker_is_named() {
 #[test]
 fn json_shapes() {
     let req = parse(Table::Sessions, "limit=2").unwrap();
-    let got = collect(&req, 2, fake(&[1, 5], 10)).unwrap();
+    let mut rounds = 0;
+    let got = collect(&req, 2, fake(&[1, 5], 100, &mut rounds)).unwrap();
     let v: Value = serde_json::from_str(&to_json(Table::Sessions, &got)).unwrap();
     let rows = v["sessions"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
@@ -144,7 +170,8 @@ fn json_shapes() {
     assert_eq!(s["state"], "ESTABLISHED");
     assert_eq!(s["expires_in"], 7439.5);
     let next = v["next"].as_str().unwrap();
-    assert_eq!(Cursor::decode(next), Some(Cursor { worker: 1, slot: 1 }));
+    // Worker 0 is done; worker 1 goes on at its second row (slot 2).
+    assert_eq!(Cursor::decode(next), Some(Cursor(vec![None, Some(2)])));
 
     let c = Collected {
         blocks: vec![(

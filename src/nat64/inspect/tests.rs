@@ -177,6 +177,11 @@ fn pages_resume_where_they_stopped_and_see_each_entry_once() {
         }
     }
     assert!(pages >= 7, "{pages}");
+    // A walk resumed at a row's slot shows that row first.
+    let slots = &whole.slots;
+    assert!(slots.windows(2).all(|s| s[0] < s[1]), "{slots:?}");
+    let again = w.inspect(&query(Table::Sessions, slots[3], 1), 10);
+    assert_eq!(sessions(&again), &sessions(&whole)[3..4]);
     assert_eq!(got.len(), 25, "an entry seen twice or missed");
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want);
 }
