@@ -71,7 +71,8 @@ pub struct Context {
     pub links: Arc<[PortLink; 2]>,
 }
 
-/// The running listener; [`HttpServer::stop`] ends its thread.
+/// The running listener; [`HttpServer::stop`] (or dropping it) ends its
+/// thread.
 pub struct HttpServer {
     server: Arc<Server>,
     stop: Arc<AtomicBool>,
@@ -86,8 +87,12 @@ impl HttpServer {
         self.addr
     }
 
-    /// Stop listening and wait for the thread.
-    pub fn stop(mut self) {
+    /// Stop listening and wait for the thread (as dropping it does).
+    pub fn stop(self) {}
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         self.server.unblock();
         if let Some(t) = self.thread.take() {
