@@ -104,17 +104,20 @@ impl Drop for LinkStandIn {
 }
 
 /// Polls `/healthz` (every 100 ms, `secs` at most) until it answers
-/// `code`; the body.
-fn healthz_until(addr: SocketAddr, code: u16, secs: u64) -> String {
+/// `code` with a body `want` accepts; the body. (On a loaded test machine
+/// a worker may now and then be starved of its CPU for a second, which
+/// the health check rightly reports; waiting for the answer expected
+/// rides over that.)
+fn healthz_until(addr: SocketAddr, code: u16, secs: u64, want: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let (c, _, body) = get(addr, "/healthz");
-        if c == code {
+        if c == code && want(&body) {
             return body;
         }
         assert!(
             Instant::now() < deadline,
-            "/healthz did not answer {code} within {secs} s: {c} {body}"
+            "/healthz did not answer {code} as expected within {secs} s: {c} {body}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -297,6 +300,10 @@ for _ in range(4):
         assert!(body.starts_with(param), "{q}: {body}");
     }
     assert_eq!(get(addr, "/nothing").0, 404);
+    let post = host_ok(&format!(
+        "curl -sS -m 10 -o /dev/null -w '%{{http_code}}' -X POST 'http://{addr}/healthz'"
+    ));
+    assert_eq!(post.trim(), "405");
 
     // /metrics: the Prometheus text format, with the download counted.
     let (code, ct, body) = get(addr, "/metrics");
@@ -311,27 +318,30 @@ for _ in range(4):
         LinkStandIn::new(&lab.client_if),
         LinkStandIn::new(&lab.server_if),
     );
-    assert_eq!(healthz_until(addr, 200, 5), "ok\n");
-    let (rc, out) = ctl(&["--url", &url, "health"]);
-    assert_eq!((rc, out.as_str()), (0, "ok\n"));
+    healthz_until(addr, 200, 5, |b| b == "ok\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (rc, out) = ctl(&["--url", &url, "health"]);
+        if (rc, out.as_str()) == (0, "ok\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ctl health: {rc} {out}");
+    }
     _links.1.set(false);
-    let body = healthz_until(addr, 503, 5);
-    assert_eq!(
-        body.lines().collect::<Vec<_>>(),
-        [format!("outside port {}: link down", outside_port(&lab))]
-    );
+    let down = format!("outside port {}: link down", outside_port(&lab));
+    healthz_until(addr, 503, 5, |b| b.lines().any(|l| l == down));
     _links.1.set(true);
-    healthz_until(addr, 200, 5);
+    healthz_until(addr, 200, 5, |b| b == "ok\n");
 
-    // Worker 1 stalls at its STALL_AT_MS.
-    let body = healthz_until(addr, 503, STALL_AT_MS / 1000 + 10);
+    // Worker 1 stalls at its STALL_AT_MS (its clock starts after the
+    // process does), and only worker 1 is named.
+    let stall_from = lab.nat.started + Duration::from_millis(STALL_AT_MS);
+    std::thread::sleep(stall_from.saturating_duration_since(Instant::now()));
+    let stalled = format!("worker {STALL_WORKER}: no poll for ");
+    let body = healthz_until(addr, 503, 15, |b| {
+        b.lines().any(|l| l.starts_with(&stalled)) && !b.contains("worker 0")
+    });
     eprintln!("/healthz during the stall: {body}");
-    assert!(
-        body.lines()
-            .any(|l| l.starts_with(&format!("worker {STALL_WORKER}: no poll for "))),
-        "{body}"
-    );
-    assert!(!body.contains("worker 0"), "{body}");
     let (code, _, body) = get(addr, "/sessions");
     assert_eq!(code, 503, "{body}");
     assert!(
@@ -344,7 +354,7 @@ for _ in range(4):
         "{rc} {out}"
     );
     // And back once it polls again.
-    healthz_until(addr, 200, STALL_FOR_MS / 1000 + 5);
+    healthz_until(addr, 200, STALL_FOR_MS / 1000 + 5, |b| b == "ok\n");
     lab.stop();
 }
 
@@ -358,8 +368,8 @@ fn outside_port(lab: &Lab) -> String {
         .to_string()
 }
 
-/// A box on a loopback listen: no warning, and the listener answers on
-/// 127.0.0.1.
+/// A box on a loopback listen: no warning, the listener's thread on the
+/// main lcore's CPU, and it answers on 127.0.0.1 with the counters.
 #[test]
 fn loopback_listen_is_quiet() {
     let Some(mut lab) = Lab::start(Setup::default()) else {
@@ -367,7 +377,14 @@ fn loopback_listen_is_quiet() {
     };
     let addr = lab.nat.http_addr();
     assert_eq!(addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
-    assert!(!lab.nat.log().contains("is not a loopback address"));
+    let log = lab.nat.log();
+    assert!(!log.contains("is not a loopback address"), "{log}");
+    // Pinned to the main lcore's CPU (lcore 0 on CPU 0 with `-l 0-1`).
+    assert!(
+        log.lines()
+            .any(|l| l.contains("http: listening on") && l.ends_with(", CPU 0")),
+        "{log}"
+    );
     let (code, _, body) = get(addr, "/metrics");
     assert_eq!(code, 200);
     Counters::parse(&body).expect("/metrics parses");
