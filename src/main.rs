@@ -1,4 +1,6 @@
-//! The `nat64-dpdk` binary: `nat64-dpdk [EAL options] -- --config FILE [--check]`.
+//! The `nat64-dpdk` binary: `nat64-dpdk [EAL options] -- --config FILE [--check]`,
+//! or `nat64-dpdk ctl ...`, the operator CLI (`ctl`), which talks to a
+//! running box's HTTP listener and never starts DPDK.
 //!
 //! Everything before the first `--` goes to DPDK's EAL unchanged (with the
 //! program name as its argv[0]); what follows is ours, parsed by clap.
@@ -18,6 +20,7 @@ use std::sync::mpsc;
 use clap::{CommandFactory, Parser};
 use nat64_dpdk::config::Config;
 use nat64_dpdk::control::{self, RunOptions};
+use nat64_dpdk::dataplane::worker::TestStall;
 use std::time::Duration;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
@@ -56,7 +59,11 @@ Examples:
   nat64-dpdk -l 0-1 --no-pci --no-huge -m 512 --vdev net_tap0 --vdev net_tap1 -- --config config/demo.toml
   nat64-dpdk -- --config config/cgn.toml --check
 
-Exit status: 0 ok, 1 DPDK could not start, 2 bad command line or configuration.";
+Exit status: 0 ok, 1 DPDK could not start, 2 bad command line or configuration.
+
+Operator CLI (asks a running box's metrics.listen; `nat64-dpdk ctl --help`):
+  nat64-dpdk ctl [--url URL] sessions|bib|blocks|stats|health [--subscriber P]
+                 [--proto P] [--limit N] [--cursor C] [--json]";
 
 /// Carrier-grade stateful NAT64 (RFC 6146) with DNS64 on DPDK.
 #[derive(Parser, Debug)]
@@ -92,6 +99,24 @@ struct Opts {
     /// the benchmarks.
     #[arg(long)]
     dns64_only: bool,
+    /// Tests only: worker ID stops polling for FOR_MS milliseconds once its
+    /// clock reaches AT_MS (so the health check can be seen to notice).
+    #[arg(long, value_name = "ID:AT_MS:FOR_MS", hide = true, value_parser = parse_stall)]
+    test_stall_worker: Option<TestStall>,
+}
+
+/// `--test-stall-worker ID:AT_MS:FOR_MS`.
+fn parse_stall(s: &str) -> Result<TestStall, String> {
+    let bad = || format!("{s:?}: want ID:AT_MS:FOR_MS, e.g. 1:5000:3000");
+    let mut it = s.split(':').map(str::parse::<u64>);
+    match (it.next(), it.next(), it.next(), it.next()) {
+        (Some(Ok(w)), Some(Ok(at_ms)), Some(Ok(for_ms)), None) => Ok(TestStall {
+            worker: u16::try_from(w).map_err(|_| bad())?,
+            at_ms,
+            for_ms,
+        }),
+        _ => Err(bad()),
+    }
 }
 
 /// The command line split at the first `--`.
@@ -151,6 +176,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `nat64-dpdk ctl ...`: the operator CLI, no EAL.
+    if args.get(1).is_some_and(|a| a == "ctl") {
+        return ctl::main(args.into_iter().skip(1).collect());
+    }
     let (eal_args, opts) = match split_args(args) {
         Ok(Cli::Help) => {
             // Printing help can only fail if stdout is gone.
@@ -234,6 +263,7 @@ fn run(
         counters: opts.counters.clone(),
         exit_after_idle: opts.exit_after_idle.map(Duration::from_millis),
         no_exception_path: opts.no_exception_path,
+        test_stall: opts.test_stall_worker,
     };
     control::run(eal_args, config, &run_opts, stop_rx)
 }
@@ -259,6 +289,9 @@ fn run_dns64_only(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     handle.stop();
     Ok(())
 }
+
+#[path = "main/ctl.rs"]
+mod ctl;
 
 #[cfg(test)]
 #[path = "main/tests.rs"]

@@ -13,12 +13,14 @@
 //! publish and drains the lock-free queues they fill.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
 use super::events::EventLog;
+use super::http::PortLink;
 use super::metrics::{write_atomic, DpdkSample};
 use super::startup::{RunOptions, Runtime};
 use crate::dataplane::worker::Shared;
@@ -42,7 +44,7 @@ pub fn serve(rt: &mut Runtime, opts: &RunOptions, stop: &mpsc::Receiver<()>) {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        links.check(&rt.inside, &rt.outside);
+        links.check(&rt.inside, &rt.outside, &rt.links);
         drain_events(&rt.shared, &mut rt.events);
         sample_dpdk(rt);
         if let Some(path) = file {
@@ -151,17 +153,20 @@ impl LinkWatch {
         }
     }
 
-    /// At most every `LINK_PERIOD`: log a port whose link changed.
-    fn check(&mut self, inside: &Port, outside: &Port) {
+    /// At most every `LINK_PERIOD`: log a port whose link changed, and
+    /// record both links for `/healthz`.
+    fn check(&mut self, inside: &Port, outside: &Port, published: &[PortLink; 2]) {
         if Instant::now() < self.next_check {
             return;
         }
         self.next_check = Instant::now() + LINK_PERIOD;
-        for ((role, port), seen) in [("inside", inside), ("outside", outside)]
+        for (((role, port), seen), link) in [("inside", inside), ("outside", outside)]
             .into_iter()
             .zip(&mut self.seen)
+            .zip(published)
         {
             let now = port.link().ok();
+            link.up.store(now.is_some_and(|l| l.up), Ordering::Relaxed);
             if now != *seen {
                 match now {
                     Some(l) => info!("{role} port {}: link {l}", port.name()),

@@ -13,11 +13,18 @@
 //! thread pinned to the main lcore's CPU, after the exception TAPs and
 //! before the workers; shutdown stops it before the TAPs close.
 //!
+//! [`http`] is the listener at `metrics.listen` (`/metrics`, `/healthz`
+//! and the inspection routes of [`inspect`]), on a thread pinned to the
+//! main lcore's CPU, started after the DNS64 server and stopped first.
+//!
 //! What it promises: the control side never touches a worker's tables; it
-//! reads the counters the workers publish and drains the lock-free queues
-//! they fill. Health, inspection and reload come next.
+//! reads the counters the workers publish, drains the lock-free queues
+//! they fill, and asks the workers themselves for pages of their tables
+//! (`inspect`). Reload comes next.
 
 pub mod events;
+pub mod http;
+pub mod inspect;
 mod main_loop;
 pub mod metrics;
 mod startup;

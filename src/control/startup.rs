@@ -28,12 +28,13 @@ use crossbeam::queue::ArrayQueue;
 use tracing::{info, warn};
 
 use super::events::EventLog;
+use super::http::{self, HttpServer, PortLink};
 use super::metrics::{DpdkSample, Exporter};
 use super::summary::{self, Facts, PortFacts};
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
-use crate::dataplane::worker::{ExceptionQueues, Shared, WorkerSetup};
+use crate::dataplane::worker::{ExceptionQueues, Shared, TestStall, WorkerSetup};
 use crate::dataplane::{BoxIdentity, Side};
 use crate::dns64::server::{self as dns64_server, ServerHandle, ServerOptions};
 use crate::dpdk::{
@@ -48,6 +49,9 @@ const RING_SIZE: u32 = 1024;
 const NEIGH_UPDATES: usize = 256;
 /// Port-block events queued per worker for the control side.
 const EVENT_QUEUE: usize = 8192;
+/// Inspection requests queued per worker (the HTTP thread asks one at a
+/// time).
+const INSPECT_QUEUE: usize = 4;
 
 /// An error of start-up, said for the operator.
 pub type BoxError = Box<dyn std::error::Error>;
@@ -62,6 +66,8 @@ pub struct RunOptions {
     /// `--no-exception-path`: no TAPs, nothing reaches the kernel (offline
     /// pcap runs).
     pub no_exception_path: bool,
+    /// `--test-stall-worker` (tests of the health check only).
+    pub test_stall: Option<TestStall>,
 }
 
 /// Everything start-up builds, before the workers are launched. Fields
@@ -73,6 +79,9 @@ pub struct Built {
     /// The DNS64 server (`dns64.enabled`), started after the exception
     /// TAPs and before the workers; stopped before the TAPs go.
     dns64: Option<ServerHandle>,
+    /// The HTTP listener (`metrics.listen`), stopped first.
+    http: HttpServer,
+    links: Arc<[PortLink; 2]>,
     events: EventLog,
     exporter: Arc<Exporter>,
     shared: Arc<Shared>,
@@ -91,6 +100,11 @@ pub struct Runtime {
     jobs: Vec<LcoreJob>,
     /// The DNS64 server, stopped in [`Runtime::release`] before the TAPs.
     dns64: Option<ServerHandle>,
+    /// The HTTP listener, stopped in [`Runtime::release`] first.
+    http: HttpServer,
+    /// The ports' links as the control loop last saw them (for
+    /// `/healthz`).
+    pub(super) links: Arc<[PortLink; 2]>,
     /// Port-block events go here (`logging.events`).
     pub(super) events: EventLog,
     /// Every metric (the workers', the ports', the pool's, the DNS64
@@ -145,7 +159,14 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
     let epoch_tsc = tsc_cycles();
     let epoch_wall = SystemTime::now();
     let events = EventLog::open(&config.logging.events, epoch_wall)?;
-    let shared = share(config, own, n, epoch_tsc, ipv4_cksum_offload);
+    let shared = share(
+        config,
+        own,
+        n,
+        epoch_tsc,
+        ipv4_cksum_offload,
+        opts.test_stall,
+    );
 
     let workers = build_workers(
         &eal,
@@ -172,12 +193,17 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         dns64.as_ref().map(ServerHandle::stats),
     )
     .map_err(|e| format!("metrics: {e}"))?;
+    let exporter = Arc::new(exporter);
+    let links = Arc::new(port_links(&inside, &outside));
+    let http = start_http(config, &shared, &exporter, &links, main_cpu)?;
     Ok(Built {
         workers,
         lcores,
         dns64,
+        http,
+        links,
         events,
-        exporter: Arc::new(exporter),
+        exporter,
         shared,
         exception_ports: exception.ports,
         inside,
@@ -500,6 +526,40 @@ fn start_dns64(
     Ok(Some(handle))
 }
 
+/// Both ports' links as they are now (`/healthz` reads them; the control
+/// loop refreshes them).
+fn port_links(inside: &Port, outside: &Port) -> [PortLink; 2] {
+    [("inside", inside), ("outside", outside)].map(|(role, p)| PortLink {
+        role,
+        name: p.name().to_string(),
+        up: p.link().is_ok_and(|l| l.up).into(),
+    })
+}
+
+/// Start the HTTP listener at `metrics.listen`, pinned to the main
+/// lcore's CPU like the DNS64 server: `/metrics` serves what
+/// `--counters` writes (`Exporter::encode`).
+fn start_http(
+    config: &Config,
+    shared: &Arc<Shared>,
+    exporter: &Arc<Exporter>,
+    links: &Arc<[PortLink; 2]>,
+    pin_cpu: Option<usize>,
+) -> Result<HttpServer, BoxError> {
+    let epoch = shared.epoch_tsc;
+    let per_ms = (crate::dpdk::tsc_hz() / 1000).max(1);
+    let ctx = http::Context {
+        metrics: {
+            let exporter = Arc::clone(exporter);
+            Arc::new(move || exporter.encode())
+        },
+        shared: Arc::clone(shared),
+        clock: Arc::new(move || tsc_cycles().saturating_sub(epoch) / per_ms),
+        links: Arc::clone(links),
+    };
+    Ok(http::start(config.metrics.listen, ctx, pin_cpu)?)
+}
+
 /// The handoff rings, one per ordered pair of workers: `out[i][j]` is
 /// worker i's producer towards worker j (`None` for i = j), `inbound[j]`
 /// every consumer of worker j.
@@ -538,6 +598,7 @@ fn share(
     n: u16,
     epoch_tsc: u64,
     ipv4_cksum_offload: bool,
+    test_stall: Option<TestStall>,
 ) -> Arc<Shared> {
     let addresses = own.pool.address_count() as usize;
     Arc::new(Shared {
@@ -554,6 +615,8 @@ fn share(
         ipv4_cksum_offload,
         rx_burst: config.workers.burst,
         stop: Default::default(),
+        inspect: (0..n).map(|_| ArrayQueue::new(INSPECT_QUEUE)).collect(),
+        test_stall,
     })
 }
 
@@ -621,6 +684,8 @@ impl Built {
             workers,
             lcores,
             dns64,
+            http,
+            links,
             events,
             exporter,
             shared,
@@ -641,6 +706,8 @@ impl Built {
         Ok(Runtime {
             jobs,
             dns64,
+            http,
+            links,
             events,
             exporter,
             shared,
@@ -675,6 +742,8 @@ impl Runtime {
         let Runtime {
             jobs: _,
             dns64,
+            http,
+            links: _,
             events,
             exporter,
             shared,
@@ -684,6 +753,7 @@ impl Runtime {
             pool,
             eal,
         } = self;
+        http.stop();
         drop(events);
         drop(exporter);
         drop(shared);

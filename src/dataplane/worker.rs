@@ -24,11 +24,20 @@
 //!
 //! Nothing is allocated per packet: bursts, staging arrays, caches and
 //! rings are sized before the loop starts.
+//!
+//! Control-side requests are answered between bursts, at most one per
+//! pass: an inspection request (`Shared::inspect`) gets one bounded page
+//! of this worker's tables (`nat64::inspect`), the only allocation, and
+//! only for such requests. The counters it publishes every few
+//! milliseconds carry the time of that pass (`WorkerStats::last_poll`),
+//! which the health check and the poll-age metric read.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crossbeam::channel::Sender;
 use crossbeam::queue::ArrayQueue;
 
 use super::classify::{self, L2Action, L2Drop, L2Verdict, LocalReply};
@@ -43,6 +52,7 @@ use crate::dpdk::{
     tsc_cycles, tsc_hz, Burst, Eal, Mbuf, MbufPacket, Mempool, RingConsumer, RingProducer, RxQueue,
     TxQueue,
 };
+use crate::nat64::inspect::{Page, Query};
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::table::BURST;
 use crate::nat64::{BlockEvent, Millis};
@@ -96,6 +106,33 @@ pub struct Shared {
     pub rx_burst: u16,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
+    /// Inspection requests for each worker (index = worker id): the
+    /// control side's only way to read a worker's tables.
+    pub inspect: Vec<ArrayQueue<InspectRequest>>,
+    /// Test only (`--test-stall-worker`): one worker stops polling for a
+    /// while.
+    pub test_stall: Option<TestStall>,
+}
+
+/// A page of a worker's tables asked for by the control side, with where
+/// to send it. The worker answers at most one per poll pass, between
+/// bursts (`nat64::Worker::inspect` bounds the work); a closed reply
+/// channel (the asker gave up) is ignored.
+#[derive(Debug)]
+pub struct InspectRequest {
+    pub query: Query,
+    pub reply: Sender<Page>,
+}
+
+/// Test only (`--test-stall-worker ID:AT_MS:FOR_MS`): worker `worker`
+/// sleeps `for_ms` once its clock reaches millisecond `at_ms`, so that the
+/// health check can be seen to notice. Costs one comparison per poll
+/// pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestStall {
+    pub worker: u16,
+    pub at_ms: Millis,
+    pub for_ms: Millis,
 }
 
 /// A worker's queues on one side's exception path (its TAP).
@@ -401,6 +438,11 @@ impl<'e> PollLoop<'e> {
         let mut next_neigh: Millis = 0;
         let exception_period = tsc_hz() / 1_000_000 * EXCEPTION_POLL_US;
         let mut next_exception = 0u64;
+        let mut stall = self
+            .shared
+            .test_stall
+            .filter(|s| s.worker == self.id)
+            .map_or((Millis::MAX, 0), |s| (s.at_ms, s.for_ms));
         while !self.shared.stop.load(Ordering::Relaxed) {
             // One TSC read per pass: the millisecond clock and the
             // exception poll timer both come from it.
@@ -408,6 +450,7 @@ impl<'e> PollLoop<'e> {
             let now = clock.at(tsc);
             self.dp.polls += 1;
             self.neigh_updates(now);
+            self.answer_inspect(now);
 
             // Inside port: IPv6 from the subscribers.
             if self
@@ -459,6 +502,11 @@ impl<'e> PollLoop<'e> {
             if now >= next_publish {
                 next_publish = now + PUBLISH_MS;
                 self.publish(now);
+            }
+            if now >= stall.0 {
+                // Test only (`TestStall`).
+                std::thread::sleep(Duration::from_millis(stall.1));
+                stall.0 = Millis::MAX;
             }
         }
         self.flush();
@@ -1007,6 +1055,21 @@ impl<'e> PollLoop<'e> {
             while let Some(u) = q.pop() {
                 self.learn(u.ip, u.mac, now, false);
             }
+        }
+    }
+
+    /// Answer one inspection request of the control side, if one waits
+    /// (one atomic load when none does, the usual case).
+    fn answer_inspect(&mut self, now: Millis) {
+        let Some(q) = self.shared.inspect.get(usize::from(self.id)) else {
+            return;
+        };
+        if q.is_empty() {
+            return;
+        }
+        if let Some(req) = q.pop() {
+            // The asker may have timed out and gone: nothing to do then.
+            let _ = req.reply.try_send(self.nat.inspect(&req.query, now));
         }
     }
 

@@ -22,6 +22,7 @@ mod burst;
 mod counters;
 mod direction;
 mod held_syn;
+pub mod inspect;
 pub mod pipeline;
 pub mod pool4;
 mod steps;

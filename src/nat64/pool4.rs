@@ -46,6 +46,7 @@
 //! - Nothing allocates after construction: every table is sized in `new`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 
 use super::{subscriber_worker, BlockEvent, BlockEventKind, EventQueue, Millis, Subscriber, L4};
 use crate::config::{self, Allocation};
@@ -542,6 +543,24 @@ struct Block {
     state: BlockState,
     /// Becomes `Reserved` instead of free when released.
     reserved: bool,
+    /// When it was last taken into use (for inspection: its age).
+    since: Millis,
+}
+
+/// A block in use, as [`PortAllocator::blocks_in`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInUse {
+    /// The pool address and the block's first port.
+    pub addr: Ipv4Addr,
+    pub first_port: u16,
+    /// Ports in the block.
+    pub size: u32,
+    /// The subscriber holding it (deterministic: the one the block's range
+    /// belongs to).
+    pub owner: Subscriber,
+    /// When it was taken into use (dynamic: allocated to `owner`;
+    /// deterministic: its first port in use).
+    pub since: Millis,
 }
 
 /// Push `l` at the front of the list starting at `head`; the new head.
@@ -854,6 +873,7 @@ impl PortAllocator {
             used: [0; 3],
             state: BlockState::Free,
             reserved: false,
+            since: 0,
         };
         let n_addrs = layout.n_addrs as usize;
         let per_addr = (bpa / n + 1) as usize;
@@ -1054,19 +1074,25 @@ impl PortAllocator {
             .or_else(|| self.scan(l, pi, lo, start, pat))
     }
 
-    /// Mark offset `off` of `l` used for protocol `pi`; the (addr, port).
-    fn take(&mut self, l: u32, pi: usize, off: u32) -> (Ipv4Addr, u16) {
+    /// Mark offset `off` of `l` used for protocol `pi` at `now`; the
+    /// (addr, port).
+    fn take(&mut self, l: u32, pi: usize, off: u32, now: Millis) -> (Ipv4Addr, u16) {
         let i = (l as usize * 3 + pi) * self.wpb + off as usize / 64;
         if let Some(w) = self.bits.get_mut(i) {
             *w |= 1 << (off % 64);
         }
-        if let Some(b) = self.blocks.get_mut(l as usize) {
-            let first = b.used == [0; 3] && self.layout.deterministic.is_some();
+        let deterministic = self.layout.deterministic.is_some();
+        let first = self.blocks.get_mut(l as usize).is_some_and(|b| {
+            let first = b.used == [0; 3] && deterministic;
             b.used[pi] += 1;
             if first {
-                self.count_in_use(l, true);
-                self.free -= 1;
+                b.since = now;
             }
+            first
+        });
+        if first {
+            self.count_in_use(l, true);
+            self.free -= 1;
         }
         let (addr, first, _) = self.layout.block_range(BlockId(self.global(l)));
         (addr, first + off as u16)
@@ -1194,7 +1220,7 @@ impl PortAllocator {
                 .wanted(base, pi, want_port, d.slot_blocks)
                 .or_else(|| self.search(base, pi, want_port, levels, d.slot_blocks));
             return match found {
-                Some((l, off)) => Ok(self.take(l, pi, off)),
+                Some((l, off)) => Ok(self.take(l, pi, off, now)),
                 None => Err(AllocError::SubscriberLimit),
             };
         }
@@ -1212,7 +1238,7 @@ impl PortAllocator {
             .wanted(head, pi, want_port, 0)
             .or_else(|| self.search(head, pi, want_port, &levels[..1], 0))
         {
-            return Ok(self.take(l, pi, off));
+            return Ok(self.take(l, pi, off, now));
         }
         // A new block: paired pooling keeps the subscriber's address.
         let free_on_sub_addr =
@@ -1227,7 +1253,7 @@ impl PortAllocator {
         let Some(a) = addr else {
             // No new block: settle for another parity or class.
             if let Some((l, off)) = self.search(head, pi, want_port, &levels[1..], 0) {
-                return Ok(self.take(l, pi, off));
+                return Ok(self.take(l, pi, off, now));
             }
             return Err(self.refused(slot, sub, sub_addr, count, now));
         };
@@ -1239,6 +1265,7 @@ impl PortAllocator {
             b.state = BlockState::InUse;
             b.sub = sub;
             b.used = [0; 3];
+            b.since = now;
         }
         match slot {
             Some(s) => {
@@ -1266,7 +1293,7 @@ impl PortAllocator {
             .wanted(new_head, pi, want_port, 1)
             .or_else(|| self.search(new_head, pi, want_port, levels, 1));
         match found {
-            Some((l, off)) => Ok(self.take(l, pi, off)),
+            Some((l, off)) => Ok(self.take(l, pi, off, now)),
             None => Err(AllocError::PoolExhausted),
         }
     }
@@ -1409,7 +1436,8 @@ impl PortAllocator {
             let pi = proto_index(proto);
             let off = u32::from(port - first);
             if self.is_free(l, pi, off) {
-                self.take(l, pi, off);
+                // Reserved from start-up: in use since millisecond 0.
+                self.take(l, pi, off, 0);
             }
             return;
         }
@@ -1483,6 +1511,45 @@ impl PortAllocator {
     /// This allocator's worker.
     pub fn worker(&self) -> u16 {
         self.worker
+    }
+
+    /// The blocks in use among this worker's blocks `slots` (cut to
+    /// [`PortAllocator::blocks_total`]), in slot order, each with its slot:
+    /// a walk that resumes after the last slot it saw. O(`slots.len()`),
+    /// for inspection.
+    pub fn blocks_in(&self, slots: Range<usize>) -> impl Iterator<Item = (usize, BlockInUse)> + '_ {
+        let end = slots.end.min(self.blocks.len());
+        let start = slots.start.min(end);
+        let deterministic = self.layout.deterministic.is_some();
+        (start..end)
+            .zip(&self.blocks[start..end])
+            .filter_map(move |(i, b)| {
+                let in_use = if deterministic {
+                    b.used != [0; 3]
+                } else {
+                    b.state == BlockState::InUse
+                };
+                if !in_use {
+                    return None;
+                }
+                let (addr, first_port, last_port) =
+                    self.layout.block_range(BlockId(self.global(i as u32)));
+                let owner = if deterministic {
+                    self.layout.deterministic_subscriber(addr, first_port)?
+                } else {
+                    b.sub
+                };
+                Some((
+                    i,
+                    BlockInUse {
+                        addr,
+                        first_port,
+                        size: u32::from(last_port - first_port) + 1,
+                        owner,
+                        since: b.since,
+                    },
+                ))
+            })
     }
 }
 

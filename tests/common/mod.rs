@@ -623,6 +623,10 @@ pub struct Setup {
     /// `logging.events`; `None`: `file:` in the lab's directory
     /// (`events.log`).
     pub events: Option<String>,
+    /// `metrics.listen` (`127.0.0.1:0` by default: a port of its own).
+    pub metrics_listen: String,
+    /// More of the binary's own options (after `--`).
+    pub args: Vec<String>,
 }
 
 impl Default for Setup {
@@ -636,6 +640,8 @@ impl Default for Setup {
             translation: String::new(),
             dns64: "enabled = false".into(),
             events: None,
+            metrics_listen: "127.0.0.1:0".into(),
+            args: Vec::new(),
         }
     }
 }
@@ -679,7 +685,7 @@ max_sessions_per_worker = 16384
 {dns64}
 
 [metrics]
-listen = "127.0.0.1:0"
+listen = "{metrics_listen}"
 
 [logging]
 level = "info"
@@ -689,6 +695,7 @@ events = "{events}"
         timeouts = s.timeouts,
         translation = s.translation,
         dns64 = s.dns64,
+        metrics_listen = s.metrics_listen,
         events = s
             .events
             .clone()
@@ -722,7 +729,13 @@ impl Nat64 {
     }
 
     /// Starts the binary and waits (60 s at most) for `forwarding:`.
-    fn start(eal: Vec<String>, config: &Path, counters: PathBuf, file_prefix: String) -> Nat64 {
+    fn start(
+        eal: Vec<String>,
+        config: &Path,
+        counters: PathBuf,
+        file_prefix: String,
+        args: &[String],
+    ) -> Nat64 {
         let mut cmd = Command::new(BIN);
         cmd.args(&eal)
             .arg("--")
@@ -730,6 +743,7 @@ impl Nat64 {
             .arg(config)
             .arg("--counters")
             .arg(&counters)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -817,6 +831,17 @@ impl Nat64 {
                 ),
             }
         }
+    }
+
+    /// The address of the HTTP listener (`metrics.listen`), from the
+    /// start-up log's `http: listening on ADDR` line.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        let log = self.log();
+        log.lines()
+            .find_map(|l| l.split("http: listening on ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no `http: listening on` line in the log:\n{log}"))
     }
 
     /// Counters after `ms` more milliseconds: at least one fresh write.
@@ -931,7 +956,13 @@ impl Lab {
             ]
             .map(String::from),
         );
-        let nat = Nat64::start(eal, &config, dir.join("counters.prom"), file_prefix);
+        let nat = Nat64::start(
+            eal,
+            &config,
+            dir.join("counters.prom"),
+            file_prefix,
+            &setup.args,
+        );
         let lab = Lab {
             bg: Vec::new(),
             nat,

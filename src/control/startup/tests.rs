@@ -5,6 +5,7 @@ fn opts(no_exception_path: bool) -> RunOptions {
         counters: None,
         exit_after_idle: None,
         no_exception_path,
+        test_stall: None,
     }
 }
 

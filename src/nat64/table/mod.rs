@@ -51,6 +51,7 @@
 mod tests;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 
 use crate::index::HashIndex as Index;
 
@@ -430,6 +431,31 @@ impl Tables {
     /// BIB entries the table can hold.
     pub fn bib_capacity(&self) -> usize {
         self.bibs.len()
+    }
+
+    /// The sessions in use among slots `slots` (cut to [`Tables::capacity`]),
+    /// in slot order: a walk that resumes at `slots.end` sees every session
+    /// that stayed in the table meanwhile once. O(`slots.len()`), for
+    /// inspection; nothing on the per-packet path.
+    pub fn sessions_in(&self, slots: Range<usize>) -> impl Iterator<Item = (SessionId, &Session)> {
+        let end = slots.end.min(self.sessions.len());
+        let start = slots.start.min(end);
+        (start..end)
+            .zip(&self.sessions[start..end])
+            .filter(|(_, s)| s.list != FREE)
+            .map(|(i, s)| (SessionId(i as u32), s))
+    }
+
+    /// The BIB entries in use among slots `slots` (cut to
+    /// [`Tables::bib_capacity`]), in slot order, as
+    /// [`Tables::sessions_in`] walks sessions.
+    pub fn bibs_in(&self, slots: Range<usize>) -> impl Iterator<Item = (BibId, &BibEntry)> {
+        let end = slots.end.min(self.bibs.len());
+        let start = slots.start.min(end);
+        (start..end)
+            .zip(&self.bibs[start..end])
+            .filter(|(_, b)| b.sessions != BIB_FREE)
+            .map(|(i, b)| (BibId(i as u32), b))
     }
 
     /// Sessions in use.
