@@ -32,7 +32,7 @@ use super::metrics::Metrics;
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
-use crate::dataplane::worker::{ExceptionQueues, Shared, WorkerSetup};
+use crate::dataplane::worker::{ExceptionQueues, Shared, WorkerSetup, SETTINGS_QUEUE};
 use crate::dataplane::{BoxIdentity, Side};
 use crate::dns64::server::{self as dns64_server, ServerHandle, ServerOptions};
 use crate::dpdk::{
@@ -61,6 +61,9 @@ pub struct RunOptions {
     /// `--no-exception-path`: no TAPs, nothing reaches the kernel (offline
     /// pcap runs).
     pub no_exception_path: bool,
+    /// `--config FILE`: what SIGHUP reads again (`control::reload`);
+    /// `None`: SIGHUP only reopens the event log.
+    pub config_path: Option<PathBuf>,
 }
 
 /// Everything start-up builds, before the workers are launched. Fields
@@ -498,6 +501,7 @@ fn share(
         ipv4_cksum_offload,
         rx_burst: config.workers.burst,
         stop: Default::default(),
+        settings: (0..n).map(|_| ArrayQueue::new(SETTINGS_QUEUE)).collect(),
     })
 }
 
@@ -596,6 +600,11 @@ impl Built {
 }
 
 impl Runtime {
+    /// The DNS64 server, while it runs (a reload's `[dns64]` goes to it).
+    pub(super) fn dns64(&self) -> Option<&ServerHandle> {
+        self.dns64.as_ref()
+    }
+
     /// The DNS64 server's counters, while it runs.
     pub(super) fn dns64_stats(&self) -> Option<Arc<crate::dns64::server::Dns64Stats>> {
         self.dns64.as_ref().map(ServerHandle::stats)
@@ -667,9 +676,8 @@ mod tests {
 
     fn opts(no_exception_path: bool) -> RunOptions {
         RunOptions {
-            counters: None,
-            exit_after_idle: None,
             no_exception_path,
+            ..RunOptions::default()
         }
     }
 

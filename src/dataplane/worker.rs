@@ -1,6 +1,8 @@
 //! One worker lcore's poll loop ([`WorkerSetup::run`]).
 //!
-//! Each pass: apply the neighbour updates other workers learned; rx a
+//! Each pass: apply the neighbour updates other workers learned, and a
+//! reload's settings when the control side queued some (`Shared::settings`:
+//! a bounded lock-free queue per worker, one atomic load when empty); rx a
 //! burst from the inside port, sort it (`classify::inside_frame`), answer
 //! what the box answers itself, send what is for the box itself down the
 //! exception path, run the NAT64 frames through
@@ -43,6 +45,7 @@ use crate::dpdk::{
     tsc_cycles, tsc_hz, Burst, Eal, Mbuf, MbufPacket, Mempool, RingConsumer, RingProducer, RxQueue,
     TxQueue,
 };
+use crate::nat64::live::LiveSettings;
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::table::BURST;
 use crate::nat64::{BlockEvent, Millis};
@@ -96,6 +99,24 @@ pub struct Shared {
     pub rx_burst: u16,
     /// Set by the control side to stop every worker.
     pub stop: AtomicBool,
+    /// A reload's settings for each worker (index = worker id), applied
+    /// between bursts ([`SETTINGS_QUEUE`] deep).
+    pub settings: Vec<ArrayQueue<Arc<LiveSettings>>>,
+}
+
+/// Reloads queued per worker before the oldest is replaced: each holds a
+/// whole configuration, so only the newest matters.
+pub const SETTINGS_QUEUE: usize = 4;
+
+impl Shared {
+    /// Hand a reload's `settings` to every worker; each applies them
+    /// between two bursts. A worker that has not taken the previous ones
+    /// yet gets the newest in their place (each is complete).
+    pub fn push_settings(&self, settings: &Arc<LiveSettings>) {
+        for q in &self.settings {
+            let _ = q.force_push(Arc::clone(settings));
+        }
+    }
 }
 
 /// A worker's queues on one side's exception path (its TAP).
@@ -408,6 +429,7 @@ impl<'e> PollLoop<'e> {
             let now = clock.at(tsc);
             self.dp.polls += 1;
             self.neigh_updates(now);
+            self.settings();
 
             // Inside port: IPv6 from the subscribers.
             if self
@@ -1007,6 +1029,22 @@ impl<'e> PollLoop<'e> {
             while let Some(u) = q.pop() {
                 self.learn(u.ip, u.mac, now, false);
             }
+        }
+    }
+
+    /// Apply a reload's settings (`nat64::live`): the pipeline's, and a
+    /// fresh ICMP error bucket at the new rate.
+    fn settings(&mut self) {
+        // One atomic load when nothing is queued (the usual case).
+        let Some(q) = self.shared.settings.get(usize::from(self.id)) else {
+            return;
+        };
+        if q.is_empty() {
+            return;
+        }
+        while let Some(s) = q.pop() {
+            self.nat.apply(&s);
+            self.icmp = TokenBucket::new(s.icmp_errors_per_second);
         }
     }
 

@@ -8,7 +8,7 @@
 //! the next one needs or the packet's final [`Action`]:
 //!
 //! 0. the packet's owner: a subscriber's IPv6 traffic belongs to
-//!    [`subscriber_worker`], IPv4 traffic to the owner of the pool port
+//!    [`subscriber_worker`](super::subscriber_worker), IPv4 traffic to the owner of the pool port
 //!    ([`PoolLayout::owner`]); anything else is handed off
 //!    ([`Action::Handoff`]) untouched (`steps/mod.rs`);
 //! 1. §3.4 determining the incoming tuple, with RFC 6052 §2.3 and §3.1

@@ -65,10 +65,16 @@ fn the_same_configuration_changes_nothing() {
     assert_eq!(diff(&c, &c.clone()), Ok(Changes::default()));
 }
 
+/// Keys set (path, TOML value) and the keys a reload must refuse.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
 #[test]
 fn each_key_that_needs_a_restart_is_refused_by_its_name() {
     let old = config(&contract());
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[Case] = &[
         (
             &[("translation.prefix", "\"2001:db8:64::/96\"")],
             &["translation.prefix"],
