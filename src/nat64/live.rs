@@ -21,18 +21,23 @@
 //!   worker of its subscriber, and its port reserved by the worker that
 //!   owns its block (`PortAllocator::reserve_static`); a removed one
 //!   becomes an ordinary entry that goes with its last session
-//!   (`Tables::bib_unset_static`). Deviation: an added entry whose IPv6
-//!   or IPv4 transport address is already bound by a dynamic mapping of
-//!   this worker is not installed; each later reload tries it again.
+//!   (`Tables::bib_unset_static`). An added entry whose IPv6 or IPv4
+//!   transport address is still bound by a dynamic mapping of this worker
+//!   is installed once that mapping is gone (tried every
+//!   [`STATIC_RETRY`] ms by `Worker::tick`).
 
 use std::sync::Arc;
 
 use super::pipeline::Worker;
 use super::pool4::PoolLayout;
 use super::table::BibEntry;
-use super::{subscriber_worker, Subscriber, Timeouts};
+use super::{subscriber_worker, Millis, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
 use crate::xlat::XlatConfig;
+
+/// How often a worker tries again to install the static entries a
+/// dynamic mapping was in the way of (ms).
+pub const STATIC_RETRY: Millis = 1000;
 
 /// What a worker keeps of the configuration's live keys.
 #[derive(Debug, Clone)]
@@ -116,24 +121,47 @@ impl Worker {
                 }
             }
         }
-        let mut skipped = Vec::new();
+        self.static_pending.retain(|e| new.contains(e));
         for e in new.iter().filter(|e| !old.contains(e)) {
             // Only the worker owning the port's block acts.
             self.alloc
                 .reserve_static(*e.ipv4.ip(), e.ipv4.port(), e.protocol);
-            if !self.owns_static(e) {
-                continue;
+            if self.owns_static(e) && !self.install_static(e) {
+                self.static_pending.push(*e);
             }
-            let (a, p) = (*e.ipv4.ip(), e.ipv4.port());
-            let (v6, p6) = (*e.ipv6.ip(), e.ipv6.port());
-            if self.tables.bib_by_v4(e.protocol, a, p).is_some()
-                || self.tables.bib_by_v6(e.protocol, &v6, p6).is_some()
-            {
-                skipped.push(*e);
-                continue;
+        }
+        self.static_bib = new.to_vec();
+    }
+
+    /// Not per packet (`tick`, at most every [`STATIC_RETRY`] ms): install
+    /// the added static entries a dynamic mapping was in the way of, once
+    /// it is gone.
+    pub(super) fn retry_static(&mut self, now: Millis) {
+        if self.static_pending.is_empty() || now < self.static_retry_at {
+            return;
+        }
+        self.static_retry_at = now + STATIC_RETRY;
+        let pending = std::mem::take(&mut self.static_pending);
+        for e in &pending {
+            if !self.install_static(e) {
+                self.static_pending.push(*e);
             }
-            // Rule 7: static entries are never expired (`is_static`).
-            let _ = self.tables.bib_insert(BibEntry {
+        }
+    }
+
+    /// Install static entry `e`, unless one of its transport addresses is
+    /// bound already (false).
+    fn install_static(&mut self, e: &StaticBibEntry) -> bool {
+        let (a, p) = (*e.ipv4.ip(), e.ipv4.port());
+        let (v6, p6) = (*e.ipv6.ip(), e.ipv6.port());
+        if self.tables.bib_by_v4(e.protocol, a, p).is_some()
+            || self.tables.bib_by_v6(e.protocol, &v6, p6).is_some()
+        {
+            return false;
+        }
+        // Rule 7: static entries are never expired (`is_static`).
+        self.tables
+            .bib_insert(BibEntry {
                 proto: e.protocol,
                 v6,
                 v6_port: p6,
@@ -141,15 +169,8 @@ impl Worker {
                 v4_port: p,
                 is_static: true,
                 sessions: 0,
-            });
-        }
-        // What a later reload compares against: a skipped entry is not
-        // listed, so the next reload tries it again.
-        self.static_bib = new
-            .iter()
-            .filter(|e| !skipped.contains(e))
-            .copied()
-            .collect();
+            })
+            .is_ok()
     }
 
     /// Whether static entry `e` is this worker's: its IPv6 side is one of

@@ -138,6 +138,10 @@ pub struct Worker {
     pub(super) counters: Counters,
     /// `[[static_bib]]` as last applied (`live.rs`).
     pub(super) static_bib: Vec<StaticBibEntry>,
+    /// Added static entries a dynamic mapping is in the way of, and when
+    /// to try them again (`live.rs`).
+    pub(super) static_pending: Vec<StaticBibEntry>,
+    pub(super) static_retry_at: Millis,
 }
 
 impl Worker {
@@ -176,6 +180,8 @@ impl Worker {
             held: HeldSyns::new(HELD_SYN_SLOTS),
             counters: Counters::default(),
             static_bib: Vec::new(),
+            static_pending: Vec::new(),
+            static_retry_at: 0,
         };
         w.set_static_bib(&[], &live.static_bib);
         w
@@ -266,7 +272,9 @@ impl Worker {
     /// and BIB entries (releasing their ports), returns held-down blocks to
     /// the pool, and answers held SYNs whose TCP_INCOMING_SYN passed with
     /// an ICMPv4 port unreachable (RFC 6146 §3.5.2.2), handed to `out` as
-    /// [`Emit::Outside`] (built in a stack buffer: nothing is allocated).
+    /// [`Emit::Outside`] (built in a stack buffer: nothing is allocated);
+    /// then installs the static entries added on reload that waited for a
+    /// dynamic mapping to go (`live.rs`).
     pub fn tick(&mut self, now: Millis, out: &mut dyn FnMut(Emit)) {
         let plen = self.subscriber_len;
         let alloc = &mut self.alloc;
@@ -277,6 +285,7 @@ impl Worker {
         self.alloc.tick(now);
         self.counters.block_events_dropped = self.alloc.events().dropped();
         self.expire_held_syns(now, out);
+        self.retry_static(now);
     }
 }
 

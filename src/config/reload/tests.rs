@@ -257,3 +257,51 @@ fn max_blocks_per_subscriber_needs_a_restart_with_deterministic_allocation() {
         vec!["pool4.max_blocks_per_subscriber"]
     );
 }
+
+/// The backticked key paths in `docs/operations.md` between the heading
+/// `### {from}` and the next heading.
+fn documented(from: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text
+        .find(&format!("### {from}\n"))
+        .unwrap_or_else(|| panic!("no ### {from} in docs/operations.md"));
+    let section = &text[start + from.len() + 5..];
+    let section = &section[..section.find("\n#").unwrap_or(section.len())];
+    section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|k| KEYS.iter().any(|key| key.path == *k))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn docs_list_every_key_as_the_table_classifies_it() {
+    let live = documented("Applied live");
+    let restart = documented("Need a restart");
+    for key in KEYS {
+        let (listed, other) = match key.apply {
+            Apply::Live => (&live, &restart),
+            Apply::Restart => (&restart, &live),
+            // Live with dynamic allocation, a restart with deterministic.
+            Apply::LiveIfDynamic => (&live, &live),
+        };
+        assert!(
+            listed.iter().any(|k| k == key.path),
+            "docs/operations.md does not list {} under {:?}",
+            key.path,
+            key.apply
+        );
+        if key.apply == Apply::LiveIfDynamic {
+            assert!(restart.iter().any(|k| k == key.path), "{}", key.path);
+        } else {
+            assert!(
+                !other.iter().any(|k| k == key.path),
+                "docs/operations.md lists {} under both",
+                key.path
+            );
+        }
+    }
+}

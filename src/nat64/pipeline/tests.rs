@@ -1645,3 +1645,31 @@ fn reload_adds_and_removes_static_bib_entries() {
     assert!(w.tables().bib_by_v4(L4::Udp, s4, 53).is_none());
     assert_eq!(w.tables().bib_len(), 0);
 }
+
+#[test]
+fn reload_static_entry_waits_for_the_dynamic_mapping_in_its_way() {
+    let o = Opts::default();
+    let mut w = worker(&o);
+    // X' sends from port 53 first: a dynamic mapping holds [X']:53/udp.
+    let (t4, tp) = open_udp(&mut w, x6(), 53, Y4, 5353, 0);
+    let s4 = Ipv4Addr::new(192, 0, 2, 1);
+    assert_ne!((t4, tp), (s4, 53));
+    let with = config(&Opts {
+        static_bib: STATIC,
+        ..Opts::default()
+    });
+    w.apply(&reloaded(&w, &with));
+    // The TCP entry is in; the UDP one waits: the dynamic mapping goes on.
+    assert!(w.tables().bib_by_v4(L4::Tcp, s4, 8080).is_some());
+    assert!(w.tables().bib_by_v4(L4::Udp, s4, 53).is_none());
+    let (a, _) = run4(&mut w, &udp4(Y4, 5353, t4, tp), 1);
+    assert_eq!(a, Action::Forward);
+    // Once it expired, the static entry is installed.
+    let udp = w.timeouts.udp;
+    tick(&mut w, after(1, udp));
+    tick(&mut w, after(1, udp) + crate::nat64::live::STATIC_RETRY);
+    assert!(w.tables().bib_by_v4(L4::Udp, s4, 53).is_some());
+    let (a, out) = run4(&mut w, &udp4(Y4, 5353, s4, 53), after(1, udp) + 2000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).dport, 53);
+}
