@@ -89,7 +89,8 @@ pub struct Shared {
     /// TSC value of every worker's millisecond 0 (one clock for all, so
     /// the control side can date events).
     pub epoch_tsc: u64,
-    /// `translation.icmp_errors_per_second` (each worker's budget).
+    /// `translation.icmp_errors_per_second` at start-up (each worker's
+    /// budget; a reload's comes with [`Shared::settings`]).
     pub icmp_errors_per_second: u32,
     /// The outside NIC fills IPv4 header checksums (tx offload enabled):
     /// IPv4 frames whose checksum field is 0 are marked for it.

@@ -55,6 +55,16 @@
 //! coalescing. Queries the core answers without upstream data (no
 //! readable question, FORMERR, NOTIMP) bypass both.
 //!
+//! # Reload
+//!
+//! [`ServerHandle::reload`] (SIGHUP, `control::reload`) applies a new
+//! `[dns64]` without closing a socket: the synthesis core and the ACL are
+//! one value (`Live`) behind a lock taken once per query to clone an
+//! `Arc`, so a query runs to its answer with the settings it started with;
+//! the rate limit, the upstream servers and timeout, and the cache (emptied
+//! and sized anew) are replaced in place. `listen` and `enabled` need a
+//! restart.
+//!
 //! # Counting answers
 //!
 //! The core does not say which kind of answer it built; the server derives
