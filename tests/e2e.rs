@@ -1128,3 +1128,50 @@ fn reload_adding_a_static_bib_entry_opens_the_port_forward() {
     c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 3.0);
     c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 3.0);
 }
+
+/// logrotate: the event log is moved away and SIGHUP sent (with the
+/// configuration unchanged); the block's allocation stays in the moved
+/// file and its release, after the ping's session expired, starts a new
+/// file at the configured path.
+#[test]
+fn reload_reopens_the_event_log_for_logrotate() {
+    let setup = Setup {
+        timeouts: "icmp = 2".into(),
+        ..Setup::default()
+    };
+    let Some(mut lab) = Lab::start(setup.clone()) else {
+        return;
+    };
+    let events = lab.dir.join("events.log");
+    let rotated = lab.dir.join("events.log.1");
+    lab.client
+        .ok(&format!("ping -c 1 -W 2 {}", mapped(SERVER4)));
+    let wait_for = |path: &std::path::Path, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what:?} in {} within 15 s:\n{text}",
+                path.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait_for(&events, " allocated ");
+    std::fs::rename(&events, &rotated).unwrap();
+    let line = lab.reload(&setup);
+    assert!(line.contains("no change"), "{line}");
+    // The session expires after 2 s; its block is released.
+    let new = wait_for(&events, " released ");
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(
+        old.contains(" allocated ") && !old.contains(" released "),
+        "{old}"
+    );
+    assert!(!new.contains(" allocated "), "{new}");
+    lab.stop();
+}
