@@ -34,7 +34,10 @@
 # percentiles), the server's CPU use over the run (user + system time of
 # all its threads, from /proc/PID/stat, as a share of the run: under 100 %
 # means something else, dnsperf or nsd, was the bound) and queries per
-# server CPU-second, and the ratios ours/BIND. Needs dnsperf (installed here
+# server CPU-second, the user and system CPU microseconds per query (on
+# loopback the system share includes the kernel delivering each answer
+# into dnsperf's socket, the same for both servers), and the ratios
+# ours/BIND. Needs dnsperf (installed here
 # with apt-get when missing), nsd, named (bind9) and dig (scripts/setup.sh).
 set -euo pipefail
 
@@ -258,27 +261,29 @@ awk -v n="$nmiss" 'BEGIN { for (i = 1; i <= n; i++) printf "o%d.miss.bench.examp
 awk -v n="$nmiss" 'BEGIN { for (i = 1; i <= n; i++) printf "b%d.miss.bench.example. AAAA\n", i }' > "$dir/miss-bind.txt"
 
 # dnsperf MIX PORT FILE -> "qps lost avg_ms min_ms max_ms stddev_ms"
-# CPU time (user + system, all threads) of process $1 so far, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time of process $1 so far (all threads), in clock ticks: "user system".
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 # perf MIX PORT FILE PID -> "qps lost avg_ms min_ms max_ms stddev_ms
-# server_cpu_share qps_per_server_cpu_second"
+# server_cpu_share qps_per_server_cpu_second user_us_per_query
+# system_us_per_query"
 perf() {
-  local once=() t0 t1
+  local once=() u0 s0 u1 s1
   [ "$1" = miss ] && once=(-n 1)
-  t0=$(cpu_ticks "$4")
+  read -r u0 s0 <<<"$(cpu_ticks "$4")"
   taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$2" -d "$3" -l "$seconds" \
     -c "$clients" -q "$outstanding" "${once[@]}" > "$dir/perf.out" 2>&1 || true
-  t1=$(cpu_ticks "$4")
-  awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+  read -r u1 s1 <<<"$(cpu_ticks "$4")"
+  awk -v user=$((u1 - u0)) -v sys=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
       '/Queries completed:/ { done = $3 }
        /Queries lost:/ { lost = $3 }
        /Queries per second:/ { qps = $4 }
        /Run time \(s\):/ { run = $4 }
        /Average Latency/ { avg = $4; gsub(/[(,]/, "", $6); min = $6; gsub(/[),]/, "", $8); max = $8 }
        /Latency StdDev/ { sd = $4 }
-       END { cpu = ticks / hz
-             printf "%.0f %s %.3f %.3f %.3f %.3f %.0f%% %.0f\n", qps, lost, avg * 1000, min * 1000,
-                    max * 1000, sd * 1000, (run > 0 ? 100 * cpu / run : 0), (cpu > 0 ? done / cpu : 0) }' \
+       END { cpu = (user + sys) / hz
+             printf "%.0f %s %.3f %.3f %.3f %.3f %.0f%% %.0f %.2f %.2f\n", qps, lost, avg * 1000, min * 1000,
+                    max * 1000, sd * 1000, (run > 0 ? 100 * cpu / run : 0), (cpu > 0 ? done / cpu : 0),
+                    (done > 0 ? 1e6 * user / hz / done : 0), (done > 0 ? 1e6 * sys / hz / done : 0) }' \
     "$dir/perf.out"
 }
 
@@ -297,18 +302,21 @@ res[miss,bind]=$(perf miss "$bind_port" "$dir/miss-bind.txt" "$bind_pid")
 echo
 echo "DNS64 benchmark: ${seconds}s per run, dnsperf -c $clients -q $outstanding on CPU $client_cpu,"
 echo "servers alone on CPU $server_cpu, nsd upstream on CPU $client_cpu; AAAA queries"
-printf '%-5s %-5s %9s %7s %9s %9s %9s %9s %6s %11s\n' mix server QPS lost avg_ms min_ms max_ms sd_ms cpu QPS/cpu-s
+fmt='%-5s %-5s %9s %7s %9s %9s %9s %9s %6s %11s %8s %8s\n'
+printf "$fmt" mix server QPS lost avg_ms min_ms max_ms sd_ms cpu QPS/cpu-s usr_us/q sys_us/q
 for mix in hit miss; do
   for s in ours bind; do
-    read -r q l a mn mx sd c qc <<<"${res[$mix,$s]}"
-    printf '%-5s %-5s %9s %7s %9s %9s %9s %9s %6s %11s\n' "$mix" "$s" "$q" "$l" "$a" "$mn" "$mx" "$sd" "$c" "$qc"
+    read -r q l a mn mx sd c qc us ss <<<"${res[$mix,$s]}"
+    printf "$fmt" "$mix" "$s" "$q" "$l" "$a" "$mn" "$mx" "$sd" "$c" "$qc" "$us" "$ss"
   done
 done
 for mix in hit miss; do
-  read -r qo _ _ _ _ _ _ co <<<"${res[$mix,ours]}"
-  read -r qb _ _ _ _ _ _ cb <<<"${res[$mix,bind]}"
-  awk -v o="$qo" -v b="$qb" -v co="$co" -v cb="$cb" -v m="$mix" 'BEGIN {
-    if (b > 0 && cb > 0) printf "%s: ours/BIND = %.2f (QPS), %.2f (QPS per server CPU-second)\n", m, o / b, co / cb }'
+  read -r qo _ _ _ _ _ _ co uo <<<"${res[$mix,ours]}"
+  read -r qb _ _ _ _ _ _ cb ub <<<"${res[$mix,bind]}"
+  awk -v o="$qo" -v b="$qb" -v co="$co" -v cb="$cb" -v uo="$uo" -v ub="$ub" -v m="$mix" 'BEGIN {
+    if (b > 0 && cb > 0) printf "%s: ours/BIND = %.2f (QPS), %.2f (QPS per server CPU-second)", m, o / b, co / cb
+    if (uo > 0) printf ", BIND/ours = %.2f (user CPU per query)", ub / uo
+    print "" }'
 done
 if ! grep -qE 'Cache::new|(super|dns64)::cache' "$root/src/dns64/server.rs"; then
   echo "note: src/dns64/server.rs has no answer cache wired yet: ours sends every query upstream in both mixes"

@@ -27,10 +27,12 @@ fi
 # from coreutils) and scapy/dnspython for the integration tests; nsd (the
 # DNS64 tests' upstream, started by them on a free loopback port) and dig;
 # bind9 (named: the differential test's reference DNS64, tests/dns64_bind.rs,
-# also started by the test on a free loopback port).
+# also started by the test on a free loopback port); rsyslog (the real
+# syslog receiver of the block-event test, on a free loopback port).
 pkgs=(build-essential pkg-config libdpdk-dev dpdk-dev libclang-dev
       iproute2 iputils-ping curl python3 python3-scapy python3-dnspython
-      procps coreutils iperf3 traceroute netcat-openbsd nsd dnsutils bind9)
+      procps coreutils iperf3 traceroute netcat-openbsd nsd dnsutils bind9
+      rsyslog)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -55,6 +57,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   }
   if [[ " ${missing[*]} " == *" nsd "* ]]; then
     stop_service nsd
+  fi
+  # Likewise the system logger rsyslog starts (the test runs its own).
+  if [[ " ${missing[*]} " == *" rsyslog "* ]]; then
+    stop_service rsyslog
   fi
   if [[ " ${missing[*]} " == *" bind9 "* ]]; then
     stop_service named

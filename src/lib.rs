@@ -10,6 +10,23 @@
 //! gives the data path and the import rules between these modules.
 #![deny(unsafe_code)]
 
+/// `0.1.0 (commit abc1234, DPDK 22.11.11)`: the package version, git
+/// commit and DPDK version the root `build.rs` recorded, as a string
+/// literal (for `concat!` and clap's `version`).
+#[macro_export]
+macro_rules! version {
+    () => {
+        concat!(
+            env!("NAT64_VERSION"),
+            " (commit ",
+            env!("NAT64_GIT_COMMIT"),
+            ", DPDK ",
+            env!("NAT64_DPDK_VERSION"),
+            ")"
+        )
+    };
+}
+
 pub mod config;
 pub mod control;
 pub mod dataplane;

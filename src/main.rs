@@ -26,26 +26,11 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: nat64_dpdk::dpdk::HugeAlloc = nat64_dpdk::dpdk::HugeAlloc;
 
-/// `0.1.0 (commit abc1234, DPDK 22.11.1)`: the package version, git commit
-/// and DPDK version `build.rs` recorded.
-macro_rules! version {
-    () => {
-        concat!(
-            env!("NAT64_VERSION"),
-            " (commit ",
-            env!("NAT64_GIT_COMMIT"),
-            ", DPDK ",
-            env!("NAT64_DPDK_VERSION"),
-            ")"
-        )
-    };
-}
-
 /// What `--version` prints after the program name (clap's version string).
-const VERSION: &str = version!();
+const VERSION: &str = nat64_dpdk::version!();
 
 /// `nat64-dpdk --version`'s line, also the start-up log's first.
-const VERSION_LINE: &str = concat!("nat64-dpdk ", version!());
+const VERSION_LINE: &str = concat!("nat64-dpdk ", nat64_dpdk::version!());
 
 const USAGE: &str = "nat64-dpdk [EAL options] -- --config FILE [--check] [--counters FILE] [--exit-after-idle MS] [--no-exception-path] [--dns64-only]";
 

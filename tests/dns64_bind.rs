@@ -513,9 +513,8 @@ fn differential(prefix: &str) {
     let nsd = Nsd::start();
     // The upstream of both DNS64s: a recursive resolver (what
     // `dns64.upstream` is meant to be), here a plain BIND forwarding to
-    // nsd. Ours relays the upstream's RA and AA bits on what it passes
-    // through; with nsd (authoritative, RA=0, AA=1) as its direct upstream
-    // those would differ from BIND's, a recursive server itself.
+    // nsd. (Both answer as recursive servers, RA=1 and AA=0, whatever
+    // their upstream says of itself.)
     let resolver = Named::start(None, nsd.addr());
     let named = Named::start(Some(prefix), resolver.addr);
 

@@ -845,3 +845,105 @@ fn reload_swaps_acl_prefix_and_upstream_keeping_the_sockets() {
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(lab.addrs(), addrs, "the sockets stay");
 }
+
+/// RFC 7766 §6.2.2 leaves the number of connections to the server: at
+/// most `TCP_CONNECTIONS` are served at once; one more is closed at once
+/// and counted, and a freed slot serves a new one.
+#[test]
+fn tcp_connections_beyond_the_limit_are_closed_at_once() {
+    let lab = dead_lab(|_| {});
+    let addr = lab.v4();
+    // ipv4only.arpa is answered locally: an answer on a connection shows
+    // the server has accepted it.
+    let served = |s: &mut TcpStream| {
+        tcp_send(s, &query_msg(7, "ipv4only.arpa.", RecordType::A, None));
+        tcp_recv(s).metadata.response_code == ResponseCode::NoError
+    };
+    let mut open: Vec<TcpStream> = (0..server::TCP_CONNECTIONS)
+        .map(|i| {
+            let mut s = tcp_connect(addr);
+            assert!(served(&mut s), "connection {i} served");
+            s
+        })
+        .collect();
+    let mut extra = tcp_connect(addr);
+    let _ = extra.write_all(&[0, 12]);
+    let mut buf = [0; 16];
+    assert_eq!(extra.read(&mut buf).unwrap_or(0), 0, "closed at once");
+    let st = lab.server.stats();
+    assert_eq!(st.tcp_rejected.load(Ordering::Relaxed), 1);
+    // Close one: its slot serves the next connection.
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        // Until the server has seen the close, a new connection may still
+        // be refused: write and read without unwrapping.
+        let mut s = tcp_connect(addr);
+        let q = query_msg(8, "ipv4only.arpa.", RecordType::A, None);
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        let mut len = [0; 2];
+        if s.write_all(&framed).is_ok() && s.read_exact(&mut len).is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed slot serves again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(served(&mut open[0]), "the others are still served");
+}
+
+/// RFC 7766 §6.2.1.1: queries on one connection are answered concurrently,
+/// at most `TCP_IN_FLIGHT` at a time; reading pauses beyond, and every
+/// query is answered in the end.
+#[test]
+fn tcp_queries_in_flight_per_connection_are_bounded() {
+    let lab = dead_lab(|c| {
+        c.dns64.timeout = Duration::from_millis(1000);
+        c.dns64.synthesize_on_error = false;
+    });
+    let hole = lab._hole.as_ref().unwrap();
+    let total = server::TCP_IN_FLIGHT + 4;
+    let mut s = tcp_connect(lab.v4());
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    for i in 0..total {
+        let q = query_msg(
+            i as u16,
+            &format!("q{i}.n64.example."),
+            RecordType::AAAA,
+            None,
+        );
+        tcp_send(&mut s, &q);
+    }
+    // What the (silent) upstream is asked, by name, in a window shorter
+    // than one upstream timeout.
+    let asked_within = |window: Duration| {
+        let mut names = std::collections::BTreeSet::new();
+        let end = Instant::now() + window;
+        let mut buf = [0; 512];
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            hole.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            let Ok((n, _)) = hole.recv_from(&mut buf) else {
+                break;
+            };
+            let m = Message::from_vec(&buf[..n]).expect("hickory parses our query");
+            names.insert(m.queries[0].name().to_ascii());
+        }
+        names
+    };
+    let first = asked_within(Duration::from_millis(700));
+    assert_eq!(first.len(), server::TCP_IN_FLIGHT, "{first:?}");
+    // The first ones time out (SERVFAIL): the rest go upstream.
+    let later = asked_within(Duration::from_millis(1500));
+    assert_eq!(later.len(), total - server::TCP_IN_FLIGHT, "{later:?}");
+    assert!(first.is_disjoint(&later));
+    let mut ids: Vec<u16> = (0..total)
+        .map(|_| {
+            let m = tcp_recv(&mut s);
+            assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+            m.metadata.id
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (0..total as u16).collect::<Vec<_>>());
+}

@@ -12,6 +12,8 @@
 mod common;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::*;
 use nat64_dpdk::nat64::pipeline::Nat64Drop;
@@ -195,7 +197,7 @@ fn curl_downloads_10mb_with_matching_sha256() {
     let http = lab.http_server_v4();
     let src = lab.file("www/big.bin", &pseudo_random(10 << 20, 7));
     let dst = lab.dir.join("big.down");
-    let t = std::time::Instant::now();
+    let t = Instant::now();
     lab.client.ok_within(
         &format!(
             "curl -sS -g --fail --max-time 150 -o {} http://[{}]/big.bin",
@@ -287,7 +289,7 @@ fn iperf3_tcp_and_udp_both_directions() {
         assert!(lost <= 10.0, "iperf3 {name}: {lost}% lost");
         total += bytes;
         // iperf3 needs a moment between tests.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(300));
     }
     let c = lab.stop();
     // Each direction carried at least half the payload in 1500-byte packets.
@@ -489,11 +491,19 @@ fn four_workers_on_two_cpus_carry_50_parallel_flows() {
     }) else {
         return;
     };
+    // The start-up summary names the workers' lcores and both ports.
+    let log = lab.nat.log();
+    assert!(log.contains("forwarding: 4 workers"), "{log}");
     assert!(
-        lab.nat.log().contains("forwarding: 4 workers"),
-        "{}",
-        lab.nat.log()
+        log.contains("\nworkers: 4 on lcores 1, 2, 3, 4; control side on lcore 0"),
+        "{log}"
     );
+    for role in ["inside", "outside"] {
+        assert!(
+            log.contains(&format!("\n{role} port net_tap")) && log.contains("driver net_tap, MAC "),
+            "{log}"
+        );
+    }
     let http = lab.http_server_v4();
     let src = lab.file("www/f.bin", &pseudo_random(256 << 10, 11));
     let want = Lab::sha256(&src);
@@ -512,7 +522,7 @@ echo failed=$fail; [ $fail -eq 0 ]",
         dl = dl.display(),
         srv = mapped(SERVER4)
     );
-    let t = std::time::Instant::now();
+    let t = Instant::now();
     lab.client.ok_within(&script, 200);
     eprintln!("50 x 256 KiB in {:?}", t.elapsed());
     for i in 0..50 {
@@ -986,7 +996,7 @@ fn reload_udp_timeout_keeps_a_running_flow_and_then_applies() {
         ),
     );
     // Halfway through the flow: its sessions are made.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(3));
     let before = lab.nat.counters();
     let created = before.get("nat64_sessions_created_total");
     assert!(created >= 2.0, "{}", before.dump());
@@ -1011,14 +1021,14 @@ fn reload_udp_timeout_keeps_a_running_flow_and_then_applies() {
     // Idle now: the UDP session goes within the new 3 s (the old timeout
     // was 300 s); the iperf3 control connection (TCP) stays.
     assert_eq!(after.get("nat64_sessions_expired_total"), 0.0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let c = lab.nat.counters_fresh();
         if c.get("nat64_sessions_expired_total") >= 1.0 {
             break;
         }
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "no session expired within 10 s of the flow's end; counters:\n{}",
             c.dump()
         );
@@ -1115,10 +1125,10 @@ fn reload_adding_a_static_bib_entry_opens_the_port_forward() {
     // connection from the IPv4 side finds no mapping.
     let line = lab.reload(&base);
     assert!(line.contains("applied static_bib"), "{line}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(15);
     while lab.nat.counters_fresh().get("nat64_bib_entries") > 0.0 {
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "the removed entry is still there after 15 s"
         );
     }
@@ -1147,18 +1157,18 @@ fn reload_reopens_the_event_log_for_logrotate() {
     lab.client
         .ok(&format!("ping -c 1 -W 2 {}", mapped(SERVER4)));
     let wait_for = |path: &std::path::Path, what: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             if text.contains(what) {
                 return text;
             }
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "no {what:?} in {} within 15 s:\n{text}",
                 path.display()
             );
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100));
         }
     };
     wait_for(&events, " allocated ");
@@ -1174,4 +1184,118 @@ fn reload_reopens_the_event_log_for_logrotate() {
     );
     assert!(!new.contains(" allocated "), "{new}");
     lab.stop();
+}
+
+/// RFC 6888 REQ-12 through RFC 5424 over UDP (RFC 5426): a real rsyslogd
+/// (Debian's) on loopback receives the block the subscriber's first
+/// packet takes, and parses it: facility local0, severity informational,
+/// app-name, MSGID and the structured data carry the event, the
+/// subscriber's prefix, the pool address and the ports; no destination
+/// address anywhere.
+#[test]
+fn block_events_reach_a_real_syslog_receiver() {
+    if let Err(why) = can_run() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    require_tools(&["rsyslogd"]);
+    let dir = TempDir::new(&format!("rs{}", unique()));
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .unwrap()
+        .port();
+    let out = dir.join("received.log");
+    // One field per RFC 5424 part, as rsyslog parsed it, '|' apart.
+    std::fs::write(
+        dir.join("rsyslog.conf"),
+        format!(
+            "global(workDirectory=\"{dir}\")\n\
+             module(load=\"imudp\")\n\
+             input(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\")\n\
+             template(name=\"fields\" type=\"string\" string=\"%timereported:::date-rfc3339%|\
+             %app-name%|%procid%|%msgid%|%pri-text%|%structured-data%|%msg%\\n\")\n\
+             action(type=\"omfile\" file=\"{out}\" template=\"fields\")\n",
+            dir = dir.0.display(),
+            out = out.display(),
+        ),
+    )
+    .unwrap();
+    let mut rsyslog = spawn_in(
+        None,
+        &dir,
+        "rsyslogd",
+        &format!(
+            "rsyslogd -n -f {0}/rsyslog.conf -i {0}/rsyslog.pid",
+            dir.0.display()
+        ),
+    );
+    wait_listening_in(None, "udp", port);
+    let Some(lab) = Lab::start(Setup {
+        events: Some(format!("syslog+udp://127.0.0.1:{port}")),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let before = std::time::SystemTime::now();
+    let srv = mapped(SERVER4);
+    let ping = lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    assert!(ping.contains("2 received"), "{ping}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let received = loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.contains("NAT64-BLOCK") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(rsyslog.running(), "rsyslogd ended: {}", rsyslog.output());
+    let line = received
+        .lines()
+        .find(|l| l.contains("event=\"allocated\""))
+        .unwrap_or_else(|| panic!("no allocation received by rsyslogd:\n{received}"));
+    let f: Vec<&str> = line.splitn(7, '|').collect();
+    assert_eq!(f.len(), 7, "{line}");
+    let (ts, app, pid, msgid, pri, sd) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+    assert_eq!(app, "nat64-dpdk", "{line}");
+    assert!(pid.parse::<u32>().is_ok(), "{line}");
+    assert_eq!(msgid, "NAT64-BLOCK", "{line}");
+    assert_eq!(pri, "local0.info", "{line}");
+    // The timestamp (RFC 3339, UTC, milliseconds) is this run's.
+    let started = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let date = Command::new("date")
+        .args(["-u", "-d", ts, "+%s"])
+        .output()
+        .expect("date");
+    let secs: u64 = String::from_utf8_lossy(&date.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("rsyslog's timestamp {ts:?} does not parse"));
+    assert!(
+        secs + 2 >= started && secs <= started + 30,
+        "{ts} vs {started}"
+    );
+    assert!(sd.starts_with("[nat64@32473 "), "{line}");
+    assert!(sd.contains("subscriber=\"2001:db8:1::/56\""), "{line}");
+    let addr = sd
+        .split("address=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|a| a.parse::<Ipv4Addr>().ok())
+        .unwrap_or_else(|| panic!("no address in {line}"));
+    assert!(in_pool(addr), "{addr} is not a pool address");
+    let ports = sd
+        .split("ports=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no ports in {line}"));
+    let (a, b) = ports.split_once('-').expect("ports=FIRST-LAST");
+    let (a, b): (u16, u16) = (a.parse().unwrap(), b.parse().unwrap());
+    assert!(a < b, "{ports}");
+    assert!(
+        !received.contains(&SERVER4.to_string()),
+        "a destination address reached the log:\n{received}"
+    );
 }

@@ -6,7 +6,8 @@
 //! on SIGHUP (`main_loop`), and shutdown stops the workers and releases everything in
 //! order (`startup` again). [`metrics`] names and renders the workers'
 //! counters (Prometheus text), and the DNS64 server's; [`events`] is the
-//! port-block event log (RFC 6888 REQ-12, REQ-13). With `dns64.enabled`,
+//! port-block event log (RFC 6888 REQ-12, REQ-13); [`summary`] is the
+//! block start-up logs once the workers run. With `dns64.enabled`,
 //! start-up also starts the DNS64 server (`crate::dns64::server`) on a
 //! thread pinned to the main lcore's CPU, after the exception TAPs and
 //! before the workers; shutdown stops it before the TAPs close.
@@ -22,6 +23,7 @@ mod main_loop;
 pub mod metrics;
 pub mod reload;
 mod startup;
+pub mod summary;
 
 use crate::config::Config;
 

@@ -29,6 +29,7 @@ use tracing::{info, warn};
 
 use super::events::EventLog;
 use super::metrics::Metrics;
+use super::summary::{self, Facts, PortFacts};
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
@@ -83,6 +84,8 @@ pub struct Built {
     outside: Port,
     pool: Mempool,
     eal: Eal,
+    /// The start-up summary, logged once the workers run.
+    summary: String,
 }
 
 /// A run in progress: the launched workers and everything shutdown
@@ -156,6 +159,15 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         rings,
     )?;
     let dns64 = start_dns64(config, opts, &exception.ports, main_cpu)?;
+    let summary = summarize(
+        config,
+        &eal,
+        [&inside, &outside],
+        &exception.ports,
+        main_cpu,
+        &lcores,
+        dns64.as_ref(),
+    )?;
     Ok(Built {
         workers,
         lcores,
@@ -168,7 +180,43 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         outside,
         pool,
         eal,
+        summary,
     })
+}
+
+/// The start-up summary block (`control::summary`).
+fn summarize(
+    config: &Config,
+    eal: &Eal,
+    ports: [&Port; 2],
+    exception: &[ExceptionPort],
+    main_cpu: Option<usize>,
+    lcores: &[u32],
+    dns64: Option<&ServerHandle>,
+) -> Result<String, BoxError> {
+    let mut facts = Vec::with_capacity(2);
+    for (i, (role, port)) in ["inside", "outside"].into_iter().zip(ports).enumerate() {
+        facts.push(PortFacts {
+            role,
+            name: port.name().to_string(),
+            driver: port.info()?.driver,
+            mac: port.mac_addr()?.to_string(),
+            link: port.link()?.to_string(),
+            kernel_iface: exception.get(i).map(|e| e.iface.clone()),
+        });
+    }
+    let dns64_addrs = dns64.map(ServerHandle::local_addrs);
+    Ok(summary::render(
+        config,
+        &Facts {
+            version: crate::version!(),
+            ports: &facts,
+            main_lcore: eal.main_lcore(),
+            main_cpu,
+            worker_lcores: lcores,
+            dns64: dns64_addrs.as_deref(),
+        },
+    ))
 }
 
 /// EAL, and the worker lcores it gives (at least one).
@@ -577,6 +625,7 @@ impl Built {
             outside,
             pool,
             eal,
+            summary,
         } = self;
         let n = workers.len();
         let mut jobs = Vec::with_capacity(n);
@@ -584,6 +633,7 @@ impl Built {
             jobs.push(eal.launch(lcore, move || setup.run())?);
         }
         info!("forwarding: {n} workers");
+        info!("{summary}");
         Ok(Runtime {
             jobs,
             dns64,
@@ -671,59 +721,4 @@ impl Runtime {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts(no_exception_path: bool) -> RunOptions {
-        RunOptions {
-            no_exception_path,
-            ..RunOptions::default()
-        }
-    }
-
-    fn config(listen: &[&str]) -> Config {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/cgn.toml");
-        let mut c = Config::from_file(&path).expect("config/cgn.toml");
-        c.dns64.listen = listen.iter().map(|a| a.parse().unwrap()).collect();
-        c.dns64.upstream = vec!["127.0.0.1:9".parse().unwrap()];
-        c
-    }
-
-    #[test]
-    fn no_exception_path_starts_dns64_on_loopback_only() {
-        let c = config(&["127.0.0.1:0", "[2001:db8:1::53]:53"]);
-        let h = start_dns64(&c, &opts(true), &[], None)
-            .expect("starts")
-            .expect("a loopback address is left");
-        let addrs = h.local_addrs();
-        assert_eq!(addrs.len(), 1);
-        assert!(addrs[0].ip().is_loopback() && addrs[0].port() != 0);
-        let text = super::super::metrics::render_dns64(&h.stats());
-        for line in [
-            "nat64_dns64_queries_total{transport=\"udp\"} 0",
-            "nat64_dns64_cache_total{result=\"hit\"} 0",
-            "nat64_dns64_upstream_latency_seconds_bucket{le=\"0.001\"} 0",
-            "nat64_dns64_upstream_latency_seconds_bucket{le=\"+Inf\"} 0",
-            "nat64_dns64_upstream_latency_seconds_count 0",
-            "# TYPE nat64_dns64_upstream_latency_seconds histogram",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
-        }
-        h.stop();
-        // Nothing left to listen on: not started, no error.
-        let c = config(&["[2001:db8:1::53]:53"]);
-        assert!(start_dns64(&c, &opts(true), &[], None).unwrap().is_none());
-        // Disabled: never started.
-        let mut c = config(&["127.0.0.1:0"]);
-        c.dns64.enabled = false;
-        assert!(start_dns64(&c, &opts(false), &[], None).unwrap().is_none());
-    }
-
-    #[test]
-    fn the_dns64_cpu_is_one_this_thread_may_run_on() {
-        if let Some(cpu) = main_lcore_cpu() {
-            let ids = core_affinity::get_core_ids().unwrap_or_default();
-            assert!(ids.iter().any(|c| c.id == cpu), "{cpu} not in {ids:?}");
-        }
-    }
-}
+mod tests;

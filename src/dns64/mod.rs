@@ -1,10 +1,13 @@
 //! The built-in DNS64 (RFC 6147), on the control side only, never on a
-//! worker's core. Built so far: the synthesis core ([`Dns64`], `synth.rs`),
+//! worker's core. Four parts: the synthesis core ([`Dns64`], `synth.rs`),
 //! pure Rust over message bytes with no sockets, no async and no clock, so
-//! a server drives it and the unit tests drive it without a network; and
+//! a server drives it and the unit tests drive it without a network;
 //! [`upstream`], the client that forwards questions to the configured
 //! resolvers (`dns64.upstream`, `dns64.timeout_ms`) over UDP with a random
-//! ID and source port, TCP on truncation, failover in order.
+//! ID and source port, TCP on truncation, failover in order; [`cache`],
+//! the answer cache (`cache_entries`, TTLs counted down, RFC 2308 negative
+//! answers) and the coalescing of identical questions in flight; and
+//! [`server`], the sockets clients reach.
 //!
 //! # Interface
 //!
@@ -13,7 +16,8 @@
 //! returns a [`Step`]:
 //!
 //! - [`Step::Answer`]: the final response, to send to the client as is
-//!   (ID, question and RD/CD flags are the client's);
+//!   (ID, question and RD/CD flags are the client's; RA set and AA clear,
+//!   as a recursive server answers, whatever the upstream said);
 //! - [`Step::Ask`]: ask the upstream resolver [`Ask::question`] (encode it
 //!   with [`Question::to_query`] under an ID of the server's choosing) and
 //!   hand its response, or [`UpstreamReply::Failed`] when none came in time,
@@ -70,7 +74,8 @@
 //!   `ipv4only.arpa` for `170.0.0.192.in-addr.arpa` and
 //!   `171.0.0.192.in-addr.arpa`.
 //! - Any other type or class is forwarded and its response returned
-//!   unchanged but for the ID. A malformed query is answered FORMERR when
+//!   unchanged but for the header (the client's ID, RD and CD; RA set, AA
+//!   clear). A malformed query is answered FORMERR when
 //!   its header can be read, another opcode than QUERY NOTIMP, and neither
 //!   is forwarded; no input panics (a property test feeds arbitrary bytes).
 //!
@@ -87,18 +92,12 @@
 //!   should retry over TCP before handing it over).
 //!
 //! [`server`] runs it: UDP and TCP on every `dns64.listen` address, one
-//! thread with a tokio current-thread runtime, the client ACL
-//! (`dns64.allow`, the inside interface, loopback) and the per-client rate
-//! limit (`dns64.rate_limit_qps`), EDNS(0) payload sizes and truncation,
-//! and its counters ([`server::Dns64Stats`]). The main binary runs it alone
-//! with `--dns64-only`.
-//!
-//! # Not built yet (issue 12's remaining parts)
-//!
-//! The wiring of [`cache`] (the answer cache for `cache_entries` and the
-//! coalescing of identical in-flight questions, built) into the server's one
-//! query-to-answer function (see [`server`]), starting the server from the
-//! control side next to the dataplane, and the export of the counters.
+//! thread with a tokio current-thread runtime pinned to the main lcore's
+//! CPU, the client ACL (`dns64.allow`, the inside interface, loopback) and
+//! the per-client rate limit (`dns64.rate_limit_qps`), the cache in front
+//! of the core, EDNS(0) payload sizes and truncation, and its counters
+//! ([`server::Dns64Stats`]). The control side starts it beside the
+//! dataplane; the main binary runs it alone with `--dns64-only`.
 //!
 //! [`Nat64Prefix::embed`]: crate::xlat::rfc6052::Nat64Prefix::embed
 //! [`Nat64Prefix::permits`]: crate::xlat::rfc6052::Nat64Prefix::permits

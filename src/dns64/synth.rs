@@ -399,8 +399,7 @@ impl Dns64 {
         if synthesized.is_empty() {
             return give_up();
         }
-        let ra = m.header().ra();
-        build(client, Rcode::NOERROR, ra, |answer| {
+        build(client, Rcode::NOERROR, |answer| {
             // §5.1.5: the CNAME and DNAME records of the chain are kept.
             copy_section(&m, Section::Answer, answer, |rtype, _| {
                 rtype == Rtype::CNAME || rtype == Rtype::DNAME
@@ -510,7 +509,6 @@ fn after_ptr(client: &Client, response: Option<Message<&[u8]>>, target: &OwnedNa
     let Some(m) = response else {
         return local(client, Rcode::SERVFAIL, |_| Ok(()), |_| Ok(()));
     };
-    let ra = m.header().ra();
     let rcode = m.header().rcode();
     let cname = (
         &client.qname,
@@ -521,7 +519,6 @@ fn after_ptr(client: &Client, response: Option<Message<&[u8]>>, target: &OwnedNa
     build_with_authority(
         client,
         rcode,
-        ra,
         |answer| {
             answer.push(&cname)?;
             copy_section(&m, Section::Answer, answer, |_, _| true)
@@ -551,11 +548,9 @@ fn after_filter_a(client: &Client, response: Option<Message<&[u8]>>) -> Vec<u8> 
                 .flatten()
                 .next()
         });
-    let ra = m.header().ra();
     build_with_authority(
         client,
         Rcode::NOERROR,
-        ra,
         |_| Ok(()),
         |authority| {
             if let Some(soa) = &soa {
@@ -637,11 +632,20 @@ fn answers(m: &Message<&[u8]>, asked: &Question) -> bool {
         && q.qname().name_eq(&asked.name)
 }
 
-/// The upstream's response with the client's ID and the client's spelling
-/// of the question (an upstream may change its case): otherwise unchanged.
+/// The upstream's response with the client's ID, RD and CD bits and the
+/// client's spelling of the question (an upstream may change its case),
+/// answered as a recursive server answers: RA set, AA clear (the records
+/// came from elsewhere, RFC 1035 §4.1.1; what BIND does as a forwarder).
+/// Records, rcode, TC and AD unchanged.
 fn passthrough(client: &Client, m: &Message<&[u8]>) -> Vec<u8> {
+    const AA: u8 = 0x04;
+    const RD: u8 = 0x01;
+    const RA: u8 = 0x80;
+    const CD: u8 = 0x10;
     let mut out = m.as_slice().to_vec();
     out[..2].copy_from_slice(&client.id.to_be_bytes());
+    out[2] = (out[2] & !(AA | RD)) | if client.rd { RD } else { 0 };
+    out[3] = (out[3] & !CD) | RA | if client.cd { CD } else { 0 };
     // The first name of a message cannot be compressed (a pointer points
     // back), so the question's name is its wire form at offset 12.
     let name = client.qname.as_slice();
@@ -668,12 +672,10 @@ fn rebuild(
     m: &Message<&[u8]>,
     keep: impl Fn(Rtype, &AllRecordData<&[u8], ParsedName<&[u8]>>) -> bool,
 ) -> Vec<u8> {
-    let ra = m.header().ra();
     let rcode = m.header().rcode();
     build_with_authority(
         client,
         rcode,
-        ra,
         |answer| copy_section(m, Section::Answer, answer, &keep),
         |authority| copy_section(m, Section::Authority, authority, &keep),
     )
@@ -765,19 +767,17 @@ impl PushRecord for AuthorityBuilder<Vec<u8>> {
 fn build(
     client: &Client,
     rcode: Rcode,
-    ra: bool,
     answer: impl FnOnce(&mut AnswerBuilder<Vec<u8>>) -> PushResult,
 ) -> Option<Vec<u8>> {
-    build_with_authority(client, rcode, ra, answer, |_| Ok(()))
+    build_with_authority(client, rcode, answer, |_| Ok(()))
 }
 
 /// A response to the client: its ID, opcode, RD and CD bits and question;
-/// AA and AD clear (§5.5: AD is never set on what we built); an OPT record
+/// RA set, AA and AD clear (§5.5: AD is never set on what we built); an OPT record
 /// when the client sent one.
 fn build_with_authority(
     client: &Client,
     rcode: Rcode,
-    ra: bool,
     answer: impl FnOnce(&mut AnswerBuilder<Vec<u8>>) -> PushResult,
     authority: impl FnOnce(&mut AuthorityBuilder<Vec<u8>>) -> PushResult,
 ) -> Option<Vec<u8>> {
@@ -789,7 +789,9 @@ fn build_with_authority(
         h.set_opcode(Opcode::QUERY);
         h.set_rd(client.rd);
         h.set_cd(client.cd);
-        h.set_ra(ra);
+        // We offer recursion (through the upstream), whatever the
+        // upstream said of itself (RFC 1035 §4.1.1).
+        h.set_ra(true);
         h.set_rcode(rcode);
     }
     let mut q = b.question();
@@ -815,7 +817,7 @@ fn push_opt(client: &Client, add: &mut AdditionalBuilder<Vec<u8>>) -> PushResult
     Ok(())
 }
 
-/// A locally built response with RA set; SERVFAIL (then a bare header)
+/// A locally built response; SERVFAIL (then a bare header)
 /// when the records do not fit.
 fn local(
     client: &Client,
@@ -823,8 +825,8 @@ fn local(
     answer: impl FnOnce(&mut AnswerBuilder<Vec<u8>>) -> PushResult,
     authority: impl FnOnce(&mut AuthorityBuilder<Vec<u8>>) -> PushResult,
 ) -> Vec<u8> {
-    build_with_authority(client, rcode, true, answer, authority)
-        .or_else(|| build(client, Rcode::SERVFAIL, true, |_| Ok(())))
+    build_with_authority(client, rcode, answer, authority)
+        .or_else(|| build(client, Rcode::SERVFAIL, |_| Ok(())))
         .unwrap_or_default()
 }
 

@@ -988,3 +988,61 @@ fn the_state_crosses_threads_and_awaits() {
     send_static::<Question>();
     send_static::<Step>();
 }
+
+/// An authoritative server's response (AA=1, RA=0, as nsd answers) to
+/// `ask`, built by [`respond`] and re-flagged with hickory.
+fn respond_authoritative(
+    ask: &Ask,
+    rcode: ResponseCode,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+) -> Vec<u8> {
+    let mut m = Message::from_vec(&respond(ask, rcode, answers, authority)).unwrap();
+    m.metadata.authoritative = true;
+    m.metadata.recursion_available = false;
+    m.to_vec().unwrap()
+}
+
+#[test]
+fn answers_say_recursion_available_and_not_authoritative_whatever_the_upstream() {
+    // Synthesized: AAAA NODATA then the A records, both from an
+    // authoritative upstream.
+    let core = core();
+    let first = expect_ask(core.query(&query("v4.example.", RecordType::AAAA)));
+    let nodata = respond_authoritative(
+        &first,
+        ResponseCode::NoError,
+        vec![],
+        vec![soa("example.", 3600, 900)],
+    );
+    let second = expect_ask(core.resume(first.pending, UpstreamReply::Response(&nodata)));
+    let up = respond_authoritative(
+        &second,
+        ResponseCode::NoError,
+        vec![a("v4.example.", 300, [93, 184, 216, 34])],
+        vec![],
+    );
+    let m = expect_answer(core.resume(second.pending, UpstreamReply::Response(&up)));
+    assert_eq!(aaaas(&m).len(), 1);
+    // Passed through: an MX answer and an NXDOMAIN, the client's RD clear.
+    let mut passed = vec![m];
+    for (qname, rcode) in [
+        ("mail.example.", ResponseCode::NoError),
+        ("gone.example.", ResponseCode::NXDomain),
+    ] {
+        let mut q = Message::from_vec(&query(qname, RecordType::MX)).unwrap();
+        q.metadata.recursion_desired = false;
+        let ask = expect_ask(core.query(&q.to_vec().unwrap()));
+        let up = respond_authoritative(&ask, rcode, vec![], vec![soa("example.", 3600, 900)]);
+        let m = expect_answer(core.resume(ask.pending, UpstreamReply::Response(&up)));
+        assert_eq!(m.metadata.response_code, rcode);
+        assert!(!m.metadata.recursion_desired, "{qname}: the client's RD");
+        assert_eq!(m.authorities.len(), 1, "{qname}: records unchanged");
+        passed.push(m);
+    }
+    for m in &passed {
+        assert_eq!(m.metadata.id, CLIENT_ID);
+        assert!(m.metadata.recursion_available, "{m:?}");
+        assert!(!m.metadata.authoritative, "{m:?}");
+    }
+}

@@ -620,6 +620,9 @@ pub struct Setup {
     pub translation: String,
     /// The `[dns64]` section's lines (`enabled = false` by default).
     pub dns64: String,
+    /// `logging.events`; `None`: `file:` in the lab's directory
+    /// (`events.log`).
+    pub events: Option<String>,
 }
 
 impl Default for Setup {
@@ -632,6 +635,7 @@ impl Default for Setup {
             timeouts: String::new(),
             translation: String::new(),
             dns64: "enabled = false".into(),
+            events: None,
         }
     }
 }
@@ -679,13 +683,16 @@ listen = "127.0.0.1:0"
 
 [logging]
 level = "info"
-events = "file:{events}"
+events = "{events}"
 "#,
         pool4 = s.pool4,
         timeouts = s.timeouts,
         translation = s.translation,
         dns64 = s.dns64,
-        events = dir.join("events.log").display(),
+        events = s
+            .events
+            .clone()
+            .unwrap_or_else(|| format!("file:{}", dir.join("events.log").display())),
     );
     for (proto, v6, v4) in &s.static_bib {
         let _ = write!(
