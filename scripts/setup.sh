@@ -28,11 +28,13 @@ fi
 # DNS64 tests' upstream, started by them on a free loopback port) and dig;
 # bind9 (named: the differential test's reference DNS64, tests/dns64_bind.rs,
 # also started by the test on a free loopback port); rsyslog (the real
-# syslog receiver of the block-event test, on a free loopback port).
+# syslog receiver of the block-event test, on a free loopback port);
+# prometheus for promtool (the e2e tests check the metrics text with
+# `promtool check metrics`).
 pkgs=(build-essential pkg-config libdpdk-dev dpdk-dev libclang-dev
       iproute2 iputils-ping curl python3 python3-scapy python3-dnspython
       procps coreutils iperf3 traceroute netcat-openbsd nsd dnsutils bind9
-      rsyslog)
+      rsyslog prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -41,10 +43,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian's nsd and bind9 packages start a system server on port 53
-  # where there is an init system; the tests need none, so one we just
-  # installed is stopped and disabled (one that was there before is left
-  # alone). bind9's service is `named` (`bind9` is its old name).
+  # Debian's nsd and bind9 packages start a system server on port 53,
+  # and prometheus a server on port 9090, where there is an init system;
+  # the tests need none, so one we just installed is stopped and disabled
+  # (one that was there before is left alone). bind9's service is `named`
+  # (`bind9` is its old name).
   stop_service() {
     if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
       $SUDO systemctl disable --now "$1" >/dev/null 2>&1 || true
@@ -61,6 +64,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Likewise the system logger rsyslog starts (the test runs its own).
   if [[ " ${missing[*]} " == *" rsyslog "* ]]; then
     stop_service rsyslog
+  fi
+  # And the Prometheus server (only its promtool is used).
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    stop_service prometheus
   fi
   if [[ " ${missing[*]} " == *" bind9 "* ]]; then
     stop_service named

@@ -67,7 +67,8 @@ fn counters_file_parses_prometheus_text() {
          # TYPE nat64_drops_total counter\n\
          nat64_drops_total{layer=\"nat64\",reason=\"no_bib\"} 3\n\
          nat64_drops_total{layer=\"l2\",reason=\"runt\"} 4\n\
-         nat64_sessions 12\n\
+         nat64_sessions{protocol=\"tcp\"} 12\n\
+         nat64_sessions{protocol=\"udp\"} 2\n\
          nat64_translated_total{dir=\"6to4\"} 1.5e3 1700000000000\n",
     )
     .unwrap();
@@ -77,7 +78,8 @@ fn counters_file_parses_prometheus_text() {
         3.0
     );
     assert_eq!(c.get("nat64_drops_total"), 7.0);
-    assert_eq!(c.get("nat64_sessions"), 12.0);
+    assert_eq!(c.get("nat64_sessions"), 14.0);
+    assert_eq!(c.get("nat64_sessions{protocol=\"udp\"}"), 2.0);
     assert_eq!(c.get("nat64_translated_total{dir=\"6to4\"}"), 1500.0);
     assert_eq!(c.nonzero("nat64_drops_total{").len(), 2);
     assert_eq!(c.try_get("nat64_drops_total{reason=\"nope\"}"), None);
@@ -164,15 +166,15 @@ fn ping_both_ways_and_the_box_answers_for_itself() {
     c.assert_ge("nat64_local_replies_total{kind=\"echo4\"}", 6.0);
     c.assert_ge("nat64_local_replies_total{kind=\"arp\"}", 1.0);
     c.assert_ge("nat64_local_replies_total{kind=\"nd\"}", 1.0);
-    c.assert_ge("nat64_packets_total{side=\"inside\",dir=\"rx\"}", 11.0);
-    c.assert_ge("nat64_packets_total{side=\"inside\",dir=\"tx\"}", 11.0);
-    c.assert_ge("nat64_packets_total{side=\"outside\",dir=\"rx\"}", 14.0);
-    c.assert_ge("nat64_packets_total{side=\"outside\",dir=\"tx\"}", 14.0);
+    c.assert_ge("nat64_packets_total{port=\"inside\",dir=\"rx\"}", 11.0);
+    c.assert_ge("nat64_packets_total{port=\"inside\",dir=\"tx\"}", 11.0);
+    c.assert_ge("nat64_packets_total{port=\"outside\",dir=\"rx\"}", 14.0);
+    c.assert_ge("nat64_packets_total{port=\"outside\",dir=\"tx\"}", 14.0);
     // Every received frame came in some non-empty burst, and the loop ran.
     for side in ["inside", "outside"] {
-        let bursts = c.get(&format!("nat64_rx_bursts_total{{side=\"{side}\"}}"));
+        let bursts = c.get(&format!("nat64_rx_bursts_total{{port=\"{side}\"}}"));
         let rx = c.get(&format!(
-            "nat64_packets_total{{side=\"{side}\",dir=\"rx\"}}"
+            "nat64_packets_total{{port=\"{side}\",dir=\"rx\"}}"
         ));
         assert!(
             bursts >= 1.0 && bursts <= rx,
@@ -181,9 +183,119 @@ fn ping_both_ways_and_the_box_answers_for_itself() {
     }
     c.assert_ge(
         "nat64_worker_polls_total",
-        c.get("nat64_rx_bursts_total{side=\"inside\"}"),
+        c.get("nat64_rx_bursts_total{port=\"inside\"}"),
     );
     assert_no_pipeline_drops(&c, &[]);
+}
+
+/// `promtool check metrics` (Prometheus' own linter) on the text the
+/// binary writes; the text.
+fn promtool_check(nat: &Nat64) -> String {
+    let copy = nat.counters_path.with_extension("check");
+    // A copy: the binary replaces the file every 100 ms.
+    let _ = nat.counters();
+    std::fs::copy(&nat.counters_path, &copy).expect("copy the counters file");
+    let out = host(
+        &format!("promtool check metrics < '{}'", copy.display()),
+        20,
+    );
+    let text = std::fs::read_to_string(&copy).unwrap_or_default();
+    assert!(out.ok, "promtool: {}{}\n{text}", out.stdout, out.stderr);
+    text
+}
+
+/// The metrics the binary exports pass `promtool check metrics`; after
+/// traffic both ways (ping, then curl), the ports' NIC packet and byte
+/// counters and the workers' packet counters moved in both directions, a
+/// session, a BIB entry, a subscriber and a port block show, every worker
+/// polled lately; once the traffic stops the mbufs in use come back to
+/// their idle value (no leak).
+#[test]
+fn metrics_pass_promtool_and_follow_traffic() {
+    require_tools(&["promtool", "curl", "ping"]);
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let text = promtool_check(&lab.nat);
+    assert!(text.contains("# TYPE nat64_drops_total counter"), "{text}");
+    let idle = lab.nat.counters_fresh();
+    let idle_mbufs = idle.get("nat64_mbufs_in_use");
+    // net_tap reports the link of its kernel interface, which the lab
+    // moves into another namespace: up or down, but there.
+    for port in ["inside", "outside"] {
+        let up = idle.get(&format!("nat64_port_up{{port=\"{port}\"}}"));
+        assert!(up == 0.0 || up == 1.0, "{port}: {up}");
+    }
+    assert_eq!(idle.get("nat64_build_info"), 1.0);
+
+    let srv = mapped(SERVER4);
+    let out = lab.client.ok(&format!("ping -6 -n -c 3 -i 0.2 -W 3 {srv}"));
+    assert!(out.contains("3 received"), "{out}");
+    lab.http_server_v4();
+    let src = lab.file("www/m.bin", &pseudo_random(1 << 20, 3));
+    let dst = lab.dir.join("m.down");
+    lab.client.ok_within(
+        &format!(
+            "curl -sS -g --fail --max-time 60 -o {} http://[{srv}]/m.bin",
+            dst.display()
+        ),
+        80,
+    );
+    assert_eq!(Lab::sha256(&dst), Lab::sha256(&src), "download differs");
+
+    let live = lab.nat.counters_fresh();
+    for port in ["inside", "outside"] {
+        for dir in ["rx", "tx"] {
+            for what in ["packets", "bytes"] {
+                let q = format!("nat64_port_{dir}_{what}_total{{port=\"{port}\"}}");
+                assert!(live.get(&q) > idle.get(&q), "{q} did not move");
+            }
+            let q = format!("nat64_packets_total{{port=\"{port}\",dir=\"{dir}\"}}");
+            assert!(live.get(&q) > idle.get(&q), "{q} did not move");
+        }
+    }
+    // 1 MiB came in on the outside and left on the inside.
+    live.assert_ge(
+        "nat64_port_rx_bytes_total{port=\"outside\"}",
+        (1 << 20) as f64,
+    );
+    live.assert_ge(
+        "nat64_port_tx_bytes_total{port=\"inside\"}",
+        (1 << 20) as f64,
+    );
+    live.assert_ge("nat64_sessions{protocol=\"tcp\"}", 1.0);
+    live.assert_ge("nat64_bib_entries{protocol=\"tcp\"}", 1.0);
+    live.assert_ge("nat64_subscribers", 1.0);
+    live.assert_ge("nat64_port_blocks_in_use", 1.0);
+    let blocks = live.get("nat64_port_blocks");
+    assert!(blocks >= live.get("nat64_port_blocks_in_use"), "{blocks}");
+    for (k, age) in live
+        .values
+        .iter()
+        .filter(|(k, _)| k.starts_with("nat64_worker_last_poll_age_seconds{"))
+    {
+        assert!(*age < 1.0, "{k} = {age}");
+    }
+    assert!(
+        live.try_get("nat64_worker_last_poll_age_seconds").is_some(),
+        "{}",
+        live.dump()
+    );
+    promtool_check(&lab.nat);
+
+    // Idle again: every mbuf the traffic took is back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = lab.nat.counters_fresh().get("nat64_mbufs_in_use");
+        if now == idle_mbufs {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mbufs in use {now}, {idle_mbufs} before the traffic"
+        );
+    }
+    lab.stop();
 }
 
 /// curl on the IPv6-only client downloads 10 MB from python3's
@@ -671,11 +783,11 @@ fn the_box_kernel_serves_its_own_addresses_through_the_exception_taps() {
     // SYN, ACK, data, FIN, ACK at least, each way, per side.
     for side in ["inside", "outside"] {
         c.assert_ge(
-            &format!("nat64_exception_total{{side=\"{side}\",dir=\"to_kernel\"}}"),
+            &format!("nat64_exception_total{{port=\"{side}\",dir=\"to_kernel\"}}"),
             4.0,
         );
         c.assert_ge(
-            &format!("nat64_exception_total{{side=\"{side}\",dir=\"from_kernel\"}}"),
+            &format!("nat64_exception_total{{port=\"{side}\",dir=\"from_kernel\"}}"),
             4.0,
         );
     }
@@ -836,7 +948,7 @@ fn dns64_by_name() {
     }) else {
         return;
     };
-    require_tools(&["dig", "getent", "nsd"]);
+    require_tools(&["dig", "getent", "nsd", "promtool"]);
     let log = lab.nat.log();
     assert!(
         log.contains(&format!("dns64: listening on [{DNS64_ADDR}]:53")),
@@ -944,6 +1056,9 @@ fn dns64_by_name() {
     assert_eq!(clients.len(), 1, "{}", lab.bg[http].output());
     let a: Ipv4Addr = clients[0].parse().expect("IPv4 client address");
     assert!(in_pool(a), "the server saw {a}, not a pool address");
+    // The DNS64's families (its latency histogram among them) pass
+    // Prometheus' own linter too.
+    promtool_check(&lab.nat);
 
     let c = lab.stop();
     c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 10.0);
@@ -966,6 +1081,9 @@ fn dns64_by_name() {
         "nat64_dns64_upstream_latency_seconds_bucket{le=\"+Inf\"}",
         answered,
     );
+    c.assert_eq("nat64_dns64_upstream_latency_seconds_count", answered);
+    let sum = c.get("nat64_dns64_upstream_latency_seconds_sum");
+    assert!(sum > 0.0 && sum < answered * 5.0, "latency sum {sum} s");
 }
 
 // ---- reload on SIGHUP ----

@@ -165,9 +165,8 @@ fn version_names_package_commit_and_dpdk() {
 
 /// A counter's value in a Prometheus text file (0 when absent).
 fn counter(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0, |v| v.trim().parse().expect("a counter value"))
+    let c = common::Counters::parse(text).expect("the counters file parses");
+    c.try_get(series).map_or(0, |v| v as u64)
 }
 
 /// The golden tests' frames through the binary with `workers.burst =
@@ -220,9 +219,9 @@ fn pcap_run_with_burst(burst: u16) -> [(u64, u64); 2] {
         (
             counter(
                 &text,
-                &format!("nat64_packets_total{{side=\"{side}\",dir=\"rx\"}}"),
+                &format!("nat64_packets_total{{port=\"{side}\",dir=\"rx\"}}"),
             ),
-            counter(&text, &format!("nat64_rx_bursts_total{{side=\"{side}\"}}")),
+            counter(&text, &format!("nat64_rx_bursts_total{{port=\"{side}\"}}")),
         )
     })
 }

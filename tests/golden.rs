@@ -310,17 +310,6 @@ fn compare_port(
     (problems, passed)
 }
 
-/// `name{labels} value` lines of a Prometheus text exposition.
-fn parse_counters(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.trim().to_string(), v.trim().parse::<f64>().ok()? as u64))
-        })
-        .collect()
-}
-
 // ---------------------------------------------------------------------------
 // The binary on net_pcap
 
@@ -417,7 +406,7 @@ fn golden_pcap_run() {
         let unicast = actual.iter().filter(|f| f[0] & 1 == 0).count() as u64;
         let got = read_counter(
             &counters,
-            &format!("nat64_packets_total{{side=\"{port}\",dir=\"tx\"}}"),
+            &format!("nat64_packets_total{{port=\"{port}\",dir=\"tx\"}}"),
         );
         if !(unicast..=sent).contains(&got) {
             problems.push(format!(
@@ -425,16 +414,17 @@ fn golden_pcap_run() {
             ));
         }
     }
-    let got = parse_counters(&std::fs::read_to_string(&counters).unwrap_or_default());
+    let text = std::fs::read_to_string(&counters).unwrap_or_default();
+    let got = common::Counters::parse(&text).unwrap_or_else(|e| panic!("counters: {e}"));
     for (k, &want) in &golden.counters {
-        match got.get(k) {
-            Some(&v) if v == want => {}
-            Some(&v) => problems.push(format!("counter {k} = {v}, expected {want}")),
+        match got.try_get(k).map(|v| v as u64) {
+            Some(v) if v == want => {}
+            Some(v) => problems.push(format!("counter {k} = {v}, expected {want}")),
             None => problems.push(format!("counter {k} missing")),
         }
     }
-    for (k, &v) in &got {
-        if k.starts_with("nat64_drops_total{") && !golden.counters.contains_key(k) && v != 0 {
+    for (k, &v) in &got.values {
+        if k.starts_with("nat64_drops_total{") && !golden.counters.contains_key(k) && v != 0.0 {
             problems.push(format!("counter {k} = {v}, expected 0"));
         }
     }
@@ -451,7 +441,10 @@ fn golden_pcap_run() {
 
 fn read_counter(path: &Path, key: &str) -> u64 {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    parse_counters(&text).get(key).copied().unwrap_or(u64::MAX)
+    common::Counters::parse(&text)
+        .ok()
+        .and_then(|c| c.try_get(key))
+        .map_or(u64::MAX, |v| v as u64)
 }
 
 // ---------------------------------------------------------------------------

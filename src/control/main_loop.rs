@@ -2,10 +2,11 @@
 //!
 //! What it promises: every `CONTROL_PERIOD` (100 ms) it writes the workers'
 //! port-block events to the event log (RFC 6888 REQ-12, `control::events`),
-//! replaces the `--counters` file atomically with every counter
-//! (`control::metrics`), and watches for idleness (`--exit-after-idle`);
-//! every second it logs a change of either port's link. On SIGHUP it
-//! reloads the configuration and reopens the event log
+//! samples the ports and the mbuf pool for the metrics and replaces the
+//! `--counters` file atomically with every metric (`control::metrics`,
+//! the text the metrics endpoint serves), and watches for idleness
+//! (`--exit-after-idle`); every second it logs a change of either port's
+//! link. On SIGHUP it reloads the configuration and reopens the event log
 //! (`control::reload`), between two of those rounds. It returns on
 //! SIGINT/SIGTERM (or when the idle time is up); [`finish`] then writes
 //! what the stopped workers left: the last events and the final counters.
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::events::EventLog;
-use super::metrics::write_atomic;
+use super::metrics::{write_atomic, DpdkSample};
 use super::reload::Reloader;
 use super::startup::{RunOptions, Runtime};
 use crate::config::Config;
@@ -104,11 +105,11 @@ pub fn serve(rt: &mut Runtime, config: &Config, opts: &RunOptions, signals: &Sig
         }
         links.check(&rt.inside, &rt.outside);
         drain_events(&rt.shared, &mut rt.events);
-        let totals = rt.metrics.totals(&rt.shared.stats);
+        sample_dpdk(rt);
         if let Some(path) = file {
-            write_counters(path, &counters_text(rt, &totals));
+            write_counters(path, &rt.exporter.encode());
         }
-        if idle.is_over(rt.metrics.rx_packets(&totals)) {
+        if idle.is_over(rt.exporter.rx_packets()) {
             break;
         }
     }
@@ -124,8 +125,8 @@ pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
             "logging.events: some port-block events could not be written"
         );
     }
-    let totals = rt.metrics.totals(&rt.shared.stats);
-    let text = counters_text(rt, &totals);
+    sample_dpdk(rt);
+    let text = rt.exporter.encode();
     match opts.counters.as_deref() {
         Some(p) if p.as_os_str() == "-" => print!("{text}"),
         Some(p) => write_counters(p, &text),
@@ -133,13 +134,11 @@ pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
     }
 }
 
-/// The workers' counters and, when it runs, the DNS64 server's.
-fn counters_text(rt: &Runtime, totals: &super::metrics::Totals) -> String {
-    let mut text = rt.metrics.render(totals);
-    if let Some(stats) = rt.dns64_stats() {
-        text.push_str(&super::metrics::render_dns64(&stats));
-    }
-    text
+/// Read the ports' counters and links and the mbuf pool's use for the
+/// metrics (here, on the main lcore, which owns them).
+fn sample_dpdk(rt: &Runtime) {
+    let sample = DpdkSample::take(&rt.inside, &rt.outside, &rt.pool);
+    rt.exporter.set_dpdk(sample);
 }
 
 /// Replace the counters file; a failure is logged, never fatal.

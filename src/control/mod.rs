@@ -4,8 +4,9 @@
 //! workers run on and launches them (`startup`), the control loop serves
 //! the main lcore until SIGINT/SIGTERM or `--exit-after-idle`, reloading
 //! on SIGHUP (`main_loop`), and shutdown stops the workers and releases everything in
-//! order (`startup` again). [`metrics`] names and renders the workers'
-//! counters (Prometheus text), and the DNS64 server's; [`events`] is the
+//! order (`startup` again). [`metrics`] exports every metric (the
+//! workers', the ports', the mbuf pool's, the DNS64 server's) as
+//! Prometheus text through one `Exporter`; [`events`] is the
 //! port-block event log (RFC 6888 REQ-12, REQ-13); [`summary`] is the
 //! block start-up logs once the workers run. With `dns64.enabled`,
 //! start-up also starts the DNS64 server (`crate::dns64::server`) on a

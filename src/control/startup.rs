@@ -28,7 +28,7 @@ use crossbeam::queue::ArrayQueue;
 use tracing::{info, warn};
 
 use super::events::EventLog;
-use super::metrics::Metrics;
+use super::metrics::{DpdkSample, Exporter};
 use super::summary::{self, Facts, PortFacts};
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
@@ -77,7 +77,7 @@ pub struct Built {
     /// TAPs and before the workers; stopped before the TAPs go.
     dns64: Option<ServerHandle>,
     events: EventLog,
-    metrics: Metrics,
+    exporter: Arc<Exporter>,
     shared: Arc<Shared>,
     exception_ports: Vec<ExceptionPort>,
     inside: Port,
@@ -96,8 +96,9 @@ pub struct Runtime {
     dns64: Option<ServerHandle>,
     /// Port-block events go here (`logging.events`).
     pub(super) events: EventLog,
-    /// The layout of every counter the workers publish.
-    pub(super) metrics: Metrics,
+    /// Every metric (the workers', the ports', the pool's, the DNS64
+    /// server's): `--counters` and the metrics endpoint.
+    pub(super) exporter: Arc<Exporter>,
     /// What the workers share with the control side (counters, events,
     /// the stop flag).
     pub(super) shared: Arc<Shared>,
@@ -105,7 +106,8 @@ pub struct Runtime {
     /// The ports (for the link watch).
     pub(super) inside: Port,
     pub(super) outside: Port,
-    pool: Mempool,
+    /// The mbuf pool (the metrics sample its use).
+    pub(super) pool: Mempool,
     eal: Eal,
 }
 
@@ -146,8 +148,7 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
     let epoch_tsc = tsc_cycles();
     let epoch_wall = SystemTime::now();
     let events = EventLog::open(&config.logging.events, epoch_wall)?;
-    let metrics = Metrics::new();
-    let shared = share(config, own, n, &metrics, epoch_tsc, ipv4_cksum_offload);
+    let shared = share(config, own, n, epoch_tsc, ipv4_cksum_offload);
 
     let workers = build_workers(
         &eal,
@@ -168,12 +169,18 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
         &lcores,
         dns64.as_ref(),
     )?;
+    let exporter = Exporter::new(
+        &shared,
+        DpdkSample::take(&inside, &outside, &pool),
+        dns64.as_ref().map(ServerHandle::stats),
+    )
+    .map_err(|e| format!("metrics: {e}"))?;
     Ok(Built {
         workers,
         lcores,
         dns64,
         events,
-        metrics,
+        exporter: Arc::new(exporter),
         shared,
         exception_ports: exception.ports,
         inside,
@@ -526,22 +533,23 @@ fn create_handoff_rings(eal: &Eal, n: u16, socket: i32) -> Result<HandoffRings, 
 
 /// What every worker shares: the box's identity, queues between workers
 /// and to the control side, each worker's published counters (laid out as
-/// `metrics` says), and the stop flag.
+/// `dataplane::stats` says, with a cell per pool address), and the stop
+/// flag.
 fn share(
     config: &Config,
     own: BoxIdentity,
     n: u16,
-    metrics: &Metrics,
     epoch_tsc: u64,
     ipv4_cksum_offload: bool,
 ) -> Arc<Shared> {
+    let addresses = own.pool.address_count() as usize;
     Arc::new(Shared {
         own,
         inside_gateway_mac: config.inside.gateway_mac,
         outside_gateway_mac: config.outside.gateway_mac,
         neigh_updates: (0..n).map(|_| ArrayQueue::new(NEIGH_UPDATES)).collect(),
         stats: (0..n)
-            .map(|_| Arc::new(WorkerStats::new(metrics.series())))
+            .map(|_| Arc::new(WorkerStats::new(addresses)))
             .collect(),
         events: (0..n).map(|_| ArrayQueue::new(EVENT_QUEUE)).collect(),
         epoch_tsc,
@@ -618,7 +626,7 @@ impl Built {
             lcores,
             dns64,
             events,
-            metrics,
+            exporter,
             shared,
             exception_ports,
             inside,
@@ -638,7 +646,7 @@ impl Built {
             jobs,
             dns64,
             events,
-            metrics,
+            exporter,
             shared,
             exception_ports,
             inside,
@@ -653,11 +661,6 @@ impl Runtime {
     /// The DNS64 server, while it runs (a reload's `[dns64]` goes to it).
     pub(super) fn dns64(&self) -> Option<&ServerHandle> {
         self.dns64.as_ref()
-    }
-
-    /// The DNS64 server's counters, while it runs.
-    pub(super) fn dns64_stats(&self) -> Option<Arc<crate::dns64::server::Dns64Stats>> {
-        self.dns64.as_ref().map(ServerHandle::stats)
     }
 
     /// Stop every worker and wait for it; their queue handles go with
@@ -682,7 +685,7 @@ impl Runtime {
             jobs: _,
             dns64,
             events,
-            metrics: _,
+            exporter,
             shared,
             exception_ports,
             inside,
@@ -691,6 +694,7 @@ impl Runtime {
             eal,
         } = self;
         drop(events);
+        drop(exporter);
         drop(shared);
         if let Some(server) = dns64 {
             info!("dns64: stopping");

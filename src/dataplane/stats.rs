@@ -4,15 +4,19 @@
 //! ([`DpCounters`], the pipeline's, the neighbour caches') and, every few
 //! milliseconds, copies them into its [`WorkerStats`]: a fixed array of
 //! relaxed atomics, one per series, in the order that
-//! [`visit`] walks them. Nothing here is touched per packet but
-//! the plain integers; the control side sums the workers' arrays and
-//! renders them (`crate::control::metrics`). [`visit`] is the schema both
-//! sides share: every series' metric name, labels and kind, in one order.
+//! [`visit`] walks them, plus its port blocks in use per pool address and
+//! the millisecond of its last publication (how long ago its loop last
+//! ran). Nothing here is touched per packet but the plain integers; the
+//! control side sums the workers' arrays (or, for the metrics in
+//! [`PER_WORKER`], shows each worker's) and exports them
+//! (`crate::control::metrics`). [`visit`] is the schema both sides share:
+//! every series' metric name, labels and kind, in one order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::nat64::pipeline::{Counters, Nat64Drop};
-use crate::xlat::DropReason;
+use crate::nat64::pipeline::{Counters, Nat64Drop, Worker as Nat64Worker};
+use crate::nat64::{Millis, TimerClass};
+use crate::xlat::{DropReason, L4};
 
 use super::classify::L2Drop;
 use super::neigh::NeighCounters;
@@ -69,13 +73,47 @@ pub struct DpCounters {
     pub icmp_rate_limited: u64,
 }
 
+/// The protocols of the per-protocol gauges, as labelled, in [`Gauges`]
+/// order.
+pub const PROTOCOLS: [(&str, L4); 3] = [("tcp", L4::Tcp), ("udp", L4::Udp), ("icmp", L4::Icmp)];
+
+/// Metrics whose series are exported per worker (label `worker`) rather
+/// than summed over the workers: how the load spreads.
+pub const PER_WORKER: [&str; 4] = [
+    "nat64_packets_total",
+    "nat64_rx_bursts_total",
+    "nat64_worker_polls_total",
+    "nat64_handoff_total",
+];
+
 /// Gauges a worker reports.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Gauges {
-    pub sessions: u64,
-    pub bib_entries: u64,
-    pub blocks_in_use: u64,
+    /// Sessions per protocol, [`PROTOCOLS`] order.
+    pub sessions: [u64; 3],
+    /// BIB entries per protocol (static ones included), [`PROTOCOLS`]
+    /// order.
+    pub bib_entries: [u64; 3],
+    /// Subscribers holding port blocks.
+    pub subscribers: u64,
     pub held_syns: u64,
+}
+
+impl Gauges {
+    /// A NAT64 worker's gauges, read from its tables and allocator.
+    pub fn of(nat: &Nat64Worker) -> Gauges {
+        let t = nat.tables();
+        let class = |c: TimerClass| t.class_len(c) as u64;
+        let tcp = class(TimerClass::TcpEstablished)
+            + class(TimerClass::TcpTransitory)
+            + class(TimerClass::TcpIncomingSyn);
+        Gauges {
+            sessions: [tcp, class(TimerClass::Udp), class(TimerClass::Icmp)],
+            bib_entries: PROTOCOLS.map(|(_, p)| t.bib_len_of(p) as u64),
+            subscribers: nat.allocator().subscribers() as u64,
+            held_syns: nat.held_syns() as u64,
+        }
+    }
 }
 
 /// Everything one worker publishes, borrowed for a walk.
@@ -86,12 +124,19 @@ pub struct Snapshot<'a> {
     pub neigh4: &'a NeighCounters,
     pub neigh6: &'a NeighCounters,
     pub gauges: Gauges,
+    /// Port blocks in use per pool address (index = address index); not
+    /// walked by [`visit`]: their number depends on the pool.
+    pub blocks_by_address: &'a [u32],
+    /// The worker's clock (ms since the shared epoch) at publication.
+    pub now: Millis,
 }
 
 /// One worker's published counters.
 #[derive(Debug)]
 pub struct WorkerStats {
     cells: Box<[AtomicU64]>,
+    blocks_by_address: Box<[AtomicU64]>,
+    last_poll: AtomicU64,
 }
 
 struct Publisher<'a> {
@@ -108,11 +153,50 @@ impl Visitor for Publisher<'_> {
     }
 }
 
+/// Counts the series of a walk.
+struct Count(usize);
+
+impl Visitor for Count {
+    fn series(&mut self, _: &'static str, _: Kind, _: &[(&'static str, &'static str)], _: u64) {
+        self.0 += 1;
+    }
+}
+
+/// How many series [`visit`] walks.
+fn series_count() -> usize {
+    let mut n = Count(0);
+    Snapshot::with_zeros(|s| visit(s, &mut n));
+    n.0
+}
+
+impl Snapshot<'_> {
+    /// Runs `f` on a snapshot of zeros (for walks that only read the
+    /// schema).
+    pub fn with_zeros<R>(f: impl FnOnce(&Snapshot<'_>) -> R) -> R {
+        let nc = NeighCounters::default();
+        let l2 = [0; L2Drop::COUNT];
+        f(&Snapshot {
+            dp: &DpCounters::default(),
+            nat64: &Counters::default(),
+            l2_drops: &l2,
+            neigh4: &nc,
+            neigh6: &nc,
+            gauges: Gauges::default(),
+            blocks_by_address: &[],
+            now: 0,
+        })
+    }
+}
+
 impl WorkerStats {
-    /// Zeroed cells for `n` series.
-    pub fn new(n: usize) -> WorkerStats {
+    /// Zeroed cells for every series of [`visit`] and `addresses` pool
+    /// addresses.
+    pub fn new(addresses: usize) -> WorkerStats {
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
         WorkerStats {
-            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            cells: zeros(series_count()),
+            blocks_by_address: zeros(addresses),
+            last_poll: AtomicU64::new(0),
         }
     }
 
@@ -125,11 +209,27 @@ impl WorkerStats {
                 at: 0,
             },
         );
+        for (c, &n) in self.blocks_by_address.iter().zip(s.blocks_by_address) {
+            c.store(u64::from(n), Ordering::Relaxed);
+        }
+        self.last_poll.store(s.now, Ordering::Relaxed);
     }
 
-    /// Series `i`.
+    /// Series `i` of [`visit`].
     pub fn get(&self, i: usize) -> u64 {
         self.cells.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Port blocks in use on pool address `i`.
+    pub fn blocks_in_use(&self, i: usize) -> u64 {
+        self.blocks_by_address
+            .get(i)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// The worker's clock at its last publication (ms since the epoch).
+    pub fn last_poll(&self) -> Millis {
+        self.last_poll.load(Ordering::Relaxed)
     }
 }
 
@@ -158,17 +258,17 @@ const G: Kind = Kind::Gauge;
 pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     let dp = s.dp;
     let pk = "nat64_packets_total";
-    v.series(pk, C, &[("side", "inside"), ("dir", "rx")], dp.rx_inside);
-    v.series(pk, C, &[("side", "inside"), ("dir", "tx")], dp.tx_inside);
-    v.series(pk, C, &[("side", "outside"), ("dir", "rx")], dp.rx_outside);
-    v.series(pk, C, &[("side", "outside"), ("dir", "tx")], dp.tx_outside);
+    v.series(pk, C, &[("port", "inside"), ("dir", "rx")], dp.rx_inside);
+    v.series(pk, C, &[("port", "inside"), ("dir", "tx")], dp.tx_inside);
+    v.series(pk, C, &[("port", "outside"), ("dir", "rx")], dp.rx_outside);
+    v.series(pk, C, &[("port", "outside"), ("dir", "tx")], dp.tx_outside);
     let rb = "nat64_rx_bursts_total";
-    v.series(rb, C, &[("side", "inside")], dp.rx_bursts_inside);
-    v.series(rb, C, &[("side", "outside")], dp.rx_bursts_outside);
+    v.series(rb, C, &[("port", "inside")], dp.rx_bursts_inside);
+    v.series(rb, C, &[("port", "outside")], dp.rx_bursts_outside);
     v.series("nat64_worker_polls_total", C, &[], dp.polls);
     let tf = "nat64_tx_full_drops_total";
-    v.series(tf, C, &[("side", "inside")], dp.tx_full_inside);
-    v.series(tf, C, &[("side", "outside")], dp.tx_full_outside);
+    v.series(tf, C, &[("port", "inside")], dp.tx_full_inside);
+    v.series(tf, C, &[("port", "outside")], dp.tx_full_outside);
 
     let n = s.nat64;
     let tr = "nat64_translated_total";
@@ -243,25 +343,25 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series(
         ex,
         C,
-        &[("side", "inside"), ("dir", "to_kernel")],
+        &[("port", "inside"), ("dir", "to_kernel")],
         dp.to_exception_inside,
     );
     v.series(
         ex,
         C,
-        &[("side", "inside"), ("dir", "from_kernel")],
+        &[("port", "inside"), ("dir", "from_kernel")],
         dp.from_exception_inside,
     );
     v.series(
         ex,
         C,
-        &[("side", "outside"), ("dir", "to_kernel")],
+        &[("port", "outside"), ("dir", "to_kernel")],
         dp.to_exception_outside,
     );
     v.series(
         ex,
         C,
-        &[("side", "outside"), ("dir", "from_kernel")],
+        &[("port", "outside"), ("dir", "from_kernel")],
         dp.from_exception_outside,
     );
     v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
@@ -278,8 +378,13 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     }
 
     let g = s.gauges;
-    v.series("nat64_sessions", G, &[], g.sessions);
-    v.series("nat64_bib_entries", G, &[], g.bib_entries);
-    v.series("nat64_port_blocks_in_use", G, &[], g.blocks_in_use);
+    for (i, (label, _)) in PROTOCOLS.iter().enumerate() {
+        v.series("nat64_sessions", G, &[("protocol", label)], g.sessions[i]);
+    }
+    for (i, (label, _)) in PROTOCOLS.iter().enumerate() {
+        let n = g.bib_entries[i];
+        v.series("nat64_bib_entries", G, &[("protocol", label)], n);
+    }
+    v.series("nat64_subscribers", G, &[], g.subscribers);
     v.series("nat64_held_syns", G, &[], g.held_syns);
 }

@@ -481,11 +481,11 @@ impl<'e> PollLoop<'e> {
             }
             if now >= next_publish {
                 next_publish = now + PUBLISH_MS;
-                self.publish();
+                self.publish(now);
             }
         }
         self.flush();
-        self.publish();
+        self.publish(clock.at(tsc_cycles()));
     }
 
     /// Sort the frames in `self.rx` that came in on `side`, and run the
@@ -1156,7 +1156,9 @@ impl<'e> PollLoop<'e> {
         }
     }
 
-    fn publish(&mut self) {
+    /// Copy the counters and gauges into this worker's `WorkerStats`;
+    /// `now` dates the pass (the control side's poll age).
+    fn publish(&mut self, now: Millis) {
         // RFC 6888 REQ-12: block events to the control side's log.
         if let Some(q) = self.shared.events.get(usize::from(self.id)) {
             for ev in self.nat.events().drain() {
@@ -1165,13 +1167,6 @@ impl<'e> PollLoop<'e> {
                 }
             }
         }
-        let t = self.nat.tables();
-        let gauges = Gauges {
-            sessions: t.sessions_len() as u64,
-            bib_entries: t.bib_len() as u64,
-            blocks_in_use: self.nat.allocator().blocks_in_use() as u64,
-            held_syns: self.nat.held_syns() as u64,
-        };
         let (mut n4, mut n6) = (
             *self.neighbours.v4.counters(),
             *self.neighbours.v6.counters(),
@@ -1184,7 +1179,9 @@ impl<'e> PollLoop<'e> {
             l2_drops: &self.l2_drops,
             neigh4: &n4,
             neigh6: &n6,
-            gauges,
+            gauges: Gauges::of(&self.nat),
+            blocks_by_address: self.nat.allocator().blocks_in_use_by_address(),
+            now,
         };
         self.stats.publish(&snap);
     }

@@ -127,6 +127,8 @@ pub struct UpstreamStats {
     /// [`LATENCY_BUCKETS_MS`]`[i]` ms and above the bucket before; the last
     /// counts the slower ones. Not cumulative.
     pub latency: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    /// Sum of those latencies, in microseconds (a histogram's `_sum`).
+    pub latency_sum_us: AtomicU64,
 }
 
 /// [`UpstreamStats`] read at one moment, as plain numbers.
@@ -142,6 +144,7 @@ pub struct UpstreamCounts {
     pub busy: u64,
     pub mismatched: u64,
     pub latency: [u64; LATENCY_BUCKETS_MS.len() + 1],
+    pub latency_sum_us: u64,
 }
 
 impl UpstreamStats {
@@ -159,6 +162,7 @@ impl UpstreamStats {
             busy: get(&self.busy),
             mismatched: get(&self.mismatched),
             latency: std::array::from_fn(|i| get(&self.latency[i])),
+            latency_sum_us: get(&self.latency_sum_us),
         }
     }
 
@@ -169,6 +173,8 @@ impl UpstreamStats {
             .position(|&b| ms <= u128::from(b))
             .unwrap_or(LATENCY_BUCKETS_MS.len());
         bump(&self.latency[i]);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
     }
 }
 

@@ -855,6 +855,8 @@ pub struct PortAllocator {
     /// When the last PoolExhausted event was queued.
     exhausted_at: Option<Millis>,
     in_use: usize,
+    /// `in_use` per pool address (index = address index), for the metrics.
+    in_use_by_addr: Vec<u32>,
     free: usize,
 }
 
@@ -945,6 +947,7 @@ impl PortAllocator {
             events: EventQueue::new(event_capacity),
             exhausted_at: None,
             in_use: 0,
+            in_use_by_addr: vec![0; layout.address_count() as usize],
             free: 0,
         };
         if layout.deterministic.is_none() {
@@ -990,6 +993,20 @@ impl PortAllocator {
     /// Address index of local block `l`.
     fn addr_of(&self, l: u32) -> u32 {
         self.global(l) / self.layout.blocks_per_addr
+    }
+
+    /// Block `l` became in use (`up`) or stopped being: the totals, and
+    /// its address's.
+    fn count_in_use(&mut self, l: u32, up: bool) {
+        let a = self.addr_of(l) as usize;
+        if up {
+            self.in_use += 1;
+        } else {
+            self.in_use -= 1;
+        }
+        if let Some(n) = self.in_use_by_addr.get_mut(a) {
+            *n = if up { *n + 1 } else { n.saturating_sub(1) };
+        }
     }
 
     /// 1 if block `l` holds well-known ports and the pool also has others.
@@ -1107,11 +1124,12 @@ impl PortAllocator {
             *w |= 1 << (off % 64);
         }
         if let Some(b) = self.blocks.get_mut(l as usize) {
-            if b.used == [0; 3] && self.layout.deterministic.is_some() {
-                self.in_use += 1;
+            let first = b.used == [0; 3] && self.layout.deterministic.is_some();
+            b.used[pi] += 1;
+            if first {
+                self.count_in_use(l, true);
                 self.free -= 1;
             }
-            b.used[pi] += 1;
         }
         let (addr, first, _) = self.layout.block_range(BlockId(self.global(l)));
         (addr, first + off as u16)
@@ -1294,7 +1312,7 @@ impl PortAllocator {
                 self.subs.insert(key, l, a);
             }
         }
-        self.in_use += 1;
+        self.count_in_use(l, true);
         let (addr, first_port, last_port) = self.layout.block_range(BlockId(self.global(l)));
         self.events.push(BlockEvent {
             time: now,
@@ -1398,7 +1416,7 @@ impl PortAllocator {
             return;
         }
         if deterministic {
-            self.in_use -= 1;
+            self.count_in_use(l, false);
             self.free += 1;
             return;
         }
@@ -1416,7 +1434,7 @@ impl PortAllocator {
                 self.subs.remove(s);
             }
         }
-        self.in_use -= 1;
+        self.count_in_use(l, false);
         let (addr, first_port, last_port) = self.layout.block_range(BlockId(self.global(l)));
         self.events.push(BlockEvent {
             time: now,
@@ -1511,6 +1529,12 @@ impl PortAllocator {
     /// Blocks held by subscribers (deterministic: with a port in use).
     pub fn blocks_in_use(&self) -> usize {
         self.in_use
+    }
+
+    /// Blocks held by subscribers per pool address (index = address
+    /// index, [`PoolLayout::address`]).
+    pub fn blocks_in_use_by_address(&self) -> &[u32] {
+        &self.in_use_by_addr
     }
 
     /// Blocks ready to hand out (not in use, not held down, not reserved).

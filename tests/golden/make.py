@@ -364,8 +364,8 @@ out("outside", "echo4 to a pool address answered", "reply4",
 # names them). Every nat64_drops_total series not listed must be 0.
 # =========================================================================
 counters = {
-    'nat64_packets_total{side="inside",dir="rx"}': len(inside_in),
-    'nat64_packets_total{side="outside",dir="rx"}': len(outside_in),
+    'nat64_packets_total{port="inside",dir="rx"}': len(inside_in),
+    'nat64_packets_total{port="outside",dir="rx"}': len(outside_in),
     'nat64_translated_total{dir="6to4"}': 4,
     'nat64_translated_total{dir="4to6"}': 4,
     'nat64_drops_total{layer="nat64",reason="pool_exhausted"}': 1,
@@ -388,8 +388,8 @@ counters = {
     'nat64_handoff_total{dir="out"}': 0,
     'nat64_handoff_total{dir="in"}': 0,
     'nat64_handoff_drops_total': 0,
-    'nat64_exception_total{side="inside",dir="to_kernel"}': 0,
-    'nat64_exception_total{side="outside",dir="to_kernel"}': 0,
+    'nat64_exception_total{port="inside",dir="to_kernel"}': 0,
+    'nat64_exception_total{port="outside",dir="to_kernel"}': 0,
 }
 
 # =========================================================================

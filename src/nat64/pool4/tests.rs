@@ -874,3 +874,48 @@ proptest! {
         }
     }
 }
+
+/// Blocks in use per address, counted from what `allocate` handed out.
+fn in_use_per_address(
+    layout: &PoolLayout,
+    got: &HashMap<Subscriber, HashSet<(Ipv4Addr, u32)>>,
+) -> Vec<u32> {
+    let mut n = vec![0; layout.address_count() as usize];
+    for blocks in got.values() {
+        for (addr, _) in blocks {
+            n[layout.addr_index(*addr).unwrap() as usize] += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn blocks_in_use_per_address_follow_allocation_and_release() {
+    for (pool4, subs) in [(SMALL, 6u16), (DET, 5)] {
+        let c = config(pool4, "");
+        let layout = PoolLayout::new(&c.pool4, &[], 1);
+        let mut a = PortAllocator::new(&layout, &c.pool4, 0, 1, 4096);
+        let det = layout.is_deterministic();
+        let s = |k: u16| if det { det_sub(k) } else { sub(u32::from(k)) };
+        // Per subscriber: the (address, block) pairs and the ports it holds.
+        let mut blocks: HashMap<Subscriber, HashSet<(Ipv4Addr, u32)>> = HashMap::new();
+        let mut ports = Vec::new();
+        for k in 0..subs {
+            for i in 0..3 {
+                let (addr, port) = a.allocate(s(k), L4::Udp, 1024 + 600 * i, T0).unwrap();
+                let block = layout.block_of(addr, port).unwrap().0;
+                blocks.entry(s(k)).or_default().insert((addr, block));
+                ports.push((s(k), addr, port));
+            }
+        }
+        let by_addr = a.blocks_in_use_by_address().to_vec();
+        assert_eq!(by_addr, in_use_per_address(&layout, &blocks), "{pool4}");
+        let total: u32 = by_addr.iter().sum();
+        assert_eq!(total as usize, a.blocks_in_use());
+        for (sub, addr, port) in ports {
+            a.release(sub, L4::Udp, addr, port, T0 + 1);
+        }
+        assert!(a.blocks_in_use_by_address().iter().all(|&n| n == 0));
+        assert_eq!(a.blocks_in_use(), 0);
+    }
+}

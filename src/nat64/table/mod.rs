@@ -240,6 +240,15 @@ fn mum(a: u64, b: u64) -> u64 {
 }
 
 #[inline(always)]
+/// A protocol's slot in the per-protocol BIB counts.
+fn bib_proto_index(p: L4) -> usize {
+    match p {
+        L4::Tcp => 0,
+        L4::Udp => 1,
+        L4::Icmp => 2,
+    }
+}
+
 fn proto_bits(p: L4) -> u64 {
     match p {
         L4::Tcp => 1,
@@ -317,7 +326,8 @@ pub struct Tables {
     free_session: Link,
     free_bib: Link,
     n_sessions: u32,
-    n_bib: u32,
+    /// BIB entries in use per protocol ([`bib_proto_index`] order).
+    n_bib: [u32; 3],
     keys: Keys,
     granularity: Millis,
 }
@@ -400,7 +410,7 @@ impl Tables {
             },
             free_bib: if max_bib > 0 { Link::to(0) } else { Link::NONE },
             n_sessions: 0,
-            n_bib: 0,
+            n_bib: [0; 3],
             keys: Keys::new(seed),
             granularity: DEFAULT_TOUCH_GRANULARITY,
         }
@@ -429,7 +439,12 @@ impl Tables {
 
     /// BIB entries in use (static ones included).
     pub fn bib_len(&self) -> usize {
-        self.n_bib as usize
+        self.n_bib.iter().map(|&n| n as usize).sum()
+    }
+
+    /// BIB entries in use for `proto` (static ones included).
+    pub fn bib_len_of(&self, proto: L4) -> usize {
+        self.n_bib[bib_proto_index(proto)] as usize
     }
 
     /// Sessions in use in `class`.
@@ -509,7 +524,7 @@ impl Tables {
         self.bibs[i] = BibEntry { sessions: 0, ..e };
         self.b_by_v6.insert(h6, id);
         self.b_by_v4.insert(h4, id);
-        self.n_bib += 1;
+        self.n_bib[bib_proto_index(e.proto)] += 1;
         Ok(BibId(id))
     }
 
@@ -1009,6 +1024,13 @@ impl Tables {
             }
         }
         assert_eq!(bibs, self.bib_len());
+        for p in [L4::Tcp, L4::Udp, L4::Icmp] {
+            let n = self
+                .bibs
+                .iter()
+                .filter(|b| b.sessions != BIB_FREE && b.proto == p);
+            assert_eq!(n.count(), self.bib_len_of(p));
+        }
         [&self.s_by_v6, &self.s_by_v4, &self.b_by_v6, &self.b_by_v4]
             .iter()
             .map(|x| x.max_displacement())
@@ -1080,7 +1102,7 @@ impl Tables {
         self.bibs[i].sessions = BIB_FREE;
         self.bib_first[i] = self.free_bib;
         self.free_bib = Link::to(id);
-        self.n_bib -= 1;
+        self.n_bib[bib_proto_index(b.proto)] -= 1;
     }
 
     /// Appends session `id` to the tail of list `sessions[id].list`.
