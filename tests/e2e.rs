@@ -1138,7 +1138,6 @@ fn reload_udp_timeout_keeps_a_running_flow_and_then_applies() {
     );
     // Idle now: the UDP session goes within the new 3 s (the old timeout
     // was 300 s); the iperf3 control connection (TCP) stays.
-    assert_eq!(after.get("nat64_sessions_expired_total"), 0.0);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let c = lab.nat.counters_fresh();
