@@ -6,23 +6,22 @@
 //! program name as its argv[0]); what follows is ours, parsed by clap.
 //! Exit status: 0 on success (or a clean stop on SIGINT/SIGTERM), 1 if DPDK
 //! could not start (EAL, ports, memory), 2 for a bad command line or
-//! configuration.
+//! configuration. SIGHUP reloads the configuration (`control::reload`).
 //!
 //! `--version` (before or after `--`) prints [`VERSION_LINE`]: the package
 //! version, the git commit and the DPDK version it was built from (recorded
 //! by `build.rs`); the start-up log opens with the same line.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc;
 
 use clap::{CommandFactory, Parser};
 use nat64_dpdk::config::Config;
-use nat64_dpdk::control::{self, RunOptions};
+use nat64_dpdk::control::{self, RunOptions, Signals};
 use nat64_dpdk::dataplane::worker::TestStall;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 /// Large allocations (the per-worker NAT64 tables) on transparent huge
@@ -221,7 +220,7 @@ fn main() -> ExitCode {
         warn!("{w}");
     }
     let result = if opts.dns64_only {
-        run_dns64_only(&config)
+        run_dns64_only(&config, &opts.config)
     } else {
         run(&eal_args, &config, &opts)
     };
@@ -246,45 +245,66 @@ fn init_logging(level: &str) {
         .init();
 }
 
-/// Install the SIGINT/SIGTERM handler, then run the dataplane until one
-/// arrives (or `--exit-after-idle`).
+/// The SIGINT/SIGTERM (stop) and SIGHUP (reload) flags; without them the
+/// process still runs, stopped by SIGKILL.
+fn signals() -> Signals {
+    Signals::install().unwrap_or_else(|e| {
+        warn!("cannot install the signal handlers ({e}); stop with SIGKILL, no reload");
+        Signals::default()
+    })
+}
+
+/// Install the signal handlers, then run the dataplane until SIGINT or
+/// SIGTERM (or `--exit-after-idle`), reloading on SIGHUP.
 fn run(
     eal_args: &[String],
     config: &Config,
     opts: &Opts,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        warn!("cannot install the SIGINT/SIGTERM handler ({e}); stop with SIGKILL");
-    }
+    let signals = signals();
     let run_opts = RunOptions {
         counters: opts.counters.clone(),
         exit_after_idle: opts.exit_after_idle.map(Duration::from_millis),
         no_exception_path: opts.no_exception_path,
         test_stall: opts.test_stall_worker,
+        config_path: Some(opts.config.clone()),
     };
-    control::run(eal_args, config, &run_opts, stop_rx)
+    control::run(eal_args, config, &run_opts, &signals)
 }
 
-/// `--dns64-only`: the DNS64 server alone, until SIGINT/SIGTERM.
-fn run_dns64_only(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+/// `--dns64-only`: the DNS64 server alone, until SIGINT/SIGTERM. SIGHUP
+/// reloads `[dns64]` as in a full run (the same judgement: a change of a
+/// key that needs a restart refuses the reload).
+fn run_dns64_only(config: &Config, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use nat64_dpdk::control::reload::{Outcome, Reloader};
     use nat64_dpdk::dns64::server::{self, ServerOptions};
     if !config.dns64.enabled {
         return Err("--dns64-only, but dns64.enabled = false".into());
     }
-    let (stop_tx, stop_rx) = mpsc::channel();
-    if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop_tx.send(());
-    }) {
-        warn!("cannot install the SIGINT/SIGTERM handler ({e}); stop with SIGKILL");
-    }
+    let signals = signals();
     let handle = server::start(config, ServerOptions::default())?;
     for a in handle.local_addrs() {
         info!("dns64: listening on {a} (UDP and TCP)");
     }
-    let _ = stop_rx.recv();
+    let mut running = config.clone();
+    while !signals.wait(Duration::from_secs(1)) {
+        if !signals.take_reload() {
+            continue;
+        }
+        match Reloader::judge(path, &running) {
+            Outcome::Failed(e) => error!(
+                "reload: {}: {e}; the running configuration stays",
+                path.display()
+            ),
+            Outcome::Refused(r) => error!("{r}; the running configuration stays"),
+            Outcome::Unchanged => info!("reload: {}: no change", path.display()),
+            Outcome::Apply(new, changes) => {
+                handle.reload(&new);
+                info!("reload: {}: applied {changes}", path.display());
+                running = *new;
+            }
+        }
+    }
     info!("dns64: stopping");
     handle.stop();
     Ok(())

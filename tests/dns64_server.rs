@@ -792,6 +792,60 @@ fn identical_questions_in_flight_share_one_upstream_exchange() {
     assert_eq!(st.cache_hits.load(Ordering::Relaxed), 0);
 }
 
+/// A reload (`ServerHandle::reload`, SIGHUP) swaps the settings while the
+/// sockets stay: the ACL, the synthesis prefix (the cache is emptied, so
+/// no answer built under the old prefix is served) and the upstream.
+#[test]
+fn reload_swaps_acl_prefix_and_upstream_keeping_the_sockets() {
+    let opts = ServerOptions {
+        allow_loopback: false,
+        ..ServerOptions::default()
+    };
+    let loopback = Ipv4Range {
+        first: Ipv4Addr::new(127, 0, 0, 0),
+        last: Ipv4Addr::new(127, 255, 255, 255),
+    };
+    let mut cfg = None;
+    let Some(lab) = lab_with(WKP, opts, |c| {
+        c.dns64.allow_v4 = vec![loopback];
+        cfg = Some(c.clone());
+    }) else {
+        return;
+    };
+    let mut cfg = cfg.unwrap();
+    let addrs = lab.addrs();
+    let ask = || udp(lab.v4(), "v4only.n64.example.", RecordType::AAAA, None);
+    let m = ask();
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let under_wkp = aaaa(&m);
+    assert_eq!(under_wkp.len(), 1);
+    assert_eq!(
+        under_wkp[0].0,
+        embed(WKP, Ipv4Addr::new(192, 0, 2, 1)),
+        "{m:?}"
+    );
+    // The ACL without loopback: refused on the same socket.
+    cfg.dns64.allow_v4.clear();
+    lab.server.reload(&cfg);
+    assert_eq!(ask().metadata.response_code, ResponseCode::Refused);
+    // Allowed again, under another prefix: synthesized anew, not the
+    // cached answer.
+    cfg.dns64.allow_v4 = vec![loopback];
+    cfg.dns64.prefix = NSP40.parse().unwrap();
+    lab.server.reload(&cfg);
+    let m = ask();
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let got: Vec<Ipv6Addr> = aaaa(&m).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(got, [embed(NSP40, Ipv4Addr::new(192, 0, 2, 1))]);
+    // An upstream that never answers: what is not cached fails.
+    let hole = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    cfg.dns64.upstream = vec![hole.local_addr().unwrap()];
+    lab.server.reload(&cfg);
+    let m = udp(lab.v4(), "dual.n64.example.", RecordType::AAAA, None);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(lab.addrs(), addrs, "the sockets stay");
+}
+
 /// RFC 7766 §6.2.2 leaves the number of connections to the server: at
 /// most `TCP_CONNECTIONS` are served at once; one more is closed at once
 /// and counted, and a freed slot serves a new one.

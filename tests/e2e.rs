@@ -1103,6 +1103,223 @@ fn dns64_by_name() {
     assert!(sum > 0.0 && sum < answered * 5.0, "latency sum {sum} s");
 }
 
+// ---- reload on SIGHUP ----
+
+/// A SIGHUP that shortens the UDP timeout while an iperf3 UDP flow runs:
+/// the flow keeps its session (no session is created for it again) and
+/// its throughput, and once the flow is idle its session expires on the
+/// new timeout, long before the old one.
+#[test]
+fn reload_udp_timeout_keeps_a_running_flow_and_then_applies() {
+    let setup = Setup {
+        timeouts: "udp = 300".into(),
+        ..Setup::default()
+    };
+    let Some(mut lab) = Lab::start(setup.clone()) else {
+        return;
+    };
+    require_tools(&["iperf3"]);
+    lab.server_bg("iperf3", &format!("iperf3 -s -B {SERVER4} -p 5201"));
+    lab.server.wait_listening("tcp", 5201);
+    let srv = mapped(SERVER4);
+    let json = lab.dir.join("iperf3-udp.json");
+    let flow = lab.client_bg(
+        "iperf3-udp",
+        &format!(
+            "iperf3 -c {srv} -p 5201 -t 6 -u -b 2M -l 1200 -J --connect-timeout 5000 > {}",
+            json.display()
+        ),
+    );
+    // Halfway through the flow: its sessions are made.
+    std::thread::sleep(Duration::from_secs(3));
+    let before = lab.nat.counters();
+    let created = before.get("nat64_sessions_created_total");
+    assert!(created >= 2.0, "{}", before.dump());
+    let line = lab.reload(&Setup {
+        timeouts: "udp = 3".into(),
+        ..setup
+    });
+    assert!(line.contains("applied timeouts.udp"), "{line}");
+    assert_eq!(lab.bg[flow].wait(30), Some(0), "{}", lab.bg[flow].output());
+    let (bytes, lost) = iperf3_result(&lab, &std::fs::read_to_string(&json).unwrap());
+    eprintln!("iperf3 udp across the reload: {bytes} bytes received, {lost}% lost");
+    // 2 Mbit/s for 6 s is 1.5 MB.
+    assert!(bytes >= 1.2e6, "only {bytes} bytes");
+    assert!(lost <= 10.0, "{lost}% lost");
+    let after = lab.nat.counters_fresh();
+    assert_eq!(
+        after.get("nat64_sessions_created_total"),
+        created,
+        "a session was made again; counters:\n{}",
+        after.dump()
+    );
+    // Idle now: the UDP session goes within the new 3 s (the old timeout
+    // was 300 s); the iperf3 control connection (TCP) stays.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = lab.nat.counters_fresh();
+        if c.get("nat64_sessions_expired_total") >= 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no session expired within 10 s of the flow's end; counters:\n{}",
+            c.dump()
+        );
+    }
+    let c = lab.stop();
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// A SIGHUP whose file changes the pool is refused as a whole, with one
+/// line naming the key; the running configuration stays (traffic goes on,
+/// and a later live change applies on top of it).
+#[test]
+fn reload_changing_the_pool_is_refused_and_traffic_continues() {
+    let Some(lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+    lab.client.ok(&format!("ping -c 2 -i 0.2 -W 2 {srv}"));
+    let line = lab.reload(&Setup {
+        pool4: "block_size = 256".into(),
+        timeouts: "udp = 60".into(),
+        ..Setup::default()
+    });
+    assert!(
+        line.contains("reload refused: pool4.block_size cannot change without a restart"),
+        "{line}"
+    );
+    lab.client.ok(&format!("ping -c 2 -i 0.2 -W 2 {srv}"));
+    // A file that fails to validate: nothing changes, the key is named.
+    let line = lab.reload(&Setup {
+        timeouts: "udp = 0".into(),
+        ..Setup::default()
+    });
+    assert!(
+        line.contains("timeouts.udp: must be greater than 0"),
+        "{line}"
+    );
+    // The same file as at start: no change.
+    let line = lab.reload(&Setup::default());
+    assert!(line.contains("no change"), "{line}");
+    lab.client.ok(&format!("ping -c 2 -i 0.2 -W 2 {srv}"));
+    let mut lab = lab;
+    let c = lab.stop();
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 6.0);
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 6.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// A SIGHUP that adds a static BIB entry opens the port forward from the
+/// IPv4 side (as `static_bib_port_forward_from_the_ipv4_side` configured
+/// at start-up). Removed again, the entry becomes an ordinary mapping that
+/// lives as long as its sessions (a closed connection's, 2 s of
+/// tcp_transitory here); after that the port is closed.
+#[test]
+fn reload_adding_a_static_bib_entry_opens_the_port_forward() {
+    let base = Setup {
+        timeouts: "tcp_transitory = 2".into(),
+        ..Setup::default()
+    };
+    let Some(mut lab) = Lab::start(base.clone()) else {
+        return;
+    };
+    let www = lab.dir.join("www6");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("forward.txt"), "forwarded after a reload\n").unwrap();
+    let http = lab.client_bg(
+        "http6",
+        &format!(
+            "python3 -u -m http.server --bind {CLIENT6} --directory {} 8080",
+            www.display()
+        ),
+    );
+    lab.client.wait_listening("tcp", 8080);
+    let get = format!("curl -sS --fail --max-time 5 http://{STATIC4}:8080/forward.txt");
+    let r = lab.server.run(&get, 20);
+    assert!(!r.ok, "reachable before the reload: {}", r.stdout);
+    let with = Setup {
+        static_bib: vec![(
+            "tcp",
+            format!("[{CLIENT6}]:8080"),
+            format!("{STATIC4}:8080"),
+        )],
+        ..base.clone()
+    };
+    let line = lab.reload(&with);
+    assert!(line.contains("applied static_bib"), "{line}");
+    let body = lab.server.ok(&get);
+    assert_eq!(body, "forwarded after a reload\n");
+    let seen = http_clients(&lab.bg[http].output(), "/forward.txt");
+    assert_eq!(seen, vec![mapped(SERVER4).to_string()]);
+    let live = lab.nat.counters_fresh();
+    live.assert_ge("nat64_bib_entries", 1.0);
+    // Removed: once the closed connection's session expired, a new
+    // connection from the IPv4 side finds no mapping.
+    let line = lab.reload(&base);
+    assert!(line.contains("applied static_bib"), "{line}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while lab.nat.counters_fresh().get("nat64_bib_entries") > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the removed entry is still there after 15 s"
+        );
+    }
+    let r = lab.server.run(&get, 20);
+    assert!(!r.ok, "reachable after the removal: {}", r.stdout);
+    let c = lab.stop();
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 3.0);
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 3.0);
+}
+
+/// logrotate: the event log is moved away and SIGHUP sent (with the
+/// configuration unchanged); the block's allocation stays in the moved
+/// file and its release, after the ping's session expired, starts a new
+/// file at the configured path.
+#[test]
+fn reload_reopens_the_event_log_for_logrotate() {
+    let setup = Setup {
+        timeouts: "icmp = 2".into(),
+        ..Setup::default()
+    };
+    let Some(mut lab) = Lab::start(setup.clone()) else {
+        return;
+    };
+    let events = lab.dir.join("events.log");
+    let rotated = lab.dir.join("events.log.1");
+    lab.client
+        .ok(&format!("ping -c 1 -W 2 {}", mapped(SERVER4)));
+    let wait_for = |path: &std::path::Path, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} in {} within 15 s:\n{text}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(&events, " allocated ");
+    std::fs::rename(&events, &rotated).unwrap();
+    let line = lab.reload(&setup);
+    assert!(line.contains("no change"), "{line}");
+    // The session expires after 2 s; its block is released.
+    let new = wait_for(&events, " released ");
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(
+        old.contains(" allocated ") && !old.contains(" released "),
+        "{old}"
+    );
+    assert!(!new.contains(" allocated "), "{new}");
+    lab.stop();
+}
+
 /// RFC 6888 REQ-12 through RFC 5424 over UDP (RFC 5426): a real rsyslogd
 /// (Debian's) on loopback receives the block the subscriber's first
 /// packet takes, and parses it: facility local0, severity informational,

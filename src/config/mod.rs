@@ -33,6 +33,7 @@
 
 mod error;
 pub mod raw;
+pub mod reload;
 mod section;
 mod value;
 

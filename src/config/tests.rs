@@ -18,7 +18,7 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// The contract's example: `config/cgn.toml`, every key shown.
-fn contract_path() -> PathBuf {
+pub(super) fn contract_path() -> PathBuf {
     example("cgn.toml")
 }
 
@@ -219,7 +219,7 @@ fn fields_of<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
 }
 
 /// Every key the parser accepts, as `section.key`.
-fn accepted_keys() -> BTreeSet<String> {
+pub(super) fn accepted_keys() -> BTreeSet<String> {
     let sections: [(&str, &[&str]); 11] = [
         ("translation", fields_of::<raw::Translation>()),
         ("pool4", fields_of::<raw::Pool4>()),

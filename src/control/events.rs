@@ -192,6 +192,17 @@ impl EventLog {
         })
     }
 
+    /// Open `sink` again (SIGHUP: a `file:` log moved away by logrotate
+    /// starts anew at its path, or a reload's new `logging.events`), after
+    /// flushing what is buffered; the counts go on. On an error the
+    /// current sink stays.
+    pub fn reopen(&mut self, sink: &EventSink) -> Result<(), String> {
+        self.flush();
+        let next = EventLog::open(sink, self.epoch)?;
+        self.sink = next.sink;
+        Ok(())
+    }
+
     /// Write one event.
     pub fn write(&mut self, ev: &BlockEvent) {
         let at = self.epoch + Duration::from_millis(ev.time);

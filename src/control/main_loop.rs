@@ -4,17 +4,23 @@
 //! port-block events to the event log (RFC 6888 REQ-12, `control::events`),
 //! samples the ports and the mbuf pool for the metrics and replaces the
 //! `--counters` file atomically with every metric (`control::metrics`,
-//! the text the metrics endpoint serves), and watches for idleness (`--exit-after-idle`);
-//! every second it logs a change of either port's link. It returns on
+//! the text the metrics endpoint serves), and watches for idleness
+//! (`--exit-after-idle`); every second it logs a change of either port's
+//! link. On SIGHUP it reloads the configuration and reopens the event log
+//! (`control::reload`), between two of those rounds. It returns on
 //! SIGINT/SIGTERM (or when the idle time is up); [`finish`] then writes
 //! what the stopped workers left: the last events and the final counters.
+//!
+//! Signals are flags ([`Signals`], set by `signal-hook`'s handlers, which
+//! do nothing else); the loop looks at them every [`SIGNAL_POLL`].
 //!
 //! It never touches a worker's tables: it reads the counters the workers
 //! publish and drains the lock-free queues they fill.
 
+use std::io;
 use std::path::Path;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -22,7 +28,9 @@ use tracing::{info, warn};
 use super::events::EventLog;
 use super::http::PortLink;
 use super::metrics::{write_atomic, DpdkSample};
+use super::reload::Reloader;
 use super::startup::{RunOptions, Runtime};
+use crate::config::Config;
 use crate::dataplane::worker::Shared;
 use crate::dpdk::{Link, Port};
 
@@ -30,19 +38,71 @@ use crate::dpdk::{Link, Port};
 const CONTROL_PERIOD: Duration = Duration::from_millis(100);
 /// How often it looks at the ports' links.
 const LINK_PERIOD: Duration = Duration::from_secs(1);
+/// How often it looks at the signal flags.
+pub const SIGNAL_POLL: Duration = Duration::from_millis(10);
 
-/// Serve the control side until `stop` fires (or `--exit-after-idle`).
-pub fn serve(rt: &mut Runtime, opts: &RunOptions, stop: &mpsc::Receiver<()>) {
+/// The signals the process acts on, as flags their handlers set.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// SIGINT or SIGTERM: stop.
+    pub stop: Arc<AtomicBool>,
+    /// SIGHUP: reload the configuration, reopen the event log.
+    pub reload: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Register the handlers (`signal-hook`'s flags: async-signal-safe,
+    /// nothing but a store in the handler).
+    pub fn install() -> io::Result<Signals> {
+        let s = Signals::default();
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&s.stop))?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&s.reload))?;
+        Ok(s)
+    }
+
+    /// Sleep until `period` is over or a flag is up; whether stop is.
+    pub fn wait(&self, period: Duration) -> bool {
+        let until = Instant::now() + period;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= until || self.reload.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(SIGNAL_POLL.min(until - now));
+        }
+    }
+
+    /// Whether SIGHUP came since the last call.
+    pub fn take_reload(&self) -> bool {
+        self.reload.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// Serve the control side until SIGINT/SIGTERM (or `--exit-after-idle`),
+/// reloading `config` on SIGHUP.
+pub fn serve(rt: &mut Runtime, config: &Config, opts: &RunOptions, signals: &Signals) {
     let file = opts.counters.as_deref().filter(|p| p.as_os_str() != "-");
     let mut idle = IdleWatch::new(opts.exit_after_idle);
     let mut links = LinkWatch::new(&rt.inside, &rt.outside);
+    let mut reloader = Reloader::new(
+        opts.config_path.clone(),
+        config,
+        Arc::clone(&rt.shared.own.pool),
+    );
     loop {
-        match stop.recv_timeout(CONTROL_PERIOD) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                info!("stopping");
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        if signals.wait(CONTROL_PERIOD) {
+            info!("stopping");
+            break;
+        }
+        if signals.take_reload() {
+            // Events the workers queued under the old sink go there first.
+            drain_events(&rt.shared, &mut rt.events);
+            reloader.reload(rt);
         }
         links.check(&rt.inside, &rt.outside, &rt.links);
         drain_events(&rt.shared, &mut rt.events);

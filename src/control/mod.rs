@@ -2,8 +2,8 @@
 //!
 //! [`run`] is a whole run of the NAT64: start-up builds everything the
 //! workers run on and launches them (`startup`), the control loop serves
-//! the main lcore until SIGINT/SIGTERM or `--exit-after-idle`
-//! (`main_loop`), and shutdown stops the workers and releases everything in
+//! the main lcore until SIGINT/SIGTERM or `--exit-after-idle`, reloading
+//! on SIGHUP (`main_loop`), and shutdown stops the workers and releases everything in
 //! order (`startup` again). [`metrics`] exports every metric (the
 //! workers', the ports', the mbuf pool's, the DNS64 server's) as
 //! Prometheus text through one `Exporter`; [`events`] is the
@@ -20,23 +20,26 @@
 //! What it promises: the control side never touches a worker's tables; it
 //! reads the counters the workers publish, drains the lock-free queues
 //! they fill, and asks the workers themselves for pages of their tables
-//! (`inspect`). Reload comes next.
+//! (`inspect`). [`reload`] applies a configuration reloaded on SIGHUP
+//! (the live keys; a change of any other refuses the reload) and reopens
+//! the event log.
 
 pub mod events;
 pub mod http;
 pub mod inspect;
 mod main_loop;
 pub mod metrics;
+pub mod reload;
 mod startup;
 pub mod summary;
 
-use std::sync::mpsc;
-
 use crate::config::Config;
 
+pub use main_loop::Signals;
 pub use startup::{BoxError, RunOptions};
 
-/// Run the NAT64 until `stop` fires (or the idle timer): build and launch
+/// Run the NAT64 until SIGINT/SIGTERM (`signals.stop`, or the idle
+/// timer), reloading on SIGHUP (`signals.reload`): build and launch
 /// (`startup::build`, `Built::launch`), serve the control loop
 /// (`main_loop::serve`), then stop the workers, write what they left
 /// (`main_loop::finish`) and release everything (`Runtime::release`).
@@ -44,10 +47,10 @@ pub fn run(
     eal_args: &[String],
     config: &Config,
     opts: &RunOptions,
-    stop: mpsc::Receiver<()>,
+    signals: &Signals,
 ) -> Result<(), BoxError> {
     let mut rt = startup::build(eal_args, config, opts)?.launch()?;
-    main_loop::serve(&mut rt, opts, &stop);
+    main_loop::serve(&mut rt, config, opts, signals);
     rt.stop_workers();
     main_loop::finish(&mut rt, opts);
     rt.release();

@@ -34,7 +34,7 @@ use super::summary::{self, Facts, PortFacts};
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
 use crate::dataplane::stats::WorkerStats;
-use crate::dataplane::worker::{ExceptionQueues, Shared, TestStall, WorkerSetup};
+use crate::dataplane::worker::{ExceptionQueues, Shared, TestStall, WorkerSetup, SETTINGS_QUEUE};
 use crate::dataplane::{BoxIdentity, Side};
 use crate::dns64::server::{self as dns64_server, ServerHandle, ServerOptions};
 use crate::dpdk::{
@@ -68,6 +68,9 @@ pub struct RunOptions {
     pub no_exception_path: bool,
     /// `--test-stall-worker` (tests of the health check only).
     pub test_stall: Option<TestStall>,
+    /// `--config FILE`: what SIGHUP reads again (`control::reload`);
+    /// `None`: SIGHUP only reopens the event log.
+    pub config_path: Option<PathBuf>,
 }
 
 /// Everything start-up builds, before the workers are launched. Fields
@@ -617,6 +620,7 @@ fn share(
         stop: Default::default(),
         inspect: (0..n).map(|_| ArrayQueue::new(INSPECT_QUEUE)).collect(),
         test_stall,
+        settings: (0..n).map(|_| ArrayQueue::new(SETTINGS_QUEUE)).collect(),
     })
 }
 
@@ -721,6 +725,11 @@ impl Built {
 }
 
 impl Runtime {
+    /// The DNS64 server, while it runs (a reload's `[dns64]` goes to it).
+    pub(super) fn dns64(&self) -> Option<&ServerHandle> {
+        self.dns64.as_ref()
+    }
+
     /// Stop every worker and wait for it; their queue handles go with
     /// them.
     pub fn stop_workers(&mut self) {

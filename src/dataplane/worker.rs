@@ -1,6 +1,8 @@
 //! One worker lcore's poll loop ([`WorkerSetup::run`]).
 //!
-//! Each pass: apply the neighbour updates other workers learned; rx a
+//! Each pass: apply the neighbour updates other workers learned, and a
+//! reload's settings when the control side queued some (`Shared::settings`:
+//! a bounded lock-free queue per worker, one atomic load when empty); rx a
 //! burst from the inside port, sort it (`classify::inside_frame`), answer
 //! what the box answers itself, send what is for the box itself down the
 //! exception path, run the NAT64 frames through
@@ -53,6 +55,7 @@ use crate::dpdk::{
     TxQueue,
 };
 use crate::nat64::inspect::{Page, Query};
+use crate::nat64::live::LiveSettings;
 use crate::nat64::pipeline::{Action, Emit, Worker as Nat64Worker};
 use crate::nat64::table::BURST;
 use crate::nat64::{BlockEvent, Millis};
@@ -96,7 +99,8 @@ pub struct Shared {
     /// TSC value of every worker's millisecond 0 (one clock for all, so
     /// the control side can date events).
     pub epoch_tsc: u64,
-    /// `translation.icmp_errors_per_second` (each worker's budget).
+    /// `translation.icmp_errors_per_second` at start-up (each worker's
+    /// budget; a reload's comes with [`Shared::settings`]).
     pub icmp_errors_per_second: u32,
     /// The outside NIC fills IPv4 header checksums (tx offload enabled):
     /// IPv4 frames whose checksum field is 0 are marked for it.
@@ -112,6 +116,9 @@ pub struct Shared {
     /// Test only (`--test-stall-worker`): one worker stops polling for a
     /// while.
     pub test_stall: Option<TestStall>,
+    /// A reload's settings for each worker (index = worker id), applied
+    /// between bursts ([`SETTINGS_QUEUE`] deep).
+    pub settings: Vec<ArrayQueue<Arc<LiveSettings>>>,
 }
 
 /// A page of a worker's tables asked for by the control side, with where
@@ -133,6 +140,21 @@ pub struct TestStall {
     pub worker: u16,
     pub at_ms: Millis,
     pub for_ms: Millis,
+}
+
+/// Reloads queued per worker before the oldest is replaced: each holds a
+/// whole configuration, so only the newest matters.
+pub const SETTINGS_QUEUE: usize = 4;
+
+impl Shared {
+    /// Hand a reload's `settings` to every worker; each applies them
+    /// between two bursts. A worker that has not taken the previous ones
+    /// yet gets the newest in their place (each is complete).
+    pub fn push_settings(&self, settings: &Arc<LiveSettings>) {
+        for q in &self.settings {
+            let _ = q.force_push(Arc::clone(settings));
+        }
+    }
 }
 
 /// A worker's queues on one side's exception path (its TAP).
@@ -451,6 +473,7 @@ impl<'e> PollLoop<'e> {
             self.dp.polls += 1;
             self.neigh_updates(now);
             self.answer_inspect(now);
+            self.settings();
 
             // Inside port: IPv6 from the subscribers.
             if self
@@ -1070,6 +1093,22 @@ impl<'e> PollLoop<'e> {
         if let Some(req) = q.pop() {
             // The asker may have timed out and gone: nothing to do then.
             let _ = req.reply.try_send(self.nat.inspect(&req.query, now));
+        }
+    }
+
+    /// Apply a reload's settings (`nat64::live`): the pipeline's, and a
+    /// fresh ICMP error bucket at the new rate.
+    fn settings(&mut self) {
+        // One atomic load when nothing is queued (the usual case).
+        let Some(q) = self.shared.settings.get(usize::from(self.id)) else {
+            return;
+        };
+        if q.is_empty() {
+            return;
+        }
+        while let Some(s) = q.pop() {
+            self.nat.apply(&s);
+            self.icmp = TokenBucket::new(s.icmp_errors_per_second);
         }
     }
 

@@ -55,6 +55,16 @@
 //! coalescing. Queries the core answers without upstream data (no
 //! readable question, FORMERR, NOTIMP) bypass both.
 //!
+//! # Reload
+//!
+//! [`ServerHandle::reload`] (SIGHUP, `control::reload`) applies a new
+//! `[dns64]` without closing a socket: the synthesis core and the ACL are
+//! one value (`Live`) behind a lock taken once per query to clone an
+//! `Arc`, so a query runs to its answer with the settings it started with;
+//! the rate limit, the upstream servers and timeout, and the cache (emptied
+//! and sized anew) are replaced in place. `listen` and `enabled` need a
+//! restart.
+//!
 //! # Counting answers
 //!
 //! The core does not say which kind of answer it built; the server derives
@@ -76,7 +86,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -291,6 +301,16 @@ impl RateLimiter {
         }
     }
 
+    /// A reload's `dns64.rate_limit_qps` (0: off); the clients' buckets
+    /// stay, refilled at the new rate and holding at most a second of it.
+    pub fn set_qps(&mut self, qps: u32) {
+        self.qps = qps;
+        let cap = f64::from(qps);
+        for (tokens, _) in self.buckets.values_mut() {
+            *tokens = tokens.min(cap);
+        }
+    }
+
     /// The key a source is counted under.
     pub fn key(&self, source: IpAddr) -> IpAddr {
         match canonical(source) {
@@ -342,9 +362,39 @@ pub struct ServerHandle {
     thread: Option<JoinHandle<()>>,
     stats: Arc<Dns64Stats>,
     local: Vec<SocketAddr>,
+    /// What [`ServerHandle::reload`] changes.
+    ctx: Arc<Ctx>,
 }
 
 impl ServerHandle {
+    /// A reload's `[dns64]` (and `translation.allow_non_global_ipv4`),
+    /// applied while the sockets stay open: the synthesis settings
+    /// (`prefix`, `exclude`, `filter_a`, `synthesize_ptr`,
+    /// `synthesize_on_error`) and the ACL (`allow`) are swapped whole, so
+    /// a query sees either the old or the new ones, never a mix; the rate
+    /// limit (`rate_limit_qps`) applies to the next query, keeping the
+    /// clients' buckets; the upstream servers and timeout to the next
+    /// upstream exchange; the cache is emptied and sized anew
+    /// (`cache_entries`), as its answers were built with the old
+    /// settings. Counters go on. `listen` and `enabled` are not read: they
+    /// need a restart.
+    pub fn reload(&self, cfg: &Config) {
+        let ctx = &self.ctx;
+        let d = &cfg.dns64;
+        let live = Arc::new(Live::new(cfg, ctx.allow_loopback));
+        match ctx.live.write() {
+            Ok(mut l) => *l = live,
+            Err(poisoned) => *poisoned.into_inner() = live,
+        }
+        if let Ok(mut l) = ctx.limiter.lock() {
+            l.set_qps(d.rate_limit_qps);
+        }
+        ctx.upstream.set_servers(d.upstream.clone(), d.timeout);
+        if let Ok(mut c) = ctx.cache.lock() {
+            *c = Cache::new(d.cache_entries);
+        }
+    }
+
     /// Stop every listener and connection and join the thread.
     pub fn stop(mut self) {
         self.shutdown();
@@ -446,14 +496,10 @@ pub fn start(cfg: &Config, opts: ServerOptions) -> Result<ServerHandle, ServerEr
     ));
     let stats = Arc::new(Dns64Stats::new(Arc::clone(&upstream)));
     let ctx = Arc::new(Ctx {
-        dns64: Dns64::new(Settings::new(d, &cfg.translation)),
+        live: RwLock::new(Arc::new(Live::new(cfg, opts.allow_loopback))),
+        allow_loopback: opts.allow_loopback,
         upstream,
         stats: Arc::clone(&stats),
-        acl: Acl {
-            allow_loopback: opts.allow_loopback,
-            allow_v4: d.allow_v4.clone(),
-            allow_v6: d.allow_v6.clone(),
-        },
         limiter: Mutex::new(RateLimiter::new(
             d.rate_limit_qps,
             cfg.pool4.subscriber_prefix_len,
@@ -463,6 +509,7 @@ pub fn start(cfg: &Config, opts: ServerOptions) -> Result<ServerHandle, ServerEr
         cache: Mutex::new(Cache::new(d.cache_entries)),
         coalescer: Coalescer::new(UPSTREAM_IN_FLIGHT),
     });
+    let reload_ctx = Arc::clone(&ctx);
     let (stop, stop_rx) = watch::channel(false);
     let pin = opts.pin_cpu;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -486,14 +533,39 @@ pub fn start(cfg: &Config, opts: ServerOptions) -> Result<ServerHandle, ServerEr
         thread: Some(thread),
         stats,
         local,
+        ctx: reload_ctx,
     })
 }
 
-struct Ctx {
+/// The settings a reload replaces whole ([`ServerHandle::reload`]): the
+/// synthesis core and the ACL, read once per query.
+struct Live {
     dns64: Dns64,
+    acl: Acl,
+}
+
+impl Live {
+    fn new(cfg: &Config, allow_loopback: bool) -> Live {
+        let d = &cfg.dns64;
+        Live {
+            dns64: Dns64::new(Settings::new(d, &cfg.translation)),
+            acl: Acl {
+                allow_loopback,
+                allow_v4: d.allow_v4.clone(),
+                allow_v6: d.allow_v6.clone(),
+            },
+        }
+    }
+}
+
+struct Ctx {
+    /// Swapped whole on reload; a query takes the current one once and
+    /// keeps it to its answer.
+    live: RwLock<Arc<Live>>,
+    /// [`ServerOptions::allow_loopback`], kept for reloads.
+    allow_loopback: bool,
     upstream: Arc<Upstream>,
     stats: Arc<Dns64Stats>,
-    acl: Acl,
     limiter: Mutex<RateLimiter>,
     tcp_idle: Duration,
     cache: Mutex<Cache>,
@@ -529,6 +601,14 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 }
 
 impl Ctx {
+    /// The live settings now.
+    fn live(&self) -> Arc<Live> {
+        match self.live.read() {
+            Ok(l) => Arc::clone(&l),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
     /// ACL and rate limit: `Err(None)` drop, `Err(Some(refused))` answer
     /// REFUSED, `Ok(())` go on.
     fn admit(&self, query: &[u8], source: IpAddr, inside: bool) -> Result<(), Option<Vec<u8>>> {
@@ -541,7 +621,7 @@ impl Ctx {
             bump(&self.stats.rate_limited);
             return Err(None);
         }
-        if self.acl.allows(source, inside) {
+        if self.live().acl.allows(source, inside) {
             return Ok(());
         }
         match refused(query) {
@@ -615,7 +695,9 @@ impl Ctx {
 
     /// The core and its upstream exchanges for one client query.
     async fn run_core(&self, query: &[u8]) -> Option<Vec<u8>> {
-        let mut step = self.dns64.query(query);
+        // One query, one set of settings, even across a reload.
+        let live = self.live();
+        let mut step = live.dns64.query(query);
         let mut client: Option<Question> = None;
         let mut synthesized = false;
         loop {
@@ -653,12 +735,12 @@ impl Ctx {
                     }
                     let out = question.to_query(0);
                     step = match self.upstream.query(&out).await {
-                        Ok(r) => self
+                        Ok(r) => live
                             .dns64
                             .resume(pending, UpstreamReply::Response(&r.message)),
                         Err(_) => {
                             bump(&self.stats.upstream_failed);
-                            self.dns64.resume(pending, UpstreamReply::Failed)
+                            live.dns64.resume(pending, UpstreamReply::Failed)
                         }
                     };
                 }

@@ -35,6 +35,7 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use domain::base::Message;
@@ -186,10 +187,18 @@ fn bump(a: &AtomicU64) {
 /// the tasks that answer clients.
 #[derive(Debug)]
 pub struct Upstream {
-    servers: Vec<SocketAddr>,
-    timeout: Duration,
+    /// The servers and the per-try timeout, replaced whole on reload
+    /// ([`Upstream::set_servers`]); each query reads them once.
+    targets: RwLock<Arc<Targets>>,
     in_flight: Semaphore,
     stats: UpstreamStats,
+}
+
+/// The servers in failover order and the per-try timeout.
+#[derive(Debug)]
+struct Targets {
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
 }
 
 impl Upstream {
@@ -197,8 +206,7 @@ impl Upstream {
     /// most `timeout`, with at most `max_in_flight` queries under way.
     pub fn new(servers: Vec<SocketAddr>, timeout: Duration, max_in_flight: usize) -> Self {
         Self {
-            servers,
-            timeout,
+            targets: RwLock::new(Arc::new(Targets { servers, timeout })),
             in_flight: Semaphore::new(max_in_flight.min(Semaphore::MAX_PERMITS)),
             stats: UpstreamStats::default(),
         }
@@ -210,8 +218,27 @@ impl Upstream {
     }
 
     /// The servers, in failover order.
-    pub fn servers(&self) -> &[SocketAddr] {
-        &self.servers
+    pub fn servers(&self) -> Vec<SocketAddr> {
+        self.targets().servers.clone()
+    }
+
+    /// A reload's `dns64.upstream` and `dns64.timeout_ms`: queries that
+    /// start from now on use them (those under way finish with the old
+    /// ones); the counters go on.
+    pub fn set_servers(&self, servers: Vec<SocketAddr>, timeout: Duration) {
+        let next = Arc::new(Targets { servers, timeout });
+        match self.targets.write() {
+            Ok(mut t) => *t = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// The current servers and timeout.
+    fn targets(&self) -> Arc<Targets> {
+        match self.targets.read() {
+            Ok(t) => Arc::clone(&t),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
     /// Forward `query` (a wire-format DNS query with one question) and
@@ -229,19 +256,21 @@ impl Upstream {
         let mut out = query.to_vec();
         let mut tries = 0;
         let mut last = None;
-        for &server in &self.servers {
+        let targets = self.targets();
+        let timeout = targets.timeout;
+        for &server in &targets.servers {
             tries += 1;
             set_id(&mut out, fresh_id(client_id)?);
             bump(&self.stats.udp);
             let mut tcp = false;
-            let mut result = self.try_udp(server, &out).await;
+            let mut result = self.try_udp(server, &out, timeout).await;
             if let Ok(answer) = &result {
                 if Message::from_slice(answer).is_ok_and(|m| m.header().tc()) {
                     tries += 1;
                     tcp = true;
                     bump(&self.stats.tcp_retries);
                     set_id(&mut out, fresh_id(client_id)?);
-                    result = self.try_tcp(server, &out).await;
+                    result = self.try_tcp(server, &out, timeout).await;
                 }
             }
             match result {
@@ -276,8 +305,13 @@ impl Upstream {
     }
 
     /// One try over UDP: the first matching answer within the timeout.
-    async fn try_udp(&self, server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, UpstreamError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+    async fn try_udp(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let deadline = tokio::time::Instant::now() + timeout;
         let local: SocketAddr = match server {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -300,7 +334,12 @@ impl Upstream {
 
     /// One try over TCP (RFC 7766): connect, send, read one answer, all
     /// within the timeout.
-    async fn try_tcp(&self, server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+    async fn try_tcp(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, UpstreamError> {
         let exchange = async {
             let mut stream = TcpStream::connect(server).await?;
             let len = u16::try_from(query.len())
@@ -315,7 +354,7 @@ impl Upstream {
             stream.read_exact(&mut answer).await?;
             Ok::<_, UpstreamError>(answer)
         };
-        let answer = tokio::time::timeout(self.timeout, exchange)
+        let answer = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| UpstreamError::Timeout)??;
         if is_answer(&answer, query) {

@@ -9,7 +9,8 @@
 //! that owns it ([`pool4::PoolLayout::owner`]). Time is always an argument
 //! (`now`, monotonic milliseconds) so tests drive the clock.
 //!
-//! Layout: [`pipeline`] holds the `Worker` and its entry points; `steps/`
+//! Layout: [`pipeline`] holds the `Worker` and its entry points; [`live`]
+//! the settings a reload may change and how a worker applies them; `steps/`
 //! one file per step of RFC 6146 §3.4-§3.8 (as Jool's `steps/`); `burst.rs`
 //! the burst driver and the established fast path; `direction.rs` the two
 //! directions as types, for the code written once for both; `held_syn.rs`
@@ -23,6 +24,7 @@ mod counters;
 mod direction;
 mod held_syn;
 pub mod inspect;
+pub mod live;
 pub mod pipeline;
 pub mod pool4;
 mod steps;

@@ -8,7 +8,7 @@
 //! the next one needs or the packet's final [`Action`]:
 //!
 //! 0. the packet's owner: a subscriber's IPv6 traffic belongs to
-//!    [`subscriber_worker`], IPv4 traffic to the owner of the pool port
+//!    [`subscriber_worker`](super::subscriber_worker), IPv4 traffic to the owner of the pool port
 //!    ([`PoolLayout::owner`]); anything else is handed off
 //!    ([`Action::Handoff`]) untouched (`steps/mod.rs`);
 //! 1. §3.4 determining the incoming tuple, with RFC 6052 §2.3 and §3.1
@@ -45,15 +45,21 @@ use std::sync::Arc;
 
 use super::direction::{Inbound, Outbound};
 use super::held_syn::HeldSyns;
+use super::live::LiveSettings;
 use super::pool4::{PoolLayout, PortAllocator};
 use super::table::{BibEntry, Tables};
-use super::{subscriber_worker, EventQueue, Millis, Subscriber, Timeouts};
-use crate::config::Config;
+use super::{EventQueue, Millis, Subscriber, Timeouts};
+use crate::config::{Config, StaticBibEntry};
 use crate::xlat::rfc6052::Nat64Prefix;
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
 
 pub use super::counters::{Counters, DropCause, Nat64Drop};
 pub use super::held_syn::{HELD_SYN_BYTES, HELD_SYN_SLOTS};
+
+/// BIB room kept for static entries beyond `max_sessions_per_worker`:
+/// twice the configured entries, and at least twice this many, so entries
+/// added on reload find room.
+const MIN_STATIC_ROOM: usize = 64;
 
 /// Port-block events a worker queues before counting them as dropped.
 pub const BLOCK_EVENT_CAPACITY: usize = 4096;
@@ -130,6 +136,12 @@ pub struct Worker {
     pub(super) tables: Tables,
     pub(super) held: HeldSyns,
     pub(super) counters: Counters,
+    /// `[[static_bib]]` as last applied (`live.rs`).
+    pub(super) static_bib: Vec<StaticBibEntry>,
+    /// Added static entries a dynamic mapping is in the way of, and when
+    /// to try them again (`live.rs`).
+    pub(super) static_pending: Vec<StaticBibEntry>,
+    pub(super) static_retry_at: Millis,
 }
 
 impl Worker {
@@ -139,47 +151,40 @@ impl Worker {
     /// dynamic allocation.
     pub fn new(cfg: &Config, layout: Arc<PoolLayout>, worker: u16, n_workers: u16) -> Worker {
         let max_sessions = cfg.workers.max_sessions_per_worker as usize;
-        let max_bib = max_sessions + cfg.static_bib.len();
-        let alloc =
-            PortAllocator::new(&layout, &cfg.pool4, worker, n_workers, BLOCK_EVENT_CAPACITY);
-        let mut tables = Tables::new(max_sessions, max_bib);
-        let plen = cfg.pool4.subscriber_prefix_len;
-        for e in &cfg.static_bib {
-            let sub = Subscriber::of(e.ipv6.ip(), plen);
-            if subscriber_worker(&sub, n_workers) != worker {
-                continue;
-            }
-            // Rule 7: static entries are never expired (`is_static`).
-            let _ = tables.bib_insert(BibEntry {
-                proto: e.protocol,
-                v6: *e.ipv6.ip(),
-                v6_port: e.ipv6.port(),
-                v4: *e.ipv4.ip(),
-                v4_port: e.ipv4.port(),
-                is_static: true,
-                sessions: 0,
-            });
-        }
-        Worker {
+        // Room for every static entry, and for as many added on reload.
+        let max_bib = max_sessions + 2 * cfg.static_bib.len().max(MIN_STATIC_ROOM);
+        let live = LiveSettings::new(cfg, layout);
+        let alloc = PortAllocator::new(
+            &live.layout,
+            &cfg.pool4,
+            worker,
+            n_workers,
+            BLOCK_EVENT_CAPACITY,
+        );
+        let mut w = Worker {
             id: worker,
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
             prefix_96: cfg.translation.prefix.len() == 96,
-            global_only: cfg.translation.prefix.is_well_known()
-                && !cfg.translation.allow_non_global_ipv4,
-            address_dependent: cfg.filtering.address_dependent,
-            drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
-            subscriber_len: plen,
+            global_only: live.global_only,
+            address_dependent: live.address_dependent,
+            drop_external_tcp: live.drop_external_tcp,
+            subscriber_len: cfg.pool4.subscriber_prefix_len,
             outside: cfg.outside.address,
-            timeouts: Timeouts::from_config(&cfg.timeouts),
-            xcfg: cfg.xlat_config(),
+            timeouts: live.timeouts,
+            xcfg: live.xlat,
             xstate: XlatState::default(),
-            layout,
+            layout: Arc::clone(&live.layout),
             alloc,
-            tables,
+            tables: Tables::new(max_sessions, max_bib),
             held: HeldSyns::new(HELD_SYN_SLOTS),
             counters: Counters::default(),
-        }
+            static_bib: Vec::new(),
+            static_pending: Vec::new(),
+            static_retry_at: 0,
+        };
+        w.set_static_bib(&[], &live.static_bib);
+        w
     }
 
     /// The outside NIC computes IPv4 header checksums (a tx offload the
@@ -267,7 +272,9 @@ impl Worker {
     /// and BIB entries (releasing their ports), returns held-down blocks to
     /// the pool, and answers held SYNs whose TCP_INCOMING_SYN passed with
     /// an ICMPv4 port unreachable (RFC 6146 §3.5.2.2), handed to `out` as
-    /// [`Emit::Outside`] (built in a stack buffer: nothing is allocated).
+    /// [`Emit::Outside`] (built in a stack buffer: nothing is allocated);
+    /// then installs the static entries added on reload that waited for a
+    /// dynamic mapping to go (`live.rs`).
     pub fn tick(&mut self, now: Millis, out: &mut dyn FnMut(Emit)) {
         let plen = self.subscriber_len;
         let alloc = &mut self.alloc;
@@ -278,6 +285,7 @@ impl Worker {
         self.alloc.tick(now);
         self.counters.block_events_dropped = self.alloc.events().dropped();
         self.expire_held_syns(now, out);
+        self.retry_static(now);
     }
 }
 

@@ -207,6 +207,10 @@ pub struct PoolLayout {
     slot_owner: Vec<u16>,
     /// One bit per block: holds a static entry's port.
     static_blocks: Vec<u64>,
+    /// One bit per block: made static by a reload ([`PoolLayout::with_static_bib`])
+    /// while it may still be a subscriber's; its other ports keep going to
+    /// the block's dynamic owner.
+    draining: Vec<u64>,
     /// Sorted by (addr, port, proto).
     statics: Vec<StaticOwner>,
 }
@@ -277,24 +281,80 @@ impl PoolLayout {
             deterministic,
             slot_owner,
             static_blocks: vec![0; (total_blocks as usize).div_ceil(64)],
+            draining: Vec::new(),
             statics: Vec::with_capacity(static_bib.len()),
         };
-        for e in static_bib {
-            let sub = Subscriber::of(e.ipv6.ip(), cfg.subscriber_prefix_len);
-            layout.statics.push(StaticOwner {
+        layout.add_statics(static_bib);
+        layout
+    }
+
+    /// Route `entries` to their owners (the worker of each IPv6
+    /// subscriber) and mark their blocks static; `statics` sorted again.
+    fn add_statics(&mut self, entries: &[config::StaticBibEntry]) {
+        for e in entries {
+            let sub = Subscriber::of(e.ipv6.ip(), self.sub_len);
+            self.statics.push(StaticOwner {
                 addr: u32::from(*e.ipv4.ip()),
                 port: e.ipv4.port(),
                 proto: proto_index(e.protocol) as u8,
-                worker: subscriber_worker(&sub, n_workers),
+                worker: subscriber_worker(&sub, self.n_workers),
             });
-            if let Some(b) = layout.block_of(*e.ipv4.ip(), e.ipv4.port()) {
-                if let Some(w) = layout.static_blocks.get_mut(b.0 as usize / 64) {
+            if let Some(b) = self.block_of(*e.ipv4.ip(), e.ipv4.port()) {
+                if let Some(w) = self.static_blocks.get_mut(b.0 as usize / 64) {
                     *w |= 1 << (b.0 % 64);
                 }
             }
         }
-        layout.statics.sort_by_key(|s| (s.addr, s.port, s.proto));
-        layout
+        self.statics.sort_by_key(|s| (s.addr, s.port, s.proto));
+    }
+
+    /// This layout after a reload whose `[[static_bib]]` is `entries` (the
+    /// pool itself cannot change on reload). An added entry is routed to
+    /// its owner and its block marked static; a block that was not static
+    /// is also marked draining: its other ports still go to the block's
+    /// dynamic owner ([`PoolLayout::owner`]), which may hold a
+    /// subscriber's mappings there until the block is released (the
+    /// allocator then keeps it out of circulation,
+    /// [`PortAllocator::reserve_static`]). A removed entry keeps routing to
+    /// its owner and its block stays static until a restart, so its
+    /// sessions expire normally where they are and its port is never
+    /// handed out while one may remain.
+    pub fn with_static_bib(&self, entries: &[config::StaticBibEntry]) -> PoolLayout {
+        let mut next = self.clone();
+        let key = |s: &StaticOwner| (s.addr, s.port, s.proto);
+        let new_keys: Vec<(u32, u16, u8)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    u32::from(*e.ipv4.ip()),
+                    e.ipv4.port(),
+                    proto_index(e.protocol) as u8,
+                )
+            })
+            .collect();
+        // Removed (retired) entries stay; the new ones replace any of the
+        // same IPv4 transport address.
+        next.statics.retain(|s| !new_keys.contains(&key(s)));
+        next.add_statics(entries);
+        next.draining.resize(next.static_blocks.len(), 0);
+        for ((d, new), old) in next
+            .draining
+            .iter_mut()
+            .zip(&next.static_blocks)
+            .zip(&self.static_blocks)
+        {
+            *d |= new & !old;
+        }
+        next
+    }
+
+    /// Whether block `b` was made static by a reload (see
+    /// [`PoolLayout::with_static_bib`]).
+    #[inline]
+    fn is_draining(&self, b: BlockId) -> bool {
+        self.draining
+            .get(b.0 as usize / 64)
+            .is_some_and(|w| w & (1 << (b.0 % 64)) != 0)
     }
 
     /// Index of pool address `a` (config order), O(log ranges).
@@ -400,8 +460,11 @@ impl PoolLayout {
             if let Some(w) = self.static_owner(a, port, proto) {
                 return Some(w);
             }
-            // Dynamic: the rest of a static entry's block is nobody's.
-            self.deterministic?;
+            // Dynamic: the rest of a static entry's block is nobody's,
+            // unless a reload made it static while it may be in use.
+            if self.deterministic.is_none() && !self.is_draining(b) {
+                return None;
+            }
         }
         match &self.deterministic {
             None => Some(self.mod_workers(b.0)),
@@ -1451,6 +1514,21 @@ impl PortAllocator {
             }
             _ => {}
         }
+    }
+
+    /// A reload's layout ([`PoolLayout::with_static_bib`]): the same pool,
+    /// other static entries. The caller reserves the added entries' ports
+    /// ([`PortAllocator::reserve_static`]).
+    pub fn set_layout(&mut self, layout: &PoolLayout) {
+        self.layout = layout.clone();
+    }
+
+    /// A reload's `pool4.max_blocks_per_subscriber` (dynamic allocation):
+    /// a subscriber holding more keeps its blocks and mappings, new
+    /// mappings are sought in its first `max_blocks` blocks, and it gets
+    /// no new block until it is below the cap.
+    pub fn set_max_blocks(&mut self, max_blocks: u32) {
+        self.max_blocks = max_blocks.max(1);
     }
 
     /// Moves blocks whose hold-down ended by `now` back to their free list.

@@ -710,6 +710,14 @@ events = "{events}"
     t
 }
 
+/// The configuration file of a lab, in its directory.
+const CONFIG_FILE: &str = "nat64.toml";
+
+/// The net_tap devices (inside, outside) of the lab `tag`.
+fn devices(tag: &str) -> (String, String) {
+    (format!("net_tap_e{tag}i"), format!("net_tap_e{tag}o"))
+}
+
 /// The running `nat64-dpdk` process; killed on drop if the test did not
 /// stop it.
 pub struct Nat64 {
@@ -850,6 +858,30 @@ impl Nat64 {
         self.counters()
     }
 
+    /// Sends `sig` (`HUP`) and waits (10 s at most) for a new log line
+    /// containing `marker`; that line.
+    pub fn signal_and_wait(&self, sig: &str, marker: &str) -> String {
+        let seen = self.log.lock().unwrap().len();
+        let child = self.child.as_ref().expect("running");
+        signal(child.id() as i32, sig);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.log.lock().unwrap()[seen..]
+                .iter()
+                .find(|l| l.contains(marker))
+            {
+                return line.clone();
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no {marker:?} line within 10 s of SIG{sig}; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGINT, then waits (30 s at most) for exit status 0; the counters it
     /// wrote at exit.
     pub fn stop(&mut self) -> Counters {
@@ -935,9 +967,9 @@ impl Lab {
         let dir = TempDir::new(&tag);
         let client = Netns::new("c");
         let server = Netns::new("s");
-        let (dev_in, dev_out) = (format!("net_tap_e{tag}i"), format!("net_tap_e{tag}o"));
+        let (dev_in, dev_out) = devices(&tag);
         let (client_if, server_if) = (format!("n6t{tag}i"), format!("n6t{tag}o"));
-        let config = dir.join("nat64.toml");
+        let config = dir.join(CONFIG_FILE);
         std::fs::write(&config, config_text(&setup, &dev_in, &dev_out, &tag, &dir)).unwrap();
         let file_prefix = format!("n64e2e{tag}");
         let mut eal = setup.lcores.clone();
@@ -976,6 +1008,16 @@ impl Lab {
         lab.wire_client(&setup.client_addrs);
         lab.wire_server();
         Some(lab)
+    }
+
+    /// Rewrites the configuration file as `setup` says (the same devices
+    /// and interfaces), sends SIGHUP and waits (10 s at most) for the box
+    /// to log the outcome: the line with `reload`. Panics without one.
+    pub fn reload(&self, setup: &Setup) -> String {
+        let (dev_in, dev_out) = devices(&self.tag);
+        let text = config_text(setup, &dev_in, &dev_out, &self.tag, &self.dir);
+        std::fs::write(self.dir.join(CONFIG_FILE), text).unwrap();
+        self.nat.signal_and_wait("HUP", "reload")
     }
 
     /// The inside TAP into the client namespace: IPv6 only, the NAT64

@@ -84,3 +84,38 @@ fn unopenable_file_names_the_key() {
         .unwrap();
     assert!(e.starts_with("logging.events: "), "{e}");
 }
+
+/// logrotate moves the file away and signals: the next event starts a new
+/// file at the path, nothing is lost or written twice.
+#[test]
+fn reopen_after_rotation_writes_to_a_new_file_at_the_path() {
+    let dir = std::env::temp_dir().join(format!("nat64-events-reopen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("events.log");
+    let sink = EventSink::File(path.clone());
+    let mut log = EventLog::open(&sink, UNIX_EPOCH).unwrap();
+    log.write(&ev(BlockEventKind::Allocated));
+    let rotated = dir.join("events.log.1");
+    std::fs::rename(&path, &rotated).unwrap();
+    // Buffered before the rotation: flushed into the rotated file.
+    log.reopen(&sink).unwrap();
+    log.write(&ev(BlockEventKind::Released));
+    log.flush();
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    let new = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(old.lines().count(), 1, "{old}");
+    assert!(old.contains(" allocated "), "{old}");
+    assert_eq!(new.lines().count(), 1, "{new}");
+    assert!(new.contains(" released "), "{new}");
+    assert_eq!(log.written, 2);
+    // A sink that cannot be opened leaves the current one in place.
+    let bad = EventSink::File("/proc/nope/events.log".into());
+    assert!(log
+        .reopen(&bad)
+        .unwrap_err()
+        .starts_with("logging.events: "));
+    log.write(&ev(BlockEventKind::Allocated));
+    log.flush();
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

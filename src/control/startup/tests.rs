@@ -2,10 +2,8 @@ use super::*;
 
 fn opts(no_exception_path: bool) -> RunOptions {
     RunOptions {
-        counters: None,
-        exit_after_idle: None,
         no_exception_path,
-        test_stall: None,
+        ..RunOptions::default()
     }
 }
 

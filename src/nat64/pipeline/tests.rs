@@ -4,9 +4,10 @@
 //! the `now` argument.
 
 use super::*;
+use crate::nat64::live::LiveSettings;
 use crate::nat64::pool4::PoolLayout;
 use crate::nat64::tcp;
-use crate::nat64::BlockEventKind;
+use crate::nat64::{subscriber_worker, BlockEventKind};
 use crate::nat64::{TcpState, L4};
 use crate::xlat::DropReason;
 use etherparse::{
@@ -1532,4 +1533,143 @@ fn ipv4_checksum_offload_hairpin_handoff_carries_checksum() {
     assert_eq!(seen4(&v4).dst, t1);
     let (a, _) = run4(&mut w0, &v4, 2);
     assert_eq!(a, Action::Forward);
+}
+
+// ---- reload (`live.rs`) ----
+
+/// `cfg`'s live settings for `w`, the static entries routed from `w`'s
+/// layout as a reload routes them.
+fn reloaded(w: &Worker, cfg: &Config) -> LiveSettings {
+    let layout = Arc::new(w.layout.with_static_bib(&cfg.static_bib));
+    LiveSettings::new(cfg, layout)
+}
+
+#[test]
+fn reload_keeps_sessions_and_new_timeouts_apply_from_the_next_refresh() {
+    let o = Opts::default();
+    let mut w = worker(&o);
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let old_udp = w.timeouts.udp;
+    let mut cfg = config(&o);
+    cfg.timeouts.udp = std::time::Duration::from_secs(60);
+    w.apply(&reloaded(&w, &cfg));
+    assert_eq!(w.timeouts.udp, 60_000);
+    // The session and its mapping are still there; the running deadline
+    // (set at 0 with the old timeout) is kept: past the new timeout
+    // without a packet the session is still there.
+    assert_eq!((w.tables().sessions_len(), w.tables().bib_len()), (1, 1));
+    tick(&mut w, after(0, 60_000));
+    assert_eq!(w.tables().sessions_len(), 1);
+    // It still carries traffic, and that refresh sets the new timeout.
+    let t1 = 70_000;
+    let (a, out) = run4(&mut w, &udp4(Y4, 53, t4, tp), t1);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).dport, 40000);
+    tick(&mut w, t1 + 60_000 - 1);
+    assert_eq!(w.tables().sessions_len(), 1);
+    tick(&mut w, after(t1, 60_000));
+    assert_eq!(w.tables().sessions_len(), 0);
+    assert!(
+        after(t1, 60_000) < old_udp,
+        "expired before the old timeout"
+    );
+    assert_eq!(w.counters().sessions_created, 1);
+    assert_eq!(w.counters().sessions_expired, 1);
+}
+
+#[test]
+fn reload_of_filtering_applies_to_the_next_packet() {
+    let o = Opts::default();
+    let mut w = worker(&o);
+    let (t4, tp) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let mut cfg = config(&o);
+    cfg.filtering.address_dependent = true;
+    w.apply(&reloaded(&w, &cfg));
+    // RFC 6146 §3.5.1 address-dependent filtering: Z never was sent to.
+    let (a, _) = run4(&mut w, &udp4(Z4, 999, t4, tp), 1);
+    assert!(
+        matches!(a, Action::Drop(_) | Action::Reply(_)),
+        "Z admitted: {a:?}"
+    );
+    let (a, _) = run4(&mut w, &udp4(Y4, 53, t4, tp), 2);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.tables().sessions_len(), 1);
+}
+
+#[test]
+fn reload_adds_and_removes_static_bib_entries() {
+    let o = Opts::default();
+    let mut w = worker(&o);
+    let (t4, tp) = open_udp(&mut w, x6b(), 40000, Y4, 53, 0);
+    let s4 = Ipv4Addr::new(192, 0, 2, 1);
+    // Nothing forwards to the IPv6 server yet.
+    let (a, _) = run4(&mut w, &udp4(Y4, 5353, s4, 53), 1);
+    assert_ne!(a, Action::Forward);
+    // Added: both entries installed, the dynamic mapping untouched.
+    let with = config(&Opts {
+        static_bib: STATIC,
+        ..Opts::default()
+    });
+    w.apply(&reloaded(&w, &with));
+    assert_eq!(w.tables().bib_len(), 3);
+    let (a, out) = run4(&mut w, &udp4(Y4, 5353, s4, 53), 2);
+    assert_eq!(a, Action::Forward);
+    let s = seen6(&out);
+    assert_eq!((s.dst, s.dport), (x6(), 53));
+    let (a, out) = run4(&mut w, &tcp4(Y4, 40001, s4, 8080, tcp::flags::SYN), 3);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).dport, 80);
+    let (a, _) = run4(&mut w, &udp4(Y4, 53, t4, tp), 4);
+    assert_eq!(a, Action::Forward, "the dynamic session survives");
+    // The same settings again change nothing.
+    w.apply(&reloaded(&w, &with));
+    assert_eq!(w.tables().bib_len(), 3);
+    // Removed: the TCP entry has no session left once its V4 INIT one
+    // expired; the UDP entry has one (from 2), which expires normally.
+    let without = config(&o);
+    let incoming = w.timeouts.tcp_incoming_syn;
+    tick(&mut w, after(3, incoming));
+    assert!(w.tables().bib_by_v4(L4::Tcp, s4, 8080).is_some(), "static");
+    w.apply(&reloaded(&w, &without));
+    assert!(w.tables().bib_by_v4(L4::Tcp, s4, 8080).is_none());
+    let udp = w
+        .tables()
+        .bib_by_v4(L4::Udp, s4, 53)
+        .expect("kept for its session");
+    assert!(!w.tables().bib(udp).is_static);
+    // Its session still carries traffic, then goes with its timeout.
+    let (a, _) = run4(&mut w, &udp4(Y4, 5353, s4, 53), 5);
+    assert_eq!(a, Action::Forward);
+    let udp = w.timeouts.udp;
+    tick(&mut w, after(5, udp));
+    assert!(w.tables().bib_by_v4(L4::Udp, s4, 53).is_none());
+    assert_eq!(w.tables().bib_len(), 0);
+}
+
+#[test]
+fn reload_static_entry_waits_for_the_dynamic_mapping_in_its_way() {
+    let o = Opts::default();
+    let mut w = worker(&o);
+    // X' sends from port 53 first: a dynamic mapping holds [X']:53/udp.
+    let (t4, tp) = open_udp(&mut w, x6(), 53, Y4, 5353, 0);
+    let s4 = Ipv4Addr::new(192, 0, 2, 1);
+    assert_ne!((t4, tp), (s4, 53));
+    let with = config(&Opts {
+        static_bib: STATIC,
+        ..Opts::default()
+    });
+    w.apply(&reloaded(&w, &with));
+    // The TCP entry is in; the UDP one waits: the dynamic mapping goes on.
+    assert!(w.tables().bib_by_v4(L4::Tcp, s4, 8080).is_some());
+    assert!(w.tables().bib_by_v4(L4::Udp, s4, 53).is_none());
+    let (a, _) = run4(&mut w, &udp4(Y4, 5353, t4, tp), 1);
+    assert_eq!(a, Action::Forward);
+    // Once it expired, the static entry is installed.
+    let udp = w.timeouts.udp;
+    tick(&mut w, after(1, udp));
+    tick(&mut w, after(1, udp) + crate::nat64::live::STATIC_RETRY);
+    assert!(w.tables().bib_by_v4(L4::Udp, s4, 53).is_some());
+    let (a, out) = run4(&mut w, &udp4(Y4, 5353, s4, 53), after(1, udp) + 2000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).dport, 53);
 }

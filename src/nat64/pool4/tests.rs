@@ -509,6 +509,40 @@ fn static_bib_blocks_reserved_and_owned_by_the_subscribers_worker() {
     }
 }
 
+#[test]
+fn static_bib_added_on_reload_drains_its_block_and_removed_keeps_routing() {
+    let before = config(SMALL, "");
+    let after = config(SMALL, STATICS);
+    for n in [1u16, 3, 7] {
+        let (layout, mut all) = workers(&before, n);
+        let w1 = subscriber_worker(&Subscriber::of(&"2001:db8:1::".parse().unwrap(), 56), n);
+        let w2 = subscriber_worker(&Subscriber::of(&"2001:db8:2::".parse().unwrap(), 56), n);
+        let block_owner = layout.owner(ip("192.0.2.1"), 1101, L4::Tcp);
+        assert!(block_owner.is_some());
+        let reloaded = layout.with_static_bib(&after.static_bib);
+        assert_eq!(reloaded.owner(ip("192.0.2.1"), 1100, L4::Tcp), Some(w1));
+        assert_eq!(reloaded.owner(ip("192.0.2.2"), 53, L4::Udp), Some(w2));
+        // The rest of the block may still be a subscriber's: its owner.
+        assert_eq!(reloaded.owner(ip("192.0.2.1"), 1101, L4::Tcp), block_owner);
+        assert_eq!(reloaded.owner(ip("192.0.2.2"), 54, L4::Udp), None);
+        // The block's owner takes it out of circulation.
+        for a in all.iter_mut() {
+            a.set_layout(&reloaded);
+            for e in &after.static_bib {
+                a.reserve_static(*e.ipv4.ip(), e.ipv4.port(), e.protocol);
+            }
+        }
+        let free: usize = all.iter().map(|a| a.blocks_free()).sum();
+        assert_eq!(free, 63, "n_workers {n}");
+        // Removed: still routed to the subscriber's worker, where its
+        // sessions expire; the block stays out of circulation.
+        let removed = reloaded.with_static_bib(&[]);
+        assert_eq!(removed.owner(ip("192.0.2.1"), 1100, L4::Tcp), Some(w1));
+        assert_eq!(removed.owner(ip("192.0.2.2"), 53, L4::Udp), Some(w2));
+        assert!(removed.is_static_block(reloaded.block_of(ip("192.0.2.1"), 1100).unwrap()));
+    }
+}
+
 /// 5 addresses, 126 blocks of 512 each, 8 per subscriber: 15 slots of
 /// 4096 ports per address; 64 subscribers (/64 under a /58).
 const DET: &str =

@@ -571,6 +571,21 @@ impl Tables {
         e
     }
 
+    /// Static BIB entry `id` becomes an ordinary one (its `[[static_bib]]`
+    /// entry was removed on reload): without a session it goes now,
+    /// otherwise with its last session, as any dynamic entry (RFC 6146
+    /// §3.5 timers). Nothing is reported: a static entry's port was never
+    /// the allocator's.
+    pub fn bib_unset_static(&mut self, id: BibId) {
+        match self.bibs.get(id.index()).map(|b| b.sessions) {
+            None | Some(BIB_FREE) => {}
+            Some(0) => {
+                self.bib_remove(id);
+            }
+            Some(_) => self.bibs[id.index()].is_static = false,
+        }
+    }
+
     /// ADF (RFC 6146 §3.5.1, address-dependent filtering): does BIB entry
     /// `bib` have a session with remote address `z`? Walks the entry's
     /// session list: O(sessions of this entry), one cache line each.

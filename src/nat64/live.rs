@@ -1,0 +1,182 @@
+//! The settings a worker takes from the configuration that may change
+//! while it runs (a reload on SIGHUP, `config::reload`), and how it
+//! applies them.
+//!
+//! Promises: [`LiveSettings::new`] is the one conversion from a
+//! [`Config`] to what a [`Worker`] keeps of its live keys; `Worker::new`
+//! starts from it and [`Worker::apply`] takes a new one between bursts.
+//! Applying keeps every BIB entry and session:
+//!
+//! - Timeouts (RFC 6146 §3.5, RFC 5508): a session's timer is set when a
+//!   packet refreshes it, so the new timeouts apply from each session's
+//!   next refresh; deadlines already running are not recomputed (that
+//!   would walk every session on the worker's core). Each timer class is
+//!   expired in the order its sessions were last refreshed, so after a
+//!   shortening a refreshed session may wait behind older ones still on
+//!   the old deadline: it goes at most the old timeout after the reload.
+//!   A held SYN keeps the deadline it was held with.
+//! - Filtering, the RFC 6052 §3.1 rule, the RFC 7915 options and
+//!   `pool4.max_blocks_per_subscriber` apply to the next packet.
+//! - `[[static_bib]]` (RFC 6146 §3.1): an added entry is installed by the
+//!   worker of its subscriber, and its port reserved by the worker that
+//!   owns its block (`PortAllocator::reserve_static`); a removed one
+//!   becomes an ordinary entry that goes with its last session
+//!   (`Tables::bib_unset_static`). An added entry whose IPv6 or IPv4
+//!   transport address is still bound by a dynamic mapping of this worker
+//!   is installed once that mapping is gone (tried every
+//!   [`STATIC_RETRY`] ms by `Worker::tick`).
+
+use std::sync::Arc;
+
+use super::pipeline::Worker;
+use super::pool4::PoolLayout;
+use super::table::BibEntry;
+use super::{subscriber_worker, Millis, Subscriber, Timeouts};
+use crate::config::{Config, StaticBibEntry};
+use crate::xlat::XlatConfig;
+
+/// How often a worker tries again to install the static entries a
+/// dynamic mapping was in the way of (ms).
+pub const STATIC_RETRY: Millis = 1000;
+
+/// What a worker keeps of the configuration's live keys.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// `[timeouts]` in milliseconds.
+    pub timeouts: Timeouts,
+    /// `filtering.address_dependent` (RFC 6146 §3.5.1).
+    pub address_dependent: bool,
+    /// `filtering.drop_externally_initiated_tcp` (§3.5.2.2).
+    pub drop_external_tcp: bool,
+    /// RFC 6052 §3.1 applies: the well-known prefix without
+    /// `translation.allow_non_global_ipv4`.
+    pub global_only: bool,
+    /// The stateless translator's settings (`translation.*`; the IPv4
+    /// checksum offload is the port's and is kept as the worker has it).
+    pub xlat: XlatConfig,
+    /// `pool4.max_blocks_per_subscriber` (RFC 6888 REQ-4).
+    pub max_blocks_per_subscriber: u32,
+    /// `translation.icmp_errors_per_second`, for the dataplane's bucket.
+    pub icmp_errors_per_second: u32,
+    /// `[[static_bib]]`.
+    pub static_bib: Vec<StaticBibEntry>,
+    /// The pool layout routing the static entries
+    /// (`PoolLayout::with_static_bib` on reload).
+    pub layout: Arc<PoolLayout>,
+}
+
+impl LiveSettings {
+    /// The live settings of `cfg`, with `layout` (built from `cfg`'s pool
+    /// and static BIB).
+    pub fn new(cfg: &Config, layout: Arc<PoolLayout>) -> LiveSettings {
+        LiveSettings {
+            timeouts: Timeouts::from_config(&cfg.timeouts),
+            address_dependent: cfg.filtering.address_dependent,
+            drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
+            global_only: cfg.translation.prefix.is_well_known()
+                && !cfg.translation.allow_non_global_ipv4,
+            xlat: cfg.xlat_config(),
+            max_blocks_per_subscriber: cfg.pool4.max_blocks_per_subscriber,
+            icmp_errors_per_second: cfg.translation.icmp_errors_per_second,
+            static_bib: cfg.static_bib.clone(),
+            layout,
+        }
+    }
+}
+
+impl Worker {
+    /// Take `s` (a reload's settings) between bursts: see the module
+    /// documentation for what happens to existing mappings.
+    pub fn apply(&mut self, s: &LiveSettings) {
+        self.timeouts = s.timeouts;
+        self.address_dependent = s.address_dependent;
+        self.drop_external_tcp = s.drop_external_tcp;
+        self.global_only = s.global_only;
+        self.xcfg = XlatConfig {
+            ipv4_checksum_offload: self.xcfg.ipv4_checksum_offload,
+            ..s.xlat
+        };
+        self.alloc.set_max_blocks(s.max_blocks_per_subscriber);
+        if !Arc::ptr_eq(&self.layout, &s.layout) {
+            self.layout = Arc::clone(&s.layout);
+            self.alloc.set_layout(&s.layout);
+        }
+        let old = std::mem::take(&mut self.static_bib);
+        self.set_static_bib(&old, &s.static_bib);
+    }
+
+    /// From the static entries `old` to `new`: install the added ones this
+    /// worker owns (and reserve the ports of its blocks), turn the
+    /// removed ones into ordinary entries.
+    pub(super) fn set_static_bib(&mut self, old: &[StaticBibEntry], new: &[StaticBibEntry]) {
+        for e in old.iter().filter(|e| !new.contains(e)) {
+            if !self.owns_static(e) {
+                continue;
+            }
+            let (a, p) = (*e.ipv4.ip(), e.ipv4.port());
+            if let Some(id) = self.tables.bib_by_v4(e.protocol, a, p) {
+                let b = self.tables.bib(id);
+                if b.is_static && b.v6 == *e.ipv6.ip() && b.v6_port == e.ipv6.port() {
+                    self.tables.bib_unset_static(id);
+                }
+            }
+        }
+        self.static_pending.retain(|e| new.contains(e));
+        for e in new.iter().filter(|e| !old.contains(e)) {
+            // Only the worker owning the port's block acts.
+            self.alloc
+                .reserve_static(*e.ipv4.ip(), e.ipv4.port(), e.protocol);
+            if self.owns_static(e) && !self.install_static(e) {
+                self.static_pending.push(*e);
+            }
+        }
+        self.static_bib = new.to_vec();
+    }
+
+    /// Not per packet (`tick`, at most every [`STATIC_RETRY`] ms): install
+    /// the added static entries a dynamic mapping was in the way of, once
+    /// it is gone.
+    pub(super) fn retry_static(&mut self, now: Millis) {
+        if self.static_pending.is_empty() || now < self.static_retry_at {
+            return;
+        }
+        self.static_retry_at = now + STATIC_RETRY;
+        let pending = std::mem::take(&mut self.static_pending);
+        for e in &pending {
+            if !self.install_static(e) {
+                self.static_pending.push(*e);
+            }
+        }
+    }
+
+    /// Install static entry `e`, unless one of its transport addresses is
+    /// bound already (false).
+    fn install_static(&mut self, e: &StaticBibEntry) -> bool {
+        let (a, p) = (*e.ipv4.ip(), e.ipv4.port());
+        let (v6, p6) = (*e.ipv6.ip(), e.ipv6.port());
+        if self.tables.bib_by_v4(e.protocol, a, p).is_some()
+            || self.tables.bib_by_v6(e.protocol, &v6, p6).is_some()
+        {
+            return false;
+        }
+        // Rule 7: static entries are never expired (`is_static`).
+        self.tables
+            .bib_insert(BibEntry {
+                proto: e.protocol,
+                v6,
+                v6_port: p6,
+                v4: a,
+                v4_port: p,
+                is_static: true,
+                sessions: 0,
+            })
+            .is_ok()
+    }
+
+    /// Whether static entry `e` is this worker's: its IPv6 side is one of
+    /// this worker's subscribers.
+    fn owns_static(&self, e: &StaticBibEntry) -> bool {
+        let sub = Subscriber::of(e.ipv6.ip(), self.subscriber_len);
+        subscriber_worker(&sub, self.n_workers) == self.id
+    }
+}
