@@ -12,14 +12,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use nat64_dpdk::config::Config;
 use serde_json::Value;
 
 /// Query a running nat64-dpdk's HTTP listener (`metrics.listen`).
 #[derive(Parser, Debug)]
 #[command(name = "nat64-dpdk ctl", bin_name = "nat64-dpdk ctl")]
 pub struct CtlOpts {
-    /// The listener's base URL [default: http://<metrics.listen's default>].
+    /// The listener's base URL [default: http://127.0.0.1:9464, the default
+    /// metrics.listen].
     #[arg(long, global = true, value_name = "URL")]
     url: Option<String>,
     /// Only this subscriber prefix (e.g. 2001:db8:1::/56) or address.
@@ -71,13 +71,11 @@ pub fn main(args: Vec<String>) -> ExitCode {
     }
 }
 
-/// The default base URL: `metrics.listen`'s default.
+/// The default base URL: `metrics.listen`'s default (the configuration's
+/// own, so the two cannot drift apart).
 fn default_url() -> String {
-    let listen = "".parse::<Config>().map(|c| c.metrics.listen);
-    match listen {
-        Ok(a) => format!("http://{a}"),
-        Err(_) => "http://127.0.0.1:9464".into(),
-    }
+    let listen = nat64_dpdk::config::raw::Metrics::default().listen;
+    format!("http://{listen}")
 }
 
 fn run(o: &CtlOpts) -> Result<ExitCode, String> {
