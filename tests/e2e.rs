@@ -263,6 +263,19 @@ fn metrics_pass_promtool_and_follow_traffic() {
         "nat64_port_tx_bytes_total{port=\"inside\"}",
         (1 << 20) as f64,
     );
+    // Per worker, from the driver's per-queue counters: the workers'
+    // queues add up to the port (net_tap counts per queue).
+    for port in ["inside", "outside"] {
+        for dir in ["rx", "tx"] {
+            for what in ["packets", "bytes"] {
+                let worker = live.get(&format!(
+                    "nat64_worker_{dir}_{what}_total{{port=\"{port}\"}}"
+                ));
+                let whole = live.get(&format!("nat64_port_{dir}_{what}_total{{port=\"{port}\"}}"));
+                assert_eq!(worker, whole, "{port} {dir} {what}: workers vs port");
+            }
+        }
+    }
     live.assert_ge("nat64_sessions{protocol=\"tcp\"}", 1.0);
     live.assert_ge("nat64_bib_entries{protocol=\"tcp\"}", 1.0);
     live.assert_ge("nat64_subscribers", 1.0);

@@ -138,7 +138,7 @@ pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
 /// Read the ports' counters and links and the mbuf pool's use for the
 /// metrics (here, on the main lcore, which owns them).
 fn sample_dpdk(rt: &Runtime) {
-    let sample = DpdkSample::take(&rt.inside, &rt.outside, &rt.pool);
+    let sample = DpdkSample::take(&rt.inside, &rt.outside, &rt.pool, rt.shared.stats.len());
     rt.exporter.set_dpdk(sample);
 }
 

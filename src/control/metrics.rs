@@ -39,7 +39,9 @@ use crate::dataplane::stats::{visit, Kind, Snapshot, Visitor, WorkerStats, PER_W
 use crate::dataplane::worker::Shared;
 use crate::dns64::server::Dns64Stats;
 use crate::dns64::upstream::LATENCY_BUCKETS_MS;
-use crate::dpdk::{tsc_cycles, tsc_hz, Link, Mempool, Port, PortStats};
+use crate::dpdk::{
+    tsc_cycles, tsc_hz, Link, Mempool, Port, PortStats, QueueStats, QUEUE_STAT_COUNTERS,
+};
 use crate::nat64::pool4::PoolLayout;
 
 /// One-line help per metric, for `# HELP`.
@@ -354,6 +356,8 @@ struct PortSample {
 #[derive(Debug, Clone)]
 pub struct DpdkSample {
     ports: Vec<PortSample>,
+    /// Workers: worker `i` owns queue `i` of each port.
+    workers: usize,
     /// (pool name, mbufs in use, mbufs free).
     pools: Vec<(String, u32, u32)>,
 }
@@ -361,7 +365,7 @@ pub struct DpdkSample {
 impl DpdkSample {
     /// Read the ports and the pool now (on the main lcore, which owns
     /// them). A port whose query fails is left out.
-    pub fn take(inside: &Port, outside: &Port, pool: &Mempool) -> DpdkSample {
+    pub fn take(inside: &Port, outside: &Port, pool: &Mempool, workers: usize) -> DpdkSample {
         let port = |role, p: &Port| PortSample {
             role,
             stats: p.stats().ok(),
@@ -369,9 +373,57 @@ impl DpdkSample {
         };
         DpdkSample {
             ports: vec![port("inside", inside), port("outside", outside)],
+            workers,
             pools: vec![(pool.name().to_string(), pool.in_use(), pool.available())],
         }
     }
+}
+
+/// Per-worker packets and bytes on each port, from the driver's per-queue
+/// counters (worker `i` owns rx and tx queue `i`): nothing is counted on
+/// the per-packet path. Only the first [`QUEUE_STAT_COUNTERS`] workers
+/// have them; a driver that does not count per queue reports 0.
+fn queue_families(s: &DpdkSample) -> Vec<MetricFamily> {
+    type QueueCounter = (&'static str, &'static str, fn(&QueueStats) -> u64);
+    let per_queue: [QueueCounter; 4] = [
+        (
+            "nat64_worker_rx_packets_total",
+            "Frames the worker's rx queue received (driver's per-queue counter).",
+            |q| q.ipackets,
+        ),
+        (
+            "nat64_worker_rx_bytes_total",
+            "Bytes the worker's rx queue received (driver's per-queue counter).",
+            |q| q.ibytes,
+        ),
+        (
+            "nat64_worker_tx_packets_total",
+            "Frames the worker's tx queue sent (driver's per-queue counter).",
+            |q| q.opackets,
+        ),
+        (
+            "nat64_worker_tx_bytes_total",
+            "Bytes the worker's tx queue sent (driver's per-queue counter).",
+            |q| q.obytes,
+        ),
+    ];
+    let workers: Vec<String> = (0..s.workers.min(QUEUE_STAT_COUNTERS))
+        .map(|w| w.to_string())
+        .collect();
+    per_queue
+        .into_iter()
+        .map(|(name, help, get)| {
+            let mut mf = family(name, help, MetricType::COUNTER);
+            for p in &s.ports {
+                if let Some(st) = &p.stats {
+                    for (w, q) in workers.iter().zip(&st.queues) {
+                        sample(&mut mf, &[("port", p.role), ("worker", w)], get(q) as f64);
+                    }
+                }
+            }
+            mf
+        })
+        .collect()
 }
 
 impl Families for Mutex<DpdkSample> {
@@ -443,6 +495,7 @@ impl Families for Mutex<DpdkSample> {
             }
             out.push(mf);
         }
+        out.extend(queue_families(&s));
         let mut up = family(
             "nat64_port_up",
             "1 when the port's link is up.",

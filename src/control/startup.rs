@@ -192,7 +192,7 @@ pub fn build(eal_args: &[String], config: &Config, opts: &RunOptions) -> Result<
     )?;
     let exporter = Exporter::new(
         &shared,
-        DpdkSample::take(&inside, &outside, &pool),
+        DpdkSample::take(&inside, &outside, &pool, workers.len()),
         dns64.as_ref().map(ServerHandle::stats),
     )
     .map_err(|e| format!("metrics: {e}"))?;

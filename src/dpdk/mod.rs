@@ -40,7 +40,10 @@ pub use hugealloc::{HugeAlloc, HUGE_PAGE};
 pub use lcore::LcoreJob;
 pub use mbuf::{Burst, Drain, Mbuf, MbufPacket, PacketViews};
 pub use mempool::{Mempool, SOCKET_ANY};
-pub use port::{Link, MacAddr, Port, PortConfig, PortInfo, PortStats, RxQueue, TxQueue};
+pub use port::{
+    Link, MacAddr, Port, PortConfig, PortInfo, PortStats, QueueStats, RxQueue, TxQueue,
+    QUEUE_STAT_COUNTERS,
+};
 pub use ring::{Ring, RingConsumer, RingProducer};
 
 use core::ffi::CStr;

@@ -75,6 +75,24 @@ pub struct PortInfo {
     pub rss_offloads: u64,
 }
 
+/// How many queues `rte_eth_stats` counts one by one
+/// (`RTE_ETHDEV_QUEUE_STAT_CNTRS`).
+pub const QUEUE_STAT_COUNTERS: usize = dpdk_sys::RTE_ETHDEV_QUEUE_STAT_CNTRS as usize;
+
+/// One queue's counters (`rte_eth_stats.q_*`). A driver that does not
+/// count per queue leaves them 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Frames received on this rx queue.
+    pub ipackets: u64,
+    /// Bytes received on this rx queue.
+    pub ibytes: u64,
+    /// Frames sent on this tx queue.
+    pub opackets: u64,
+    /// Bytes sent on this tx queue.
+    pub obytes: u64,
+}
+
 /// A port's basic counters (`rte_eth_stats`), since start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortStats {
@@ -94,6 +112,8 @@ pub struct PortStats {
     pub oerrors: u64,
     /// Rx mbuf allocation failures.
     pub rx_nombuf: u64,
+    /// Queues 0 .. [`QUEUE_STAT_COUNTERS`] one by one.
+    pub queues: [QueueStats; QUEUE_STAT_COUNTERS],
 }
 
 /// How to configure a port.
@@ -383,6 +403,12 @@ impl Port {
             ierrors: st.ierrors,
             oerrors: st.oerrors,
             rx_nombuf: st.rx_nombuf,
+            queues: std::array::from_fn(|q| QueueStats {
+                ipackets: st.q_ipackets[q],
+                ibytes: st.q_ibytes[q],
+                opackets: st.q_opackets[q],
+                obytes: st.q_obytes[q],
+            }),
         })
     }
 

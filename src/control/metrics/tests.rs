@@ -69,6 +69,13 @@ fn dpdk_sample() -> DpdkSample {
             opackets: n + 1,
             ibytes: 100 * n,
             obytes: 100 * n + 1,
+            // Per queue: one value per worker, a third queue unused.
+            queues: std::array::from_fn(|q| QueueStats {
+                ipackets: n + 10 * q as u64,
+                ibytes: 100 * n + 10 * q as u64,
+                opackets: n + 1 + 10 * q as u64,
+                obytes: 100 * n + 1 + 10 * q as u64,
+            }),
             ..PortStats::default()
         }),
         link: Some(Link {
@@ -80,6 +87,7 @@ fn dpdk_sample() -> DpdkSample {
     };
     DpdkSample {
         ports: vec![port("inside", 10, true), port("outside", 20, false)],
+        workers: 2,
         pools: vec![("nat64_mbufs".into(), 42, 1000)],
     }
 }
@@ -221,6 +229,24 @@ fn the_collector_sums_the_workers_and_splits_per_worker_metrics() {
             v[&format!("nat64_port_tx_packets_total{{port={port}}}")],
             st.opackets as f64
         );
+        // Per worker (2 here), from the driver's per-queue counters; no
+        // series for the queues no worker owns.
+        for (w, q) in st.queues.iter().enumerate() {
+            let key = |m: &str| format!("{m}{{port={port},worker={w}}}");
+            let want = [
+                ("nat64_worker_rx_packets_total", q.ipackets),
+                ("nat64_worker_rx_bytes_total", q.ibytes),
+                ("nat64_worker_tx_packets_total", q.opackets),
+                ("nat64_worker_tx_bytes_total", q.obytes),
+            ];
+            for (m, n) in want {
+                if w < s.workers {
+                    assert_eq!(v[&key(m)], n as f64, "{m}");
+                } else {
+                    assert!(!v.contains_key(&key(m)), "{m} for queue {w}");
+                }
+            }
+        }
         let link = p.link.unwrap();
         assert_eq!(
             v[&format!("nat64_port_up{{port={port}}}")],
