@@ -76,6 +76,10 @@ pub struct Gauges {
     pub bib_entries: u64,
     pub blocks_in_use: u64,
     pub held_syns: u64,
+    /// Fragmented datagrams tracked (RFC 6146 §3.4).
+    pub fragment_datagrams: u64,
+    /// Fragments parked until their first fragment comes.
+    pub parked_fragments: u64,
 }
 
 /// Everything one worker publishes, borrowed for a walk.
@@ -265,6 +269,13 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
         dp.from_exception_outside,
     );
     v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
+    // RFC 6146 §3.4: the fragments of datagrams in several pieces.
+    let fr = "nat64_fragments_total";
+    v.series(fr, C, &[("event", "tracked")], n.fragments_tracked);
+    v.series(fr, C, &[("event", "held")], n.fragments_held);
+    v.series(fr, C, &[("event", "translated")], n.fragments_translated);
+    v.series(fr, C, &[("event", "timed_out")], n.fragments_timed_out);
+    v.series(fr, C, &[("event", "refused")], n.fragments_refused);
 
     for (fam, nc) in [("ipv4", s.neigh4), ("ipv6", s.neigh6)] {
         for (event, c) in nc.events() {
@@ -282,4 +293,6 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     v.series("nat64_bib_entries", G, &[], g.bib_entries);
     v.series("nat64_port_blocks_in_use", G, &[], g.blocks_in_use);
     v.series("nat64_held_syns", G, &[], g.held_syns);
+    v.series("nat64_fragment_datagrams", G, &[], g.fragment_datagrams);
+    v.series("nat64_parked_fragments", G, &[], g.parked_fragments);
 }

@@ -273,6 +273,9 @@ struct PollLoop<'e> {
     /// of L2 header each had.
     nat_batch: Burst<'e, BURST>,
     nat_l3: [usize; BURST],
+    /// Fragments parked until their datagram's first fragment comes
+    /// (`Action::Park`, RFC 6146 §3.4), by slot; freed with the loop.
+    parked: Vec<Option<Mbuf<'e>>>,
     stats: Arc<WorkerStats>,
 }
 
@@ -321,6 +324,7 @@ impl WorkerSetup {
             neighbours.v6.set_static(shared.own.inside_gateway, mac);
         }
         let stats = Arc::clone(&shared.stats[usize::from(id)]);
+        let parked = (0..nat.parking_slots()).map(|_| None).collect();
         let mut lp = PollLoop {
             id,
             eal,
@@ -350,6 +354,7 @@ impl WorkerSetup {
             rx: Burst::new(eal),
             nat_batch: Burst::new(eal),
             nat_l3: [0; BURST],
+            parked,
             stats,
             shared,
         };
@@ -445,6 +450,11 @@ impl<'e> PollLoop<'e> {
             if tsc >= next_exception {
                 next_exception = tsc + exception_period;
                 self.poll_exception();
+            }
+            // Parked fragments handed back (their first fragment came, or
+            // their window passed at the last tick).
+            if self.nat.has_unparked() {
+                self.unpark(now);
             }
             self.flush();
 
@@ -636,13 +646,37 @@ impl<'e> PollLoop<'e> {
                 };
                 match v.data().first().map(|b| b >> 4) {
                     Some(6) => (self.nat.process_6to4(&mut v, now), Side::Inside),
-                    Some(4) => (self.nat.process_4to6(&mut v, now), Side::Outside),
+                    Some(4) => (self.nat.process_handed_4to6(&mut v, now), Side::Outside),
                     _ => continue,
                 }
             };
             self.dispatch(m, action, side, None, now);
         }
         self.rx = rx;
+    }
+
+    /// Parked fragments the pipeline hands back: through it again (their
+    /// datagram's first fragment came) or freed (their window passed).
+    fn unpark(&mut self, now: Millis) {
+        while let Some(u) = self.nat.next_unparked() {
+            let Some(mut m) = self.parked.get_mut(u.slot as usize).and_then(Option::take) else {
+                continue;
+            };
+            if !u.retry {
+                continue;
+            }
+            let (action, side) = {
+                let Some(mut v) = m.packet_buf() else {
+                    continue;
+                };
+                match v.data().first().map(|b| b >> 4) {
+                    Some(6) => (self.nat.process_6to4(&mut v, now), Side::Inside),
+                    Some(4) => (self.nat.process_4to6(&mut v, now), Side::Outside),
+                    _ => continue,
+                }
+            };
+            self.dispatch(m, action, side, None, now);
+        }
     }
 
     /// Do what the pipeline decided for `m` (which came in on `side`, with
@@ -711,6 +745,10 @@ impl<'e> PollLoop<'e> {
                 }
                 self.divert_to_exception(Side::Outside, m);
             }
+            Action::Park { slot } => match self.parked.get_mut(slot as usize) {
+                Some(p) => *p = Some(m),
+                None => drop(m),
+            },
             Action::Held | Action::Drop(_) => drop(m),
         }
     }
@@ -1132,6 +1170,8 @@ impl<'e> PollLoop<'e> {
             bib_entries: t.bib_len() as u64,
             blocks_in_use: self.nat.allocator().blocks_in_use() as u64,
             held_syns: self.nat.held_syns() as u64,
+            fragment_datagrams: self.nat.fragment_datagrams() as u64,
+            parked_fragments: self.nat.parked_fragments() as u64,
         };
         let (mut n4, mut n6) = (
             *self.neighbours.v4.counters(),

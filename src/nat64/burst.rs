@@ -168,11 +168,11 @@ impl Worker {
     }
 
     /// The session key §3.5 will look up for `flow`, when the packet is no
-    /// ICMP error and no non-first fragment and `D` has one for it (else
+    /// ICMP error and no fragment (those take the fragment path) and `D` has one for it (else
     /// `None`: no hint).
     #[inline(always)]
     fn hint_key<D: TrafficDirection>(&self, flow: &Flow<D::Addr>) -> Option<D::Key> {
-        if flow.inner.is_some() || flow.non_first_fragment {
+        if flow.inner.is_some() || flow.frag.is_some() {
             return None;
         }
         D::session_key(self, &flow.tuple)
