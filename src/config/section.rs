@@ -660,6 +660,9 @@ pub struct Workers {
 impl Workers {
     /// The largest `workers.burst`: the capacity of a worker's rx burst.
     pub const MAX_BURST: u16 = 32;
+    /// The largest `workers.max_held_fragments_per_worker`: parking slots
+    /// are numbered in 16 bits.
+    pub const MAX_HELD_FRAGMENTS: u32 = 65535;
 }
 
 impl TryFrom<raw::Workers> for Workers {
@@ -698,6 +701,16 @@ impl TryFrom<raw::Workers> for Workers {
                 format!(
                     "{} is more than workers.mbufs_per_worker {}",
                     w.burst, w.mbufs_per_worker
+                ),
+            ));
+        }
+        if w.max_held_fragments_per_worker > Workers::MAX_HELD_FRAGMENTS {
+            return Err(ConfigError::invalid(
+                "workers.max_held_fragments_per_worker",
+                format!(
+                    "{} is more than {}, the most a worker can hold",
+                    w.max_held_fragments_per_worker,
+                    Workers::MAX_HELD_FRAGMENTS
                 ),
             ));
         }

@@ -751,6 +751,10 @@ fn fragment_keys_defaults_and_refusals() {
         "workers.max_held_fragments_per_worker: 501 is more than half of \
          workers.mbufs_per_worker 1000: held fragments keep their buffers"
     );
+    assert_eq!(
+        error("[workers]\nmbufs_per_worker = 200000\nmax_held_fragments_per_worker = 65536\n"),
+        "workers.max_held_fragments_per_worker: 65536 is more than 65535, the most a worker can hold"
+    );
     let e = Config::from_str("[workers]\nmax_held_fragment_bytes_per_worker = -1\n").unwrap_err();
     assert_eq!(e.key(), Some("workers.max_held_fragment_bytes_per_worker"));
 }

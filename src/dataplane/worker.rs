@@ -51,6 +51,10 @@ use crate::xlat::buf::PacketBuf;
 
 // `workers.burst` is validated against the capacity the bursts have.
 const _: () = assert!(BURST == crate::config::Workers::MAX_BURST as usize);
+// And the held fragments against the parking slots a worker numbers.
+const _: () = assert!(
+    crate::nat64::pipeline::MAX_SLOTS == crate::config::Workers::MAX_HELD_FRAGMENTS as usize
+);
 
 /// Neighbour cache entries per family per worker.
 const NEIGH_ENTRIES: usize = 1024;

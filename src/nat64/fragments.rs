@@ -43,6 +43,9 @@ use crate::index::{mix64, HashIndex};
 /// No entry / no slot.
 const NONE: u32 = u32::MAX;
 
+/// The most parking slots a store has: a slot is a `u16`.
+pub const MAX_SLOTS: usize = u16::MAX as usize;
+
 /// 8-byte units of the largest datagram (65535 bytes, RFC 791 and
 /// RFC 8200 without jumbograms).
 const UNITS: usize = 65536 / 8;
@@ -152,7 +155,7 @@ pub(super) enum Cover {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unpark {
     /// The slot the buffer was parked in (`Action::Park`).
-    pub slot: u32,
+    pub slot: u16,
     /// Run it through the pipeline again (its first fragment came); else
     /// free it (its window passed or its datagram was dropped).
     pub retry: bool,
@@ -227,7 +230,8 @@ impl FragStore {
         seed: u64,
     ) -> FragStore {
         let datagrams = datagrams.min(NONE as usize - 1);
-        let held = held.min(NONE as usize - 1);
+        // Slots are `u16`s (`Action::Park` stays four bytes).
+        let held = held.min(MAX_SLOTS);
         FragStore {
             index: HashIndex::new(datagrams),
             seed,
@@ -357,7 +361,7 @@ impl FragStore {
 
     /// Parks a fragment of `len` bytes of datagram `i`: its slot, or `None`
     /// when the held fragments are at their bound (count or bytes).
-    pub(super) fn hold(&mut self, i: u32, len: u32) -> Option<u32> {
+    pub(super) fn hold(&mut self, i: u32, len: u32) -> Option<u16> {
         if self.held_bytes + u64::from(len) > self.max_held_bytes {
             return None;
         }
@@ -379,7 +383,8 @@ impl FragStore {
         }
         self.held_bytes += u64::from(len);
         self.parked += 1;
-        Some(slot)
+        // At most `MAX_SLOTS` slots.
+        Some(slot as u16)
     }
 
     /// Removes datagram `i`; its held fragments are handed back to be
@@ -419,7 +424,7 @@ impl FragStore {
             self.held_bytes -= u64::from(h.len);
         }
         self.parked -= 1;
-        self.held_free.push(u.slot);
+        self.held_free.push(u32::from(u.slot));
         Some(u)
     }
 
@@ -435,7 +440,11 @@ impl FragStore {
         let mut s = first;
         while s != NONE {
             // At most every held slot is queued at once: never grows.
-            self.unpark.push_back(Unpark { slot: s, retry });
+            // Slots are below `MAX_SLOTS`.
+            self.unpark.push_back(Unpark {
+                slot: s as u16,
+                retry,
+            });
             s = self.held[s as usize].next;
             n += 1;
         }

@@ -60,7 +60,7 @@ use crate::xlat::v4to6::flow4;
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
 
 pub use super::counters::{Counters, DropCause, Nat64Drop};
-pub use super::fragments::Unpark;
+pub use super::fragments::{Unpark, MAX_SLOTS};
 pub use super::held_syn::{HELD_SYN_BYTES, HELD_SYN_SLOTS};
 
 /// Port-block events a worker queues before counting them as dropped.
@@ -107,10 +107,14 @@ pub enum Action {
     /// §3.4): keep the buffer, as it is, in parking slot `slot` (slots
     /// `0..max_held_fragments_per_worker`) until
     /// [`Worker::next_unparked`] hands the slot back.
-    Park { slot: u32 },
+    Park { slot: u16 },
     /// Free the buffer; the reason has been counted.
     Drop(DropCause),
 }
+
+// The burst's verdicts are arrays of these: kept at four bytes (a `u16`
+// parking slot, not a wider one).
+const _: () = assert!(size_of::<Action>() <= 4);
 
 /// What `tick` hands out.
 #[derive(Debug)]
