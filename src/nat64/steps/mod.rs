@@ -187,7 +187,6 @@ impl Worker {
     }
 
     /// An IPv6 packet of this worker's through §3.4-§3.8.
-    #[inline(always)]
     pub(in crate::nat64) fn steps_6to4(
         &mut self,
         buf: &mut PacketBuf,
@@ -202,7 +201,6 @@ impl Worker {
 
     /// §3.4-§3.6 of an IPv6 packet of this worker's: the flow's remote Y
     /// (§3.8 asks whether it is ours) and the plan §3.7 translates it by.
-    #[inline(always)]
     pub(in crate::nat64) fn plan_6to4(
         &mut self,
         buf: &mut PacketBuf,
@@ -217,7 +215,6 @@ impl Worker {
 
     /// An IPv4 packet for one of this worker's pool ports through
     /// §3.4-§3.7.
-    #[inline(always)]
     pub(in crate::nat64) fn steps_4to6(
         &mut self,
         buf: &mut PacketBuf,
@@ -230,7 +227,6 @@ impl Worker {
     }
 
     /// §3.4-§3.6 of an IPv4 packet for one of this worker's pool ports.
-    #[inline(always)]
     pub(in crate::nat64) fn plan_4to6(
         &mut self,
         buf: &mut PacketBuf,
