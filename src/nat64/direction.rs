@@ -96,6 +96,8 @@ pub(super) trait TrafficDirection {
 
     /// RFC 6146 §3.4 for a fragment (`frag`) of a datagram in several
     /// pieces: its owner, then the fragment path (`steps/fragment.rs`).
+    /// `steps` branches off to it first thing; no shortcut takes a
+    /// fragment (it has no session key hint).
     fn fragment(
         w: &mut Worker,
         buf: &mut PacketBuf,
@@ -219,6 +221,11 @@ impl TrafficDirection for Outbound {
         hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<Action> {
+        // RFC 6146 §3.4: a fragment takes the fragment path, with its
+        // datagram's state.
+        if let Some(frag) = flow.frag {
+            return ControlFlow::Break(Self::fragment(w, buf, flow, frag, now));
+        }
         w.outbound_owner(flow)?;
         w.steps_6to4(buf, flow, hint, now)
     }
@@ -340,6 +347,9 @@ impl TrafficDirection for Inbound {
         hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<Action> {
+        if let Some(frag) = flow.frag {
+            return ControlFlow::Break(Self::fragment(w, buf, flow, frag, now));
+        }
         w.inbound_owner(buf, flow)?;
         w.steps_4to6(buf, flow, hint, now)
     }
