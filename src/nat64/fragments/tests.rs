@@ -584,6 +584,10 @@ fn four_to_six_in_order_and_out_of_order_one_and_four_workers() {
             four_to_six(&mut b, x6(), tt, 100 + k as u16, order, 1);
         }
         assert!(b.sum(|w| w.counters().fragments_tracked) >= 4);
+        if n > 1 {
+            // Fragments went to their home worker, then to the owner.
+            assert!(b.sum(|w| w.counters().handed_off) > 0);
+        }
         assert_eq!(b.sum(|w| w.fragment_datagrams() as u64), 0, "n = {n}");
         assert_eq!(b.parked_total(), 0);
     }
