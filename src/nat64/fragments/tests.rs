@@ -337,11 +337,9 @@ fn frag6(pkt: &[u8], ident: u32, chunk: usize) -> Vec<Vec<u8>> {
 
 /// The 8 bytes of an IPv6 Fragment header, RFC 8200 §4.5: next header,
 /// reserved, offset (13 bits, in 8-byte units) with 2 reserved bits and M,
-/// identification. Written and read here by hand: etherparse 0.16.0 gets
-/// the offset's low bits and M wrong (`Ipv6FragmentHeader::to_bytes` puts
-/// M at 0x80 of the fourth byte and the offset's low five bits below it,
-/// and its slice reads them back the same way), so its fragment headers
-/// agree only with themselves.
+/// identification. Written and read here by hand: etherparse before 0.20
+/// swaps the offset's low bits and M (etherparse#150; see
+/// `wire::ipv6::tests::etherparse_0_16_fragment_header_is_not_rfc8200`).
 fn frag_header(next: u8, offset: usize, more: bool, ident: u32) -> [u8; 8] {
     let field = (offset as u16 & !7) | u16::from(more);
     let [a, b] = field.to_be_bytes();
