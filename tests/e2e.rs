@@ -601,6 +601,220 @@ fn hairpinning_between_two_ipv6_clients() {
     assert_no_pipeline_drops(&c, &[]);
 }
 
+/// RFC 6146 §3.4: 3000-byte UDP datagrams from the IPv6 client to the
+/// IPv4 server and 3000-byte answers back, each fragmented by its
+/// sender's kernel (IPv6 fragments of 1448 bytes; IPv4 fragments of 1480
+/// without DF, which the box splits again for the 1280-byte IPv6 minimum),
+/// arrive whole: with one worker, and with four (IPv4 fragments reach a
+/// home worker that hands them to their pool port's owner).
+#[test]
+fn udp_3000_byte_datagrams_fragmented_both_ways() {
+    for lcores in [["-l", "0-1"], ["--lcores", "0@0,(1-4)@1"]] {
+        let Some(mut lab) = Lab::start(Setup {
+            lcores: lcores.map(String::from).to_vec(),
+            ..Setup::default()
+        }) else {
+            return;
+        };
+        let server_py = lab.file("udp_big_server.py", UDP_BIG_SERVER_PY.as_bytes());
+        let client_py = lab.file("udp_big_client.py", UDP_BIG_CLIENT_PY.as_bytes());
+        let srv = lab.server_bg(
+            "bigsrv",
+            &format!("python3 -u {} {SERVER4} 9000 3000", server_py.display()),
+        );
+        lab.server.wait_listening("udp", 9000);
+        let out = lab.client.ok_within(
+            &format!(
+                "python3 {} {} 9000 3000 20",
+                client_py.display(),
+                mapped(SERVER4)
+            ),
+            120,
+        );
+        eprintln!("{lcores:?}: {out}");
+        // Every answer came back whole: 3000 bytes, the server's pattern.
+        assert_eq!(field(&out, "answers"), 20, "{out}");
+        assert_eq!(field(&out, "whole"), 20, "{out}");
+        // The server got every request whole too.
+        let sha = out
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("sha="))
+            .unwrap()
+            .to_string();
+        let log = lab.bg[srv].output();
+        let got: Vec<&str> = log.lines().filter(|l| l.starts_with("got=")).collect();
+        assert_eq!(got.len(), 20, "{log}");
+        for l in got {
+            assert_eq!(l, format!("got=3000 sha={sha}"));
+        }
+        let c = lab.stop();
+        // 20 x 3 fragments each way went through the fragment store.
+        c.assert_ge(
+            "nat64_fragments_total{event=\"translated\"}",
+            2.0 * 20.0 * 3.0,
+        );
+        c.assert_ge("nat64_fragments_total{event=\"tracked\"}", 2.0 * 20.0);
+        c.assert_eq("nat64_fragments_total{event=\"refused\"}", 0.0);
+        c.assert_eq("nat64_fragments_total{event=\"timed_out\"}", 0.0);
+        c.assert_ge("nat64_fragments_out_total", 20.0 * 3.0);
+        assert_no_pipeline_drops(&c, &[]);
+    }
+}
+
+/// An ICMPv6 echo request with an atomic fragment header (offset 0,
+/// M = 0, RFC 6946) is a whole datagram: translated to an ICMPv4 echo,
+/// answered by the server, and the reply comes back (RFC 7915 §5.1.1,
+/// §5.2).
+#[test]
+fn icmpv6_echo_with_an_atomic_fragment_gets_its_reply() {
+    let Some(lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let scapy = Command::new("/usr/bin/python3")
+        .args(["-c", "import scapy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        scapy,
+        "scapy not found for /usr/bin/python3 (apt-get install python3-scapy)"
+    );
+    let py = lab.file("atomic_ping.py", ATOMIC_PING_PY.as_bytes());
+    let out = lab.client.ok_within(
+        &format!(
+            "/usr/bin/python3 {} {} {CLIENT6} {}",
+            py.display(),
+            lab.client_if,
+            mapped(SERVER4)
+        ),
+        60,
+    );
+    assert_eq!(field(&out, "replied"), 3, "{out}");
+    let mut lab = lab;
+    let c = lab.stop();
+    c.assert_ge("nat64_translated_total{dir=\"6to4\"}", 3.0);
+    c.assert_ge("nat64_translated_total{dir=\"4to6\"}", 3.0);
+    // A whole datagram: nothing for the fragment store.
+    c.assert_eq("nat64_fragments_total{event=\"tracked\"}", 0.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// UDP with 4000-byte datagrams (`iperf3 -u -l 4000`), both directions:
+/// every datagram is fragmented by its sender and goes through the
+/// fragment store; little is lost.
+#[test]
+fn iperf3_udp_4000_byte_datagrams_both_ways() {
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    require_tools(&["iperf3"]);
+    lab.server_bg("iperf3", &format!("iperf3 -s -B {SERVER4} -p 5201"));
+    lab.server.wait_listening("tcp", 5201);
+    let srv = mapped(SERVER4);
+    let mut datagrams = 0.0;
+    for (name, args) in [
+        ("udp", "-u -b 5M -l 4000"),
+        ("udp -R", "-u -b 5M -l 4000 -R"),
+    ] {
+        let r = lab.client.run(
+            &format!("iperf3 -c {srv} -p 5201 -t 3 -J --connect-timeout 5000 {args}"),
+            60,
+        );
+        assert!(r.ok, "iperf3 {name} failed:\n{}\n{}", r.stdout, r.stderr);
+        let (bytes, lost) = iperf3_result(&lab, &r.stdout);
+        eprintln!("iperf3 {name}: {bytes} bytes received, {lost}% lost");
+        assert!(bytes >= 5e5, "iperf3 {name}: only {bytes} bytes");
+        assert!(lost <= 10.0, "iperf3 {name}: {lost}% lost");
+        datagrams += bytes / 4000.0;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let c = lab.stop();
+    // Each datagram is 3 fragments (IPv6: 1448-byte pieces; IPv4: 1480).
+    c.assert_ge(
+        "nat64_fragments_total{event=\"translated\"}",
+        3.0 * datagrams * 0.9,
+    );
+    c.assert_eq("nat64_fragments_total{event=\"refused\"}", 0.0);
+    assert_no_pipeline_drops(&c, &[]);
+}
+
+/// A flood of first fragments that never complete, from the IPv4 side:
+/// the store fills to its bound and refuses the rest (counted), the
+/// established flows of a subscriber keep working meanwhile, and once the
+/// window (`timeouts.fragment`) has passed the store is empty and
+/// fragmented datagrams go through again.
+#[test]
+fn fragment_flood_from_the_ipv4_side_stays_bounded() {
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
+    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
+    let flood_py = lab.file("frag_flood.py", FRAG_FLOOD_PY.as_bytes());
+    let big_srv = lab.file("udp_big_server.py", UDP_BIG_SERVER_PY.as_bytes());
+    let big_cli = lab.file("udp_big_client.py", UDP_BIG_CLIENT_PY.as_bytes());
+    lab.server_bg(
+        "echo",
+        &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
+    );
+    lab.server_bg(
+        "big",
+        &format!("python3 -u {} {SERVER4} 9001 3000", big_srv.display()),
+    );
+    lab.server.wait_listening("udp", 9000);
+    lab.server.wait_listening("udp", 9001);
+    let srv = mapped(SERVER4);
+    // Established first.
+    let out = lab.client.ok(&format!(
+        "python3 {} {CLIENT6} {srv} 9000 5 3",
+        flows_py.display()
+    ));
+    assert_eq!(field(&out, "replied"), 5, "{out}");
+
+    let t = Instant::now();
+    let out = lab.server.ok_within(
+        &format!("python3 {} {SERVER4} 3000", flood_py.display()),
+        120,
+    );
+    assert_eq!(field(&out, "sent"), 3000, "{out}");
+    // Within the window: the store at its bound, the rest refused; the
+    // subscriber's flows answer.
+    let out = lab.client.ok(&format!(
+        "python3 {} {CLIENT6} {srv} 9000 5 3",
+        flows_py.display()
+    ));
+    assert_eq!(field(&out, "replied"), 5, "{out}");
+    let live = lab.nat.counters_fresh();
+    eprintln!(
+        "flood sent in {:?}: {} datagrams tracked, {} refused",
+        t.elapsed(),
+        live.get("nat64_fragment_datagrams"),
+        live.get("nat64_fragments_total{event=\"refused\"}")
+    );
+    assert!(
+        live.get("nat64_fragment_datagrams") <= 1024.0,
+        "{}",
+        live.dump()
+    );
+    live.assert_eq("nat64_parked_fragments", 0.0);
+    if t.elapsed() < Duration::from_secs(2) {
+        // All 3000 came within one window.
+        live.assert_ge("nat64_fragments_total{event=\"refused\"}", 3000.0 - 1024.0);
+    }
+    // After the window: empty again, and big datagrams pass.
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = lab.client.ok_within(
+        &format!("python3 {} {srv} 9001 3000 3", big_cli.display()),
+        60,
+    );
+    assert_eq!(field(&out, "whole"), 3, "{out}");
+    let c = lab.stop();
+    c.assert_ge("nat64_fragments_total{event=\"tracked\"}", 1024.0);
+    c.assert_ge("nat64_fragments_total{event=\"refused\"}", 1.0);
+    // The flood's first fragments had no mapping: refused with port
+    // unreachable (rate limited), or refused by the full store.
+    assert_no_pipeline_drops(&c, &["no_bib", "fragment_store_full"]);
+}
+
 /// Four workers sharing one CPU (`--lcores 0@0,(1-4)@1`) carry 50 parallel
 /// HTTP downloads from five subscribers (one /56 each); packets that land
 /// on a worker that does not own them are handed off.

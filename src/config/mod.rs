@@ -30,6 +30,12 @@
 //!   range: the pool allocator keeps that port's block out of circulation.
 //! - `workers.burst` is at most [`Workers::MAX_BURST`] (32), the capacity
 //!   of a worker's rx burst.
+//! - Added keys for fragments (RFC 6146 §3.4): `timeouts.fragment`
+//!   (refused below FRAGMENT_MIN, 2 s) and the per-worker bounds
+//!   `workers.max_fragmented_datagrams_per_worker`,
+//!   `workers.max_held_fragments_per_worker` (at most half of
+//!   `mbufs_per_worker`: held fragments keep their buffers) and
+//!   `workers.max_held_fragment_bytes_per_worker`.
 
 mod error;
 pub mod raw;

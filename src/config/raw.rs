@@ -214,6 +214,7 @@ pub struct Timeouts {
     pub tcp_transitory: u64,
     pub icmp: u64,
     pub tcp_incoming_syn: u64,
+    pub fragment: u64,
 }
 
 impl Default for Timeouts {
@@ -224,6 +225,7 @@ impl Default for Timeouts {
             tcp_transitory: 240,
             icmp: 60,
             tcp_incoming_syn: 6,
+            fragment: 2,
         }
     }
 }
@@ -302,6 +304,9 @@ pub struct Workers {
     pub burst: u16,
     pub mbufs_per_worker: u32,
     pub max_sessions_per_worker: u32,
+    pub max_fragmented_datagrams_per_worker: u32,
+    pub max_held_fragments_per_worker: u32,
+    pub max_held_fragment_bytes_per_worker: u32,
 }
 
 impl Default for Workers {
@@ -310,6 +315,9 @@ impl Default for Workers {
             burst: 32,
             mbufs_per_worker: 16384,
             max_sessions_per_worker: 1_048_576,
+            max_fragmented_datagrams_per_worker: 1024,
+            max_held_fragments_per_worker: 256,
+            max_held_fragment_bytes_per_worker: 1 << 20,
         }
     }
 }

@@ -115,6 +115,9 @@ pub const KEYS: &[Key] = &[
     key!("timeouts.tcp_transitory", Live, timeouts.tcp_transitory),
     key!("timeouts.icmp", Live, timeouts.icmp),
     key!("timeouts.tcp_incoming_syn", Live, timeouts.tcp_incoming_syn),
+    // The fragment store expires datagrams in creation order, which holds
+    // only while every window is as long.
+    key!("timeouts.fragment", Restart, timeouts.fragment),
     key!(
         "filtering.address_dependent",
         Live,
@@ -150,6 +153,21 @@ pub const KEYS: &[Key] = &[
         "workers.max_sessions_per_worker",
         Restart,
         workers.max_sessions_per_worker
+    ),
+    key!(
+        "workers.max_fragmented_datagrams_per_worker",
+        Restart,
+        workers.max_fragmented_datagrams_per_worker
+    ),
+    key!(
+        "workers.max_held_fragments_per_worker",
+        Restart,
+        workers.max_held_fragments_per_worker
+    ),
+    key!(
+        "workers.max_held_fragment_bytes_per_worker",
+        Restart,
+        workers.max_held_fragment_bytes_per_worker
     ),
     key!("dns64.enabled", Restart, dns64.enabled),
     key!("dns64.listen", Restart, dns64.listen),

@@ -283,6 +283,9 @@ pub struct Timeouts {
     pub icmp: Duration,
     /// How long an unmatched IPv4-initiated SYN is held (RFC 6146 §3.5.2.2).
     pub tcp_incoming_syn: Duration,
+    /// How long a fragmented datagram's state lives (RFC 6146 §3.4): at
+    /// least [`Timeouts::FRAGMENT_MIN`].
+    pub fragment: Duration,
 }
 
 /// Each timeout's key, the RFC minimum and where it is asked for.
@@ -295,6 +298,10 @@ const TIMEOUT_MINIMUMS: [(&str, u64, &str); 5] = [
 ];
 
 impl Timeouts {
+    /// RFC 6146 §4 FRAGMENT_MIN, in seconds: `timeouts.fragment` may not be
+    /// shorter.
+    pub const FRAGMENT_MIN: u64 = 2;
+
     /// The values in [`TIMEOUT_MINIMUMS`] order.
     fn in_key_order(&self) -> [Duration; 5] {
         [
@@ -342,12 +349,25 @@ impl TryFrom<raw::Timeouts> for Timeouts {
                 "must be greater than 0",
             ));
         }
+        // RFC 6146 §3.4 / §4: "the NAT64 MUST ... wait at least
+        // FRAGMENT_MIN" for the fragments of a datagram: refused below.
+        if tm.fragment < Timeouts::FRAGMENT_MIN {
+            return Err(ConfigError::invalid(
+                "timeouts.fragment",
+                format!(
+                    "{} s is below FRAGMENT_MIN, {} s (RFC 6146 section 4)",
+                    tm.fragment,
+                    Timeouts::FRAGMENT_MIN
+                ),
+            ));
+        }
         Ok(Timeouts {
             udp: Duration::from_secs(tm.udp),
             tcp_established: Duration::from_secs(tm.tcp_established),
             tcp_transitory: Duration::from_secs(tm.tcp_transitory),
             icmp: Duration::from_secs(tm.icmp),
             tcp_incoming_syn: Duration::from_secs(tm.tcp_incoming_syn),
+            fragment: Duration::from_secs(tm.fragment),
         })
     }
 }
@@ -618,19 +638,31 @@ impl TryFrom<raw::Outside> for Outside {
     }
 }
 
-/// `[workers]`: per-worker sizing. All values are at least 1, `burst` at
-/// most [`Workers::MAX_BURST`] and at most `mbufs_per_worker`.
+/// `[workers]`: per-worker sizing. All values are at least 1 (the held
+/// fragments' count and bytes may be 0: nothing is held), `burst` at
+/// most [`Workers::MAX_BURST`] and at most `mbufs_per_worker`, the held
+/// fragments at most half of `mbufs_per_worker` (they keep their
+/// buffers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workers {
     /// Packets a worker takes per poll (rx burst), 1..=[`Workers::MAX_BURST`].
     pub burst: u16,
     pub mbufs_per_worker: u32,
     pub max_sessions_per_worker: u32,
+    /// Fragmented datagrams a worker tracks at once (RFC 6146 §3.4).
+    pub max_fragmented_datagrams_per_worker: u32,
+    /// Fragments a worker holds until their first fragment comes.
+    pub max_held_fragments_per_worker: u32,
+    /// Bytes of those held fragments, at most.
+    pub max_held_fragment_bytes_per_worker: u32,
 }
 
 impl Workers {
     /// The largest `workers.burst`: the capacity of a worker's rx burst.
     pub const MAX_BURST: u16 = 32;
+    /// The largest `workers.max_held_fragments_per_worker`: parking slots
+    /// are numbered in 16 bits.
+    pub const MAX_HELD_FRAGMENTS: u32 = 65535;
 }
 
 impl TryFrom<raw::Workers> for Workers {
@@ -641,6 +673,10 @@ impl TryFrom<raw::Workers> for Workers {
             ("burst", u32::from(w.burst)),
             ("mbufs_per_worker", w.mbufs_per_worker),
             ("max_sessions_per_worker", w.max_sessions_per_worker),
+            (
+                "max_fragmented_datagrams_per_worker",
+                w.max_fragmented_datagrams_per_worker,
+            ),
         ] {
             if v == 0 {
                 return Err(ConfigError::invalid(
@@ -668,10 +704,32 @@ impl TryFrom<raw::Workers> for Workers {
                 ),
             ));
         }
+        if w.max_held_fragments_per_worker > Workers::MAX_HELD_FRAGMENTS {
+            return Err(ConfigError::invalid(
+                "workers.max_held_fragments_per_worker",
+                format!(
+                    "{} is more than {}, the most a worker can hold",
+                    w.max_held_fragments_per_worker,
+                    Workers::MAX_HELD_FRAGMENTS
+                ),
+            ));
+        }
+        if w.max_held_fragments_per_worker > w.mbufs_per_worker / 2 {
+            return Err(ConfigError::invalid(
+                "workers.max_held_fragments_per_worker",
+                format!(
+                    "{} is more than half of workers.mbufs_per_worker {}: held fragments keep their buffers",
+                    w.max_held_fragments_per_worker, w.mbufs_per_worker
+                ),
+            ));
+        }
         Ok(Workers {
             burst: w.burst,
             mbufs_per_worker: w.mbufs_per_worker,
             max_sessions_per_worker: w.max_sessions_per_worker,
+            max_fragmented_datagrams_per_worker: w.max_fragmented_datagrams_per_worker,
+            max_held_fragments_per_worker: w.max_held_fragments_per_worker,
+            max_held_fragment_bytes_per_worker: w.max_held_fragment_bytes_per_worker,
         })
     }
 }

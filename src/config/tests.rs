@@ -109,6 +109,7 @@ fn contract_file_parses_with_documented_values() {
     assert_eq!(c.timeouts.tcp_transitory, Duration::from_secs(240));
     assert_eq!(c.timeouts.icmp, Duration::from_secs(60));
     assert_eq!(c.timeouts.tcp_incoming_syn, Duration::from_secs(6));
+    assert_eq!(c.timeouts.fragment, Duration::from_secs(2));
     assert!(!c.filtering.address_dependent);
     assert!(!c.filtering.drop_externally_initiated_tcp);
     assert!(d.static_bib.is_empty());
@@ -137,6 +138,9 @@ fn contract_file_parses_with_documented_values() {
     assert_eq!(c.workers.burst, 32);
     assert_eq!(c.workers.mbufs_per_worker, 16384);
     assert_eq!(c.workers.max_sessions_per_worker, 1_048_576);
+    assert_eq!(c.workers.max_fragmented_datagrams_per_worker, 1024);
+    assert_eq!(c.workers.max_held_fragments_per_worker, 256);
+    assert_eq!(c.workers.max_held_fragment_bytes_per_worker, 1_048_576);
     assert!(c.dns64.enabled);
     assert_eq!(d.dns64.listen, vec!["[2001:db8:1::1]:53".parse().unwrap()]);
     assert_eq!(c.dns64.listen, vec!["[2001:db8:1::53]:53".parse().unwrap()]);
@@ -717,6 +721,42 @@ fn error_workers_zero() {
             format!("workers.{key}: must be greater than 0")
         );
     }
+}
+
+#[test]
+fn fragment_keys_defaults_and_refusals() {
+    let d = parse("");
+    assert_eq!(d.timeouts.fragment, Duration::from_secs(2));
+    assert_eq!(d.workers.max_fragmented_datagrams_per_worker, 1024);
+    assert_eq!(d.workers.max_held_fragments_per_worker, 256);
+    assert_eq!(d.workers.max_held_fragment_bytes_per_worker, 1 << 20);
+    let c = parse(
+        "[timeouts]\nfragment = 5\n[workers]\nmax_fragmented_datagrams_per_worker = 7\n\
+         max_held_fragments_per_worker = 0\nmax_held_fragment_bytes_per_worker = 0\n",
+    );
+    assert_eq!(c.timeouts.fragment, Duration::from_secs(5));
+    assert_eq!(c.workers.max_fragmented_datagrams_per_worker, 7);
+    assert_eq!(c.workers.max_held_fragments_per_worker, 0);
+    // RFC 6146 FRAGMENT_MIN.
+    assert_eq!(
+        error("[timeouts]\nfragment = 1\n"),
+        "timeouts.fragment: 1 s is below FRAGMENT_MIN, 2 s (RFC 6146 section 4)"
+    );
+    assert_eq!(
+        error("[workers]\nmax_fragmented_datagrams_per_worker = 0\n"),
+        "workers.max_fragmented_datagrams_per_worker: must be greater than 0"
+    );
+    assert_eq!(
+        error("[workers]\nmbufs_per_worker = 1000\nmax_held_fragments_per_worker = 501\n"),
+        "workers.max_held_fragments_per_worker: 501 is more than half of \
+         workers.mbufs_per_worker 1000: held fragments keep their buffers"
+    );
+    assert_eq!(
+        error("[workers]\nmbufs_per_worker = 200000\nmax_held_fragments_per_worker = 65536\n"),
+        "workers.max_held_fragments_per_worker: 65536 is more than 65535, the most a worker can hold"
+    );
+    let e = Config::from_str("[workers]\nmax_held_fragment_bytes_per_worker = -1\n").unwrap_err();
+    assert_eq!(e.key(), Some("workers.max_held_fragment_bytes_per_worker"));
 }
 
 #[test]

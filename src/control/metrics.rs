@@ -77,6 +77,9 @@ fn help(metric: &str) -> &'static str {
         "nat64_bib_entries" => "BIB entries in the tables (static ones included), per protocol.",
         "nat64_subscribers" => "Subscribers holding port blocks.",
         "nat64_held_syns" => "IPv4 SYNs held right now.",
+        "nat64_fragments_total" => "Fragments of fragmented datagrams, by event (RFC 6146 3.4).",
+        "nat64_fragment_datagrams" => "Fragmented datagrams tracked right now.",
+        "nat64_parked_fragments" => "Fragments held until their first fragment comes.",
         _ => "",
     }
 }

@@ -97,6 +97,10 @@ pub struct Gauges {
     /// Subscribers holding port blocks.
     pub subscribers: u64,
     pub held_syns: u64,
+    /// Fragmented datagrams tracked (RFC 6146 §3.4).
+    pub fragment_datagrams: u64,
+    /// Fragments parked until their first fragment comes.
+    pub parked_fragments: u64,
 }
 
 impl Gauges {
@@ -112,6 +116,8 @@ impl Gauges {
             bib_entries: PROTOCOLS.map(|(_, p)| t.bib_len_of(p) as u64),
             subscribers: nat.allocator().subscribers() as u64,
             held_syns: nat.held_syns() as u64,
+            fragment_datagrams: nat.fragment_datagrams() as u64,
+            parked_fragments: nat.parked_fragments() as u64,
         }
     }
 }
@@ -365,6 +371,13 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
         dp.from_exception_outside,
     );
     v.series("nat64_fragments_out_total", C, &[], dp.fragments_out);
+    // RFC 6146 §3.4: the fragments of datagrams in several pieces.
+    let fr = "nat64_fragments_total";
+    v.series(fr, C, &[("event", "tracked")], n.fragments_tracked);
+    v.series(fr, C, &[("event", "held")], n.fragments_held);
+    v.series(fr, C, &[("event", "translated")], n.fragments_translated);
+    v.series(fr, C, &[("event", "timed_out")], n.fragments_timed_out);
+    v.series(fr, C, &[("event", "refused")], n.fragments_refused);
 
     for (fam, nc) in [("ipv4", s.neigh4), ("ipv6", s.neigh6)] {
         for (event, c) in nc.events() {
@@ -387,4 +400,6 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     }
     v.series("nat64_subscribers", G, &[], g.subscribers);
     v.series("nat64_held_syns", G, &[], g.held_syns);
+    v.series("nat64_fragment_datagrams", G, &[], g.fragment_datagrams);
+    v.series("nat64_parked_fragments", G, &[], g.parked_fragments);
 }

@@ -64,6 +64,10 @@ use crate::xlat::buf::PacketBuf;
 
 // `workers.burst` is validated against the capacity the bursts have.
 const _: () = assert!(BURST == crate::config::Workers::MAX_BURST as usize);
+// And the held fragments against the parking slots a worker numbers.
+const _: () = assert!(
+    crate::nat64::pipeline::MAX_SLOTS == crate::config::Workers::MAX_HELD_FRAGMENTS as usize
+);
 
 /// Neighbour cache entries per family per worker.
 const NEIGH_ENTRIES: usize = 1024;
@@ -332,6 +336,9 @@ struct PollLoop<'e> {
     /// of L2 header each had.
     nat_batch: Burst<'e, BURST>,
     nat_l3: [usize; BURST],
+    /// Fragments parked until their datagram's first fragment comes
+    /// (`Action::Park`, RFC 6146 §3.4), by slot; freed with the loop.
+    parked: Vec<Option<Mbuf<'e>>>,
     stats: Arc<WorkerStats>,
 }
 
@@ -380,6 +387,7 @@ impl WorkerSetup {
             neighbours.v6.set_static(shared.own.inside_gateway, mac);
         }
         let stats = Arc::clone(&shared.stats[usize::from(id)]);
+        let parked = (0..nat.parking_slots()).map(|_| None).collect();
         let mut lp = PollLoop {
             id,
             eal,
@@ -409,6 +417,7 @@ impl WorkerSetup {
             rx: Burst::new(eal),
             nat_batch: Burst::new(eal),
             nat_l3: [0; BURST],
+            parked,
             stats,
             shared,
         };
@@ -511,6 +520,11 @@ impl<'e> PollLoop<'e> {
             if tsc >= next_exception {
                 next_exception = tsc + exception_period;
                 self.poll_exception();
+            }
+            // Parked fragments handed back (their first fragment came, or
+            // their window passed at the last tick).
+            if self.nat.has_unparked() {
+                self.unpark(now);
             }
             self.flush();
 
@@ -707,13 +721,37 @@ impl<'e> PollLoop<'e> {
                 };
                 match v.data().first().map(|b| b >> 4) {
                     Some(6) => (self.nat.process_6to4(&mut v, now), Side::Inside),
-                    Some(4) => (self.nat.process_4to6(&mut v, now), Side::Outside),
+                    Some(4) => (self.nat.process_handed_4to6(&mut v, now), Side::Outside),
                     _ => continue,
                 }
             };
             self.dispatch(m, action, side, None, now);
         }
         self.rx = rx;
+    }
+
+    /// Parked fragments the pipeline hands back: through it again (their
+    /// datagram's first fragment came) or freed (their window passed).
+    fn unpark(&mut self, now: Millis) {
+        while let Some(u) = self.nat.next_unparked() {
+            let Some(mut m) = self.parked.get_mut(u.slot as usize).and_then(Option::take) else {
+                continue;
+            };
+            if !u.retry {
+                continue;
+            }
+            let (action, side) = {
+                let Some(mut v) = m.packet_buf() else {
+                    continue;
+                };
+                match v.data().first().map(|b| b >> 4) {
+                    Some(6) => (self.nat.process_6to4(&mut v, now), Side::Inside),
+                    Some(4) => (self.nat.process_4to6(&mut v, now), Side::Outside),
+                    _ => continue,
+                }
+            };
+            self.dispatch(m, action, side, None, now);
+        }
     }
 
     /// Do what the pipeline decided for `m` (which came in on `side`, with
@@ -782,6 +820,10 @@ impl<'e> PollLoop<'e> {
                 }
                 self.divert_to_exception(Side::Outside, m);
             }
+            Action::Park { slot } => match self.parked.get_mut(slot as usize) {
+                Some(p) => *p = Some(m),
+                None => drop(m),
+            },
             Action::Held | Action::Drop(_) => drop(m),
         }
     }

@@ -56,13 +56,22 @@ pub enum Nat64Drop {
     HeldSynFull,
     /// A retransmitted IPv4 SYN for a connection whose SYN is already held.
     HeldSynRetransmit,
-    /// A fragment other than the first (no ports to look up).
+    /// A fragment other than the first whose datagram is not being
+    /// translated here: its first fragment was refused, or it reached the
+    /// owner of its datagram without the state its first fragment leaves.
     NonFirstFragment,
     /// IPv4 destination that is no pool transport address.
     NotPool,
     /// The IPv4 half of a hairpinned packet would have been answered with
     /// an ICMP error, which cannot go back through the hairpin.
     HairpinUnanswerable,
+    /// A fragment overlapping bytes of its datagram already seen (a
+    /// duplicate included), or malformed (off the 8-byte grid, past the
+    /// datagram's end).
+    FragmentOverlap,
+    /// The fragment store is full (a new datagram) or its held fragments
+    /// are at their bound (RFC 6146 §3.4 "bounded resources").
+    FragmentStoreFull,
 }
 
 impl Nat64Drop {
@@ -83,6 +92,8 @@ impl Nat64Drop {
         Nat64Drop::NonFirstFragment,
         Nat64Drop::NotPool,
         Nat64Drop::HairpinUnanswerable,
+        Nat64Drop::FragmentOverlap,
+        Nat64Drop::FragmentStoreFull,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -103,6 +114,8 @@ impl Nat64Drop {
             Nat64Drop::NonFirstFragment => "non_first_fragment",
             Nat64Drop::NotPool => "not_pool",
             Nat64Drop::HairpinUnanswerable => "hairpin_unanswerable",
+            Nat64Drop::FragmentOverlap => "fragment_overlap",
+            Nat64Drop::FragmentStoreFull => "fragment_store_full",
         }
     }
 
@@ -149,6 +162,17 @@ pub struct Counters {
     pub simultaneous_opens: u64,
     /// Port-block events lost to a full queue (copied at each `tick`).
     pub block_events_dropped: u64,
+    /// Fragmented datagrams the fragment store took on (RFC 6146 §3.4).
+    pub fragments_tracked: u64,
+    /// Fragments held until their first fragment came.
+    pub fragments_held: u64,
+    /// Fragments translated with their datagram's state.
+    pub fragments_translated: u64,
+    /// Held fragments dropped because their window passed.
+    pub fragments_timed_out: u64,
+    /// Fragments refused because the store (or the held fragments) was
+    /// full; also counted as the `FragmentStoreFull` drop.
+    pub fragments_refused: u64,
     xlat: [u64; N_XLAT_DROPS],
     nat64: [u64; N_NAT64_DROPS],
 }

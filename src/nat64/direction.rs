@@ -13,7 +13,9 @@
 //! copy per direction would be.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::ControlFlow;
 
+use super::fragments::{FragKey, Route};
 use super::pipeline::{Action, Worker};
 use super::steps::Step;
 use super::table::{BibEntry, KeyHash, SessionId, Tables, V4Key, V6Key};
@@ -21,7 +23,9 @@ use super::tcp::Side;
 use super::{Millis, L4};
 use crate::xlat::v4to6::{flow4, simple4};
 use crate::xlat::v6to4::{flow6, simple6};
-use crate::xlat::{DropReason, Flow, PacketBuf, Plan, Rewrite, SimpleFlow, Tuple, XlatConfig};
+use crate::xlat::{
+    DropReason, Flow, FragInfo, PacketBuf, Plan, Rewrite, SimpleFlow, Tuple, XlatConfig,
+};
 
 /// One direction of traffic: what the direction-generic code of the
 /// pipeline needs to know of it.
@@ -89,6 +93,31 @@ pub(super) trait TrafficDirection {
     /// `process_4to6`, for a packet the established fast path leaves (one
     /// without a session).
     fn process_one(w: &mut Worker, buf: &mut PacketBuf, now: Millis) -> Action;
+
+    /// RFC 6146 §3.4 for a fragment (`frag`) of a datagram in several
+    /// pieces: its owner, then the fragment path (`steps/fragment.rs`).
+    /// `steps` branches off to it first thing; no shortcut takes a
+    /// fragment (it has no session key hint).
+    fn fragment(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        flow: &Flow<Self::Addr>,
+        frag: FragInfo,
+        now: Millis,
+    ) -> Action;
+
+    /// The fragment store's key of a fragment of `flow` with
+    /// identification `ident`.
+    fn frag_key(flow: &Flow<Self::Addr>, ident: u32) -> FragKey;
+
+    /// A first fragment through the steps, and the route its datagram's
+    /// later fragments take.
+    fn first_fragment(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        flow: &Flow<Self::Addr>,
+        now: Millis,
+    ) -> (Action, Route);
 
     /// The general path of a parsed packet: its owner, then RFC 6146
     /// §3.4-§3.8.
@@ -192,8 +221,42 @@ impl TrafficDirection for Outbound {
         hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<Action> {
+        // RFC 6146 §3.4: a fragment takes the fragment path, with its
+        // datagram's state.
+        if let Some(frag) = flow.frag {
+            return ControlFlow::Break(Self::fragment(w, buf, flow, frag, now));
+        }
         w.outbound_owner(flow)?;
         w.steps_6to4(buf, flow, hint, now)
+    }
+    /// Every IPv6 fragment names its subscriber: its worker keeps the
+    /// state.
+    #[inline(never)]
+    fn fragment(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        flow: &Flow<Ipv6Addr>,
+        frag: FragInfo,
+        now: Millis,
+    ) -> Action {
+        if let ControlFlow::Break(a) = w.outbound_owner(flow) {
+            return a;
+        }
+        w.fragment_here::<Outbound>(buf, flow, frag, true, now)
+    }
+    #[inline(always)]
+    fn frag_key(flow: &Flow<Ipv6Addr>, ident: u32) -> FragKey {
+        let t = &flow.tuple;
+        FragKey::v6(t.src, t.dst, t.l4, ident)
+    }
+    #[inline(always)]
+    fn first_fragment(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        flow: &Flow<Ipv6Addr>,
+        now: Millis,
+    ) -> (Action, Route) {
+        w.first_fragment_6to4(buf, flow, now)
     }
 }
 
@@ -284,7 +347,35 @@ impl TrafficDirection for Inbound {
         hint: Option<KeyHash>,
         now: Millis,
     ) -> Step<Action> {
+        if let Some(frag) = flow.frag {
+            return ControlFlow::Break(Self::fragment(w, buf, flow, frag, now));
+        }
         w.inbound_owner(buf, flow)?;
         w.steps_4to6(buf, flow, hint, now)
+    }
+    /// From the wire (or a hairpin): to the datagram's home worker.
+    #[inline(never)]
+    fn fragment(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        flow: &Flow<Ipv4Addr>,
+        frag: FragInfo,
+        now: Millis,
+    ) -> Action {
+        w.fragment_4to6(buf, flow, frag, false, now)
+    }
+    #[inline(always)]
+    fn frag_key(flow: &Flow<Ipv4Addr>, ident: u32) -> FragKey {
+        let t = &flow.tuple;
+        FragKey::v4(t.src, t.dst, t.l4, ident)
+    }
+    #[inline(always)]
+    fn first_fragment(
+        w: &mut Worker,
+        buf: &mut PacketBuf,
+        flow: &Flow<Ipv4Addr>,
+        now: Millis,
+    ) -> (Action, Route) {
+        w.first_fragment_4to6(buf, flow, now)
     }
 }

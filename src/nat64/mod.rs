@@ -13,7 +13,8 @@
 //! the settings a reload may change and how a worker applies them; `steps/`
 //! one file per step of RFC 6146 §3.4-§3.8 (as Jool's `steps/`); `burst.rs`
 //! the burst driver and the established fast path; `direction.rs` the two
-//! directions as types, for the code written once for both; `held_syn.rs`
+//! directions as types, for the code written once for both; `fragments.rs`
+//! the store of fragmented datagrams (§3.4); `held_syn.rs`
 //! the §3.5.2.2 store of held IPv4 SYNs; `counters.rs` the counters and
 //! drop reasons; [`tcp`] the §3.5.2.2 state machine; [`table`] the BIB and
 //! session tables (§3.1, §3.2); [`pool4`] the IPv4 pool and its port
@@ -22,6 +23,7 @@
 mod burst;
 mod counters;
 mod direction;
+mod fragments;
 mod held_syn;
 pub mod inspect;
 pub mod live;

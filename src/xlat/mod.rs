@@ -153,6 +153,32 @@ pub struct Flow<A> {
     pub tcp_flags: u8,
     /// A fragment other than the first: no transport header, ports are 0.
     pub non_first_fragment: bool,
+    /// A fragment (first or not) of a datagram in several pieces: what
+    /// RFC 6146 §3.4 needs to keep its state. `None` for a whole datagram,
+    /// an IPv6 atomic fragment (offset 0, M = 0, RFC 6946) included.
+    pub frag: Option<FragInfo>,
+}
+
+/// One fragment of a fragmented datagram, as its IP header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FragInfo {
+    /// The datagram's identification (IPv4: 16 bits; IPv6: 32 bits).
+    pub ident: u32,
+    /// Where this fragment's data starts in the datagram, in bytes.
+    pub offset: u32,
+    /// Bytes of the datagram this fragment carries (after the IP header
+    /// and, IPv6, the Fragment header).
+    pub len: u32,
+    /// More fragments follow (IPv4 MF, IPv6 M).
+    pub more: bool,
+}
+
+impl FragInfo {
+    /// The first fragment (offset 0): the one with the transport header.
+    #[inline]
+    pub fn is_first(&self) -> bool {
+        self.offset == 0
+    }
 }
 
 /// Per-worker mutable translation state (IPv4 identification counter).
@@ -221,8 +247,10 @@ pub enum DropReason {
     TooBig,
     /// IPv6 extension header chain too long or unknown.
     BadExtensionHeader,
-    /// A fragment other than the first carrying an ICMP message, or other
-    /// fragment cases the RFC cannot translate.
+    /// A fragment of a fragmented ICMP message (its checksum covers the
+    /// whole message, which this translator does not reassemble; an IPv6
+    /// atomic fragment is whole and translated), or a fragment reaching
+    /// past the 65535-byte datagram limit.
     Fragment,
     /// ICMPv6 checksum wrong on an error being translated.
     BadIcmpChecksum,
@@ -233,6 +261,9 @@ pub enum DropReason {
     /// IPv4 source that is no unicast host: 0/8, 127/8, multicast, class E
     /// or broadcast (RFC 7915 §4.1 "Source Address", RFC 1812 §5.3.7).
     MartianSource,
+    /// A first fragment without the whole transport header (RFC 6146
+    /// §3.4 lets a NAT64 require it; RFC 7112 for IPv6): no ports to map.
+    FirstFragmentShort,
 }
 
 impl DropReason {
@@ -254,6 +285,7 @@ impl DropReason {
         DropReason::BadIcmpChecksum,
         DropReason::IcmpErrorSuppressed,
         DropReason::MartianSource,
+        DropReason::FirstFragmentShort,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -275,6 +307,7 @@ impl DropReason {
             DropReason::BadIcmpChecksum => "bad_icmp_checksum",
             DropReason::IcmpErrorSuppressed => "icmp_error_suppressed",
             DropReason::MartianSource => "martian_source",
+            DropReason::FirstFragmentShort => "first_fragment_short",
         }
     }
 }

@@ -32,7 +32,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    DropReason, Flow, PacketBuf, Plan, ReplyReason, Rewrite, SimpleFlow, Tuple, Verdict,
+    DropReason, Flow, FragInfo, PacketBuf, Plan, ReplyReason, Rewrite, SimpleFlow, Tuple, Verdict,
     XlatConfig, XlatState, L4,
 };
 use crate::wire::{
@@ -1215,20 +1215,40 @@ pub fn flow4(pkt: &[u8]) -> Result<Flow<Ipv4Addr>, DropReason> {
         inner: None,
         tcp_flags: 0,
         non_first_fragment: ip.frag_offset() != 0,
+        frag: (ip.more_frags() || ip.frag_offset() != 0).then(|| FragInfo {
+            ident: u32::from(ip.ident()),
+            offset: u32::from(ip.frag_offset()),
+            len: ip.payload().len() as u32,
+            more: ip.more_frags(),
+        }),
     };
+    // As translate_4to6: a fragmented ICMPv4 message is not translated.
+    if flow.frag.is_some() && kind == L4::Icmp {
+        return Err(DropReason::Fragment);
+    }
     if flow.non_first_fragment {
         return Ok(flow);
     }
     let l4 = ip.payload();
+    // A first fragment must carry the whole transport header (RFC 6146
+    // §3.4 allows requiring it): a named drop.
+    let fragmented = flow.frag.is_some();
+    let short = |e| {
+        if fragmented {
+            DropReason::FirstFragmentShort
+        } else {
+            bad(e)
+        }
+    };
     match kind {
         L4::Tcp => {
-            let tcp = TcpPacket::new_checked(l4).map_err(bad)?;
+            let tcp = TcpPacket::new_checked(l4).map_err(short)?;
             flow.tuple.src_port = tcp.src_port();
             flow.tuple.dst_port = tcp.dst_port();
             flow.tcp_flags = tcp.flags();
         }
         L4::Udp => {
-            let udp = UdpPacket::new_checked_header(l4).map_err(bad)?;
+            let udp = UdpPacket::new_checked_header(l4).map_err(short)?;
             flow.tuple.src_port = udp.src_port();
             flow.tuple.dst_port = udp.dst_port();
         }

@@ -1234,3 +1234,90 @@ while True:
     out += d
 print(out.decode().strip())
 "#;
+
+/// `udp_big_server.py ADDR PORT LEN`: answers every UDP datagram with one
+/// of LEN bytes (a pattern seeded by the request's length), sent without
+/// DF (IP_PMTUDISC_DONT) so the kernel fragments it; prints
+/// `got=N sha=HEX` per request.
+pub const UDP_BIG_SERVER_PY: &str = r#"
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+# IP_MTU_DISCOVER = IP_PMTUDISC_DONT: fragments leave with DF clear.
+s.setsockopt(socket.IPPROTO_IP, 10, 0)
+s.bind((sys.argv[1], int(sys.argv[2])))
+n = int(sys.argv[3])
+while True:
+    data, peer = s.recvfrom(65535)
+    print("got=%d sha=%s" % (len(data), hashlib.sha256(data).hexdigest()), flush=True)
+    s.sendto(bytes((i * 13 + len(data)) % 251 for i in range(n)), peer)
+"#;
+
+/// `udp_big_client.py DST PORT LEN COUNT`: sends COUNT datagrams of LEN
+/// bytes (a pattern) over IPv6 and waits for each answer; prints
+/// `sent=COUNT sha=HEX` (of one request) and `answers=A whole=W` where
+/// whole counts answers of LEN bytes with the server's pattern.
+pub const UDP_BIG_CLIENT_PY: &str = r#"
+import hashlib, socket, sys
+dst, port, n, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(3)
+req = bytes((i * 7) % 253 for i in range(n))
+want = bytes((i * 13 + n) % 251 for i in range(n))
+answers = whole = 0
+for _ in range(count):
+    s.sendto(req, (dst, port))
+    try:
+        data, _ = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    answers += 1
+    whole += data == want
+print("sent=%d sha=%s" % (count, hashlib.sha256(req).hexdigest()))
+print("answers=%d whole=%d" % (answers, whole))
+"#;
+
+/// `atomic_ping.py IFACE SRC DST` (Debian's /usr/bin/python3 with scapy):
+/// sends an ICMPv6 echo request carrying a Fragment header with offset 0
+/// and M = 0 (an atomic fragment, RFC 6946) through the kernel (a raw
+/// socket: routing and ND are the kernel's) and prints `replied=N`, the
+/// echo replies from DST with its identifier seen on IFACE.
+pub const ATOMIC_PING_PY: &str = r#"
+import sys, time
+from scapy.all import IPv6, IPv6ExtHdrFragment, ICMPv6EchoRequest, ICMPv6EchoReply, AsyncSniffer
+from scapy.layers.inet6 import L3RawSocket6
+iface, src, dst = sys.argv[1:4]
+sn = AsyncSniffer(iface=iface, store=True,
+                  lfilter=lambda x: ICMPv6EchoReply in x and x[ICMPv6EchoReply].id == 0x4242)
+sn.start()
+time.sleep(1)
+p = IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(offset=0, m=0, id=0x1234) / \
+    ICMPv6EchoRequest(id=0x4242, seq=1, data=b"atomic fragment")
+s = L3RawSocket6()
+for _ in range(3):
+    s.send(p)
+    time.sleep(0.5)
+time.sleep(1.5)
+got = sn.stop()
+print("replied=%d" % len([x for x in got if x[IPv6].src == dst]))
+"#;
+
+/// `frag_flood.py SRC N`: N first fragments (MF set, offset 0) of
+/// 3008-byte UDP datagrams, each with its own identification, to the pool
+/// addresses 203.0.113.1-14, whose other fragments never come; written
+/// with `struct` onto a raw socket (IP_HDRINCL; the kernel fills in the
+/// header checksum), fast enough for one window. Prints `sent=N`.
+pub const FRAG_FLOOD_PY: &str = r#"
+import socket, struct, sys
+src, n = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+body = b"x" * 1472
+for i in range(n):
+    dst = "203.0.113.%d" % (1 + i % 14)
+    # Version/IHL, TOS, total length, identification, flags (MF) and
+    # offset 0, TTL, protocol UDP, checksum (kernel), source, destination.
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, i & 0xffff, 0x2000, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    udp = struct.pack("!HHHH", 40000, 20000 + i % 1000, 3008, 0x1234)
+    s.sendto(ip + udp + body, (dst, 0))
+print("sent=%d" % n)
+"#;

@@ -311,16 +311,17 @@ out("inside", "4to6 icmp port unreachable quoting the udp packet", "4to6",
            Raw(bytes(inner6))))
 
 # Unsolicited UDP to a pool address: no BIB entry (RFC 6146 section 3.5.1)
-# -> dropped (no_bib) and answered with ICMP host unreachable (code 1) from
-# that pool address, quoting the packet as received (RFC 1812 4.3.2.3, at
-# most 576 bytes); TOS 0, DF, TTL 64 (the box's documented choices).
+# -> dropped (no_bib) and answered with ICMP port unreachable (code 3, what
+# a host answers for a closed UDP port, RFC 1122 3.2.2.1) from that pool
+# address, quoting the packet as received (RFC 1812 4.3.2.3, at most 576
+# bytes); TOS 0, DF, TTL 64 (the box's documented choices).
 i = IP(src=SERVER4, dst=T4, ttl=60, id=0x6789) / UDP(sport=5000, dport=3000) / \
     Raw(b"anybody home?")
 outside_in.append(eth4(i))
 quote = l3(eth4(i))
-out("outside", "unsolicited udp: host unreachable", "refused",
+out("outside", "unsolicited udp: port unreachable", "refused",
     eth_out(IP(src=T4, dst=SERVER4, ttl=64, tos=0, id=0, flags="DF") /
-            ICMP(type=3, code=1) / Raw(quote)), [ID])
+            ICMP(type=3, code=3) / Raw(quote)), [ID])
 
 # Unsolicited ICMP echo reply to a pool address: no BIB entry for the
 # identifier (RFC 6146 section 3.5.3) -> silently dropped (no_bib).

@@ -39,6 +39,8 @@ fn published(seed: u64, addresses: usize) -> Published {
             bib_entries: [seed, seed, 1],
             subscribers: seed,
             held_syns: 0,
+            fragment_datagrams: seed,
+            parked_fragments: 2 * seed,
         },
         blocks: (0..addresses)
             .map(|i| (i as u32 + 1) * seed as u32)

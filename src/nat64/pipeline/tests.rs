@@ -404,11 +404,12 @@ fn rfc6146_3_5_1_udp_session_expires_after_udp_timeout() {
 fn rfc6146_3_5_1_unsolicited_ipv4_dropped_and_counted() {
     let mut w = worker(&Opts::default());
     let t4 = Ipv4Addr::new(192, 0, 2, 3);
-    // UDP: discarded, ICMP destination unreachable (host unreachable) from T.
+    // UDP: discarded, ICMP destination unreachable (port unreachable, as
+    // a host answers for a closed port) from T.
     let (a, out) = run4(&mut w, &udp4(Y4, 53, t4, 5000), 1);
     assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
     let s = seen4(&out);
-    assert_eq!((s.src, s.dst, s.icmp), (t4, Y4, Some((3, 1))));
+    assert_eq!((s.src, s.dst, s.icmp), (t4, Y4, Some((3, 3))));
     assert_eq!(w.counters().nat64_drops(Nat64Drop::NoBib), 1);
     // TCP other than SYN: silently dropped.
     let (a, _) = run4(&mut w, &tcp4(Y4, 80, t4, 5000, tcp::flags::ACK), 2);
@@ -847,6 +848,26 @@ fn rfc6146_3_4_icmpv6_error_from_client_reaches_ipv4_server() {
     assert_eq!(w.counters().translated_6to4, 2);
 }
 
+#[test]
+fn rfc6146_3_5_1_no_bib_port_unreachable_quotes_up_to_576_bytes() {
+    let mut w = worker(&Opts::default());
+    let t4 = Ipv4Addr::new(192, 0, 2, 3);
+    for len in [20, 540, 1400] {
+        let mut pkt = Vec::new();
+        PacketBuilder::ipv4(Y4.octets(), t4.octets(), 64)
+            .udp(53, 5000)
+            .write(&mut pkt, &vec![0x5a; len])
+            .unwrap();
+        let (a, out) = run4(&mut w, &pkt, 1);
+        assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+        let s = seen4(&out);
+        assert_eq!(s.icmp, Some((3, 3)));
+        // RFC 1812 §4.3.2.3: as much of the packet as 576 bytes allow.
+        assert_eq!(out.len(), (pkt.len() + 28).min(576));
+        assert_eq!(s.quoted, pkt[..out.len() - 28]);
+    }
+}
+
 // ---- §3.8 hairpinning ----
 
 #[test]
@@ -859,6 +880,11 @@ fn rfc6146_3_8_hairpin_udp() {
     assert_eq!(a, Action::Hairpin);
     let s = seen6(&out);
     assert_eq!((s.dst, s.dport), (x6(), 40000));
+    // The packet crossed one router: its hop limit (64) went down by one.
+    let hop = etherparse::Ipv6HeaderSlice::from_slice(&out)
+        .unwrap()
+        .hop_limit();
+    assert_eq!(hop, 63);
     let t2 = pfx().extract(&s.src).unwrap();
     assert!(w.layout.contains(t2), "source is X2's pool address {t2}");
     assert_ne!((t2, s.sport), (t1, tp1));
@@ -1514,6 +1540,11 @@ fn ipv4_checksum_offload_forward_and_hairpin() {
     assert_eq!(a, Action::Hairpin);
     let s = seen6(&out);
     assert_eq!((s.dst, s.dport), (x6(), 40000));
+    // The packet crossed one router: its hop limit (64) went down by one.
+    let hop = etherparse::Ipv6HeaderSlice::from_slice(&out)
+        .unwrap()
+        .hop_limit();
+    assert_eq!(hop, 63);
     assert_eq!(nic.counters().hairpinned, 1);
     assert_eq!(nic.counters().xlat_drops(DropReason::BadIpv4Checksum), 0);
 }

@@ -170,10 +170,15 @@ impl Worker {
         // (RFC 4787 §5) admits only remotes the inside host has sent to.
         match inc.l4 {
             L4::Udp => {
-                // §3.5.1: no BIB entry -> discarded, ICMP destination
-                // unreachable (host unreachable, code 1).
+                // §3.5.1: no BIB entry -> discarded, with an ICMP
+                // destination unreachable: port unreachable (code 3), what
+                // a host answers for a closed UDP port (RFC 1122
+                // §3.2.2.1, RFC 792), as NAT64 test suites expect. It
+                // quotes the packet as far as 576 bytes allow (RFC 1812
+                // §4.3.2.3, `icmpv4_error`) and is rate limited with every
+                // error the box originates.
                 let Some(b) = bib else {
-                    return ControlFlow::Break(self.refuse4(buf, Nat64Drop::NoBib, 1, inc.t4));
+                    return ControlFlow::Break(self.refuse4(buf, Nat64Drop::NoBib, 3, inc.t4));
                 };
                 // §3.5.1: filtered -> discarded, ICMP destination
                 // unreachable code 13 (communication administratively

@@ -15,7 +15,6 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::ControlFlow;
 
-use super::incoming::Incoming6;
 use super::Step;
 use crate::nat64::counters::Nat64Drop;
 use crate::nat64::pipeline::{Action, Worker};
@@ -38,26 +37,34 @@ impl Worker {
         self.under_prefix(src)
     }
 
-    /// §3.8 for the IPv6 packet `inc` that §3.7 translated with `action`:
-    /// unchanged unless it is forwarded to a pool address; then the IPv4
-    /// packet in `buf` goes through `process_4to6`, whose outcome is the
-    /// packet's.
+    /// §3.8 for an IPv6 packet to `y4` (its destination mapped to IPv4)
+    /// that §3.7 translated with `action`: unchanged unless it is
+    /// forwarded to a pool address; then the IPv4 packet in `buf` goes
+    /// through `process_4to6`, whose outcome is the packet's.
+    ///
+    /// The packet crosses one router, the NAT64, so its hop limit is
+    /// decremented once (RFC 6146 §3.8 treats it as one incoming IPv4
+    /// packet; RFC 1812 §5.3.1 decrements once per forwarding): the TTL
+    /// §3.7 decremented is given back before the IPv4 half decrements it
+    /// again (§3.7 refused a hop limit of 1, so it cannot wrap).
     pub(in crate::nat64) fn hairpin(
         &mut self,
         buf: &mut PacketBuf,
-        inc: &Incoming6,
+        y4: Ipv4Addr,
         action: Action,
         now: Millis,
     ) -> Step<Action> {
-        if action != Action::Forward || !self.hairpins(inc.y4) {
+        if action != Action::Forward || !self.hairpins(y4) {
             return ControlFlow::Continue(action);
         }
-        if self.xcfg.ipv4_checksum_offload {
-            // The header checksum was left to the NIC, but this packet
-            // never meets it: the IPv4 half checks it (RFC 1812 §5.2.2).
-            if buf.data().len() >= 20 {
-                Ipv4Packet::new_unchecked(buf.data_mut()).fill_checksum();
-            }
+        if buf.data().len() >= 20 {
+            let mut ip = Ipv4Packet::new_unchecked(buf.data_mut());
+            let ttl = ip.ttl();
+            ip.set_ttl(ttl.saturating_add(1));
+            // With the checksum left to the NIC this packet never meets
+            // it, and the IPv4 half checks it (RFC 1812 §5.2.2): computed
+            // here either way.
+            ip.fill_checksum();
         }
         match self.process_4to6(buf, now) {
             Action::Forward => {

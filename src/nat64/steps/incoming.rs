@@ -4,9 +4,8 @@
 //! to Y by the prefix) and §3.1 (the well-known prefix carries only global
 //! IPv4 addresses).
 //!
-//! Deviation: §3.4 asks to reassemble (or hold) fragments; a non-first
-//! fragment has no ports to find its session by, and this translator keeps
-//! no fragment state, so it is dropped (`NonFirstFragment`).
+//! Fragments: only a first fragment (or a whole packet) comes here; the
+//! later ones take their datagram's state (`fragment.rs`).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::ControlFlow;
@@ -55,10 +54,6 @@ impl Worker {
         buf: &mut PacketBuf,
         flow: &Flow<Ipv6Addr>,
     ) -> Step<Incoming6> {
-        if flow.non_first_fragment {
-            // Deliberate deviation (see the module docs).
-            return ControlFlow::Break(self.drop(Nat64Drop::NonFirstFragment));
-        }
         // §3.8 (last paragraph): a packet whose source is under the prefix
         // came back from our own IPv4 side: a loop.
         if self.is_hairpin_loop(&flow.tuple.src) {
@@ -107,10 +102,6 @@ impl Worker {
     /// quoted packet's reversed. RFC 6052 §3.1 applies to the address that
     /// will appear under the prefix: Y, or the error's sender.
     pub(in crate::nat64) fn incoming_4(&mut self, flow: &Flow<Ipv4Addr>) -> Step<Incoming4> {
-        if flow.non_first_fragment {
-            // Deliberate deviation, as in `incoming_6`.
-            return ControlFlow::Break(self.drop(Nat64Drop::NonFirstFragment));
-        }
         let inc = match flow.inner {
             // The quoted packet went T -> Y; its flow is (Y, y) -> (T, t).
             Some(q) => Incoming4 {

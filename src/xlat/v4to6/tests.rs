@@ -1645,6 +1645,7 @@ proptest! {
                 inner: None,
                 tcp_flags: p.tcp_flags,
                 non_first_fragment: false,
+                frag: None,
             }));
             prop_assert_eq!(rewrite_simple(&mut b, &plan().outer, &c), Some(()));
             prop_assert_eq!(full.0, Verdict::Forward);

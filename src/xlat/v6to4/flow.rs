@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 use super::{icmp, Ipv6Info};
 use crate::wire::ipv6::HEADER_LEN as IPV6_HEADER_LEN;
 use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet, TcpPacket, UdpPacket};
-use crate::xlat::{tcp_udp_ports, DropReason, Flow, Tuple, L4};
+use crate::xlat::{tcp_udp_ports, DropReason, Flow, FragInfo, Tuple, L4};
 
 /// Reads the tuple of the IPv6 packet `pkt` (starting at its IPv6 header)
 /// without changing it: TCP, UDP or ICMPv6 echo (identifier in both
@@ -16,8 +16,10 @@ use crate::xlat::{tcp_udp_ports, DropReason, Flow, Tuple, L4};
 /// Errors: `Truncated`/`BadHeader`/`BadExtensionHeader` for bad input,
 /// `UnknownProtocol` for anything but TCP, UDP and ICMPv6,
 /// `IcmpUntranslatable` for ICMPv6 other than echo and errors (§5.2),
-/// `Fragment` for fragmented ICMPv6, `IcmpInnerBad` for an error quoting
-/// an error or too little to read a tuple from.
+/// `Fragment` for fragmented ICMPv6 (not an atomic fragment, which is
+/// whole), `FirstFragmentShort` for a first fragment without its whole
+/// transport header, `IcmpInnerBad` for an error quoting an error or too
+/// little to read a tuple from.
 #[inline]
 pub fn flow6(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
     match flow6_simple(pkt) {
@@ -35,12 +37,21 @@ pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
         if info.ext_after_fragment() {
             return Err(DropReason::BadExtensionHeader);
         }
-        // As translate_6to4: fragmented ICMPv6 is not translated.
-        if info.proto == ip_proto::ICMPV6 {
+        // As translate_6to4: fragmented ICMPv6 is not translated (an
+        // atomic fragment is whole, and is).
+        if info.proto == ip_proto::ICMPV6 && !info.is_atomic() {
             return Err(DropReason::Fragment);
         }
     }
     let pkt = &pkt[..info.packet_len()];
+    // RFC 6146 §3.4: a fragment of a datagram in several pieces; an atomic
+    // fragment (RFC 6946) is a whole datagram.
+    let frag = info.frag.filter(|_| !info.is_atomic()).map(|f| FragInfo {
+        ident: f.ident,
+        offset: u32::from(f.frag_offset),
+        len: (pkt.len().saturating_sub(info.l4)) as u32,
+        more: f.more,
+    });
     let upper = pkt.get(info.l4..).unwrap_or_default();
     let l4 = match info.proto {
         ip_proto::TCP => L4::Tcp,
@@ -59,19 +70,27 @@ pub(super) fn flow6_full(pkt: &[u8]) -> Result<Flow<Ipv6Addr>, DropReason> {
         inner: None,
         tcp_flags: 0,
         non_first_fragment: !info.is_first(),
+        frag,
     };
     if flow.non_first_fragment {
         return Ok(flow);
     }
+    // A first fragment must carry the whole transport header (RFC 6146
+    // §3.4 allows requiring it; RFC 7112): a named drop, not `Truncated`.
+    let short = if frag.is_some() {
+        DropReason::FirstFragmentShort
+    } else {
+        DropReason::Truncated
+    };
     match l4 {
         L4::Tcp => {
-            let tcp = TcpPacket::new_checked(upper).map_err(|_| DropReason::Truncated)?;
+            let tcp = TcpPacket::new_checked(upper).map_err(|_| short)?;
             flow.tuple.src_port = tcp.src_port();
             flow.tuple.dst_port = tcp.dst_port();
             flow.tcp_flags = tcp.flags();
         }
         L4::Udp => {
-            let udp = UdpPacket::new_checked_header(upper).map_err(|_| DropReason::Truncated)?;
+            let udp = UdpPacket::new_checked_header(upper).map_err(|_| short)?;
             flow.tuple.src_port = udp.src_port();
             flow.tuple.dst_port = udp.dst_port();
         }
@@ -114,6 +133,7 @@ pub(super) fn flow6_simple(pkt: &[u8]) -> Option<Flow<Ipv6Addr>> {
         inner: None,
         tcp_flags,
         non_first_fragment: false,
+        frag: None,
     })
 }
 

@@ -249,8 +249,10 @@ fn translate(
         // covers a pseudo-header whose length is the reassembled message's,
         // unknown from any one fragment, so neither the first fragment's
         // checksum can be moved to ICMPv4 nor the later fragments be told
-        // apart from a query or an error (Jool does the same).
-        if info.proto == ip_proto::ICMPV6 {
+        // apart from a query or an error (Jool does the same). An atomic
+        // fragment (offset 0, M = 0, RFC 6946) is the whole message: it is
+        // translated like any other.
+        if info.proto == ip_proto::ICMPV6 && !info.is_atomic() {
             return Err(DropReason::Fragment);
         }
     }
@@ -438,6 +440,12 @@ impl Ipv6Info {
     /// Unfragmented, or the first fragment: the upper-layer header is here.
     fn is_first(&self) -> bool {
         self.frag.is_none_or(|f| f.frag_offset == 0)
+    }
+
+    /// An atomic fragment (RFC 6946): a Fragment header with offset 0 and
+    /// M = 0, so the packet is a whole datagram.
+    fn is_atomic(&self) -> bool {
+        self.frag.is_some_and(|f| f.frag_offset == 0 && !f.more)
     }
 
     /// §5.1.1: an extension header follows the Fragment header.

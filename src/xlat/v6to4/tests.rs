@@ -1176,6 +1176,7 @@ fn flow6_tuples() {
             inner: None,
             tcp_flags: 0,
             non_first_fragment: false,
+            frag: None,
         })
     );
     let tcp = tcp6_syn(HOST6, SERVER6, HOST_PORT, 80, b"");
@@ -1476,6 +1477,7 @@ proptest! {
                 inner: None,
                 tcp_flags: p.tcp_flags,
                 non_first_fragment: false,
+                frag: None,
             }));
             let direct = run_rewrite_simple(&pkt, &plan(), &cfg);
             prop_assert_eq!(full.verdict, Verdict::Forward);
