@@ -287,7 +287,7 @@ impl Default for Outside {
         Outside {
             device: "net_tap1".into(),
             address: "192.0.2.254/24".into(),
-            gateway: "192.0.2.1".into(),
+            gateway: "192.0.2.253".into(),
             gateway_mac: None,
             mtu: 1500,
             kernel_iface: "n64-out".into(),

@@ -26,6 +26,7 @@ use super::value::{
     EventSink, Ipv4Range, Ipv6Prefix, Level,
 };
 use super::ConfigError;
+use crate::wire::ethernet::{MAX_FRAME_LEN, VLAN_HEADER_LEN};
 use crate::xlat::rfc6052::Nat64Prefix;
 use crate::xlat::L4;
 
@@ -45,6 +46,23 @@ pub struct Translation {
     /// ICMP errors each worker may originate per second (RFC 4443 §2.4
     /// (f), RFC 1812 §4.3.2.8); 0: no limit. An added key.
     pub icmp_errors_per_second: u32,
+}
+
+impl Translation {
+    /// Accepted but questionable values: `icmp_errors_per_second = 0`
+    /// lifts the limit RFC 4443 §2.4 (f) asks for, so a flood of packets
+    /// that each draw an error makes the box a reflector.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.icmp_errors_per_second == 0 {
+            warnings.push(
+                "translation.icmp_errors_per_second: 0 removes the limit on the ICMP errors \
+                 the box originates (RFC 4443 section 2.4 (f) asks for one)"
+                    .to_string(),
+            );
+        }
+        warnings
+    }
 }
 
 impl TryFrom<raw::Translation> for Translation {
@@ -97,6 +115,19 @@ pub struct Pool4 {
 }
 
 impl Pool4 {
+    /// The shortest `subscriber_prefix_len`: a /32 is the smallest
+    /// allocation a regional registry makes to a provider (RIPE-738 §5.1.2),
+    /// so a shorter subscriber prefix lumps whole providers (or the whole
+    /// Internet) into one subscriber, sharing `max_blocks_per_subscriber`
+    /// blocks: a mistake, refused.
+    pub const MIN_SUBSCRIBER_PREFIX_LEN: u8 = 32;
+
+    /// The longest `subscriber_prefix_len` without a warning: a subscriber
+    /// is given at least a /64 (RFC 6177, RFC 7421); a longer prefix splits
+    /// one household into many subscribers, each with its own blocks, and
+    /// a host that changes its address (RFC 8981) gets new blocks each time.
+    pub const MAX_QUIET_SUBSCRIBER_PREFIX_LEN: u8 = 64;
+
     /// Number of pool addresses.
     pub fn address_count(&self) -> u64 {
         self.addresses.iter().map(Ipv4Range::len).sum()
@@ -129,7 +160,8 @@ impl Pool4 {
 
     /// Accepted but questionable values, in key order: ports that make no
     /// whole block, a block limit that paired pooling cannot reach, a
-    /// `deterministic_inside` that dynamic allocation ignores.
+    /// subscriber prefix longer than /64, a `deterministic_inside` that
+    /// dynamic allocation ignores.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         let ports = self.port_count();
@@ -148,6 +180,14 @@ impl Pool4 {
                 "pool4.max_blocks_per_subscriber: {} is more than the {blocks_per_address} blocks \
                  of one address, and paired = true keeps a subscriber on one address",
                 self.max_blocks_per_subscriber
+            ));
+        }
+        if self.subscriber_prefix_len > Pool4::MAX_QUIET_SUBSCRIBER_PREFIX_LEN {
+            warnings.push(format!(
+                "pool4.subscriber_prefix_len: {} is longer than /{}: one customer's hosts are \
+                 counted as separate subscribers, each with its own max_blocks_per_subscriber",
+                self.subscriber_prefix_len,
+                Pool4::MAX_QUIET_SUBSCRIBER_PREFIX_LEN
             ));
         }
         if let (Allocation::Dynamic, Some(inside)) = (self.allocation, self.deterministic_inside) {
@@ -246,10 +286,15 @@ impl TryFrom<raw::Pool4> for Pool4 {
                 "must be at least 1",
             ));
         }
-        if !(1..=128).contains(&p.subscriber_prefix_len) {
+        if !(Pool4::MIN_SUBSCRIBER_PREFIX_LEN..=128).contains(&p.subscriber_prefix_len) {
             return Err(ConfigError::invalid(
                 "pool4.subscriber_prefix_len",
-                format!("{} is not within 1..=128", p.subscriber_prefix_len),
+                format!(
+                    "{} is not within {}..=128 (a shorter prefix makes a whole provider's \
+                     allocation one subscriber)",
+                    p.subscriber_prefix_len,
+                    Pool4::MIN_SUBSCRIBER_PREFIX_LEN
+                ),
             ));
         }
         let allocation = at("pool4.allocation", Allocation::parse(&p.allocation))?;
@@ -536,8 +581,27 @@ impl TryFrom<raw::Inside> for Inside {
                 format!("{} is below the IPv6 minimum MTU 1280", inside.mtu),
             ));
         }
+        check_frame_fits("inside.mtu", inside.mtu)?;
         Ok(inside)
     }
+}
+
+/// A link MTU whose frames (with one 802.1Q tag) one mbuf holds: the
+/// dataplane receives no multi-segment frames, so a longer frame would be
+/// dropped by the NIC and the link could not carry what its MTU promises.
+fn check_frame_fits(key: &str, mtu: u16) -> Result<(), ConfigError> {
+    let frame = usize::from(mtu) + VLAN_HEADER_LEN;
+    if frame > MAX_FRAME_LEN {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "{mtu} makes frames of up to {frame} bytes (with an 802.1Q header), more than \
+                 the {MAX_FRAME_LEN} bytes of packet data an mbuf holds (at most {})",
+                MAX_FRAME_LEN - VLAN_HEADER_LEN
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `[outside]`: the IPv4 port.
@@ -614,6 +678,7 @@ impl TryFrom<raw::Outside> for Outside {
                 format!("{} is below the IPv4 minimum MTU 68", outside.mtu),
             ));
         }
+        check_frame_fits("outside.mtu", outside.mtu)?;
         Ok(outside)
     }
 }

@@ -131,7 +131,7 @@ fn contract_file_parses_with_documented_values() {
     assert_eq!(d.outside.address, Ipv4Addr::new(192, 0, 2, 254));
     assert_eq!(c.outside.address, Ipv4Addr::new(198, 51, 100, 10));
     assert_eq!(c.outside.prefix_len, 24);
-    assert_eq!(d.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(d.outside.gateway, Ipv4Addr::new(192, 0, 2, 253));
     assert_eq!(c.outside.gateway, Ipv4Addr::new(198, 51, 100, 1));
     assert_eq!(c.outside.mtu, 1500);
     assert_eq!(c.workers.burst, 32);
@@ -430,6 +430,80 @@ fn error_dns64_listen_not_on_the_inside_link() {
 }
 
 #[test]
+fn error_dns64_listen_on_someone_elses_address() {
+    // On the link, but another node's: the box would answer neighbour
+    // discovery for it and take it over.
+    assert_eq!(
+        error("[dns64]\nlisten = [\"[2001:db8:1::fffe]:53\"]\n"),
+        "dns64.listen: [2001:db8:1::fffe]:53 is inside.gateway, not an address of the box"
+    );
+    assert_eq!(
+        error("[dns64]\nlisten = [\"[2001:db8:1::]:53\"]\n"),
+        "dns64.listen: [2001:db8:1::]:53 is the Subnet-Router anycast address of the inside \
+         link, not an address of the box"
+    );
+    assert_eq!(
+        error(
+            "[dns64]\nlisten = [\"[2001:db8:1::10]:53\"]\n[pool4]\naddresses = [\"192.0.2.0/28\"]\n\
+             [[static_bib]]\nprotocol = \"tcp\"\nipv6 = \"[2001:db8:1::10]:443\"\n\
+             ipv4 = \"192.0.2.1:443\"\n"
+        ),
+        "dns64.listen: [2001:db8:1::10]:53 is static_bib[0].ipv6, not an address of the box"
+    );
+    // The box's own address and a free one on the link stay accepted.
+    let c = parse("[dns64]\nlisten = [\"[2001:db8:1::1]:53\", \"[2001:db8:1::53]:53\"]\n");
+    assert_eq!(c.dns64.listen.len(), 2);
+}
+
+#[test]
+fn error_pool_contains_the_outside_gateway_or_address() {
+    assert_eq!(
+        error("[pool4]\naddresses = [\"192.0.2.0/28\"]\n[outside]\ngateway = \"192.0.2.9\"\n"),
+        "pool4.addresses[0]: 192.0.2.0/28 contains outside.gateway 192.0.2.9"
+    );
+    assert_eq!(
+        error(
+            "[pool4]\naddresses = [\"198.51.100.7\", \"192.0.2.240-192.0.2.255\"]\n\
+             [outside]\naddress = \"192.0.2.254/24\"\ngateway = \"192.0.2.1\"\n"
+        ),
+        "pool4.addresses[1]: 192.0.2.240/28 contains outside.address 192.0.2.254"
+    );
+    // Beside them on the same link is fine.
+    let c = parse("[pool4]\naddresses = [\"192.0.2.16/28\"]\n[outside]\ngateway = \"192.0.2.1\"\n");
+    assert_eq!(c.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+}
+
+#[test]
+fn error_mtu_the_mbuf_cannot_hold() {
+    // One mbuf holds 2048 bytes of frame: an MTU plus an 802.1Q Ethernet
+    // header of 18 bytes.
+    let room = crate::wire::ethernet::MAX_FRAME_LEN;
+    let most = room - crate::wire::ethernet::VLAN_HEADER_LEN;
+    for side in ["inside", "outside"] {
+        let c = parse(&format!("[{side}]\nmtu = {most}\n"));
+        assert_eq!(
+            if side == "inside" {
+                c.inside.mtu
+            } else {
+                c.outside.mtu
+            },
+            most as u16
+        );
+        for too_big in [most + 1, 9000] {
+            assert_eq!(
+                error(&format!("[{side}]\nmtu = {too_big}\n")),
+                format!(
+                    "{side}.mtu: {too_big} makes frames of up to {} bytes (with an 802.1Q \
+                     header), more than the {room} bytes of packet data an mbuf holds \
+                     (at most {most})",
+                    too_big + 18
+                )
+            );
+        }
+    }
+}
+
+#[test]
 fn error_translation_prefix_overlaps_inside_link() {
     assert_eq!(
         error("[translation]\nprefix = \"2001:db8:1::/96\"\n"),
@@ -508,20 +582,30 @@ fn error_max_blocks_per_subscriber_zero() {
 
 #[test]
 fn error_subscriber_prefix_len_range() {
-    assert_eq!(
-        error("[pool4]\nsubscriber_prefix_len = 0\n"),
-        "pool4.subscriber_prefix_len: 0 is not within 1..=128"
-    );
-    assert_eq!(
-        error("[pool4]\nsubscriber_prefix_len = 129\n"),
-        "pool4.subscriber_prefix_len: 129 is not within 1..=128"
-    );
-    assert_eq!(
-        parse("[pool4]\nsubscriber_prefix_len = 128\n")
-            .pool4
-            .subscriber_prefix_len,
-        128
-    );
+    let why = "(a shorter prefix makes a whole provider's allocation one subscriber)";
+    for bad in [0, 31, 129] {
+        assert_eq!(
+            error(&format!("[pool4]\nsubscriber_prefix_len = {bad}\n")),
+            format!("pool4.subscriber_prefix_len: {bad} is not within 32..=128 {why}")
+        );
+    }
+    // /32 to /64: quiet; longer: accepted with a warning naming the key.
+    for quiet in [32, 48, 64] {
+        let c = parse(&format!("[pool4]\nsubscriber_prefix_len = {quiet}\n"));
+        assert_eq!(c.pool4.subscriber_prefix_len, quiet);
+        assert!(c.warnings.is_empty(), "/{quiet}: {:?}", c.warnings);
+    }
+    for loud in [65, 128] {
+        let c = parse(&format!("[pool4]\nsubscriber_prefix_len = {loud}\n"));
+        assert_eq!(c.pool4.subscriber_prefix_len, loud);
+        assert_eq!(
+            c.warnings,
+            [format!(
+                "pool4.subscriber_prefix_len: {loud} is longer than /64: one customer's hosts \
+                 are counted as separate subscribers, each with its own max_blocks_per_subscriber"
+            )]
+        );
+    }
 }
 
 #[test]
@@ -912,6 +996,17 @@ fn links_gateways_and_macs() {
 fn icmp_error_rate_key_accepted_and_typed() {
     let c = parse("[translation]\nicmp_errors_per_second = 0\n");
     assert_eq!(c.translation.icmp_errors_per_second, 0);
+    // Unlimited errors make the box a reflector: accepted, with a warning.
+    assert_eq!(
+        c.warnings,
+        [
+            "translation.icmp_errors_per_second: 0 removes the limit on the ICMP errors the box \
+          originates (RFC 4443 section 2.4 (f) asks for one)"
+        ]
+    );
+    assert!(parse("[translation]\nicmp_errors_per_second = 1\n")
+        .warnings
+        .is_empty());
     let e = error("[translation]\nicmp_errors_per_second = -5\n");
     assert!(e.contains("icmp_errors_per_second"), "{e}");
 }
@@ -920,13 +1015,13 @@ fn icmp_error_rate_key_accepted_and_typed() {
 fn xlat_config_carries_translation_and_link_settings() {
     let c = parse(
         "[translation]\ncopy_traffic_class = false\namend_udp_checksum_zero = false\n\
-         lowest_ipv6_mtu = 1400\n[inside]\nmtu = 9000\n[outside]\nmtu = 1492\n",
+         lowest_ipv6_mtu = 1400\n[inside]\nmtu = 2000\n[outside]\nmtu = 1492\n",
     );
     let x = c.xlat_config();
     assert_eq!(x.lowest_ipv6_mtu, 1400);
     assert!(!x.copy_traffic_class);
     assert!(!x.amend_udp_checksum_zero);
-    assert_eq!(x.ipv6_mtu, 9000);
+    assert_eq!(x.ipv6_mtu, 2000);
     assert_eq!(x.ipv4_mtu, 1492);
     assert_eq!(x.own_ipv6, c.inside.address);
     assert_eq!(x.own_ipv4, c.outside.address);

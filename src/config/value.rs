@@ -179,6 +179,11 @@ pub(super) fn in_prefix_v6(addr: &Ipv6Addr, net: &Ipv6Addr, len: u8) -> bool {
     (u128::from(*addr) ^ u128::from(*net)) & mask_v6(len) == 0
 }
 
+/// The network address of `addr`'s `len`-bit prefix (host bits zero).
+pub(super) fn network_v6(addr: &Ipv6Addr, len: u8) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(*addr) & mask_v6(len))
+}
+
 /// `"a.b.c.d/len"`, `"a.b.c.d-a.b.c.e"` or `"a.b.c.d"`.
 pub(super) fn parse_ipv4_range(s: &str) -> Result<Ipv4Range, String> {
     let bad = || format!("{s:?} is not an IPv4 address, prefix or range");
