@@ -315,6 +315,7 @@ pub fn dataplane_own() -> &'static crate::dataplane::BoxIdentity {
             block_size: 512,
             max_blocks_per_subscriber: 8,
             subscriber_prefix_len: 56,
+            block_allocations_per_second: 100,
             allocation: crate::config::Allocation::Dynamic,
             paired: true,
             deterministic_inside: None,

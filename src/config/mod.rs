@@ -228,6 +228,7 @@ fn validate(raw: raw::Config) -> Result<Config, ConfigError> {
         .into_iter()
         .chain(pool4.warnings())
         .chain(timeouts.warnings())
+        .chain(inside.warnings())
         .collect();
     let config = Config {
         translation,

@@ -183,6 +183,7 @@ pub struct Pool4 {
     pub block_size: u32,
     pub max_blocks_per_subscriber: u32,
     pub subscriber_prefix_len: u8,
+    pub block_allocations_per_second: u32,
     pub allocation: String,
     pub paired: bool,
     /// RFC 7422: the IPv6 prefix whose subscribers are mapped
@@ -198,6 +199,7 @@ impl Default for Pool4 {
             block_size: 512,
             max_blocks_per_subscriber: 8,
             subscriber_prefix_len: 56,
+            block_allocations_per_second: 100,
             allocation: "dynamic".into(),
             paired: true,
             deterministic_inside: None,
@@ -255,6 +257,9 @@ pub struct Inside {
     pub gateway_mac: Option<String>,
     pub mtu: u16,
     pub kernel_iface: String,
+    /// The IPv6 prefixes the box serves (an added key); absent: any source,
+    /// warned about.
+    pub subscribers: Option<Vec<String>>,
 }
 
 impl Default for Inside {
@@ -266,6 +271,7 @@ impl Default for Inside {
             gateway_mac: None,
             mtu: 1500,
             kernel_iface: "n64-in".into(),
+            subscribers: None,
         }
     }
 }

@@ -103,8 +103,11 @@ pub struct Pool4 {
     pub block_size: u32,
     /// Most blocks one subscriber may hold (>= 1).
     pub max_blocks_per_subscriber: u32,
-    /// Leading IPv6 source bits that identify a subscriber (1..=128).
+    /// Leading IPv6 source bits that identify a subscriber (32..=128).
     pub subscriber_prefix_len: u8,
+    /// New blocks each worker may hand out per second, with a burst of one
+    /// second's worth (>= 1; dynamic allocation only). An added key.
+    pub block_allocations_per_second: u32,
     pub allocation: Allocation,
     /// All blocks of a subscriber on one address (RFC 4787 REQ-2).
     pub paired: bool,
@@ -297,6 +300,12 @@ impl TryFrom<raw::Pool4> for Pool4 {
                 ),
             ));
         }
+        if p.block_allocations_per_second == 0 {
+            return Err(ConfigError::invalid(
+                "pool4.block_allocations_per_second",
+                "must be at least 1",
+            ));
+        }
         let allocation = at("pool4.allocation", Allocation::parse(&p.allocation))?;
         let deterministic_inside = p
             .deterministic_inside
@@ -309,6 +318,7 @@ impl TryFrom<raw::Pool4> for Pool4 {
             block_size: p.block_size,
             max_blocks_per_subscriber: p.max_blocks_per_subscriber,
             subscriber_prefix_len: p.subscriber_prefix_len,
+            block_allocations_per_second: p.block_allocations_per_second,
             allocation,
             paired: p.paired,
             deterministic_inside,
@@ -523,12 +533,47 @@ pub struct Inside {
     /// Name of the kernel interface of this side's exception path (the TAP
     /// that carries the box's own traffic to Linux); `inside.kernel_iface`.
     pub kernel_iface: String,
+    /// `inside.subscribers` (an added key): the IPv6 prefixes the box
+    /// serves, at most [`Inside::MAX_SUBSCRIBER_PREFIXES`]; IPv6 from any
+    /// other source is dropped before it can take a port (a uRPF check).
+    /// `None`: the key is absent and any source is served (warned about).
+    pub subscribers: Option<Vec<Ipv6Prefix>>,
 }
 
 impl Inside {
+    /// The most `inside.subscribers` entries: every new flow is checked
+    /// against each in turn, so the list is kept short (aggregate it).
+    pub const MAX_SUBSCRIBER_PREFIXES: usize = 64;
+
     /// Whether `addr` is on the inside link.
     pub fn on_link(&self, addr: &Ipv6Addr) -> bool {
         in_prefix_v6(addr, &self.address, self.prefix_len)
+    }
+
+    /// The prefixes the box serves: `inside.subscribers`, or `::/0` when
+    /// the key is absent.
+    pub fn subscriber_prefixes(&self) -> Vec<Ipv6Prefix> {
+        self.subscribers.clone().unwrap_or_else(|| {
+            vec![Ipv6Prefix {
+                addr: Ipv6Addr::UNSPECIFIED,
+                len: 0,
+            }]
+        })
+    }
+
+    /// Accepted but questionable values: no `inside.subscribers`, so any
+    /// IPv6 source may take port blocks (a spoofed-source flood can hold
+    /// the whole pool).
+    pub fn warnings(&self) -> Vec<String> {
+        if self.subscribers.is_some() {
+            return Vec::new();
+        }
+        vec![
+            "inside.subscribers: not set, so packets from any IPv6 source are translated \
+              and may take port blocks (spoofed sources can exhaust the pool); list the \
+              prefixes you serve, or [\"::/0\"] to serve any on purpose"
+                .to_string(),
+        ]
     }
 }
 
@@ -558,7 +603,31 @@ impl TryFrom<raw::Inside> for Inside {
                 .transpose()?,
             mtu: i.mtu,
             kernel_iface: at("inside.kernel_iface", check_ifname(&i.kernel_iface))?,
+            subscribers: i
+                .subscribers
+                .as_deref()
+                .map(|list| parse_list("inside.subscribers", list, parse_ipv6_prefix))
+                .transpose()?,
         };
+        match inside.subscribers.as_deref() {
+            Some([]) => {
+                return Err(ConfigError::invalid(
+                    "inside.subscribers",
+                    "empty: no source would be served (write [\"::/0\"] to serve any)",
+                ))
+            }
+            Some(list) if list.len() > Inside::MAX_SUBSCRIBER_PREFIXES => {
+                return Err(ConfigError::invalid(
+                    "inside.subscribers",
+                    format!(
+                        "{} prefixes, more than {}: aggregate them",
+                        list.len(),
+                        Inside::MAX_SUBSCRIBER_PREFIXES
+                    ),
+                ))
+            }
+            _ => {}
+        }
         // The next hop is on the link; a link-local one (fe80::/10, RFC
         // 4291 §2.5.6) is usual for IPv6 and always on-link.
         let link_local = (u128::from(gateway) >> 118) == 0x3fa;

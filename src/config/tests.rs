@@ -54,10 +54,26 @@ fn set_cgn_site_values(c: &mut Config) {
         host: "198.51.100.20".into(),
         port: 514,
     };
+    // It names the subscribers it serves, so it starts without warnings.
+    c.inside.subscribers = Some(vec![Ipv6Prefix {
+        addr: "2001:db8::".parse().unwrap(),
+        len: 32,
+    }]);
+    c.warnings.clear();
 }
 
 fn parse(text: &str) -> Config {
     Config::from_str(text).unwrap_or_else(|e| panic!("config refused: {e}\n{text}"))
+}
+
+/// The warnings for `text` but the one every file without
+/// `inside.subscribers` gets (tested on its own).
+fn warnings(text: &str) -> Vec<String> {
+    parse(text)
+        .warnings
+        .into_iter()
+        .filter(|w| !w.starts_with("inside.subscribers:"))
+        .collect()
 }
 
 /// The exact error message for `text`.
@@ -99,6 +115,7 @@ fn contract_file_parses_with_documented_values() {
     assert_eq!(c.pool4.block_size, 512);
     assert_eq!(c.pool4.max_blocks_per_subscriber, 8);
     assert_eq!(c.pool4.subscriber_prefix_len, 56);
+    assert_eq!(c.pool4.block_allocations_per_second, 100);
     assert_eq!(c.pool4.allocation, Allocation::Dynamic);
     assert!(c.pool4.paired);
     assert_eq!(c.pool4.blocks_per_address(), 126);
@@ -126,6 +143,14 @@ fn contract_file_parses_with_documented_values() {
     );
     assert_eq!(c.inside.gateway_mac, None);
     assert_eq!(c.inside.mtu, 1500);
+    assert_eq!(d.inside.subscribers, None);
+    assert_eq!(
+        c.inside
+            .subscribers
+            .as_ref()
+            .map(|l| l.iter().map(|p| p.to_string()).collect::<Vec<_>>()),
+        Some(vec!["2001:db8::/32".to_string()])
+    );
     assert_eq!(d.outside.device, "net_tap1");
     assert_eq!(c.outside.device, "0000:03:00.1");
     assert_eq!(d.outside.address, Ipv4Addr::new(192, 0, 2, 254));
@@ -353,6 +378,11 @@ fn example_demo_toml_parses_for_the_tap_demo() {
     );
     assert_eq!(c.workers.mbufs_per_worker, 4096);
     assert_eq!(c.workers.max_sessions_per_worker, 65536);
+    assert_eq!(
+        c.inside.subscribers.as_deref().map(|l| l[0].to_string()),
+        Some("2001:db8:1::/64".to_string())
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
 // ---- one test per refusal, asserting the exact message and its key ----
@@ -474,6 +504,63 @@ fn error_pool_contains_the_outside_gateway_or_address() {
 }
 
 #[test]
+fn inside_subscribers_any_by_default_with_a_warning() {
+    // Absent: any source, and a warning naming the key.
+    let c = parse("");
+    assert_eq!(c.inside.subscribers, None);
+    assert_eq!(
+        c.warnings,
+        [
+            "inside.subscribers: not set, so packets from any IPv6 source are translated and may \
+          take port blocks (spoofed sources can exhaust the pool); list the prefixes you serve, \
+          or [\"::/0\"] to serve any on purpose"
+        ]
+    );
+    assert_eq!(c.inside.subscriber_prefixes().len(), 1);
+    assert_eq!(c.inside.subscriber_prefixes()[0].len, 0);
+    // "Any" written out, or a list: no warning.
+    for list in [
+        "[\"::/0\"]",
+        "[\"2001:db8:100::/40\", \"2001:db8:200::/48\"]",
+    ] {
+        let c = parse(&format!("[inside]\nsubscribers = {list}\n"));
+        assert!(c.warnings.is_empty(), "{list}: {:?}", c.warnings);
+        assert!(c.inside.subscribers.is_some());
+    }
+    // Refusals name the key (and the entry).
+    assert_eq!(
+        error("[inside]\nsubscribers = []\n"),
+        "inside.subscribers: empty: no source would be served (write [\"::/0\"] to serve any)"
+    );
+    assert!(
+        error("[inside]\nsubscribers = [\"::/0\", \"2001:db8::1/32\"]\n")
+            .starts_with("inside.subscribers[1]: "),
+    );
+    let many: Vec<String> = (0..65)
+        .map(|i| format!("\"2001:db8:{i:x}::/48\""))
+        .collect();
+    assert_eq!(
+        error(&format!("[inside]\nsubscribers = [{}]\n", many.join(", "))),
+        "inside.subscribers: 65 prefixes, more than 64: aggregate them"
+    );
+}
+
+#[test]
+fn block_allocation_rate_key() {
+    assert_eq!(parse("").pool4.block_allocations_per_second, 100);
+    assert_eq!(
+        parse("[pool4]\nblock_allocations_per_second = 5\n")
+            .pool4
+            .block_allocations_per_second,
+        5
+    );
+    assert_eq!(
+        error("[pool4]\nblock_allocations_per_second = 0\n"),
+        "pool4.block_allocations_per_second: must be at least 1"
+    );
+}
+
+#[test]
 fn error_mtu_the_mbuf_cannot_hold() {
     // One mbuf holds 2048 bytes of frame: an MTU plus an 802.1Q Ethernet
     // header of 18 bytes.
@@ -591,15 +678,19 @@ fn error_subscriber_prefix_len_range() {
     }
     // /32 to /64: quiet; longer: accepted with a warning naming the key.
     for quiet in [32, 48, 64] {
-        let c = parse(&format!("[pool4]\nsubscriber_prefix_len = {quiet}\n"));
-        assert_eq!(c.pool4.subscriber_prefix_len, quiet);
-        assert!(c.warnings.is_empty(), "/{quiet}: {:?}", c.warnings);
+        let text = format!("[pool4]\nsubscriber_prefix_len = {quiet}\n");
+        assert_eq!(parse(&text).pool4.subscriber_prefix_len, quiet);
+        assert!(
+            warnings(&text).is_empty(),
+            "/{quiet}: {:?}",
+            warnings(&text)
+        );
     }
     for loud in [65, 128] {
-        let c = parse(&format!("[pool4]\nsubscriber_prefix_len = {loud}\n"));
-        assert_eq!(c.pool4.subscriber_prefix_len, loud);
+        let text = format!("[pool4]\nsubscriber_prefix_len = {loud}\n");
+        assert_eq!(parse(&text).pool4.subscriber_prefix_len, loud);
         assert_eq!(
-            c.warnings,
+            warnings(&text),
             [format!(
                 "pool4.subscriber_prefix_len: {loud} is longer than /64: one customer's hosts \
                  are counted as separate subscribers, each with its own max_blocks_per_subscriber"
@@ -759,10 +850,10 @@ fn error_timeouts_zero_and_warnings_below_rfc_minimums() {
             format!("timeouts.{key}: must be greater than 0")
         );
     }
-    let c = parse("[timeouts]\nudp = 30\ntcp_established = 600\ntcp_transitory = 60\nicmp = 10\n");
-    assert_eq!(c.timeouts.udp, Duration::from_secs(30));
+    let text = "[timeouts]\nudp = 30\ntcp_established = 600\ntcp_transitory = 60\nicmp = 10\n";
+    assert_eq!(parse(text).timeouts.udp, Duration::from_secs(30));
     assert_eq!(
-        c.warnings,
+        warnings(text),
         vec![
             "timeouts.udp: 30 s is below the RFC 6146 section 4 minimum of 120 s",
             "timeouts.tcp_established: 600 s is below the RFC 6146 section 4 minimum of 7440 s",
@@ -998,15 +1089,13 @@ fn icmp_error_rate_key_accepted_and_typed() {
     assert_eq!(c.translation.icmp_errors_per_second, 0);
     // Unlimited errors make the box a reflector: accepted, with a warning.
     assert_eq!(
-        c.warnings,
+        warnings("[translation]\nicmp_errors_per_second = 0\n"),
         [
             "translation.icmp_errors_per_second: 0 removes the limit on the ICMP errors the box \
           originates (RFC 4443 section 2.4 (f) asks for one)"
         ]
     );
-    assert!(parse("[translation]\nicmp_errors_per_second = 1\n")
-        .warnings
-        .is_empty());
+    assert!(warnings("[translation]\nicmp_errors_per_second = 1\n").is_empty());
     let e = error("[translation]\nicmp_errors_per_second = -5\n");
     assert!(e.contains("icmp_errors_per_second"), "{e}");
 }
@@ -1056,21 +1145,19 @@ fn summary_names_what_it_will_do() {
 
 #[test]
 fn warnings_for_odd_pool_shapes() {
-    let c = parse(
-        "[pool4]\nport_range = \"1024-2047\"\nblock_size = 256\nmax_blocks_per_subscriber = 8\n",
-    );
     assert_eq!(
-        c.warnings,
+        warnings(
+            "[pool4]\nport_range = \"1024-2047\"\nblock_size = 256\nmax_blocks_per_subscriber = 8\n",
+        ),
         vec![
             "pool4.max_blocks_per_subscriber: 8 is more than the 4 blocks of one address, \
              and paired = true keeps a subscriber on one address"
         ]
     );
-    let c = parse(
-        "[pool4]\nport_range = \"1024-2000\"\nblock_size = 256\nmax_blocks_per_subscriber = 2\n",
-    );
     assert_eq!(
-        c.warnings,
+        warnings(
+            "[pool4]\nport_range = \"1024-2000\"\nblock_size = 256\nmax_blocks_per_subscriber = 2\n",
+        ),
         vec!["pool4.port_range: the last 209 ports of \"1024-2000\" make no whole block of 256 and are unused"]
     );
 }

@@ -63,6 +63,12 @@ pub enum Nat64Drop {
     /// The IPv4 half of a hairpinned packet would have been answered with
     /// an ICMP error, which cannot go back through the hairpin.
     HairpinUnanswerable,
+    /// IPv6 from a source outside `inside.subscribers` (for an ICMPv6
+    /// error: about a packet to such a destination): the uRPF check.
+    NotSubscriber,
+    /// A new port block was due, but the subscriber's or the worker's
+    /// block allocation rate is used up.
+    BlockRateLimited,
 }
 
 impl Nat64Drop {
@@ -83,6 +89,8 @@ impl Nat64Drop {
         Nat64Drop::NonFirstFragment,
         Nat64Drop::NotPool,
         Nat64Drop::HairpinUnanswerable,
+        Nat64Drop::NotSubscriber,
+        Nat64Drop::BlockRateLimited,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -103,6 +111,8 @@ impl Nat64Drop {
             Nat64Drop::NonFirstFragment => "non_first_fragment",
             Nat64Drop::NotPool => "not_pool",
             Nat64Drop::HairpinUnanswerable => "hairpin_unanswerable",
+            Nat64Drop::NotSubscriber => "not_subscriber",
+            Nat64Drop::BlockRateLimited => "block_rate_limited",
         }
     }
 

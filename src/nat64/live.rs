@@ -15,8 +15,11 @@
 //!   shortening a refreshed session may wait behind older ones still on
 //!   the old deadline: it goes at most the old timeout after the reload.
 //!   A held SYN keeps the deadline it was held with.
-//! - Filtering, the RFC 6052 §3.1 rule, the RFC 7915 options and
-//!   `pool4.max_blocks_per_subscriber` apply to the next packet.
+//! - Filtering, the RFC 6052 §3.1 rule, the RFC 7915 options,
+//!   `inside.subscribers`, `pool4.max_blocks_per_subscriber` and
+//!   `pool4.block_allocations_per_second` apply to
+//!   the next packet (a session of a source no longer served ends with
+//!   its next packet, which is dropped).
 //! - `[[static_bib]]` (RFC 6146 §3.1): an added entry is installed by the
 //!   worker of its subscriber, and its port reserved by the worker that
 //!   owns its block (`PortAllocator::reserve_static`); a removed one
@@ -31,7 +34,7 @@ use std::sync::Arc;
 use super::pipeline::Worker;
 use super::pool4::PoolLayout;
 use super::table::BibEntry;
-use super::{subscriber_worker, Millis, Subscriber, Timeouts};
+use super::{subscriber_worker, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
 use crate::xlat::XlatConfig;
 
@@ -56,8 +59,12 @@ pub struct LiveSettings {
     pub xlat: XlatConfig,
     /// `pool4.max_blocks_per_subscriber` (RFC 6888 REQ-4).
     pub max_blocks_per_subscriber: u32,
+    /// `pool4.block_allocations_per_second`.
+    pub block_allocations_per_second: u32,
     /// `translation.icmp_errors_per_second`, for the dataplane's bucket.
     pub icmp_errors_per_second: u32,
+    /// `inside.subscribers`: the sources served (the uRPF check).
+    pub served: Served,
     /// `[[static_bib]]`.
     pub static_bib: Vec<StaticBibEntry>,
     /// The pool layout routing the static entries
@@ -77,7 +84,9 @@ impl LiveSettings {
                 && !cfg.translation.allow_non_global_ipv4,
             xlat: cfg.xlat_config(),
             max_blocks_per_subscriber: cfg.pool4.max_blocks_per_subscriber,
+            block_allocations_per_second: cfg.pool4.block_allocations_per_second,
             icmp_errors_per_second: cfg.translation.icmp_errors_per_second,
+            served: Served::from_config(&cfg.inside),
             static_bib: cfg.static_bib.clone(),
             layout,
         }
@@ -92,11 +101,13 @@ impl Worker {
         self.address_dependent = s.address_dependent;
         self.drop_external_tcp = s.drop_external_tcp;
         self.global_only = s.global_only;
+        self.served = s.served.clone();
         self.xcfg = XlatConfig {
             ipv4_checksum_offload: self.xcfg.ipv4_checksum_offload,
             ..s.xlat
         };
         self.alloc.set_max_blocks(s.max_blocks_per_subscriber);
+        self.alloc.set_block_rate(s.block_allocations_per_second);
         if !Arc::ptr_eq(&self.layout, &s.layout) {
             self.layout = Arc::clone(&s.layout);
             self.alloc.set_layout(&s.layout);

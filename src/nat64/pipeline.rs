@@ -7,7 +7,9 @@
 //! under `steps/` (as Jool's `steps/`), every step returning either what
 //! the next one needs or the packet's final [`Action`]:
 //!
-//! 0. the packet's owner: a subscriber's IPv6 traffic belongs to
+//! 0. the packet's owner, after the uRPF check (IPv6 from a source
+//!    outside `inside.subscribers` is dropped, `NotSubscriber`): a
+//!    subscriber's IPv6 traffic belongs to
 //!    [`subscriber_worker`](super::subscriber_worker), IPv4 traffic to the owner of the pool port
 //!    ([`PoolLayout::owner`]); anything else is handed off
 //!    ([`Action::Handoff`]) untouched (`steps/mod.rs`);
@@ -48,7 +50,7 @@ use super::held_syn::HeldSyns;
 use super::live::LiveSettings;
 use super::pool4::{PoolLayout, PortAllocator};
 use super::table::{BibEntry, Tables};
-use super::{EventQueue, Millis, Subscriber, Timeouts};
+use super::{EventQueue, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
 use crate::xlat::rfc6052::Nat64Prefix;
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
@@ -127,6 +129,8 @@ pub struct Worker {
     pub(super) address_dependent: bool,
     pub(super) drop_external_tcp: bool,
     pub(super) subscriber_len: u8,
+    /// `inside.subscribers` (the uRPF check of `steps/mod.rs`).
+    pub(super) served: Served,
     pub(super) outside: Ipv4Addr,
     pub(super) timeouts: Timeouts,
     pub(super) xcfg: XlatConfig,
@@ -170,6 +174,7 @@ impl Worker {
             address_dependent: live.address_dependent,
             drop_external_tcp: live.drop_external_tcp,
             subscriber_len: cfg.pool4.subscriber_prefix_len,
+            served: live.served.clone(),
             outside: cfg.outside.address,
             timeouts: live.timeouts,
             xcfg: live.xlat,

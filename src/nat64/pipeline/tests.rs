@@ -55,6 +55,9 @@ struct Opts {
     max_blocks: u32,
     sessions: u32,
     static_bib: &'static str,
+    /// `inside.subscribers` as TOML; empty: the key absent (any source).
+    subscribers: &'static str,
+    block_rate: u32,
 }
 
 impl Default for Opts {
@@ -70,6 +73,8 @@ impl Default for Opts {
             max_blocks: 8,
             sessions: 4096,
             static_bib: "",
+            subscribers: "",
+            block_rate: 100,
         }
     }
 }
@@ -78,17 +83,24 @@ fn config(o: &Opts) -> Config {
     let text = format!(
         "[translation]\nprefix = \"{}\"\nallow_non_global_ipv4 = {}\n\
          [pool4]\naddresses = [\"{}\"]\nport_range = \"{}\"\nblock_size = {}\nmax_blocks_per_subscriber = {}\n\
+         block_allocations_per_second = {}\n\
          [filtering]\naddress_dependent = {}\ndrop_externally_initiated_tcp = {}\n\
-         [workers]\nmax_sessions_per_worker = {}\n{}",
+         [workers]\nmax_sessions_per_worker = {}\n{}{}",
         o.prefix,
         o.allow_non_global,
         o.pool,
         o.port_range,
         o.block_size,
         o.max_blocks,
+        o.block_rate,
         o.adf,
         o.drop_ext,
         o.sessions,
+        if o.subscribers.is_empty() {
+            String::new()
+        } else {
+            format!("[inside]\nsubscribers = {}\n", o.subscribers)
+        },
         o.static_bib
     );
     Config::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -1054,6 +1066,144 @@ fn rfc6888_req11_pool_exhausted() {
             .any(|e| e.kind == BlockEventKind::PoolExhausted),
         "a pool-exhausted event"
     );
+}
+
+// ---- spoofed subscribers and block allocation rates (issue 15) ----
+
+/// A source under none of `inside.subscribers`.
+fn spoofed(i: u32) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0xbad, (i >> 16) as u16, i as u16, 0, 0, 1)
+}
+
+#[test]
+fn urpf_spoofed_source_flood_takes_no_block_and_is_counted() {
+    // The box serves 2001:db8:1::/48 and 2001:db8:2::/48 (x6, x6b).
+    let mut w = worker(&Opts {
+        subscribers: "[\"2001:db8:1::/48\", \"2001:db8:2::/48\"]",
+        ..Opts::default()
+    });
+    let free = w.allocator().blocks_free();
+    let n = 10_000u32;
+    for i in 0..n {
+        // Every flood packet from another made-up /56, as a scan would.
+        let pkt = udp6(spoofed(i), 40000, y6(), 53);
+        let (a, _) = run6(&mut w, &pkt, u64::from(i));
+        assert_eq!(
+            a,
+            Action::Drop(DropCause::Nat64(Nat64Drop::NotSubscriber)),
+            "{}",
+            spoofed(i)
+        );
+    }
+    // An ICMPv6 error about a packet to a made-up destination: the same.
+    let quoted = udp6(y6(), 53, spoofed(n), 40000);
+    let b = PacketBuilder::ipv6(x6().octets(), y6().octets(), 64).icmpv6(
+        Icmpv6Type::DestinationUnreachable(icmpv6::DestUnreachableCode::Port),
+    );
+    let mut err = Vec::new();
+    b.write(&mut err, &quoted).unwrap();
+    let (a, _) = run6(&mut w, &err, u64::from(n));
+    assert_eq!(a, Action::Drop(DropCause::Nat64(Nat64Drop::NotSubscriber)));
+    // Nothing was taken: no block, no mapping; every packet counted.
+    assert_eq!(w.allocator().blocks_free(), free);
+    assert_eq!(w.allocator().blocks_in_use(), 0);
+    assert_eq!(w.tables().bib_len(), 0);
+    assert_eq!(
+        w.counters().nat64_drops(Nat64Drop::NotSubscriber),
+        u64::from(n) + 1
+    );
+    // The subscribers served are translated as before.
+    for x in [x6(), x6b()] {
+        let (a, _) = run6(&mut w, &udp6(x, 40000, y6(), 53), u64::from(n));
+        assert_eq!(a, Action::Forward, "{x}");
+    }
+    assert_eq!(w.allocator().blocks_in_use(), 2);
+}
+
+#[test]
+fn urpf_any_source_without_the_key() {
+    // The key absent: any source is served (and warned about at start).
+    let mut w = worker(&Opts::default());
+    let (a, _) = run6(&mut w, &udp6(spoofed(1), 40000, y6(), 53), 0);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NotSubscriber), 0);
+}
+
+#[test]
+fn block_allocations_beyond_the_subscriber_rate_are_refused_and_counted() {
+    use crate::nat64::pool4::{SUBSCRIBER_BLOCK_BURST, SUBSCRIBER_BLOCK_INTERVAL};
+    let mut w = worker(&Opts {
+        block_size: 64,
+        max_blocks: 8,
+        ..Opts::default()
+    });
+    let t0 = 1_000_000;
+    // One subscriber opens flows as fast as it can, all at one instant:
+    // it fills SUBSCRIBER_BLOCK_BURST blocks, then the next block is
+    // refused for the rate (not the cap of 8).
+    let mut refused = None;
+    for p in 0..2000u16 {
+        let (a, out) = run6(&mut w, &udp6(x6(), 10000 + p, y6(), 53), t0);
+        if a != Action::Forward {
+            refused = Some((p, a, out));
+            break;
+        }
+    }
+    let (p, a, out) = refused.expect("the rate is reached");
+    assert_eq!(u64::from(p), SUBSCRIBER_BLOCK_BURST * 64);
+    assert_eq!(w.allocator().blocks_in_use() as u64, SUBSCRIBER_BLOCK_BURST);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(seen6(&out).icmp, Some((1, 3)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::BlockRateLimited), 1);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::SubscriberLimit), 0);
+    // Another subscriber still gets a block at that same instant.
+    let (a, _) = run6(&mut w, &udp6(x6b(), 10000, y6(), 53), t0);
+    assert_eq!(a, Action::Forward);
+    // The first one gets its next block one interval later, not before.
+    let again = udp6(x6(), 10000 + p, y6(), 53);
+    let (a, _) = run6(&mut w, &again, t0 + SUBSCRIBER_BLOCK_INTERVAL - 1);
+    assert_ne!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::BlockRateLimited), 2);
+    let (a, _) = run6(&mut w, &again, t0 + SUBSCRIBER_BLOCK_INTERVAL);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(
+        w.allocator().blocks_in_use() as u64,
+        SUBSCRIBER_BLOCK_BURST + 2
+    );
+}
+
+#[test]
+fn block_allocations_beyond_the_worker_rate_are_refused_and_counted() {
+    let mut w = worker(&Opts {
+        block_rate: 3,
+        ..Opts::default()
+    });
+    let t0 = 1_000_000;
+    let subs: Vec<Ipv6Addr> = (1..=5u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, 0x100 + i, 0, 0, 0, 0, 1))
+        .collect();
+    // A burst of five new subscribers at one instant: three blocks (the
+    // bucket holds one second's worth), then refusals, counted.
+    let actions: Vec<Action> = subs
+        .iter()
+        .map(|x| run6(&mut w, &udp6(*x, 40000, y6(), 53), t0).0)
+        .collect();
+    assert_eq!(&actions[..3], &[Action::Forward; 3]);
+    assert_eq!(
+        &actions[3..],
+        &[Action::Reply(ReplyReason::DestinationUnreachable); 2]
+    );
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::BlockRateLimited), 2);
+    assert_eq!(w.allocator().blocks_in_use(), 3);
+    // A subscriber with a block keeps mapping new flows inside it.
+    let (a, _) = run6(&mut w, &udp6(subs[0], 40001, y6(), 53), t0);
+    assert_eq!(a, Action::Forward);
+    // One token comes back every 1000 / 3 ms.
+    let (a, _) = run6(&mut w, &udp6(subs[3], 40000, y6(), 53), t0 + 333);
+    assert_ne!(a, Action::Forward);
+    let (a, _) = run6(&mut w, &udp6(subs[3], 40000, y6(), 53), t0 + 334);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.allocator().blocks_in_use(), 4);
 }
 
 // ---- ownership ----
