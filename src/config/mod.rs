@@ -97,6 +97,40 @@ impl Config {
         check_dns64_listen(&self.dns64, &self.inside, &self.static_bib)
     }
 
+    /// `translation.deny4` in force, the one list the translator and the
+    /// DNS64 apply (`Nat64Prefix::reaches`): as written, or when the key is
+    /// absent and the prefix is network-specific (which RFC 6052 §3.1
+    /// does not restrict) the outside link's subnet and the RFC 1918
+    /// ranges, so subscribers do not reach the box's own link or private
+    /// space behind it; absent with the well-known prefix, nothing more
+    /// than §3.1. Pool addresses are taken out: hairpinning (RFC 6146
+    /// §3.8) to another subscriber stays possible.
+    pub fn deny4(&self) -> Vec<Ipv4Range> {
+        let listed = match &self.translation.deny4 {
+            Some(list) => list.clone(),
+            None if self.translation.prefix.is_well_known() => Vec::new(),
+            None => {
+                let o = &self.outside;
+                let mask = value::mask_v4(o.prefix_len);
+                let net = u32::from(o.address) & mask;
+                let link = Ipv4Range {
+                    first: net.into(),
+                    last: (net | !mask).into(),
+                };
+                let rfc1918 = [(0x0a00_0000u32, 8u8), (0xac10_0000, 12), (0xc0a8_0000, 16)];
+                std::iter::once(link)
+                    .chain(rfc1918.iter().map(|&(net, len)| Ipv4Range {
+                        first: net.into(),
+                        last: (net | !value::mask_v4(len)).into(),
+                    }))
+                    .collect()
+            }
+        };
+        self.pool4.addresses.iter().fold(listed, |ranges, pool| {
+            ranges.iter().flat_map(|r| r.minus(pool)).collect()
+        })
+    }
+
     /// Settings for the stateless translator.
     pub fn xlat_config(&self) -> XlatConfig {
         XlatConfig {

@@ -90,6 +90,7 @@ pub const KEYS: &[Key] = &[
         Live,
         translation.icmp_errors_per_second
     ),
+    key!("translation.deny4", Live, translation.deny4),
     key!("pool4.addresses", Restart, pool4.addresses),
     key!("pool4.port_range", Restart, pool4.port_range),
     key!("pool4.block_size", Restart, pool4.block_size),

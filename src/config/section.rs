@@ -46,14 +46,28 @@ pub struct Translation {
     /// ICMP errors each worker may originate per second (RFC 4443 §2.4
     /// (f), RFC 1812 §4.3.2.8); 0: no limit. An added key.
     pub icmp_errors_per_second: u32,
+    /// `translation.deny4` as written: IPv4 ranges subscribers may not
+    /// reach. `None`: the key is absent, and `Config::deny4` gives the
+    /// default. An added key.
+    pub deny4: Option<Vec<Ipv4Range>>,
 }
 
 impl Translation {
     /// Accepted but questionable values: `icmp_errors_per_second = 0`
     /// lifts the limit RFC 4443 §2.4 (f) asks for, so a flood of packets
-    /// that each draw an error makes the box a reflector.
+    /// that each draw an error makes the box a reflector; `deny4 = []`
+    /// with a network-specific prefix lets subscribers reach every IPv4
+    /// address, the outside link and private space included (the
+    /// well-known prefix keeps non-global space out by RFC 6052 §3.1).
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.deny4.as_ref().is_some_and(Vec::is_empty) && !self.prefix.is_well_known() {
+            warnings.push(format!(
+                "translation.deny4: empty with the network-specific prefix {}: subscribers may \
+                 reach every IPv4 address, the outside link and RFC 1918 space included",
+                self.prefix
+            ));
+        }
         if self.icmp_errors_per_second == 0 {
             warnings.push(
                 "translation.icmp_errors_per_second: 0 removes the limit on the ICMP errors \
@@ -88,6 +102,11 @@ impl TryFrom<raw::Translation> for Translation {
             copy_traffic_class: t.copy_traffic_class,
             amend_udp_checksum_zero: t.amend_udp_checksum_zero,
             icmp_errors_per_second: t.icmp_errors_per_second,
+            deny4: t
+                .deny4
+                .as_deref()
+                .map(|list| parse_list("translation.deny4", list, parse_ipv4_range))
+                .transpose()?,
         })
     }
 }

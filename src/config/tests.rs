@@ -273,7 +273,9 @@ fn uncomment_keys(text: &str) -> String {
         .map(|line| match line.strip_prefix("# ") {
             Some(rest)
                 if rest.split_once(" = ").is_some_and(|(k, _)| {
-                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 }) =>
             {
                 rest
@@ -378,6 +380,11 @@ fn example_demo_toml_parses_for_the_tap_demo() {
     );
     assert_eq!(c.workers.mbufs_per_worker, 4096);
     assert_eq!(c.workers.max_sessions_per_worker, 65536);
+    // The server on the outside link stays reachable: private space only.
+    assert_eq!(
+        c.deny4().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    );
     assert_eq!(
         c.inside.subscribers.as_deref().map(|l| l[0].to_string()),
         Some("2001:db8:1::/64".to_string())
@@ -557,6 +564,55 @@ fn block_allocation_rate_key() {
     assert_eq!(
         error("[pool4]\nblock_allocations_per_second = 0\n"),
         "pool4.block_allocations_per_second: must be at least 1"
+    );
+}
+
+/// `Config::deny4` as text.
+fn deny4_of(text: &str) -> Vec<String> {
+    parse(text).deny4().iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn deny4_defaults_with_a_network_specific_prefix_and_warns_when_empty() {
+    let nsp = "[translation]\nprefix = \"2001:db8:64::/96\"\n";
+    // Absent: the outside link (default 192.0.2.254/24) less the pool
+    // (default 192.0.2.0/28), then RFC 1918.
+    assert_eq!(
+        deny4_of(nsp),
+        [
+            "192.0.2.16-192.0.2.255",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16"
+        ]
+    );
+    assert!(warnings(nsp).is_empty());
+    // With the well-known prefix, RFC 6052 §3.1 alone.
+    assert!(deny4_of("").is_empty());
+    // As written, pool addresses taken out (hairpinning stays possible).
+    assert_eq!(
+        deny4_of(&format!(
+            "{nsp}deny4 = [\"100.64.0.0/10\", \"192.0.2.0/24\"]\n\
+             [pool4]\naddresses = [\"192.0.2.8/29\"]\n"
+        )),
+        ["100.64.0.0/10", "192.0.2.0/29", "192.0.2.16-192.0.2.255"]
+    );
+    // Explicitly empty: nothing denied; warned about with a network-
+    // specific prefix only.
+    let empty = format!("{nsp}deny4 = []\n");
+    assert!(deny4_of(&empty).is_empty());
+    assert_eq!(
+        warnings(&empty),
+        [
+            "translation.deny4: empty with the network-specific prefix 2001:db8:64::/96: \
+          subscribers may reach every IPv4 address, the outside link and RFC 1918 space included"
+        ]
+    );
+    assert!(warnings("[translation]\ndeny4 = []\n").is_empty());
+    // A bad entry is named.
+    assert!(
+        error(&format!("{nsp}deny4 = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n"))
+            .starts_with("translation.deny4[1]: "),
     );
 }
 

@@ -69,6 +69,9 @@ pub enum Nat64Drop {
     /// A new port block was due, but the subscriber's or the worker's
     /// block allocation rate is used up.
     BlockRateLimited,
+    /// An IPv4 address in `translation.deny4` (ICMPv6 destination
+    /// unreachable, administratively prohibited, for an IPv6 sender).
+    DeniedIpv4,
 }
 
 impl Nat64Drop {
@@ -91,6 +94,7 @@ impl Nat64Drop {
         Nat64Drop::HairpinUnanswerable,
         Nat64Drop::NotSubscriber,
         Nat64Drop::BlockRateLimited,
+        Nat64Drop::DeniedIpv4,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -113,6 +117,7 @@ impl Nat64Drop {
             Nat64Drop::HairpinUnanswerable => "hairpin_unanswerable",
             Nat64Drop::NotSubscriber => "not_subscriber",
             Nat64Drop::BlockRateLimited => "block_rate_limited",
+            Nat64Drop::DeniedIpv4 => "denied_ipv4",
         }
     }
 

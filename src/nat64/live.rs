@@ -15,7 +15,9 @@
 //!   shortening a refreshed session may wait behind older ones still on
 //!   the old deadline: it goes at most the old timeout after the reload.
 //!   A held SYN keeps the deadline it was held with.
-//! - Filtering, the RFC 6052 §3.1 rule, the RFC 7915 options,
+//! - Filtering, the RFC 6052 §3.1 rule and `translation.deny4` (an
+//!   established session to a newly denied address ends with its next
+//!   packet), the RFC 7915 options,
 //!   `inside.subscribers`, `pool4.max_blocks_per_subscriber` and
 //!   `pool4.block_allocations_per_second` apply to
 //!   the next packet (a session of a source no longer served ends with
@@ -36,6 +38,7 @@ use super::pool4::PoolLayout;
 use super::table::BibEntry;
 use super::{subscriber_worker, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
+use crate::xlat::rfc6052::Ipv4Span;
 use crate::xlat::XlatConfig;
 
 /// How often a worker tries again to install the static entries a
@@ -51,9 +54,10 @@ pub struct LiveSettings {
     pub address_dependent: bool,
     /// `filtering.drop_externally_initiated_tcp` (§3.5.2.2).
     pub drop_external_tcp: bool,
-    /// RFC 6052 §3.1 applies: the well-known prefix without
-    /// `translation.allow_non_global_ipv4`.
-    pub global_only: bool,
+    /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
+    pub allow_non_global: bool,
+    /// `translation.deny4` in force (`Config::deny4`).
+    pub deny4: Vec<Ipv4Span>,
     /// The stateless translator's settings (`translation.*`; the IPv4
     /// checksum offload is the port's and is kept as the worker has it).
     pub xlat: XlatConfig,
@@ -80,8 +84,8 @@ impl LiveSettings {
             timeouts: Timeouts::from_config(&cfg.timeouts),
             address_dependent: cfg.filtering.address_dependent,
             drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
-            global_only: cfg.translation.prefix.is_well_known()
-                && !cfg.translation.allow_non_global_ipv4,
+            allow_non_global: cfg.translation.allow_non_global_ipv4,
+            deny4: cfg.deny4().iter().map(|r| (r.first, r.last)).collect(),
             xlat: cfg.xlat_config(),
             max_blocks_per_subscriber: cfg.pool4.max_blocks_per_subscriber,
             block_allocations_per_second: cfg.pool4.block_allocations_per_second,
@@ -100,7 +104,8 @@ impl Worker {
         self.timeouts = s.timeouts;
         self.address_dependent = s.address_dependent;
         self.drop_external_tcp = s.drop_external_tcp;
-        self.global_only = s.global_only;
+        self.allow_non_global = s.allow_non_global;
+        self.deny4.clone_from(&s.deny4);
         self.served = s.served.clone();
         self.xcfg = XlatConfig {
             ipv4_checksum_offload: self.xcfg.ipv4_checksum_offload,

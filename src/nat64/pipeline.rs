@@ -52,7 +52,7 @@ use super::pool4::{PoolLayout, PortAllocator};
 use super::table::{BibEntry, Tables};
 use super::{EventQueue, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
-use crate::xlat::rfc6052::Nat64Prefix;
+use crate::xlat::rfc6052::{Ipv4Span, Nat64Prefix};
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
 
 pub use super::counters::{Counters, DropCause, Nat64Drop};
@@ -123,9 +123,10 @@ pub struct Worker {
     pub(super) prefix: Nat64Prefix,
     /// The prefix is a /96: the IPv4 address is the last four bytes.
     pub(super) prefix_96: bool,
-    /// RFC 6052 §3.1 applies: the well-known prefix without
-    /// `allow_non_global_ipv4` (`Nat64Prefix::permits`, decided once).
-    pub(super) global_only: bool,
+    /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
+    pub(super) allow_non_global: bool,
+    /// `translation.deny4` in force (`Config::deny4`).
+    pub(super) deny4: Vec<Ipv4Span>,
     pub(super) address_dependent: bool,
     pub(super) drop_external_tcp: bool,
     pub(super) subscriber_len: u8,
@@ -170,7 +171,8 @@ impl Worker {
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
             prefix_96: cfg.translation.prefix.len() == 96,
-            global_only: live.global_only,
+            allow_non_global: live.allow_non_global,
+            deny4: live.deny4.clone(),
             address_dependent: live.address_dependent,
             drop_external_tcp: live.drop_external_tcp,
             subscriber_len: cfg.pool4.subscriber_prefix_len,

@@ -658,6 +658,8 @@ fn config_text(s: &Setup, dev_in: &str, dev_out: &str, tag: &str, dir: &TempDir)
         r#"# written by tests/common/mod.rs
 [translation]
 prefix = "{PREFIX}"
+# The lab's server is on the outside link, denied by default.
+deny4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 {translation}
 [pool4]
 addresses = ["{POOL}"]

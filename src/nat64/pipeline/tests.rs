@@ -1206,6 +1206,96 @@ fn block_allocations_beyond_the_worker_rate_are_refused_and_counted() {
     assert_eq!(w.allocator().blocks_in_use(), 4);
 }
 
+// ---- translation.deny4 (issue 15) ----
+
+#[test]
+fn deny4_destinations_refused_with_their_reason_pool_and_routers_not() {
+    // A network-specific prefix and no deny4 key: the default denies the
+    // outside link (192.0.2.0/24 by default, less the pool 192.0.2.0/28)
+    // and RFC 1918 space.
+    let mut w = worker(&Opts::default());
+    let on_link = Ipv4Addr::new(192, 0, 2, 77);
+    let private = Ipv4Addr::new(10, 1, 2, 3);
+    for (n, dst) in [on_link, private].into_iter().enumerate() {
+        let (a, out) = run6(&mut w, &udp6(x6(), 40000, pfx().embed(dst), 53), 0);
+        assert_eq!(
+            a,
+            Action::Reply(ReplyReason::DestinationUnreachable),
+            "{dst}"
+        );
+        let s = seen6(&out);
+        // RFC 4443 §3.1: code 1, communication administratively prohibited.
+        assert_eq!((s.dst, s.icmp), (x6(), Some((1, 1))), "{dst}");
+        assert_eq!(
+            w.counters().nat64_drops(Nat64Drop::DeniedIpv4),
+            n as u64 + 1
+        );
+    }
+    // Refused before any state: no block, no mapping.
+    assert_eq!(w.allocator().blocks_in_use(), 0);
+    assert_eq!(w.tables().bib_len(), 0);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NonGlobalIpv4), 0);
+    // A global destination goes out; a pool address hairpins.
+    let (t1, tp1) = open_udp(&mut w, x6(), 40000, Y4, 53, 1);
+    let (a, _) = run6(&mut w, &udp6(x6b(), 41000, pfx().embed(t1), tp1), 2);
+    assert_eq!(a, Action::Hairpin);
+    // From the IPv4 side: a denied source is dropped with the reason
+    // (endpoint-independent filtering would let it in otherwise)...
+    let (a, _) = run4(&mut w, &udp4(private, 53, t1, tp1), 3);
+    assert_eq!(a, Action::Drop(DropCause::Nat64(Nat64Drop::DeniedIpv4)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 3);
+    // ...but an ICMP error from a router on the outside link (here: the
+    // outside gateway) about a flow to a reachable host still arrives.
+    let gw = Ipv4Addr::new(192, 0, 2, 253);
+    let quoted = udp4(t1, tp1, Y4, 53);
+    let b = PacketBuilder::ipv4(gw.octets(), t1.octets(), 64).icmpv4(Icmpv4Type::TimeExceeded(
+        icmpv4::TimeExceededCode::TtlExceededInTransit,
+    ));
+    let mut err = Vec::new();
+    b.write(&mut err, &quoted).unwrap();
+    let (a, out) = run4(&mut w, &err, 4);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).src, pfx().embed(gw));
+}
+
+#[test]
+fn deny4_applies_to_established_sessions_after_a_reload() {
+    let mut w = worker(&Opts::default());
+    let (t1, tp1) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    // The operator denies Y's /24 on reload: the next packet either way
+    // is refused, through the fast path's check as the general one.
+    let mut cfg = config(&Opts::default());
+    cfg.translation.deny4 = Some(vec![crate::config::Ipv4Range {
+        first: Ipv4Addr::new(198, 51, 100, 0),
+        last: Ipv4Addr::new(198, 51, 100, 255),
+    }]);
+    w.apply(&LiveSettings::new(&cfg, Arc::clone(&w.layout)));
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, y6(), 53), 1);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    let acts = run_bursts(&mut w, &[udp4(Y4, 53, t1, tp1)], 2, false, 32);
+    assert_eq!(
+        acts[0].0,
+        Action::Drop(DropCause::Nat64(Nat64Drop::DeniedIpv4))
+    );
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 2);
+}
+
+#[test]
+fn deny4_none_beyond_rfc6052_with_the_well_known_prefix() {
+    // The well-known prefix, no deny4 key: §3.1 alone (a private address
+    // is non-global, not "denied"); an explicit list adds to it.
+    let wkp = Opts {
+        prefix: "64:ff9b::/96",
+        ..Opts::default()
+    };
+    let mut w = worker(&wkp);
+    let private = Nat64Prefix::WELL_KNOWN.embed(Ipv4Addr::new(10, 1, 2, 3));
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, private, 53), 0);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NonGlobalIpv4), 1);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 0);
+}
+
 // ---- ownership ----
 
 #[test]
