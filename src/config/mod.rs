@@ -189,6 +189,25 @@ impl Config {
                 if n == 1 { "entry" } else { "entries" }
             );
         }
+        let served = match &self.inside.subscribers {
+            None => "any source (inside.subscribers not set)".to_string(),
+            Some(list) => list
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let deny4 = self.deny4();
+        let denied = if deny4.is_empty() {
+            "nothing beyond RFC 6052 section 3.1".to_string()
+        } else {
+            deny4
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out += &format!("serves {served}; subscribers may not reach {denied}\n");
         let i = &self.inside;
         let o = &self.outside;
         out += &format!(

@@ -1187,11 +1187,21 @@ fn summary_names_what_it_will_do() {
     }
     let off = parse("[dns64]\nenabled = false\n").summary();
     assert!(off.contains("dns64: off"), "{off}");
+    assert!(off.contains("serves any source (inside.subscribers not set)"));
+    let nsp = parse("[translation]\nprefix = \"2001:db8:64::/96\"\n").summary();
+    assert!(
+        nsp.contains(
+            "subscribers may not reach 192.0.2.16-192.0.2.255, 10.0.0.0/8, 172.16.0.0/12, \
+             192.168.0.0/16"
+        ),
+        "{nsp}"
+    );
     let cgn = Config::from_file(&contract_path()).unwrap().summary();
     for needle in [
         "80 address(es) [192.0.2.0/26, 203.0.113.32/28], ports 1024-65535, \
          126 blocks of 512 per address (10080 in all)",
         "static BIB: 1 entry",
+        "serves 2001:db8::/32; subscribers may not reach nothing beyond RFC 6052 section 3.1",
         "inside 0000:03:00.0: 2001:db8:1::1/64 via 2001:db8:1::fffe, mtu 1500",
         "events to syslog+udp://198.51.100.20:514",
     ] {
