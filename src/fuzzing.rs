@@ -315,6 +315,7 @@ pub fn dataplane_own() -> &'static crate::dataplane::BoxIdentity {
             block_size: 512,
             max_blocks_per_subscriber: 8,
             subscriber_prefix_len: 56,
+            block_allocations_per_second: 100,
             allocation: crate::config::Allocation::Dynamic,
             paired: true,
             deterministic_inside: None,
@@ -410,7 +411,7 @@ pub fn dataplane_frames(data: &[u8]) {
 /// The DNS64 core over one exchange. Byte 0 picks the settings (bit 0
 /// `filter_a`, bit 1 `synthesize_on_error`, bit 2
 /// `allow_non_global_ipv4`, bit 3 a /64 prefix in place of the well-known
-/// one); bytes 1..3 are the query's length (big-endian); then the query,
+/// one, bit 4 192.0.2.0/24 denied); bytes 1..3 are the query's length (big-endian); then the query,
 /// then the upstream's response, handed back to every question the core
 /// asks (an empty one counts as a failed upstream). The whole input is
 /// also tried as a query.
@@ -438,6 +439,12 @@ pub fn dns64_exchange(data: &[u8]) {
         synthesize_ptr: true,
         synthesize_on_error: flags & 2 != 0,
         allow_non_global_ipv4: flags & 4 != 0,
+        // Bit 4: the documentation ranges denied (`translation.deny4`).
+        deny4: if flags & 16 != 0 {
+            vec![(Ipv4Addr::new(192, 0, 2, 0), Ipv4Addr::new(192, 0, 2, 255))]
+        } else {
+            Vec::new()
+        },
     });
     let _ = core.query(data);
     let [hi, lo, rest @ ..] = rest else {

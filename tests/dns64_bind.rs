@@ -523,8 +523,11 @@ fn differential(prefix: &str) {
     let p: Nat64Prefix = prefix.parse().unwrap();
     cfg.translation.prefix = p;
     // BIND synthesizes every A (`mapped { any; }`); the zone's addresses
-    // are documentation addresses, non-global under RFC 6052 §3.1.
+    // are documentation addresses, non-global under RFC 6052 §3.1, and
+    // some on cgn.toml's outside link, which a network-specific prefix
+    // denies by default (`translation.deny4`).
     cfg.translation.allow_non_global_ipv4 = true;
+    cfg.translation.deny4 = Some(Vec::new());
     cfg.dns64.prefix = p;
     cfg.dns64.listen = vec![(Ipv4Addr::LOCALHOST, 0).into()];
     cfg.dns64.upstream = vec![resolver.addr];

@@ -327,7 +327,7 @@ fn nxdomain_is_returned_as_is() {
 }
 
 #[test]
-fn non_global_a_is_not_synthesized_under_the_well_known_prefix() {
+fn non_global_a_is_not_synthesized_under_the_well_known_prefix_nor_deny4() {
     let no = ServerOptions::default();
     let Some(lab) = lab_with(WKP, no.clone(), |c| {
         c.translation.allow_non_global_ipv4 = false;
@@ -342,9 +342,22 @@ fn non_global_a_is_not_synthesized_under_the_well_known_prefix() {
         }
     }
     drop(lab);
-    // The rule is the well-known prefix's only (RFC 6052 §3.1).
+    // The rule is the well-known prefix's only (RFC 6052 §3.1), but a
+    // network-specific prefix denies RFC 1918 space by default
+    // (`translation.deny4`, the translator's own list)...
+    let Some(lab) = lab_with(NSP40, no.clone(), |c| {
+        c.translation.allow_non_global_ipv4 = false;
+    }) else {
+        return;
+    };
+    let m = udp(lab.v4(), "private.n64.example.", RecordType::AAAA, None);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(aaaa(&m).is_empty(), "{:?}", m.answers);
+    drop(lab);
+    // ...and with deny4 explicitly empty, 10.0.0.1 is synthesized.
     let Some(lab) = lab_with(NSP40, no, |c| {
         c.translation.allow_non_global_ipv4 = false;
+        c.translation.deny4 = Some(Vec::new());
     }) else {
         return;
     };

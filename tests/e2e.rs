@@ -963,6 +963,51 @@ fn subscriber_at_its_block_cap_does_not_hurt_another() {
     assert_no_pipeline_drops(&c, &["subscriber_limit"]);
 }
 
+/// Sends `count` UDP datagrams to `dst`:9000, each from a made-up source
+/// in its own /56 under 2001:db8:bad0::/28 (scapy, layer 3: scapy finds the
+/// route and the box's MAC itself). Prints `sent=N`.
+const SPOOF_PY: &str = r#"import sys
+from scapy.all import IPv6, UDP, conf, send
+conf.verb = 0
+dst, count = sys.argv[1], int(sys.argv[2])
+srcs = ["2001:db8:%x:%x00::1" % (0xbad0 + i // 256, i % 256) for i in range(count)]
+pkts = [IPv6(src=s, dst=dst) / UDP(sport=40000, dport=9000) / b"spoof" for s in srcs]
+send(pkts, inter=0.0005)
+print("sent=%d" % len(pkts))
+"#;
+
+/// Issue 15: with `inside.subscribers` naming the client's link, a flood
+/// from made-up source prefixes takes no port block (the pool's blocks in
+/// use do not move) and every datagram is counted as `not_subscriber`,
+/// while the client itself is still translated.
+#[test]
+fn spoofed_source_flood_takes_no_port_block() {
+    let Some(mut lab) = Lab::start(Setup {
+        inside: "subscribers = [\"2001:db8:1::/64\"]\n".into(),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+    // The client's ping takes a block and teaches the box its neighbours.
+    lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    let before = lab.nat.counters_fresh();
+    let blocks = before.get("nat64_port_blocks_in_use");
+    let spoof_py = lab.file("spoof.py", SPOOF_PY.as_bytes());
+    let n = 500;
+    let out = lab.client.ok_within(
+        &format!("/usr/bin/python3 {} {srv} {n}", spoof_py.display()),
+        120,
+    );
+    assert_eq!(field(&out, "sent"), n, "{out}");
+    // The served client still gets through after the flood.
+    lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    let c = lab.stop();
+    c.assert_eq("nat64_port_blocks_in_use", blocks);
+    c.assert_eq("nat64_drops_total{reason=\"not_subscriber\"}", n as f64);
+    assert_no_pipeline_drops(&c, &["not_subscriber"]);
+}
+
 /// The exception path: TCP to the box's own inside and outside addresses
 /// (not ping, which the dataplane answers) reaches an ordinary socket of the
 /// box's kernel, on the exception TAP interfaces, and its answers leave

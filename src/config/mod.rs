@@ -98,8 +98,43 @@ impl Config {
     pub fn check_across(&self) -> Result<(), ConfigError> {
         check_translation_and_inside(&self.translation, &self.inside)?;
         check_inside_and_outside(&self.inside, &self.outside)?;
+        check_pool_and_outside(&self.pool4, &self.outside)?;
         check_static_bib(&self.static_bib, &self.translation, &self.pool4)?;
-        check_dns64_listen(&self.dns64, &self.inside)
+        check_dns64_listen(&self.dns64, &self.inside, &self.static_bib)
+    }
+
+    /// `translation.deny4` in force, the one list the translator and the
+    /// DNS64 apply (`Nat64Prefix::reaches`): as written, or when the key is
+    /// absent and the prefix is network-specific (which RFC 6052 §3.1
+    /// does not restrict) the outside link's subnet and the RFC 1918
+    /// ranges, so subscribers do not reach the box's own link or private
+    /// space behind it; absent with the well-known prefix, nothing more
+    /// than §3.1. Pool addresses are taken out: hairpinning (RFC 6146
+    /// §3.8) to another subscriber stays possible.
+    pub fn deny4(&self) -> Vec<Ipv4Range> {
+        let listed = match &self.translation.deny4 {
+            Some(list) => list.clone(),
+            None if self.translation.prefix.is_well_known() => Vec::new(),
+            None => {
+                let o = &self.outside;
+                let mask = value::mask_v4(o.prefix_len);
+                let net = u32::from(o.address) & mask;
+                let link = Ipv4Range {
+                    first: net.into(),
+                    last: (net | !mask).into(),
+                };
+                let rfc1918 = [(0x0a00_0000u32, 8u8), (0xac10_0000, 12), (0xc0a8_0000, 16)];
+                std::iter::once(link)
+                    .chain(rfc1918.iter().map(|&(net, len)| Ipv4Range {
+                        first: net.into(),
+                        last: (net | !value::mask_v4(len)).into(),
+                    }))
+                    .collect()
+            }
+        };
+        self.pool4.addresses.iter().fold(listed, |ranges, pool| {
+            ranges.iter().flat_map(|r| r.minus(pool)).collect()
+        })
     }
 
     /// Settings for the stateless translator.
@@ -160,6 +195,25 @@ impl Config {
                 if n == 1 { "entry" } else { "entries" }
             );
         }
+        let served = match &self.inside.subscribers {
+            None => "any source (inside.subscribers not set)".to_string(),
+            Some(list) => list
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let deny4 = self.deny4();
+        let denied = if deny4.is_empty() {
+            "nothing beyond RFC 6052 section 3.1".to_string()
+        } else {
+            deny4
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out += &format!("serves {served}; subscribers may not reach {denied}\n");
         let i = &self.inside;
         let o = &self.outside;
         out += &format!(
@@ -228,10 +282,12 @@ fn validate(raw: raw::Config) -> Result<Config, ConfigError> {
     let dns64 = Dns64::try_from((raw.dns64, &translation))?;
     let metrics = Metrics::try_from(raw.metrics)?;
     let logging = Logging::try_from(raw.logging)?;
-    let warnings = pool4
+    let warnings = translation
         .warnings()
         .into_iter()
+        .chain(pool4.warnings())
         .chain(timeouts.warnings())
+        .chain(inside.warnings())
         .collect();
     let config = Config {
         translation,
@@ -251,35 +307,77 @@ fn validate(raw: raw::Config) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// `dns64.listen` against `inside`: subscribers reach the DNS64 through
-/// the inside exception TAP, so a listen address is loopback (local tools,
-/// benchmarks) or an IPv6 address on the inside link (under
-/// `inside.address`'s prefix; one other than `inside.address` is added to
-/// the TAP and answered in neighbour discovery). Anything else (another
-/// network, an IPv4 address, the unspecified address) could not be reached
-/// by a subscriber and is refused. Checked even when dns64 is disabled.
-fn check_dns64_listen(d: &Dns64, i: &Inside) -> Result<(), ConfigError> {
+/// `dns64.listen` against `inside` and the static BIB: subscribers reach
+/// the DNS64 through the inside exception TAP, so a listen address is
+/// loopback (local tools, benchmarks) or an IPv6 address the box may own
+/// on the inside link (under `inside.address`'s prefix; one other than
+/// `inside.address` is added to the TAP and answered in neighbour
+/// discovery). Anything else (another network, an IPv4 address, the
+/// unspecified address) could not be reached by a subscriber and is
+/// refused; so is an on-link address that belongs to someone else, which
+/// the box would take over by answering neighbour discovery for it: the
+/// inside gateway, the link's Subnet-Router anycast address (RFC 4291
+/// §2.6.1) and a static BIB entry's host. Checked even when dns64 is
+/// disabled.
+fn check_dns64_listen(d: &Dns64, i: &Inside, bib: &[StaticBibEntry]) -> Result<(), ConfigError> {
     for a in &d.listen {
         let ip = a.ip();
         if ip.is_loopback() {
             continue;
         }
-        let on_link = match ip {
-            std::net::IpAddr::V6(v6) => {
-                !v6.is_unspecified()
+        let v6 = match ip {
+            std::net::IpAddr::V6(v6)
+                if !v6.is_unspecified()
                     && !v6.is_multicast()
-                    && value::in_prefix_v6(&i.address, &v6, i.prefix_len)
+                    && value::in_prefix_v6(&i.address, &v6, i.prefix_len) =>
+            {
+                v6
             }
-            std::net::IpAddr::V4(_) => false,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "dns64.listen",
+                    format!(
+                        "{a} is not on the inside link (inside.address {}/{}) nor loopback",
+                        i.address, i.prefix_len
+                    ),
+                ))
+            }
         };
-        if !on_link {
+        let taken = if v6 == i.gateway {
+            Some("inside.gateway".to_string())
+        } else if i.prefix_len < 128 && v6 == value::network_v6(&i.address, i.prefix_len) {
+            Some("the Subnet-Router anycast address of the inside link".to_string())
+        } else {
+            bib.iter()
+                .position(|e| *e.ipv6.ip() == v6)
+                .map(|n| format!("static_bib[{n}].ipv6"))
+        };
+        if let Some(owner) = taken {
             return Err(ConfigError::invalid(
                 "dns64.listen",
-                format!(
-                    "{a} is not on the inside link (inside.address {}/{}) nor loopback",
-                    i.address, i.prefix_len
-                ),
+                format!("{a} is {owner}, not an address of the box"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// `pool4` against `outside`: a pool address is the box's to translate to,
+/// so neither the outside gateway (its traffic would be taken for
+/// subscribers', and the route out lost) nor the box's own outside
+/// address (the kernel's, on the exception path) may be one.
+fn check_pool_and_outside(p: &Pool4, o: &Outside) -> Result<(), ConfigError> {
+    for (n, r) in p.addresses.iter().enumerate() {
+        for (key, addr) in [
+            ("outside.gateway", o.gateway),
+            ("outside.address", o.address),
+        ] {
+            if r.contains(addr) {
+                return Err(ConfigError::invalid(
+                    format!("pool4.addresses[{n}]"),
+                    format!("{r} contains {key} {addr}"),
+                ));
+            }
         }
     }
     Ok(())

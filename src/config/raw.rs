@@ -159,6 +159,9 @@ pub struct Translation {
     pub copy_traffic_class: bool,
     pub amend_udp_checksum_zero: bool,
     pub icmp_errors_per_second: u32,
+    /// IPv4 ranges subscribers may not reach (an added key); absent: the
+    /// default `Config::deny4` computes.
+    pub deny4: Option<Vec<String>>,
 }
 
 impl Default for Translation {
@@ -170,6 +173,7 @@ impl Default for Translation {
             copy_traffic_class: true,
             amend_udp_checksum_zero: true,
             icmp_errors_per_second: 1000,
+            deny4: None,
         }
     }
 }
@@ -183,6 +187,7 @@ pub struct Pool4 {
     pub block_size: u32,
     pub max_blocks_per_subscriber: u32,
     pub subscriber_prefix_len: u8,
+    pub block_allocations_per_second: u32,
     pub allocation: String,
     pub paired: bool,
     /// RFC 7422: the IPv6 prefix whose subscribers are mapped
@@ -198,6 +203,7 @@ impl Default for Pool4 {
             block_size: 512,
             max_blocks_per_subscriber: 8,
             subscriber_prefix_len: 56,
+            block_allocations_per_second: 100,
             allocation: "dynamic".into(),
             paired: true,
             deterministic_inside: None,
@@ -257,6 +263,9 @@ pub struct Inside {
     pub gateway_mac: Option<String>,
     pub mtu: u16,
     pub kernel_iface: String,
+    /// The IPv6 prefixes the box serves (an added key); absent: any source,
+    /// warned about.
+    pub subscribers: Option<Vec<String>>,
 }
 
 impl Default for Inside {
@@ -268,6 +277,7 @@ impl Default for Inside {
             gateway_mac: None,
             mtu: 1500,
             kernel_iface: "n64-in".into(),
+            subscribers: None,
         }
     }
 }
@@ -289,7 +299,7 @@ impl Default for Outside {
         Outside {
             device: "net_tap1".into(),
             address: "192.0.2.254/24".into(),
-            gateway: "192.0.2.1".into(),
+            gateway: "192.0.2.253".into(),
             gateway_mac: None,
             mtu: 1500,
             kernel_iface: "n64-out".into(),

@@ -90,6 +90,7 @@ pub const KEYS: &[Key] = &[
         Live,
         translation.icmp_errors_per_second
     ),
+    key!("translation.deny4", Live, translation.deny4),
     key!("pool4.addresses", Restart, pool4.addresses),
     key!("pool4.port_range", Restart, pool4.port_range),
     key!("pool4.block_size", Restart, pool4.block_size),
@@ -102,6 +103,11 @@ pub const KEYS: &[Key] = &[
         "pool4.subscriber_prefix_len",
         Restart,
         pool4.subscriber_prefix_len
+    ),
+    key!(
+        "pool4.block_allocations_per_second",
+        Live,
+        pool4.block_allocations_per_second
     ),
     key!("pool4.allocation", Restart, pool4.allocation),
     key!("pool4.paired", Restart, pool4.paired),
@@ -136,6 +142,7 @@ pub const KEYS: &[Key] = &[
     key!("inside.gateway_mac", Restart, inside.gateway_mac),
     key!("inside.mtu", Restart, inside.mtu),
     key!("inside.kernel_iface", Restart, inside.kernel_iface),
+    key!("inside.subscribers", Live, inside.subscribers),
     key!("outside.device", Restart, outside.device),
     key!("outside.address", Restart, outside.address),
     key!("outside.address", Restart, outside.prefix_len),

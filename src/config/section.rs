@@ -26,6 +26,7 @@ use super::value::{
     EventSink, Ipv4Range, Ipv6Prefix, Level,
 };
 use super::ConfigError;
+use crate::wire::ethernet::{MAX_FRAME_LEN, VLAN_HEADER_LEN};
 use crate::xlat::rfc6052::Nat64Prefix;
 use crate::xlat::L4;
 
@@ -45,6 +46,37 @@ pub struct Translation {
     /// ICMP errors each worker may originate per second (RFC 4443 §2.4
     /// (f), RFC 1812 §4.3.2.8); 0: no limit. An added key.
     pub icmp_errors_per_second: u32,
+    /// `translation.deny4` as written: IPv4 ranges subscribers may not
+    /// reach. `None`: the key is absent, and `Config::deny4` gives the
+    /// default. An added key.
+    pub deny4: Option<Vec<Ipv4Range>>,
+}
+
+impl Translation {
+    /// Accepted but questionable values: `icmp_errors_per_second = 0`
+    /// lifts the limit RFC 4443 §2.4 (f) asks for, so a flood of packets
+    /// that each draw an error makes the box a reflector; `deny4 = []`
+    /// with a network-specific prefix lets subscribers reach every IPv4
+    /// address, the outside link and private space included (the
+    /// well-known prefix keeps non-global space out by RFC 6052 §3.1).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.deny4.as_ref().is_some_and(Vec::is_empty) && !self.prefix.is_well_known() {
+            warnings.push(format!(
+                "translation.deny4: empty with the network-specific prefix {}: subscribers may \
+                 reach every IPv4 address, the outside link and RFC 1918 space included",
+                self.prefix
+            ));
+        }
+        if self.icmp_errors_per_second == 0 {
+            warnings.push(
+                "translation.icmp_errors_per_second: 0 removes the limit on the ICMP errors \
+                 the box originates (RFC 4443 section 2.4 (f) asks for one)"
+                    .to_string(),
+            );
+        }
+        warnings
+    }
 }
 
 impl TryFrom<raw::Translation> for Translation {
@@ -70,6 +102,11 @@ impl TryFrom<raw::Translation> for Translation {
             copy_traffic_class: t.copy_traffic_class,
             amend_udp_checksum_zero: t.amend_udp_checksum_zero,
             icmp_errors_per_second: t.icmp_errors_per_second,
+            deny4: t
+                .deny4
+                .as_deref()
+                .map(|list| parse_list("translation.deny4", list, parse_ipv4_range))
+                .transpose()?,
         })
     }
 }
@@ -85,8 +122,11 @@ pub struct Pool4 {
     pub block_size: u32,
     /// Most blocks one subscriber may hold (>= 1).
     pub max_blocks_per_subscriber: u32,
-    /// Leading IPv6 source bits that identify a subscriber (1..=128).
+    /// Leading IPv6 source bits that identify a subscriber (32..=128).
     pub subscriber_prefix_len: u8,
+    /// New blocks each worker may hand out per second, with a burst of one
+    /// second's worth (>= 1; dynamic allocation only). An added key.
+    pub block_allocations_per_second: u32,
     pub allocation: Allocation,
     /// All blocks of a subscriber on one address (RFC 4787 REQ-2).
     pub paired: bool,
@@ -97,6 +137,19 @@ pub struct Pool4 {
 }
 
 impl Pool4 {
+    /// The shortest `subscriber_prefix_len`: a /32 is the smallest
+    /// allocation a regional registry makes to a provider (RIPE-738 §5.1.2),
+    /// so a shorter subscriber prefix lumps whole providers (or the whole
+    /// Internet) into one subscriber, sharing `max_blocks_per_subscriber`
+    /// blocks: a mistake, refused.
+    pub const MIN_SUBSCRIBER_PREFIX_LEN: u8 = 32;
+
+    /// The longest `subscriber_prefix_len` without a warning: a subscriber
+    /// is given at least a /64 (RFC 6177, RFC 7421); a longer prefix splits
+    /// one household into many subscribers, each with its own blocks, and
+    /// a host that changes its address (RFC 8981) gets new blocks each time.
+    pub const MAX_QUIET_SUBSCRIBER_PREFIX_LEN: u8 = 64;
+
     /// Number of pool addresses.
     pub fn address_count(&self) -> u64 {
         self.addresses.iter().map(Ipv4Range::len).sum()
@@ -129,7 +182,8 @@ impl Pool4 {
 
     /// Accepted but questionable values, in key order: ports that make no
     /// whole block, a block limit that paired pooling cannot reach, a
-    /// `deterministic_inside` that dynamic allocation ignores.
+    /// subscriber prefix longer than /64, a `deterministic_inside` that
+    /// dynamic allocation ignores.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         let ports = self.port_count();
@@ -148,6 +202,14 @@ impl Pool4 {
                 "pool4.max_blocks_per_subscriber: {} is more than the {blocks_per_address} blocks \
                  of one address, and paired = true keeps a subscriber on one address",
                 self.max_blocks_per_subscriber
+            ));
+        }
+        if self.subscriber_prefix_len > Pool4::MAX_QUIET_SUBSCRIBER_PREFIX_LEN {
+            warnings.push(format!(
+                "pool4.subscriber_prefix_len: {} is longer than /{}: one customer's hosts are \
+                 counted as separate subscribers, each with its own max_blocks_per_subscriber",
+                self.subscriber_prefix_len,
+                Pool4::MAX_QUIET_SUBSCRIBER_PREFIX_LEN
             ));
         }
         if let (Allocation::Dynamic, Some(inside)) = (self.allocation, self.deterministic_inside) {
@@ -246,10 +308,21 @@ impl TryFrom<raw::Pool4> for Pool4 {
                 "must be at least 1",
             ));
         }
-        if !(1..=128).contains(&p.subscriber_prefix_len) {
+        if !(Pool4::MIN_SUBSCRIBER_PREFIX_LEN..=128).contains(&p.subscriber_prefix_len) {
             return Err(ConfigError::invalid(
                 "pool4.subscriber_prefix_len",
-                format!("{} is not within 1..=128", p.subscriber_prefix_len),
+                format!(
+                    "{} is not within {}..=128 (a shorter prefix makes a whole provider's \
+                     allocation one subscriber)",
+                    p.subscriber_prefix_len,
+                    Pool4::MIN_SUBSCRIBER_PREFIX_LEN
+                ),
+            ));
+        }
+        if p.block_allocations_per_second == 0 {
+            return Err(ConfigError::invalid(
+                "pool4.block_allocations_per_second",
+                "must be at least 1",
             ));
         }
         let allocation = at("pool4.allocation", Allocation::parse(&p.allocation))?;
@@ -264,6 +337,7 @@ impl TryFrom<raw::Pool4> for Pool4 {
             block_size: p.block_size,
             max_blocks_per_subscriber: p.max_blocks_per_subscriber,
             subscriber_prefix_len: p.subscriber_prefix_len,
+            block_allocations_per_second: p.block_allocations_per_second,
             allocation,
             paired: p.paired,
             deterministic_inside,
@@ -498,12 +572,47 @@ pub struct Inside {
     /// Name of the kernel interface of this side's exception path (the TAP
     /// that carries the box's own traffic to Linux); `inside.kernel_iface`.
     pub kernel_iface: String,
+    /// `inside.subscribers` (an added key): the IPv6 prefixes the box
+    /// serves, at most [`Inside::MAX_SUBSCRIBER_PREFIXES`]; IPv6 from any
+    /// other source is dropped before it can take a port (a uRPF check).
+    /// `None`: the key is absent and any source is served (warned about).
+    pub subscribers: Option<Vec<Ipv6Prefix>>,
 }
 
 impl Inside {
+    /// The most `inside.subscribers` entries: every new flow is checked
+    /// against each in turn, so the list is kept short (aggregate it).
+    pub const MAX_SUBSCRIBER_PREFIXES: usize = 64;
+
     /// Whether `addr` is on the inside link.
     pub fn on_link(&self, addr: &Ipv6Addr) -> bool {
         in_prefix_v6(addr, &self.address, self.prefix_len)
+    }
+
+    /// The prefixes the box serves: `inside.subscribers`, or `::/0` when
+    /// the key is absent.
+    pub fn subscriber_prefixes(&self) -> Vec<Ipv6Prefix> {
+        self.subscribers.clone().unwrap_or_else(|| {
+            vec![Ipv6Prefix {
+                addr: Ipv6Addr::UNSPECIFIED,
+                len: 0,
+            }]
+        })
+    }
+
+    /// Accepted but questionable values: no `inside.subscribers`, so any
+    /// IPv6 source may take port blocks (a spoofed-source flood can hold
+    /// the whole pool).
+    pub fn warnings(&self) -> Vec<String> {
+        if self.subscribers.is_some() {
+            return Vec::new();
+        }
+        vec![
+            "inside.subscribers: not set, so packets from any IPv6 source are translated \
+              and may take port blocks (spoofed sources can exhaust the pool); list the \
+              prefixes you serve, or [\"::/0\"] to serve any on purpose"
+                .to_string(),
+        ]
     }
 }
 
@@ -533,7 +642,31 @@ impl TryFrom<raw::Inside> for Inside {
                 .transpose()?,
             mtu: i.mtu,
             kernel_iface: at("inside.kernel_iface", check_ifname(&i.kernel_iface))?,
+            subscribers: i
+                .subscribers
+                .as_deref()
+                .map(|list| parse_list("inside.subscribers", list, parse_ipv6_prefix))
+                .transpose()?,
         };
+        match inside.subscribers.as_deref() {
+            Some([]) => {
+                return Err(ConfigError::invalid(
+                    "inside.subscribers",
+                    "empty: no source would be served (write [\"::/0\"] to serve any)",
+                ))
+            }
+            Some(list) if list.len() > Inside::MAX_SUBSCRIBER_PREFIXES => {
+                return Err(ConfigError::invalid(
+                    "inside.subscribers",
+                    format!(
+                        "{} prefixes, more than {}: aggregate them",
+                        list.len(),
+                        Inside::MAX_SUBSCRIBER_PREFIXES
+                    ),
+                ))
+            }
+            _ => {}
+        }
         // The next hop is on the link; a link-local one (fe80::/10, RFC
         // 4291 §2.5.6) is usual for IPv6 and always on-link.
         let link_local = (u128::from(gateway) >> 118) == 0x3fa;
@@ -556,8 +689,27 @@ impl TryFrom<raw::Inside> for Inside {
                 format!("{} is below the IPv6 minimum MTU 1280", inside.mtu),
             ));
         }
+        check_frame_fits("inside.mtu", inside.mtu)?;
         Ok(inside)
     }
+}
+
+/// A link MTU whose frames (with one 802.1Q tag) one mbuf holds: the
+/// dataplane receives no multi-segment frames, so a longer frame would be
+/// dropped by the NIC and the link could not carry what its MTU promises.
+fn check_frame_fits(key: &str, mtu: u16) -> Result<(), ConfigError> {
+    let frame = usize::from(mtu) + VLAN_HEADER_LEN;
+    if frame > MAX_FRAME_LEN {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "{mtu} makes frames of up to {frame} bytes (with an 802.1Q header), more than \
+                 the {MAX_FRAME_LEN} bytes of packet data an mbuf holds (at most {})",
+                MAX_FRAME_LEN - VLAN_HEADER_LEN
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `[outside]`: the IPv4 port.
@@ -634,6 +786,7 @@ impl TryFrom<raw::Outside> for Outside {
                 format!("{} is below the IPv4 minimum MTU 68", outside.mtu),
             ));
         }
+        check_frame_fits("outside.mtu", outside.mtu)?;
         Ok(outside)
     }
 }

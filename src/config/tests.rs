@@ -54,10 +54,26 @@ fn set_cgn_site_values(c: &mut Config) {
         host: "198.51.100.20".into(),
         port: 514,
     };
+    // It names the subscribers it serves, so it starts without warnings.
+    c.inside.subscribers = Some(vec![Ipv6Prefix {
+        addr: "2001:db8::".parse().unwrap(),
+        len: 32,
+    }]);
+    c.warnings.clear();
 }
 
 fn parse(text: &str) -> Config {
     Config::from_str(text).unwrap_or_else(|e| panic!("config refused: {e}\n{text}"))
+}
+
+/// The warnings for `text` but the one every file without
+/// `inside.subscribers` gets (tested on its own).
+fn warnings(text: &str) -> Vec<String> {
+    parse(text)
+        .warnings
+        .into_iter()
+        .filter(|w| !w.starts_with("inside.subscribers:"))
+        .collect()
 }
 
 /// The exact error message for `text`.
@@ -99,6 +115,7 @@ fn contract_file_parses_with_documented_values() {
     assert_eq!(c.pool4.block_size, 512);
     assert_eq!(c.pool4.max_blocks_per_subscriber, 8);
     assert_eq!(c.pool4.subscriber_prefix_len, 56);
+    assert_eq!(c.pool4.block_allocations_per_second, 100);
     assert_eq!(c.pool4.allocation, Allocation::Dynamic);
     assert!(c.pool4.paired);
     assert_eq!(c.pool4.blocks_per_address(), 126);
@@ -127,12 +144,20 @@ fn contract_file_parses_with_documented_values() {
     );
     assert_eq!(c.inside.gateway_mac, None);
     assert_eq!(c.inside.mtu, 1500);
+    assert_eq!(d.inside.subscribers, None);
+    assert_eq!(
+        c.inside
+            .subscribers
+            .as_ref()
+            .map(|l| l.iter().map(|p| p.to_string()).collect::<Vec<_>>()),
+        Some(vec!["2001:db8::/32".to_string()])
+    );
     assert_eq!(d.outside.device, "net_tap1");
     assert_eq!(c.outside.device, "0000:03:00.1");
     assert_eq!(d.outside.address, Ipv4Addr::new(192, 0, 2, 254));
     assert_eq!(c.outside.address, Ipv4Addr::new(198, 51, 100, 10));
     assert_eq!(c.outside.prefix_len, 24);
-    assert_eq!(d.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(d.outside.gateway, Ipv4Addr::new(192, 0, 2, 253));
     assert_eq!(c.outside.gateway, Ipv4Addr::new(198, 51, 100, 1));
     assert_eq!(c.outside.mtu, 1500);
     assert_eq!(c.workers.burst, 32);
@@ -252,7 +277,9 @@ fn uncomment_keys(text: &str) -> String {
         .map(|line| match line.strip_prefix("# ") {
             Some(rest)
                 if rest.split_once(" = ").is_some_and(|(k, _)| {
-                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 }) =>
             {
                 rest
@@ -357,6 +384,16 @@ fn example_demo_toml_parses_for_the_tap_demo() {
     );
     assert_eq!(c.workers.mbufs_per_worker, 4096);
     assert_eq!(c.workers.max_sessions_per_worker, 65536);
+    // The server on the outside link stays reachable: private space only.
+    assert_eq!(
+        c.deny4().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    );
+    assert_eq!(
+        c.inside.subscribers.as_deref().map(|l| l[0].to_string()),
+        Some("2001:db8:1::/64".to_string())
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }
 
 // ---- one test per refusal, asserting the exact message and its key ----
@@ -431,6 +468,186 @@ fn error_dns64_listen_not_on_the_inside_link() {
     let c =
         parse("[dns64]\nlisten = [\"[2001:db8:1::53]:53\", \"[::1]:5353\", \"127.0.0.1:5353\"]\n");
     assert_eq!(c.dns64.listen.len(), 3);
+}
+
+#[test]
+fn error_dns64_listen_on_someone_elses_address() {
+    // On the link, but another node's: the box would answer neighbour
+    // discovery for it and take it over.
+    assert_eq!(
+        error("[dns64]\nlisten = [\"[2001:db8:1::fffe]:53\"]\n"),
+        "dns64.listen: [2001:db8:1::fffe]:53 is inside.gateway, not an address of the box"
+    );
+    assert_eq!(
+        error("[dns64]\nlisten = [\"[2001:db8:1::]:53\"]\n"),
+        "dns64.listen: [2001:db8:1::]:53 is the Subnet-Router anycast address of the inside \
+         link, not an address of the box"
+    );
+    assert_eq!(
+        error(
+            "[dns64]\nlisten = [\"[2001:db8:1::10]:53\"]\n[pool4]\naddresses = [\"192.0.2.0/28\"]\n\
+             [[static_bib]]\nprotocol = \"tcp\"\nipv6 = \"[2001:db8:1::10]:443\"\n\
+             ipv4 = \"192.0.2.1:443\"\n"
+        ),
+        "dns64.listen: [2001:db8:1::10]:53 is static_bib[0].ipv6, not an address of the box"
+    );
+    // The box's own address and a free one on the link stay accepted.
+    let c = parse("[dns64]\nlisten = [\"[2001:db8:1::1]:53\", \"[2001:db8:1::53]:53\"]\n");
+    assert_eq!(c.dns64.listen.len(), 2);
+}
+
+#[test]
+fn error_pool_contains_the_outside_gateway_or_address() {
+    assert_eq!(
+        error("[pool4]\naddresses = [\"192.0.2.0/28\"]\n[outside]\ngateway = \"192.0.2.9\"\n"),
+        "pool4.addresses[0]: 192.0.2.0/28 contains outside.gateway 192.0.2.9"
+    );
+    assert_eq!(
+        error(
+            "[pool4]\naddresses = [\"198.51.100.7\", \"192.0.2.240-192.0.2.255\"]\n\
+             [outside]\naddress = \"192.0.2.254/24\"\ngateway = \"192.0.2.1\"\n"
+        ),
+        "pool4.addresses[1]: 192.0.2.240/28 contains outside.address 192.0.2.254"
+    );
+    // Beside them on the same link is fine.
+    let c = parse("[pool4]\naddresses = [\"192.0.2.16/28\"]\n[outside]\ngateway = \"192.0.2.1\"\n");
+    assert_eq!(c.outside.gateway, Ipv4Addr::new(192, 0, 2, 1));
+}
+
+#[test]
+fn inside_subscribers_any_by_default_with_a_warning() {
+    // Absent: any source, and a warning naming the key.
+    let c = parse("");
+    assert_eq!(c.inside.subscribers, None);
+    assert_eq!(
+        c.warnings,
+        [
+            "inside.subscribers: not set, so packets from any IPv6 source are translated and may \
+          take port blocks (spoofed sources can exhaust the pool); list the prefixes you serve, \
+          or [\"::/0\"] to serve any on purpose"
+        ]
+    );
+    assert_eq!(c.inside.subscriber_prefixes().len(), 1);
+    assert_eq!(c.inside.subscriber_prefixes()[0].len, 0);
+    // "Any" written out, or a list: no warning.
+    for list in [
+        "[\"::/0\"]",
+        "[\"2001:db8:100::/40\", \"2001:db8:200::/48\"]",
+    ] {
+        let c = parse(&format!("[inside]\nsubscribers = {list}\n"));
+        assert!(c.warnings.is_empty(), "{list}: {:?}", c.warnings);
+        assert!(c.inside.subscribers.is_some());
+    }
+    // Refusals name the key (and the entry).
+    assert_eq!(
+        error("[inside]\nsubscribers = []\n"),
+        "inside.subscribers: empty: no source would be served (write [\"::/0\"] to serve any)"
+    );
+    assert!(
+        error("[inside]\nsubscribers = [\"::/0\", \"2001:db8::1/32\"]\n")
+            .starts_with("inside.subscribers[1]: "),
+    );
+    let many: Vec<String> = (0..65)
+        .map(|i| format!("\"2001:db8:{i:x}::/48\""))
+        .collect();
+    assert_eq!(
+        error(&format!("[inside]\nsubscribers = [{}]\n", many.join(", "))),
+        "inside.subscribers: 65 prefixes, more than 64: aggregate them"
+    );
+}
+
+#[test]
+fn block_allocation_rate_key() {
+    assert_eq!(parse("").pool4.block_allocations_per_second, 100);
+    assert_eq!(
+        parse("[pool4]\nblock_allocations_per_second = 5\n")
+            .pool4
+            .block_allocations_per_second,
+        5
+    );
+    assert_eq!(
+        error("[pool4]\nblock_allocations_per_second = 0\n"),
+        "pool4.block_allocations_per_second: must be at least 1"
+    );
+}
+
+/// `Config::deny4` as text.
+fn deny4_of(text: &str) -> Vec<String> {
+    parse(text).deny4().iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn deny4_defaults_with_a_network_specific_prefix_and_warns_when_empty() {
+    let nsp = "[translation]\nprefix = \"2001:db8:64::/96\"\n";
+    // Absent: the outside link (default 192.0.2.254/24) less the pool
+    // (default 192.0.2.0/28), then RFC 1918.
+    assert_eq!(
+        deny4_of(nsp),
+        [
+            "192.0.2.16-192.0.2.255",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16"
+        ]
+    );
+    assert!(warnings(nsp).is_empty());
+    // With the well-known prefix, RFC 6052 §3.1 alone.
+    assert!(deny4_of("").is_empty());
+    // As written, pool addresses taken out (hairpinning stays possible).
+    assert_eq!(
+        deny4_of(&format!(
+            "{nsp}deny4 = [\"100.64.0.0/10\", \"192.0.2.0/24\"]\n\
+             [pool4]\naddresses = [\"192.0.2.8/29\"]\n"
+        )),
+        ["100.64.0.0/10", "192.0.2.0/29", "192.0.2.16-192.0.2.255"]
+    );
+    // Explicitly empty: nothing denied; warned about with a network-
+    // specific prefix only.
+    let empty = format!("{nsp}deny4 = []\n");
+    assert!(deny4_of(&empty).is_empty());
+    assert_eq!(
+        warnings(&empty),
+        [
+            "translation.deny4: empty with the network-specific prefix 2001:db8:64::/96: \
+          subscribers may reach every IPv4 address, the outside link and RFC 1918 space included"
+        ]
+    );
+    assert!(warnings("[translation]\ndeny4 = []\n").is_empty());
+    // A bad entry is named.
+    assert!(
+        error(&format!("{nsp}deny4 = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n"))
+            .starts_with("translation.deny4[1]: "),
+    );
+}
+
+#[test]
+fn error_mtu_the_mbuf_cannot_hold() {
+    // One mbuf holds 2048 bytes of frame: an MTU plus an 802.1Q Ethernet
+    // header of 18 bytes.
+    let room = crate::wire::ethernet::MAX_FRAME_LEN;
+    let most = room - crate::wire::ethernet::VLAN_HEADER_LEN;
+    for side in ["inside", "outside"] {
+        let c = parse(&format!("[{side}]\nmtu = {most}\n"));
+        assert_eq!(
+            if side == "inside" {
+                c.inside.mtu
+            } else {
+                c.outside.mtu
+            },
+            most as u16
+        );
+        for too_big in [most + 1, 9000] {
+            assert_eq!(
+                error(&format!("[{side}]\nmtu = {too_big}\n")),
+                format!(
+                    "{side}.mtu: {too_big} makes frames of up to {} bytes (with an 802.1Q \
+                     header), more than the {room} bytes of packet data an mbuf holds \
+                     (at most {most})",
+                    too_big + 18
+                )
+            );
+        }
+    }
 }
 
 #[test]
@@ -512,20 +729,34 @@ fn error_max_blocks_per_subscriber_zero() {
 
 #[test]
 fn error_subscriber_prefix_len_range() {
-    assert_eq!(
-        error("[pool4]\nsubscriber_prefix_len = 0\n"),
-        "pool4.subscriber_prefix_len: 0 is not within 1..=128"
-    );
-    assert_eq!(
-        error("[pool4]\nsubscriber_prefix_len = 129\n"),
-        "pool4.subscriber_prefix_len: 129 is not within 1..=128"
-    );
-    assert_eq!(
-        parse("[pool4]\nsubscriber_prefix_len = 128\n")
-            .pool4
-            .subscriber_prefix_len,
-        128
-    );
+    let why = "(a shorter prefix makes a whole provider's allocation one subscriber)";
+    for bad in [0, 31, 129] {
+        assert_eq!(
+            error(&format!("[pool4]\nsubscriber_prefix_len = {bad}\n")),
+            format!("pool4.subscriber_prefix_len: {bad} is not within 32..=128 {why}")
+        );
+    }
+    // /32 to /64: quiet; longer: accepted with a warning naming the key.
+    for quiet in [32, 48, 64] {
+        let text = format!("[pool4]\nsubscriber_prefix_len = {quiet}\n");
+        assert_eq!(parse(&text).pool4.subscriber_prefix_len, quiet);
+        assert!(
+            warnings(&text).is_empty(),
+            "/{quiet}: {:?}",
+            warnings(&text)
+        );
+    }
+    for loud in [65, 128] {
+        let text = format!("[pool4]\nsubscriber_prefix_len = {loud}\n");
+        assert_eq!(parse(&text).pool4.subscriber_prefix_len, loud);
+        assert_eq!(
+            warnings(&text),
+            [format!(
+                "pool4.subscriber_prefix_len: {loud} is longer than /64: one customer's hosts \
+                 are counted as separate subscribers, each with its own max_blocks_per_subscriber"
+            )]
+        );
+    }
 }
 
 #[test]
@@ -679,10 +910,10 @@ fn error_timeouts_zero_and_warnings_below_rfc_minimums() {
             format!("timeouts.{key}: must be greater than 0")
         );
     }
-    let c = parse("[timeouts]\nudp = 30\ntcp_established = 600\ntcp_transitory = 60\nicmp = 10\n");
-    assert_eq!(c.timeouts.udp, Duration::from_secs(30));
+    let text = "[timeouts]\nudp = 30\ntcp_established = 600\ntcp_transitory = 60\nicmp = 10\n";
+    assert_eq!(parse(text).timeouts.udp, Duration::from_secs(30));
     assert_eq!(
-        c.warnings,
+        warnings(text),
         vec![
             "timeouts.udp: 30 s is below the RFC 6146 section 4 minimum of 120 s",
             "timeouts.tcp_established: 600 s is below the RFC 6146 section 4 minimum of 7440 s",
@@ -952,6 +1183,15 @@ fn links_gateways_and_macs() {
 fn icmp_error_rate_key_accepted_and_typed() {
     let c = parse("[translation]\nicmp_errors_per_second = 0\n");
     assert_eq!(c.translation.icmp_errors_per_second, 0);
+    // Unlimited errors make the box a reflector: accepted, with a warning.
+    assert_eq!(
+        warnings("[translation]\nicmp_errors_per_second = 0\n"),
+        [
+            "translation.icmp_errors_per_second: 0 removes the limit on the ICMP errors the box \
+          originates (RFC 4443 section 2.4 (f) asks for one)"
+        ]
+    );
+    assert!(warnings("[translation]\nicmp_errors_per_second = 1\n").is_empty());
     let e = error("[translation]\nicmp_errors_per_second = -5\n");
     assert!(e.contains("icmp_errors_per_second"), "{e}");
 }
@@ -960,13 +1200,13 @@ fn icmp_error_rate_key_accepted_and_typed() {
 fn xlat_config_carries_translation_and_link_settings() {
     let c = parse(
         "[translation]\ncopy_traffic_class = false\namend_udp_checksum_zero = false\n\
-         lowest_ipv6_mtu = 1400\n[inside]\nmtu = 9000\n[outside]\nmtu = 1492\n",
+         lowest_ipv6_mtu = 1400\n[inside]\nmtu = 2000\n[outside]\nmtu = 1492\n",
     );
     let x = c.xlat_config();
     assert_eq!(x.lowest_ipv6_mtu, 1400);
     assert!(!x.copy_traffic_class);
     assert!(!x.amend_udp_checksum_zero);
-    assert_eq!(x.ipv6_mtu, 9000);
+    assert_eq!(x.ipv6_mtu, 2000);
     assert_eq!(x.ipv4_mtu, 1492);
     assert_eq!(x.own_ipv6, c.inside.address);
     assert_eq!(x.own_ipv4, c.outside.address);
@@ -987,11 +1227,21 @@ fn summary_names_what_it_will_do() {
     }
     let off = parse("[dns64]\nenabled = false\n").summary();
     assert!(off.contains("dns64: off"), "{off}");
+    assert!(off.contains("serves any source (inside.subscribers not set)"));
+    let nsp = parse("[translation]\nprefix = \"2001:db8:64::/96\"\n").summary();
+    assert!(
+        nsp.contains(
+            "subscribers may not reach 192.0.2.16-192.0.2.255, 10.0.0.0/8, 172.16.0.0/12, \
+             192.168.0.0/16"
+        ),
+        "{nsp}"
+    );
     let cgn = Config::from_file(&contract_path()).unwrap().summary();
     for needle in [
         "80 address(es) [192.0.2.0/26, 203.0.113.32/28], ports 1024-65535, \
          126 blocks of 512 per address (10080 in all)",
         "static BIB: 1 entry",
+        "serves 2001:db8::/32; subscribers may not reach nothing beyond RFC 6052 section 3.1",
         "inside 0000:03:00.0: 2001:db8:1::1/64 via 2001:db8:1::fffe, mtu 1500",
         "events to syslog+udp://198.51.100.20:514",
     ] {
@@ -1001,21 +1251,19 @@ fn summary_names_what_it_will_do() {
 
 #[test]
 fn warnings_for_odd_pool_shapes() {
-    let c = parse(
-        "[pool4]\nport_range = \"1024-2047\"\nblock_size = 256\nmax_blocks_per_subscriber = 8\n",
-    );
     assert_eq!(
-        c.warnings,
+        warnings(
+            "[pool4]\nport_range = \"1024-2047\"\nblock_size = 256\nmax_blocks_per_subscriber = 8\n",
+        ),
         vec![
             "pool4.max_blocks_per_subscriber: 8 is more than the 4 blocks of one address, \
              and paired = true keeps a subscriber on one address"
         ]
     );
-    let c = parse(
-        "[pool4]\nport_range = \"1024-2000\"\nblock_size = 256\nmax_blocks_per_subscriber = 2\n",
-    );
     assert_eq!(
-        c.warnings,
+        warnings(
+            "[pool4]\nport_range = \"1024-2000\"\nblock_size = 256\nmax_blocks_per_subscriber = 2\n",
+        ),
         vec!["pool4.port_range: the last 209 ports of \"1024-2000\" make no whole block of 256 and are unused"]
     );
 }

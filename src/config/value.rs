@@ -40,6 +40,29 @@ impl Ipv4Range {
         self.first <= other.last && other.first <= self.last
     }
 
+    /// The range less the addresses of `other`: none, one or two ranges.
+    pub fn minus(&self, other: &Ipv4Range) -> Vec<Ipv4Range> {
+        if !self.overlaps(other) {
+            return vec![*self];
+        }
+        let (first, last) = (u32::from(self.first), u32::from(self.last));
+        let (o_first, o_last) = (u32::from(other.first), u32::from(other.last));
+        let mut out = Vec::new();
+        if first < o_first {
+            out.push(Ipv4Range {
+                first: self.first,
+                last: Ipv4Addr::from(o_first - 1),
+            });
+        }
+        if o_last < last {
+            out.push(Ipv4Range {
+                first: Ipv4Addr::from(o_last + 1),
+                last: self.last,
+            });
+        }
+        out
+    }
+
     /// Every address of the range, in order.
     pub fn iter(&self) -> impl Iterator<Item = Ipv4Addr> {
         (u32::from(self.first)..=u32::from(self.last)).map(Ipv4Addr::from)
@@ -177,6 +200,11 @@ fn mask_v6(len: u8) -> u128 {
 /// Whether `addr` and `net` agree in the first `len` bits.
 pub(super) fn in_prefix_v6(addr: &Ipv6Addr, net: &Ipv6Addr, len: u8) -> bool {
     (u128::from(*addr) ^ u128::from(*net)) & mask_v6(len) == 0
+}
+
+/// The network address of `addr`'s `len`-bit prefix (host bits zero).
+pub(super) fn network_v6(addr: &Ipv6Addr, len: u8) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(*addr) & mask_v6(len))
 }
 
 /// `"a.b.c.d/len"`, `"a.b.c.d-a.b.c.e"` or `"a.b.c.d"`.

@@ -130,6 +130,7 @@ impl Reloader {
             "timeouts",
             "filtering",
             "static_bib",
+            "inside",
         ]
         .iter()
         .any(|s| changes.touches(s))

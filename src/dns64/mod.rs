@@ -53,8 +53,9 @@
 //!   MINIMUM of the negative AAAA answer; 600 s in place of the SOA when
 //!   the AAAA answer carried none.
 //! - RFC 6052 §3.1: under the well-known prefix, non-global IPv4 addresses
-//!   are not synthesized unless `translation.allow_non_global_ipv4`
-//!   ([`Nat64Prefix::permits`], the translator's own rule).
+//!   are not synthesized unless `translation.allow_non_global_ipv4`; nor
+//!   are addresses in `translation.deny4` (as `Config::deny4` gives it)
+//!   ([`Nat64Prefix::reaches`], the translator's own rule).
 //! - PTR (§5.3.1, `synthesize_ptr`): the full 32-nibble `ip6.arpa` name of
 //!   an address under the prefix is answered with a CNAME (TTL 600) to the
 //!   `in-addr.arpa` name of the embedded IPv4 address, followed by the
@@ -100,7 +101,7 @@
 //! dataplane; the main binary runs it alone with `--dns64-only`.
 //!
 //! [`Nat64Prefix::embed`]: crate::xlat::rfc6052::Nat64Prefix::embed
-//! [`Nat64Prefix::permits`]: crate::xlat::rfc6052::Nat64Prefix::permits
+//! [`Nat64Prefix::reaches`]: crate::xlat::rfc6052::Nat64Prefix::reaches
 
 pub mod cache;
 pub mod server;

@@ -367,7 +367,8 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// A reload's `[dns64]` (and `translation.allow_non_global_ipv4`),
+    /// A reload's `[dns64]` (and `translation.allow_non_global_ipv4`,
+    /// `translation.deny4`),
     /// applied while the sockets stay open: the synthesis settings
     /// (`prefix`, `exclude`, `filter_a`, `synthesize_ptr`,
     /// `synthesize_on_error`) and the ACL (`allow`) are swapped whole, so
@@ -548,7 +549,7 @@ impl Live {
     fn new(cfg: &Config, allow_loopback: bool) -> Live {
         let d = &cfg.dns64;
         Live {
-            dns64: Dns64::new(Settings::new(d, &cfg.translation)),
+            dns64: Dns64::new(Settings::new(cfg)),
             acl: Acl {
                 allow_loopback,
                 allow_v4: d.allow_v4.clone(),

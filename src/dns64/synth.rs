@@ -10,8 +10,8 @@ use domain::base::name::{Name, ParsedName, ToLabelIter, ToName};
 use domain::base::{Message, MessageBuilder, ParsedRecord, Rtype, Ttl};
 use domain::rdata::{Aaaa, AllRecordData, Cname, Ptr, Soa, A};
 
-use crate::config::{Dns64 as Dns64Config, Ipv6Prefix, Translation};
-use crate::xlat::rfc6052::Nat64Prefix;
+use crate::config::{Config, Ipv6Prefix};
+use crate::xlat::rfc6052::{Ipv4Span, Nat64Prefix};
 
 /// TTL used where RFC 6147 §5.1.7 has no SOA to go by, and for the
 /// records built locally.
@@ -46,19 +46,34 @@ pub struct Settings {
     pub synthesize_on_error: bool,
     /// Lift the RFC 6052 §3.1 rule (`translation.allow_non_global_ipv4`).
     pub allow_non_global_ipv4: bool,
+    /// IPv4 ranges subscribers may not reach (`Config::deny4`): never
+    /// synthesized, as the translator would refuse them.
+    pub deny4: Vec<Ipv4Span>,
 }
 
 impl Settings {
-    /// The settings of a validated `[dns64]` and `[translation]`.
-    pub fn new(dns64: &Dns64Config, translation: &Translation) -> Settings {
+    /// The settings of a validated configuration's `[dns64]` and
+    /// `[translation]`.
+    pub fn new(cfg: &Config) -> Settings {
+        let dns64 = &cfg.dns64;
         Settings {
             prefix: dns64.prefix,
             exclude: dns64.exclude.clone(),
             filter_a: dns64.filter_a,
             synthesize_ptr: dns64.synthesize_ptr,
             synthesize_on_error: dns64.synthesize_on_error,
-            allow_non_global_ipv4: translation.allow_non_global_ipv4,
+            allow_non_global_ipv4: cfg.translation.allow_non_global_ipv4,
+            deny4: cfg.deny4().iter().map(|r| (r.first, r.last)).collect(),
         }
+    }
+
+    /// Whether a subscriber may reach `v4` under the synthesis prefix: the
+    /// translator's rule (`Nat64Prefix::reaches`, RFC 6052 §3.1 and
+    /// `translation.deny4`).
+    fn reaches(&self, v4: Ipv4Addr) -> bool {
+        self.prefix
+            .reaches(v4, self.allow_non_global_ipv4, &self.deny4)
+            .is_ok()
     }
 }
 
@@ -380,17 +395,14 @@ impl Dns64 {
         }
         // §5.1.7: min(A TTL, SOA TTL, SOA MINIMUM), 600 s without an SOA.
         let cap = negative_ttl.unwrap_or(DEFAULT_TTL);
-        // RFC 6052 §3.1: the well-known prefix carries global IPv4 only.
+        // RFC 6052 §3.1: the well-known prefix carries global IPv4 only;
+        // nor is an address subscribers may not reach synthesized.
         // §5.1.5: the A records are those of the chain's terminal name,
         // and each AAAA keeps its A record's owner.
         let synthesized: Vec<(ParsedName<&[u8]>, u32, Ipv6Addr)> = section(&m, Section::Answer)
             .into_iter()
             .flat_map(|sec| sec.limit_to_in::<A>().flatten())
-            .filter(|r| {
-                self.settings
-                    .prefix
-                    .permits(r.data().addr(), self.settings.allow_non_global_ipv4)
-            })
+            .filter(|r| self.settings.reaches(r.data().addr()))
             .map(|r| {
                 let v6 = self.settings.prefix.embed(r.data().addr());
                 (*r.owner(), r.ttl().as_secs().min(cap), v6)
@@ -424,11 +436,7 @@ impl Dns64 {
             }
             Reverse::Address(v6) => {
                 let v4 = self.settings.prefix.extract(&v6);
-                let v4 = v4.filter(|v4| {
-                    self.settings
-                        .prefix
-                        .permits(*v4, self.settings.allow_non_global_ipv4)
-                });
+                let v4 = v4.filter(|v4| self.settings.reaches(*v4));
                 let Some(v4) = v4 else {
                     return ask(client, name, Rtype::PTR, Stage::Forward);
                 };

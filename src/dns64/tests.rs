@@ -28,6 +28,7 @@ fn settings() -> Settings {
         synthesize_ptr: true,
         synthesize_on_error: true,
         allow_non_global_ipv4: false,
+        deny4: Vec::new(),
     }
 }
 
@@ -491,6 +492,45 @@ fn well_known_prefix_carries_global_ipv4_only() {
     assert_eq!(aaaas(&m).len(), 2);
 }
 
+#[test]
+fn deny4_is_never_synthesized() {
+    // A network-specific prefix with the configuration's default deny4
+    // (the outside link 192.0.2.0/24 less the pool, and RFC 1918): the
+    // translator's rule, from the same `Config::deny4`.
+    let cfg = crate::config::Config::from_str(
+        "[translation]\nprefix = \"2001:db8:64::/96\"\n[dns64]\nenabled = false\n",
+    )
+    .unwrap();
+    let core = Dns64::new(Settings::new(&cfg));
+    let m = synthesize(
+        &core,
+        "mixed.example.",
+        vec![],
+        vec![
+            a("mixed.example.", 300, [10, 1, 2, 3]),
+            a("mixed.example.", 300, [192, 0, 2, 77]),
+            a("mixed.example.", 300, [198, 51, 100, 7]),
+        ],
+    );
+    let prefix = cfg.translation.prefix;
+    assert_eq!(
+        aaaas(&m),
+        vec![(
+            "mixed.example.".into(),
+            300,
+            prefix.embed(Ipv4Addr::new(198, 51, 100, 7))
+        )]
+    );
+    // Nor a PTR answer for a denied address under the prefix: the query
+    // goes upstream as it is.
+    let denied = prefix.embed(Ipv4Addr::new(10, 1, 2, 3));
+    let ask = expect_ask(core.query(&query(&reverse_name(denied), RecordType::PTR)));
+    assert_eq!(
+        upstream_view(&ask).queries[0].name().to_ascii(),
+        reverse_name(denied)
+    );
+}
+
 fn reverse_name(v6: Ipv6Addr) -> String {
     let mut s = String::new();
     for byte in v6.octets().iter().rev() {
@@ -832,7 +872,7 @@ fn settings_come_from_the_configuration() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/cgn.toml")).unwrap();
     let config = crate::config::Config::from_str(&text).unwrap();
-    let s = Settings::new(&config.dns64, &config.translation);
+    let s = Settings::new(&config);
     assert_eq!(s.prefix, config.dns64.prefix);
     assert!(s.synthesize_on_error && s.synthesize_ptr && !s.filter_a);
     assert_eq!(s.exclude.len(), 1);

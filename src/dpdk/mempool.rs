@@ -8,12 +8,14 @@ use dpdk_sys::rte_mempool;
 use super::eal::Eal;
 use super::error::DpdkError;
 use super::mbuf::{Burst, Mbuf};
+use crate::wire::ethernet::MAX_FRAME_LEN;
 
 /// Any NUMA socket.
 pub const SOCKET_ANY: i32 = dpdk_sys::SOCKET_ID_ANY;
 
-/// Default data room of an mbuf: 2048 bytes of packet plus the headroom.
-const DEFAULT_DATA_ROOM: u16 = (2048 + dpdk_sys::RTE_PKTMBUF_HEADROOM) as u16;
+/// Default data room of an mbuf: the longest frame the box receives
+/// ([`MAX_FRAME_LEN`], 2048 bytes) plus the headroom.
+const DEFAULT_DATA_ROOM: u16 = (MAX_FRAME_LEN as u32 + dpdk_sys::RTE_PKTMBUF_HEADROOM) as u16;
 
 /// A pool of mbufs on one NUMA socket. Clones share the pool.
 ///

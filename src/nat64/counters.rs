@@ -72,6 +72,15 @@ pub enum Nat64Drop {
     /// The fragment store is full (a new datagram) or its held fragments
     /// are at their bound (RFC 6146 §3.4 "bounded resources").
     FragmentStoreFull,
+    /// IPv6 from a source outside `inside.subscribers` (for an ICMPv6
+    /// error: about a packet to such a destination): the uRPF check.
+    NotSubscriber,
+    /// A new port block was due, but the subscriber's or the worker's
+    /// block allocation rate is used up.
+    BlockRateLimited,
+    /// An IPv4 address in `translation.deny4` (ICMPv6 destination
+    /// unreachable, administratively prohibited, for an IPv6 sender).
+    DeniedIpv4,
 }
 
 impl Nat64Drop {
@@ -94,6 +103,9 @@ impl Nat64Drop {
         Nat64Drop::HairpinUnanswerable,
         Nat64Drop::FragmentOverlap,
         Nat64Drop::FragmentStoreFull,
+        Nat64Drop::NotSubscriber,
+        Nat64Drop::BlockRateLimited,
+        Nat64Drop::DeniedIpv4,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -116,6 +128,9 @@ impl Nat64Drop {
             Nat64Drop::HairpinUnanswerable => "hairpin_unanswerable",
             Nat64Drop::FragmentOverlap => "fragment_overlap",
             Nat64Drop::FragmentStoreFull => "fragment_store_full",
+            Nat64Drop::NotSubscriber => "not_subscriber",
+            Nat64Drop::BlockRateLimited => "block_rate_limited",
+            Nat64Drop::DeniedIpv4 => "denied_ipv4",
         }
     }
 

@@ -157,11 +157,11 @@ impl TrafficDirection for Outbound {
     fn parse_simple(buf: &PacketBuf, cfg: &XlatConfig) -> Option<SimpleFlow<Ipv6Addr>> {
         simple6(buf.data(), cfg)
     }
-    /// The subscriber (the source) must be this worker's, and the
-    /// destination under the prefix.
+    /// The subscriber (the source) must be served and this worker's, and
+    /// the destination under the prefix.
     #[inline(always)]
     fn session_key(w: &Worker, t: &Tuple<Ipv6Addr>) -> Option<V6Key> {
-        if w.subscriber_owner(&t.src) != w.id {
+        if !w.served.contains(&t.src) || w.subscriber_owner(&t.src) != w.id {
             return None;
         }
         let y4 = w.extract(&t.dst)?;

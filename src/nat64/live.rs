@@ -15,8 +15,13 @@
 //!   shortening a refreshed session may wait behind older ones still on
 //!   the old deadline: it goes at most the old timeout after the reload.
 //!   A held SYN keeps the deadline it was held with.
-//! - Filtering, the RFC 6052 §3.1 rule, the RFC 7915 options and
-//!   `pool4.max_blocks_per_subscriber` apply to the next packet.
+//! - Filtering, the RFC 6052 §3.1 rule and `translation.deny4` (an
+//!   established session to a newly denied address ends with its next
+//!   packet), the RFC 7915 options,
+//!   `inside.subscribers`, `pool4.max_blocks_per_subscriber` and
+//!   `pool4.block_allocations_per_second` apply to
+//!   the next packet (a session of a source no longer served ends with
+//!   its next packet, which is dropped).
 //! - `[[static_bib]]` (RFC 6146 §3.1): an added entry is installed by the
 //!   worker of its subscriber, and its port reserved by the worker that
 //!   owns its block (`PortAllocator::reserve_static`); a removed one
@@ -31,8 +36,9 @@ use std::sync::Arc;
 use super::pipeline::Worker;
 use super::pool4::PoolLayout;
 use super::table::BibEntry;
-use super::{subscriber_worker, Millis, Subscriber, Timeouts};
+use super::{subscriber_worker, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
+use crate::xlat::rfc6052::Ipv4Span;
 use crate::xlat::XlatConfig;
 
 /// How often a worker tries again to install the static entries a
@@ -48,16 +54,21 @@ pub struct LiveSettings {
     pub address_dependent: bool,
     /// `filtering.drop_externally_initiated_tcp` (§3.5.2.2).
     pub drop_external_tcp: bool,
-    /// RFC 6052 §3.1 applies: the well-known prefix without
-    /// `translation.allow_non_global_ipv4`.
-    pub global_only: bool,
+    /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
+    pub allow_non_global: bool,
+    /// `translation.deny4` in force (`Config::deny4`).
+    pub deny4: Vec<Ipv4Span>,
     /// The stateless translator's settings (`translation.*`; the IPv4
     /// checksum offload is the port's and is kept as the worker has it).
     pub xlat: XlatConfig,
     /// `pool4.max_blocks_per_subscriber` (RFC 6888 REQ-4).
     pub max_blocks_per_subscriber: u32,
+    /// `pool4.block_allocations_per_second`.
+    pub block_allocations_per_second: u32,
     /// `translation.icmp_errors_per_second`, for the dataplane's bucket.
     pub icmp_errors_per_second: u32,
+    /// `inside.subscribers`: the sources served (the uRPF check).
+    pub served: Served,
     /// `[[static_bib]]`.
     pub static_bib: Vec<StaticBibEntry>,
     /// The pool layout routing the static entries
@@ -73,11 +84,13 @@ impl LiveSettings {
             timeouts: Timeouts::from_config(&cfg.timeouts),
             address_dependent: cfg.filtering.address_dependent,
             drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
-            global_only: cfg.translation.prefix.is_well_known()
-                && !cfg.translation.allow_non_global_ipv4,
+            allow_non_global: cfg.translation.allow_non_global_ipv4,
+            deny4: cfg.deny4().iter().map(|r| (r.first, r.last)).collect(),
             xlat: cfg.xlat_config(),
             max_blocks_per_subscriber: cfg.pool4.max_blocks_per_subscriber,
+            block_allocations_per_second: cfg.pool4.block_allocations_per_second,
             icmp_errors_per_second: cfg.translation.icmp_errors_per_second,
+            served: Served::from_config(&cfg.inside),
             static_bib: cfg.static_bib.clone(),
             layout,
         }
@@ -91,12 +104,15 @@ impl Worker {
         self.timeouts = s.timeouts;
         self.address_dependent = s.address_dependent;
         self.drop_external_tcp = s.drop_external_tcp;
-        self.global_only = s.global_only;
+        self.allow_non_global = s.allow_non_global;
+        self.deny4.clone_from(&s.deny4);
+        self.served = s.served.clone();
         self.xcfg = XlatConfig {
             ipv4_checksum_offload: self.xcfg.ipv4_checksum_offload,
             ..s.xlat
         };
         self.alloc.set_max_blocks(s.max_blocks_per_subscriber);
+        self.alloc.set_block_rate(s.block_allocations_per_second);
         if !Arc::ptr_eq(&self.layout, &s.layout) {
             self.layout = Arc::clone(&s.layout);
             self.alloc.set_layout(&s.layout);

@@ -68,6 +68,43 @@ impl Subscriber {
     }
 }
 
+/// `inside.subscribers`: the IPv6 prefixes the box serves. IPv6 from any
+/// other source (for an ICMPv6 error: about a packet to any other
+/// destination) is dropped before it can take a port or a session: the
+/// unicast reverse-path check of BCP 38 (RFC 2827) and RFC 3704 §2.1 for
+/// the inside, where every subscriber is behind the one port. The list is
+/// short (`config::Inside::MAX_SUBSCRIBER_PREFIXES`) and checked in order:
+/// one masked compare per prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// (network, mask) of each prefix.
+    nets: Vec<(u128, u128)>,
+}
+
+impl Served {
+    /// The prefixes of `inside` (any source when `inside.subscribers` is
+    /// absent).
+    pub fn from_config(inside: &crate::config::Inside) -> Served {
+        let nets = inside
+            .subscriber_prefixes()
+            .iter()
+            .map(|p| {
+                let mask = Subscriber::of(&Ipv6Addr::from(u128::MAX), p.len).0;
+                let mask = u128::from(mask);
+                (u128::from(p.addr) & mask, mask)
+            })
+            .collect();
+        Served { nets }
+    }
+
+    /// Whether `addr` is under one of the prefixes.
+    #[inline(always)]
+    pub fn contains(&self, addr: &Ipv6Addr) -> bool {
+        let a = u128::from(*addr);
+        self.nets.iter().any(|&(net, mask)| a & mask == net)
+    }
+}
+
 /// The worker that owns `sub` among `n_workers` (at least 1).
 #[inline]
 pub fn subscriber_worker(sub: &Subscriber, n_workers: u16) -> u16 {

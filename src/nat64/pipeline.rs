@@ -7,7 +7,9 @@
 //! under `steps/` (as Jool's `steps/`), every step returning either what
 //! the next one needs or the packet's final [`Action`]:
 //!
-//! 0. the packet's owner: a subscriber's IPv6 traffic belongs to
+//! 0. the packet's owner, after the uRPF check (IPv6 from a source
+//!    outside `inside.subscribers` is dropped, `NotSubscriber`): a
+//!    subscriber's IPv6 traffic belongs to
 //!    [`subscriber_worker`](super::subscriber_worker), IPv4 traffic to the owner of the pool port
 //!    ([`PoolLayout::owner`]); anything else is handed off
 //!    ([`Action::Handoff`]) untouched (`steps/mod.rs`);
@@ -54,9 +56,9 @@ use super::held_syn::HeldSyns;
 use super::live::LiveSettings;
 use super::pool4::{PoolLayout, PortAllocator};
 use super::table::{BibEntry, Tables};
-use super::{EventQueue, Millis, Subscriber, Timeouts};
+use super::{EventQueue, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
-use crate::xlat::rfc6052::Nat64Prefix;
+use crate::xlat::rfc6052::{Ipv4Span, Nat64Prefix};
 use crate::xlat::v4to6::flow4;
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
 
@@ -138,12 +140,15 @@ pub struct Worker {
     pub(super) prefix: Nat64Prefix,
     /// The prefix is a /96: the IPv4 address is the last four bytes.
     pub(super) prefix_96: bool,
-    /// RFC 6052 §3.1 applies: the well-known prefix without
-    /// `allow_non_global_ipv4` (`Nat64Prefix::permits`, decided once).
-    pub(super) global_only: bool,
+    /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
+    pub(super) allow_non_global: bool,
+    /// `translation.deny4` in force (`Config::deny4`).
+    pub(super) deny4: Vec<Ipv4Span>,
     pub(super) address_dependent: bool,
     pub(super) drop_external_tcp: bool,
     pub(super) subscriber_len: u8,
+    /// `inside.subscribers` (the uRPF check of `steps/mod.rs`).
+    pub(super) served: Served,
     pub(super) outside: Ipv4Addr,
     pub(super) timeouts: Timeouts,
     pub(super) xcfg: XlatConfig,
@@ -184,10 +189,12 @@ impl Worker {
             n_workers: n_workers.max(1),
             prefix: cfg.translation.prefix,
             prefix_96: cfg.translation.prefix.len() == 96,
-            global_only: live.global_only,
+            allow_non_global: live.allow_non_global,
+            deny4: live.deny4.clone(),
             address_dependent: live.address_dependent,
             drop_external_tcp: live.drop_external_tcp,
             subscriber_len: cfg.pool4.subscriber_prefix_len,
+            served: live.served.clone(),
             outside: cfg.outside.address,
             timeouts: live.timeouts,
             xcfg: live.xlat,

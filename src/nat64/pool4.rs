@@ -17,6 +17,13 @@
 //!   [`HOLD_DOWN`] (120 s) before anyone gets it again (RFC 6888 REQ-8).
 //!   Every allocation and release is a [`BlockEvent`] (time, subscriber
 //!   prefix, address, port range; never a destination, RFC 6888 REQ-12).
+//!   New blocks are rate limited (dynamic only): each subscriber may take
+//!   [`SUBSCRIBER_BLOCK_BURST`] at once, then one per
+//!   [`SUBSCRIBER_BLOCK_INTERVAL`]; each worker hands out at most
+//!   `pool4.block_allocations_per_second`, with a burst of one second's
+//!   worth. So a burst of new flows (from spoofed or from real sources)
+//!   cannot drain a worker's share before anyone notices; a flow refused
+//!   for the rate ([`AllocError::RateLimited`]) is counted, not logged.
 //!   A refusal ([`AllocError`]) is an event too, at most one per
 //!   subscriber (limit) or worker (pool exhausted) per
 //!   [`REFUSAL_EVENT_INTERVAL`]; a full queue counts what it drops.
@@ -61,6 +68,14 @@ pub const HOLD_DOWN: Millis = 120_000;
 /// so a flood of refused flows cannot fill the event queue.
 pub const REFUSAL_EVENT_INTERVAL: Millis = 1_000;
 
+/// New blocks one subscriber may take at once (its first included)...
+pub const SUBSCRIBER_BLOCK_BURST: u64 = 4;
+
+/// ...and then one every this many ms: a subscriber that fills its blocks
+/// at once grows by one a second, so a burst of flows from one prefix
+/// cannot take a worker's blocks faster than that.
+pub const SUBSCRIBER_BLOCK_INTERVAL: Millis = 1_000;
+
 /// A block of the pool: `addr_index * blocks_per_address + block_index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlockId(pub u32);
@@ -76,6 +91,11 @@ pub enum AllocError {
     /// Deterministic: the subscriber has no range here (outside
     /// `pool4.deterministic_inside`, or owned by another worker).
     PoolExhausted,
+    /// A new block was due, but the subscriber took its
+    /// [`SUBSCRIBER_BLOCK_BURST`] already and the next is not due yet, or
+    /// the worker gave out `pool4.block_allocations_per_second` blocks in
+    /// the last second (dynamic only; no event: only counted).
+    RateLimited,
 }
 
 /// One `pool4.addresses` entry with the index of its first address.
@@ -679,6 +699,8 @@ struct SubMap {
     addr: Vec<u32>,
     /// When its last SubscriberLimit event was queued.
     limit_at: Vec<Option<Millis>>,
+    /// Its block-rate schedule (GCRA): when its next block is due.
+    block_due: Vec<Millis>,
     mask: usize,
     len: usize,
 }
@@ -692,6 +714,7 @@ impl SubMap {
             count: vec![0; size],
             addr: vec![0; size],
             limit_at: vec![None; size],
+            block_due: vec![0; size],
             mask: size - 1,
             len: 0,
         }
@@ -718,9 +741,9 @@ impl SubMap {
     }
 
     /// Insert a key known to be absent, with its first block `head` on
-    /// address index `addr`; `None` only if the map is full (cannot happen
+    /// address index `addr` and its next block due at `due`; `None` only if the map is full (cannot happen
     /// at the sizes `PortAllocator` uses: a subscriber holds a block).
-    fn insert(&mut self, key: u128, head: u32, addr: u32) -> Option<usize> {
+    fn insert(&mut self, key: u128, head: u32, addr: u32, due: Millis) -> Option<usize> {
         let mut i = self.home(key);
         for _ in 0..=self.mask {
             if self.head.get(i)?.is_none() {
@@ -729,6 +752,7 @@ impl SubMap {
                 self.count[i] = 1;
                 self.addr[i] = addr;
                 self.limit_at[i] = None;
+                self.block_due[i] = due;
                 self.len += 1;
                 return Some(i);
             }
@@ -759,6 +783,7 @@ impl SubMap {
                 self.count[i] = self.count[j];
                 self.addr[i] = self.addr[j];
                 self.limit_at[i] = self.limit_at[j];
+                self.block_due[i] = self.block_due[j];
                 i = j;
             }
         }
@@ -873,6 +898,13 @@ pub struct PortAllocator {
     events: EventQueue,
     /// When the last PoolExhausted event was queued.
     exhausted_at: Option<Millis>,
+    /// New blocks per second this worker may hand out
+    /// (`pool4.block_allocations_per_second`), a token bucket holding at
+    /// most one second's worth: tokens in thousandths, and when they were
+    /// last refilled.
+    block_rate: u64,
+    block_tokens: u64,
+    block_refilled_at: Millis,
     in_use: usize,
     /// `in_use` per pool address (index = address index), for the metrics.
     in_use_by_addr: Vec<u32>,
@@ -966,6 +998,9 @@ impl PortAllocator {
             }),
             events: EventQueue::new(event_capacity),
             exhausted_at: None,
+            block_rate: u64::from(cfg.block_allocations_per_second),
+            block_tokens: u64::from(cfg.block_allocations_per_second) * 1000,
+            block_refilled_at: 0,
             in_use: 0,
             in_use_by_addr: vec![0; layout.address_count() as usize],
             free: 0,
@@ -1313,16 +1348,25 @@ impl PortAllocator {
         } else {
             self.buckets.best()
         };
-        let Some(a) = addr else {
+        let due = slot.map_or(now, |s| self.subs.block_due[s]);
+        let rate_ok = addr.is_some() && self.block_rate_admits(due, now);
+        let Some(a) = addr.filter(|_| rate_ok) else {
             // No new block: settle for another parity or class.
             if let Some((l, off)) = self.search(head, pi, want_port, &levels[1..], 0) {
                 return Ok(self.take(l, pi, off, now));
+            }
+            if addr.is_some() {
+                return Err(AllocError::RateLimited);
             }
             return Err(self.refused(slot, sub, sub_addr, count, now));
         };
         let Some(l) = self.pop_free(a, proto, want_port) else {
             return Err(self.refused(slot, sub, sub_addr, count, now));
         };
+        // The block is taken: one token of the worker's, and the
+        // subscriber's schedule moves on by one interval.
+        self.block_tokens -= 1000;
+        let next_due = due.max(now) + SUBSCRIBER_BLOCK_INTERVAL;
         let new_head = list_push(&mut self.blocks, head, l);
         if let Some(b) = self.blocks.get_mut(l as usize) {
             b.state = BlockState::InUse;
@@ -1334,9 +1378,10 @@ impl PortAllocator {
             Some(s) => {
                 self.subs.head[s] = new_head;
                 self.subs.count[s] += 1;
+                self.subs.block_due[s] = next_due;
             }
             None => {
-                self.subs.insert(key, l, a);
+                self.subs.insert(key, l, a, next_due);
             }
         }
         self.count_in_use(l, true);
@@ -1359,6 +1404,24 @@ impl PortAllocator {
             Some((l, off)) => Ok(self.take(l, pi, off, now)),
             None => Err(AllocError::PoolExhausted),
         }
+    }
+
+    /// Whether a new block may be handed out at `now` to a subscriber
+    /// whose next block is due at `due`: the subscriber's schedule (GCRA,
+    /// ITU-T I.371: up to [`SUBSCRIBER_BLOCK_BURST`] ahead of it) and a
+    /// token of the worker's bucket (refilled here, at
+    /// `block_allocations_per_second`, up to one second's worth). Takes
+    /// nothing: `allocate` does once the block is had.
+    fn block_rate_admits(&mut self, due: Millis, now: Millis) -> bool {
+        let elapsed = now.saturating_sub(self.block_refilled_at);
+        self.block_refilled_at = self.block_refilled_at.max(now);
+        let cap = self.block_rate * 1000;
+        self.block_tokens = (self
+            .block_tokens
+            .saturating_add(elapsed.saturating_mul(self.block_rate)))
+        .min(cap);
+        let tolerance = (SUBSCRIBER_BLOCK_BURST - 1) * SUBSCRIBER_BLOCK_INTERVAL;
+        due <= now + tolerance && self.block_tokens >= 1000
     }
 
     /// Why `sub` (in map slot `slot`, `count` blocks on address index
@@ -1529,6 +1592,13 @@ impl PortAllocator {
     /// no new block until it is below the cap.
     pub fn set_max_blocks(&mut self, max_blocks: u32) {
         self.max_blocks = max_blocks.max(1);
+    }
+
+    /// A reload's `pool4.block_allocations_per_second` (at least 1): the
+    /// bucket keeps what it holds, up to the new second's worth.
+    pub fn set_block_rate(&mut self, per_second: u32) {
+        self.block_rate = u64::from(per_second.max(1));
+        self.block_tokens = self.block_tokens.min(self.block_rate * 1000);
     }
 
     /// Moves blocks whose hold-down ended by `now` back to their free list.

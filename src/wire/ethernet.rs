@@ -10,6 +10,11 @@ use super::{ethertype, get_u16, put_u16, Error, Result};
 pub const HEADER_LEN: usize = 14;
 /// Length of an Ethernet header with one 802.1Q tag.
 pub const VLAN_HEADER_LEN: usize = 18;
+/// The longest frame the box receives whole: the packet data of one
+/// mbuf (the dataplane's pools are created with this data room plus
+/// DPDK's headroom, and receive no multi-segment frames). A link MTU
+/// whose tagged frame is longer is refused (`inside.mtu`, `outside.mtu`).
+pub const MAX_FRAME_LEN: usize = 2048;
 
 mod field {
     use core::ops::Range;

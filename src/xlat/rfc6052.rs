@@ -29,6 +29,18 @@ pub const WELL_KNOWN: Nat64Prefix = Nat64Prefix {
     mask_ne: mask(96).to_be(),
 };
 
+/// An inclusive range of IPv4 addresses (first, last).
+pub type Ipv4Span = (Ipv4Addr, Ipv4Addr);
+
+/// Why a subscriber may not reach an IPv4 address ([`Nat64Prefix::reaches`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// RFC 6052 §3.1: not global, under the well-known prefix.
+    NonGlobal,
+    /// In one of the operator's denied ranges (`translation.deny4`).
+    Denied,
+}
+
 /// Why a prefix is not usable as a NAT64 prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefixError {
@@ -169,8 +181,31 @@ impl Nat64Prefix {
     /// RFC 6052 §3.1: whether `v4` may be represented under this prefix.
     /// The well-known prefix carries only global IPv4 addresses unless the
     /// operator lifts the rule (`translation.allow_non_global_ipv4`).
+    #[inline]
     pub fn permits(&self, v4: Ipv4Addr, allow_non_global: bool) -> bool {
         allow_non_global || !self.is_well_known() || is_global_ipv4(v4)
+    }
+
+    /// Whether a subscriber may reach `v4` under this prefix: RFC 6052
+    /// §3.1 ([`Nat64Prefix::permits`]), then the operator's ranges that
+    /// subscribers may not reach (`translation.deny4`, inclusive, a short
+    /// list). The one rule both the translator (each new flow's
+    /// destination, each packet of an established one) and the DNS64
+    /// (each address it would synthesize) apply.
+    #[inline]
+    pub fn reaches(
+        &self,
+        v4: Ipv4Addr,
+        allow_non_global: bool,
+        deny: &[Ipv4Span],
+    ) -> Result<(), Unreachable> {
+        if !self.permits(v4, allow_non_global) {
+            return Err(Unreachable::NonGlobal);
+        }
+        if deny.iter().any(|&(first, last)| first <= v4 && v4 <= last) {
+            return Err(Unreachable::Denied);
+        }
+        Ok(())
     }
 
     /// Byte indexes of the four IPv4 octets: from the end of the prefix on,

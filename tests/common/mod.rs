@@ -618,6 +618,8 @@ pub struct Setup {
     pub timeouts: String,
     /// Extra `[translation]` lines.
     pub translation: String,
+    /// Extra `[inside]` lines (`subscribers`).
+    pub inside: String,
     /// The `[dns64]` section's lines (`enabled = false` by default).
     pub dns64: String,
     /// `logging.events`; `None`: `file:` in the lab's directory
@@ -638,6 +640,7 @@ impl Default for Setup {
             client_addrs: Vec::new(),
             timeouts: String::new(),
             translation: String::new(),
+            inside: String::new(),
             dns64: "enabled = false".into(),
             events: None,
             metrics_listen: "127.0.0.1:0".into(),
@@ -658,6 +661,8 @@ fn config_text(s: &Setup, dev_in: &str, dev_out: &str, tag: &str, dir: &TempDir)
         r#"# written by tests/common/mod.rs
 [translation]
 prefix = "{PREFIX}"
+# The lab's server is on the outside link, denied by default.
+deny4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 {translation}
 [pool4]
 addresses = ["{POOL}"]
@@ -669,7 +674,7 @@ device = "{dev_in}"
 address = "{BOX6}/64"
 gateway = "{CLIENT6}"
 mtu = 1500
-{kin}
+{kin}{inside}
 [outside]
 device = "{dev_out}"
 address = "{BOX4}/24"
@@ -694,6 +699,7 @@ events = "{events}"
         pool4 = s.pool4,
         timeouts = s.timeouts,
         translation = s.translation,
+        inside = s.inside,
         dns64 = s.dns64,
         metrics_listen = s.metrics_listen,
         events = s

@@ -198,6 +198,8 @@ fn live_keys_are_accepted_and_reported() {
         ("translation.amend_udp_checksum_zero", "false"),
         ("translation.icmp_errors_per_second", "10"),
         ("pool4.max_blocks_per_subscriber", "4"),
+        ("pool4.block_allocations_per_second", "10"),
+        ("inside.subscribers", "[\"2001:db8:100::/40\"]"),
         ("timeouts.udp", "60"),
         ("timeouts.tcp_established", "8000"),
         ("timeouts.tcp_transitory", "300"),

@@ -55,6 +55,9 @@ struct Opts {
     max_blocks: u32,
     sessions: u32,
     static_bib: &'static str,
+    /// `inside.subscribers` as TOML; empty: the key absent (any source).
+    subscribers: &'static str,
+    block_rate: u32,
 }
 
 impl Default for Opts {
@@ -70,6 +73,8 @@ impl Default for Opts {
             max_blocks: 8,
             sessions: 4096,
             static_bib: "",
+            subscribers: "",
+            block_rate: 100,
         }
     }
 }
@@ -78,17 +83,24 @@ fn config(o: &Opts) -> Config {
     let text = format!(
         "[translation]\nprefix = \"{}\"\nallow_non_global_ipv4 = {}\n\
          [pool4]\naddresses = [\"{}\"]\nport_range = \"{}\"\nblock_size = {}\nmax_blocks_per_subscriber = {}\n\
+         block_allocations_per_second = {}\n\
          [filtering]\naddress_dependent = {}\ndrop_externally_initiated_tcp = {}\n\
-         [workers]\nmax_sessions_per_worker = {}\n{}",
+         [workers]\nmax_sessions_per_worker = {}\n{}{}",
         o.prefix,
         o.allow_non_global,
         o.pool,
         o.port_range,
         o.block_size,
         o.max_blocks,
+        o.block_rate,
         o.adf,
         o.drop_ext,
         o.sessions,
+        if o.subscribers.is_empty() {
+            String::new()
+        } else {
+            format!("[inside]\nsubscribers = {}\n", o.subscribers)
+        },
         o.static_bib
     );
     Config::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -1080,6 +1092,234 @@ fn rfc6888_req11_pool_exhausted() {
             .any(|e| e.kind == BlockEventKind::PoolExhausted),
         "a pool-exhausted event"
     );
+}
+
+// ---- spoofed subscribers and block allocation rates (issue 15) ----
+
+/// A source under none of `inside.subscribers`.
+fn spoofed(i: u32) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 0xbad, (i >> 16) as u16, i as u16, 0, 0, 1)
+}
+
+#[test]
+fn urpf_spoofed_source_flood_takes_no_block_and_is_counted() {
+    // The box serves 2001:db8:1::/48 and 2001:db8:2::/48 (x6, x6b).
+    let mut w = worker(&Opts {
+        subscribers: "[\"2001:db8:1::/48\", \"2001:db8:2::/48\"]",
+        ..Opts::default()
+    });
+    let free = w.allocator().blocks_free();
+    let n = 10_000u32;
+    for i in 0..n {
+        // Every flood packet from another made-up /56, as a scan would.
+        let pkt = udp6(spoofed(i), 40000, y6(), 53);
+        let (a, _) = run6(&mut w, &pkt, u64::from(i));
+        assert_eq!(
+            a,
+            Action::Drop(DropCause::Nat64(Nat64Drop::NotSubscriber)),
+            "{}",
+            spoofed(i)
+        );
+    }
+    // An ICMPv6 error about a packet to a made-up destination: the same.
+    let quoted = udp6(y6(), 53, spoofed(n), 40000);
+    let b = PacketBuilder::ipv6(x6().octets(), y6().octets(), 64).icmpv6(
+        Icmpv6Type::DestinationUnreachable(icmpv6::DestUnreachableCode::Port),
+    );
+    let mut err = Vec::new();
+    b.write(&mut err, &quoted).unwrap();
+    let (a, _) = run6(&mut w, &err, u64::from(n));
+    assert_eq!(a, Action::Drop(DropCause::Nat64(Nat64Drop::NotSubscriber)));
+    // Nothing was taken: no block, no mapping; every packet counted.
+    assert_eq!(w.allocator().blocks_free(), free);
+    assert_eq!(w.allocator().blocks_in_use(), 0);
+    assert_eq!(w.tables().bib_len(), 0);
+    assert_eq!(
+        w.counters().nat64_drops(Nat64Drop::NotSubscriber),
+        u64::from(n) + 1
+    );
+    // The subscribers served are translated as before.
+    for x in [x6(), x6b()] {
+        let (a, _) = run6(&mut w, &udp6(x, 40000, y6(), 53), u64::from(n));
+        assert_eq!(a, Action::Forward, "{x}");
+    }
+    assert_eq!(w.allocator().blocks_in_use(), 2);
+}
+
+#[test]
+fn urpf_any_source_without_the_key() {
+    // The key absent: any source is served (and warned about at start).
+    let mut w = worker(&Opts::default());
+    let (a, _) = run6(&mut w, &udp6(spoofed(1), 40000, y6(), 53), 0);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NotSubscriber), 0);
+}
+
+#[test]
+fn block_allocations_beyond_the_subscriber_rate_are_refused_and_counted() {
+    use crate::nat64::pool4::{SUBSCRIBER_BLOCK_BURST, SUBSCRIBER_BLOCK_INTERVAL};
+    let mut w = worker(&Opts {
+        block_size: 64,
+        max_blocks: 8,
+        ..Opts::default()
+    });
+    let t0 = 1_000_000;
+    // One subscriber opens flows as fast as it can, all at one instant:
+    // it fills SUBSCRIBER_BLOCK_BURST blocks, then the next block is
+    // refused for the rate (not the cap of 8).
+    let mut refused = None;
+    for p in 0..2000u16 {
+        let (a, out) = run6(&mut w, &udp6(x6(), 10000 + p, y6(), 53), t0);
+        if a != Action::Forward {
+            refused = Some((p, a, out));
+            break;
+        }
+    }
+    let (p, a, out) = refused.expect("the rate is reached");
+    assert_eq!(u64::from(p), SUBSCRIBER_BLOCK_BURST * 64);
+    assert_eq!(w.allocator().blocks_in_use() as u64, SUBSCRIBER_BLOCK_BURST);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(seen6(&out).icmp, Some((1, 3)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::BlockRateLimited), 1);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::SubscriberLimit), 0);
+    // Another subscriber still gets a block at that same instant.
+    let (a, _) = run6(&mut w, &udp6(x6b(), 10000, y6(), 53), t0);
+    assert_eq!(a, Action::Forward);
+    // The first one gets its next block one interval later, not before.
+    let again = udp6(x6(), 10000 + p, y6(), 53);
+    let (a, _) = run6(&mut w, &again, t0 + SUBSCRIBER_BLOCK_INTERVAL - 1);
+    assert_ne!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::BlockRateLimited), 2);
+    let (a, _) = run6(&mut w, &again, t0 + SUBSCRIBER_BLOCK_INTERVAL);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(
+        w.allocator().blocks_in_use() as u64,
+        SUBSCRIBER_BLOCK_BURST + 2
+    );
+}
+
+#[test]
+fn block_allocations_beyond_the_worker_rate_are_refused_and_counted() {
+    let mut w = worker(&Opts {
+        block_rate: 3,
+        ..Opts::default()
+    });
+    let t0 = 1_000_000;
+    let subs: Vec<Ipv6Addr> = (1..=5u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, 0x100 + i, 0, 0, 0, 0, 1))
+        .collect();
+    // A burst of five new subscribers at one instant: three blocks (the
+    // bucket holds one second's worth), then refusals, counted.
+    let actions: Vec<Action> = subs
+        .iter()
+        .map(|x| run6(&mut w, &udp6(*x, 40000, y6(), 53), t0).0)
+        .collect();
+    assert_eq!(&actions[..3], &[Action::Forward; 3]);
+    assert_eq!(
+        &actions[3..],
+        &[Action::Reply(ReplyReason::DestinationUnreachable); 2]
+    );
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::BlockRateLimited), 2);
+    assert_eq!(w.allocator().blocks_in_use(), 3);
+    // A subscriber with a block keeps mapping new flows inside it.
+    let (a, _) = run6(&mut w, &udp6(subs[0], 40001, y6(), 53), t0);
+    assert_eq!(a, Action::Forward);
+    // One token comes back every 1000 / 3 ms.
+    let (a, _) = run6(&mut w, &udp6(subs[3], 40000, y6(), 53), t0 + 333);
+    assert_ne!(a, Action::Forward);
+    let (a, _) = run6(&mut w, &udp6(subs[3], 40000, y6(), 53), t0 + 334);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.allocator().blocks_in_use(), 4);
+}
+
+// ---- translation.deny4 (issue 15) ----
+
+#[test]
+fn deny4_destinations_refused_with_their_reason_pool_and_routers_not() {
+    // A network-specific prefix and no deny4 key: the default denies the
+    // outside link (192.0.2.0/24 by default, less the pool 192.0.2.0/28)
+    // and RFC 1918 space.
+    let mut w = worker(&Opts::default());
+    let on_link = Ipv4Addr::new(192, 0, 2, 77);
+    let private = Ipv4Addr::new(10, 1, 2, 3);
+    for (n, dst) in [on_link, private].into_iter().enumerate() {
+        let (a, out) = run6(&mut w, &udp6(x6(), 40000, pfx().embed(dst), 53), 0);
+        assert_eq!(
+            a,
+            Action::Reply(ReplyReason::DestinationUnreachable),
+            "{dst}"
+        );
+        let s = seen6(&out);
+        // RFC 4443 §3.1: code 1, communication administratively prohibited.
+        assert_eq!((s.dst, s.icmp), (x6(), Some((1, 1))), "{dst}");
+        assert_eq!(
+            w.counters().nat64_drops(Nat64Drop::DeniedIpv4),
+            n as u64 + 1
+        );
+    }
+    // Refused before any state: no block, no mapping.
+    assert_eq!(w.allocator().blocks_in_use(), 0);
+    assert_eq!(w.tables().bib_len(), 0);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NonGlobalIpv4), 0);
+    // A global destination goes out; a pool address hairpins.
+    let (t1, tp1) = open_udp(&mut w, x6(), 40000, Y4, 53, 1);
+    let (a, _) = run6(&mut w, &udp6(x6b(), 41000, pfx().embed(t1), tp1), 2);
+    assert_eq!(a, Action::Hairpin);
+    // From the IPv4 side: a denied source is dropped with the reason
+    // (endpoint-independent filtering would let it in otherwise)...
+    let (a, _) = run4(&mut w, &udp4(private, 53, t1, tp1), 3);
+    assert_eq!(a, Action::Drop(DropCause::Nat64(Nat64Drop::DeniedIpv4)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 3);
+    // ...but an ICMP error from a router on the outside link (here: the
+    // outside gateway) about a flow to a reachable host still arrives.
+    let gw = Ipv4Addr::new(192, 0, 2, 253);
+    let quoted = udp4(t1, tp1, Y4, 53);
+    let b = PacketBuilder::ipv4(gw.octets(), t1.octets(), 64).icmpv4(Icmpv4Type::TimeExceeded(
+        icmpv4::TimeExceededCode::TtlExceededInTransit,
+    ));
+    let mut err = Vec::new();
+    b.write(&mut err, &quoted).unwrap();
+    let (a, out) = run4(&mut w, &err, 4);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).src, pfx().embed(gw));
+}
+
+#[test]
+fn deny4_applies_to_established_sessions_after_a_reload() {
+    let mut w = worker(&Opts::default());
+    let (t1, tp1) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    // The operator denies Y's /24 on reload: the next packet either way
+    // is refused, through the fast path's check as the general one.
+    let mut cfg = config(&Opts::default());
+    cfg.translation.deny4 = Some(vec![crate::config::Ipv4Range {
+        first: Ipv4Addr::new(198, 51, 100, 0),
+        last: Ipv4Addr::new(198, 51, 100, 255),
+    }]);
+    w.apply(&LiveSettings::new(&cfg, Arc::clone(&w.layout)));
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, y6(), 53), 1);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    let acts = run_bursts(&mut w, &[udp4(Y4, 53, t1, tp1)], 2, false, 32);
+    assert_eq!(
+        acts[0].0,
+        Action::Drop(DropCause::Nat64(Nat64Drop::DeniedIpv4))
+    );
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 2);
+}
+
+#[test]
+fn deny4_none_beyond_rfc6052_with_the_well_known_prefix() {
+    // The well-known prefix, no deny4 key: §3.1 alone (a private address
+    // is non-global, not "denied"); an explicit list adds to it.
+    let wkp = Opts {
+        prefix: "64:ff9b::/96",
+        ..Opts::default()
+    };
+    let mut w = worker(&wkp);
+    let private = Nat64Prefix::WELL_KNOWN.embed(Ipv4Addr::new(10, 1, 2, 3));
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, private, 53), 0);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NonGlobalIpv4), 1);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 0);
 }
 
 // ---- ownership ----

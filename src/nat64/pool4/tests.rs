@@ -784,7 +784,7 @@ proptest! {
             let key = key << 72 | key;
             match (insert, m.find(key)) {
                 (true, None) if model.len() < 8 => {
-                    prop_assert!(m.insert(key, 7, 0).is_some());
+                    prop_assert!(m.insert(key, 7, 0, 0).is_some());
                     model.insert(key);
                 }
                 (false, Some(i)) => {
@@ -841,7 +841,7 @@ proptest! {
                                 .collect();
                             prop_assert_eq!(blocks.len(), 2);
                         }
-                        Err(AllocError::PoolExhausted) => {}
+                        Err(AllocError::PoolExhausted) | Err(AllocError::RateLimited) => {}
                     }
                 }
                 _ => {

@@ -334,6 +334,7 @@ impl Worker {
                 let d = match e {
                     AllocError::SubscriberLimit => Nat64Drop::SubscriberLimit,
                     AllocError::PoolExhausted => Nat64Drop::PoolExhausted,
+                    AllocError::RateLimited => Nat64Drop::BlockRateLimited,
                 };
                 return ControlFlow::Break(self.refuse6(buf, d, 3));
             }

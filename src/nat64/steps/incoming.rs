@@ -2,7 +2,8 @@
 //! IPv6 packet, (Y, y) -> (T, t) of an IPv4 packet; for an ICMP error, the
 //! tuple of the packet it quotes, reversed. With RFC 6052 §2.3 (Y' mapped
 //! to Y by the prefix) and §3.1 (the well-known prefix carries only global
-//! IPv4 addresses).
+//! IPv4 addresses), and `translation.deny4` (ranges subscribers may not
+//! reach, one rule with §3.1: `Nat64Prefix::reaches`).
 //!
 //! Fragments: only a first fragment (or a whole packet) comes here; the
 //! later ones take their datagram's state (`fragment.rs`).
@@ -14,7 +15,7 @@ use super::Step;
 use crate::nat64::counters::Nat64Drop;
 use crate::nat64::pipeline::Worker;
 use crate::nat64::L4;
-use crate::xlat::rfc6052::is_global_ipv4;
+use crate::xlat::rfc6052::Unreachable;
 use crate::xlat::{Flow, PacketBuf};
 
 /// The incoming tuple of an IPv6 packet (§3.4), its destination already
@@ -89,11 +90,12 @@ impl Worker {
             },
         };
         // RFC 6052 §3.1: the well-known prefix MUST NOT carry non-global
-        // IPv4 addresses unless the operator allows it. Refused with an
-        // ICMPv6 destination unreachable, code 1 (administratively
-        // prohibited) and a counter.
-        if !self.permits(dst4) {
-            return ControlFlow::Break(self.refuse6(buf, Nat64Drop::NonGlobalIpv4, 1));
+        // IPv4 addresses unless the operator allows it; nor may a
+        // subscriber reach `translation.deny4`. Refused with an ICMPv6
+        // destination unreachable, code 1 (administratively prohibited)
+        // and a counter.
+        if let Err(why) = self.reaches(dst4) {
+            return ControlFlow::Break(self.refuse6(buf, why, 1));
         }
         ControlFlow::Continue(inc)
     }
@@ -125,10 +127,16 @@ impl Worker {
         };
         // RFC 6052 §3.1: a non-global sender cannot be represented under
         // the well-known prefix; dropped with a counter (no ICMP: the
-        // refusal is ours, not the destination's).
+        // refusal is ours, not the destination's). The remote Y is one a
+        // subscriber may reach (`translation.deny4` too); an ICMP error's
+        // sender (a router, perhaps the outside gateway) need only be
+        // representable.
         let shown = inc.error_src.unwrap_or(inc.y4);
-        if !self.permits(shown) || !self.permits(inc.y4) {
+        if !self.prefix.permits(shown, self.allow_non_global) {
             return ControlFlow::Break(self.drop(Nat64Drop::NonGlobalIpv4));
+        }
+        if let Err(why) = self.reaches(inc.y4) {
+            return ControlFlow::Break(self.drop(why));
         }
         ControlFlow::Continue(inc)
     }
@@ -153,10 +161,22 @@ impl Worker {
         self.prefix.extract(v6)
     }
 
-    /// RFC 6052 §3.1: whether `v4` may appear under the prefix (as
-    /// `Nat64Prefix::permits`, with the prefix-wide part decided in `new`).
+    /// Whether a subscriber may reach `v4` under the prefix
+    /// (`Nat64Prefix::reaches`: RFC 6052 §3.1, then `translation.deny4`),
+    /// or the drop reason that says why not.
+    #[inline]
+    pub(in crate::nat64) fn reaches(&self, v4: Ipv4Addr) -> Result<(), Nat64Drop> {
+        self.prefix
+            .reaches(v4, self.allow_non_global, &self.deny4)
+            .map_err(|why| match why {
+                Unreachable::NonGlobal => Nat64Drop::NonGlobalIpv4,
+                Unreachable::Denied => Nat64Drop::DeniedIpv4,
+            })
+    }
+
+    /// [`Worker::reaches`] as a yes or no.
     #[inline]
     pub(in crate::nat64) fn permits(&self, v4: Ipv4Addr) -> bool {
-        !self.global_only || is_global_ipv4(v4)
+        self.reaches(v4).is_ok()
     }
 }

@@ -127,10 +127,16 @@ impl Worker {
 
     /// Outbound ownership: the subscriber is the packet's source, or for an
     /// ICMPv6 error (perhaps from a router) the destination of the packet
-    /// it quotes. Another worker's packet is handed off.
+    /// it quotes. First the uRPF check (BCP 38): a subscriber outside
+    /// `inside.subscribers` is dropped here, before any state or handoff.
+    /// Another worker's packet is handed off.
     #[inline(always)]
     pub(in crate::nat64) fn outbound_owner(&mut self, flow: &Flow<Ipv6Addr>) -> Step<()> {
-        let w = self.subscriber_owner(&flow.inner.map_or(flow.tuple.src, |i| i.dst));
+        let sub = flow.inner.map_or(flow.tuple.src, |i| i.dst);
+        if !self.served.contains(&sub) {
+            return ControlFlow::Break(self.drop(Nat64Drop::NotSubscriber));
+        }
+        let w = self.subscriber_owner(&sub);
         if w != self.id {
             self.counters.handed_off += 1;
             return ControlFlow::Break(Action::Handoff {
