@@ -116,6 +116,9 @@ addresses = ["203.0.113.0/24"]
 block_size = 512
 max_blocks_per_subscriber = 8
 subscriber_prefix_len = 56
+# Every flow's first packet takes a block: the protection against bursts
+# of new subscribers would refuse most of an offline replay's.
+block_allocations_per_second = 1000000
 [inside]
 device = "net_pcap0"
 address = "2001:db8:1::1/64"

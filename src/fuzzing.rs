@@ -441,9 +441,12 @@ pub fn dns64_exchange(data: &[u8]) {
         allow_non_global_ipv4: flags & 4 != 0,
         // Bit 4: the documentation ranges denied (`translation.deny4`).
         deny4: if flags & 16 != 0 {
-            vec![(Ipv4Addr::new(192, 0, 2, 0), Ipv4Addr::new(192, 0, 2, 255))]
+            crate::xlat::rfc6052::Ipv4Spans::new([(
+                Ipv4Addr::new(192, 0, 2, 0),
+                Ipv4Addr::new(192, 0, 2, 255),
+            )])
         } else {
-            Vec::new()
+            crate::xlat::rfc6052::Ipv4Spans::default()
         },
     });
     let _ = core.query(data);

@@ -11,7 +11,7 @@ use domain::base::{Message, MessageBuilder, ParsedRecord, Rtype, Ttl};
 use domain::rdata::{Aaaa, AllRecordData, Cname, Ptr, Soa, A};
 
 use crate::config::{Config, Ipv6Prefix};
-use crate::xlat::rfc6052::{Ipv4Span, Nat64Prefix};
+use crate::xlat::rfc6052::{Ipv4Spans, Nat64Prefix};
 
 /// TTL used where RFC 6147 §5.1.7 has no SOA to go by, and for the
 /// records built locally.
@@ -48,7 +48,7 @@ pub struct Settings {
     pub allow_non_global_ipv4: bool,
     /// IPv4 ranges subscribers may not reach (`Config::deny4`): never
     /// synthesized, as the translator would refuse them.
-    pub deny4: Vec<Ipv4Span>,
+    pub deny4: Ipv4Spans,
 }
 
 impl Settings {
@@ -63,7 +63,7 @@ impl Settings {
             synthesize_ptr: dns64.synthesize_ptr,
             synthesize_on_error: dns64.synthesize_on_error,
             allow_non_global_ipv4: cfg.translation.allow_non_global_ipv4,
-            deny4: cfg.deny4().iter().map(|r| (r.first, r.last)).collect(),
+            deny4: Ipv4Spans::new(cfg.deny4().iter().map(|r| (r.first, r.last))),
         }
     }
 

@@ -28,7 +28,7 @@ fn settings() -> Settings {
         synthesize_ptr: true,
         synthesize_on_error: true,
         allow_non_global_ipv4: false,
-        deny4: Vec::new(),
+        deny4: Default::default(),
     }
 }
 

@@ -38,7 +38,7 @@ use super::pool4::PoolLayout;
 use super::table::BibEntry;
 use super::{subscriber_worker, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
-use crate::xlat::rfc6052::Ipv4Span;
+use crate::xlat::rfc6052::Ipv4Spans;
 use crate::xlat::XlatConfig;
 
 /// How often a worker tries again to install the static entries a
@@ -57,7 +57,7 @@ pub struct LiveSettings {
     /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
     pub allow_non_global: bool,
     /// `translation.deny4` in force (`Config::deny4`).
-    pub deny4: Vec<Ipv4Span>,
+    pub deny4: Ipv4Spans,
     /// The stateless translator's settings (`translation.*`; the IPv4
     /// checksum offload is the port's and is kept as the worker has it).
     pub xlat: XlatConfig,
@@ -85,7 +85,7 @@ impl LiveSettings {
             address_dependent: cfg.filtering.address_dependent,
             drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
             allow_non_global: cfg.translation.allow_non_global_ipv4,
-            deny4: cfg.deny4().iter().map(|r| (r.first, r.last)).collect(),
+            deny4: Ipv4Spans::new(cfg.deny4().iter().map(|r| (r.first, r.last))),
             xlat: cfg.xlat_config(),
             max_blocks_per_subscriber: cfg.pool4.max_blocks_per_subscriber,
             block_allocations_per_second: cfg.pool4.block_allocations_per_second,

@@ -79,6 +79,9 @@ impl Subscriber {
 pub struct Served {
     /// (network, mask) of each prefix.
     nets: Vec<(u128, u128)>,
+    /// A prefix of length 0 is among them: every source is served, and
+    /// the per-packet check is one test.
+    any: bool,
 }
 
 impl Served {
@@ -93,13 +96,17 @@ impl Served {
                 let mask = u128::from(mask);
                 (u128::from(p.addr) & mask, mask)
             })
-            .collect();
-        Served { nets }
+            .collect::<Vec<_>>();
+        let any = nets.iter().any(|&(_, mask)| mask == 0);
+        Served { nets, any }
     }
 
     /// Whether `addr` is under one of the prefixes.
     #[inline(always)]
     pub fn contains(&self, addr: &Ipv6Addr) -> bool {
+        if self.any {
+            return true;
+        }
         let a = u128::from(*addr);
         self.nets.iter().any(|&(net, mask)| a & mask == net)
     }

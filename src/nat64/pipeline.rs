@@ -58,7 +58,7 @@ use super::pool4::{PoolLayout, PortAllocator};
 use super::table::{BibEntry, Tables};
 use super::{EventQueue, Millis, Served, Subscriber, Timeouts};
 use crate::config::{Config, StaticBibEntry};
-use crate::xlat::rfc6052::{Ipv4Span, Nat64Prefix};
+use crate::xlat::rfc6052::{Ipv4Spans, Nat64Prefix};
 use crate::xlat::v4to6::flow4;
 use crate::xlat::{PacketBuf, ReplyReason, XlatConfig, XlatState};
 
@@ -143,7 +143,7 @@ pub struct Worker {
     /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
     pub(super) allow_non_global: bool,
     /// `translation.deny4` in force (`Config::deny4`).
-    pub(super) deny4: Vec<Ipv4Span>,
+    pub(super) deny4: Ipv4Spans,
     pub(super) address_dependent: bool,
     pub(super) drop_external_tcp: bool,
     pub(super) subscriber_len: u8,

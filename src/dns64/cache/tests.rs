@@ -605,7 +605,7 @@ fn synthesized_answer_from_the_core_is_cached_and_served() {
         synthesize_ptr: true,
         synthesize_on_error: true,
         allow_non_global_ipv4: false,
-        deny4: Vec::new(),
+        deny4: Default::default(),
     });
     let upstream = |ask: &crate::dns64::Ask, rcode, answers, authority| {
         let q = Message::from_vec(&ask.question.to_query(9)).unwrap();

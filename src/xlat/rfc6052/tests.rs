@@ -230,3 +230,46 @@ proptest! {
         prop_assert_eq!(prefix.contains(&Ipv6Addr::from(a)), want);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The first-octet bitmap only ever skips the walk for addresses no
+    /// range holds: `contains` is the plain walk over the ranges.
+    #[test]
+    fn ipv4_spans_contains_is_the_walk(
+        raw in proptest::collection::vec((any::<u32>(), 0u32..1 << 26), 0..6),
+        probes in proptest::collection::vec(any::<u32>(), 64),
+    ) {
+        let spans: Vec<Ipv4Span> = raw
+            .iter()
+            .map(|&(a, len)| (Ipv4Addr::from(a), Ipv4Addr::from(a.saturating_add(len))))
+            .collect();
+        let set = Ipv4Spans::new(spans.iter().copied());
+        // Probes near each range's ends as well as anywhere.
+        let near = spans.iter().flat_map(|&(f, l)| {
+            let (f, l) = (u32::from(f), u32::from(l));
+            [f.wrapping_sub(1), f, l, l.wrapping_add(1)]
+        });
+        for v in probes.into_iter().chain(near).map(Ipv4Addr::from) {
+            let walk = spans.iter().any(|&(f, l)| f <= v && v <= l);
+            prop_assert_eq!(set.contains(v), walk, "{}", v);
+        }
+    }
+}
+
+#[test]
+fn ipv4_spans_rfc1918() {
+    let set = Ipv4Spans::new([
+        (Ipv4Addr::new(10, 0, 0, 0), Ipv4Addr::new(10, 255, 255, 255)),
+        (
+            Ipv4Addr::new(172, 16, 0, 0),
+            Ipv4Addr::new(172, 31, 255, 255),
+        ),
+    ]);
+    assert!(set.contains(Ipv4Addr::new(10, 1, 2, 3)));
+    assert!(set.contains(Ipv4Addr::new(172, 31, 0, 1)));
+    assert!(!set.contains(Ipv4Addr::new(172, 32, 0, 1)));
+    assert!(!set.contains(Ipv4Addr::new(11, 0, 0, 1)));
+    assert!(!Ipv4Spans::default().contains(Ipv4Addr::new(10, 0, 0, 1)));
+}
