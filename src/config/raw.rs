@@ -159,6 +159,7 @@ pub struct Translation {
     pub copy_traffic_class: bool,
     pub amend_udp_checksum_zero: bool,
     pub icmp_errors_per_second: u32,
+    pub icmp_pmtu_errors_per_second: u32,
 }
 
 impl Default for Translation {
@@ -170,6 +171,7 @@ impl Default for Translation {
             copy_traffic_class: true,
             amend_udp_checksum_zero: true,
             icmp_errors_per_second: 1000,
+            icmp_pmtu_errors_per_second: 1000,
         }
     }
 }

@@ -56,8 +56,11 @@ pub struct LiveSettings {
     pub xlat: XlatConfig,
     /// `pool4.max_blocks_per_subscriber` (RFC 6888 REQ-4).
     pub max_blocks_per_subscriber: u32,
-    /// `translation.icmp_errors_per_second`, for the dataplane's bucket.
+    /// `translation.icmp_errors_per_second`, for the dataplane's buckets.
     pub icmp_errors_per_second: u32,
+    /// `translation.icmp_pmtu_errors_per_second`, for the dataplane's
+    /// Packet Too Big buckets.
+    pub icmp_pmtu_errors_per_second: u32,
     /// `[[static_bib]]`.
     pub static_bib: Vec<StaticBibEntry>,
     /// The pool layout routing the static entries
@@ -78,6 +81,7 @@ impl LiveSettings {
             xlat: cfg.xlat_config(),
             max_blocks_per_subscriber: cfg.pool4.max_blocks_per_subscriber,
             icmp_errors_per_second: cfg.translation.icmp_errors_per_second,
+            icmp_pmtu_errors_per_second: cfg.translation.icmp_pmtu_errors_per_second,
             static_bib: cfg.static_bib.clone(),
             layout,
         }
