@@ -870,6 +870,67 @@ fn icmp_errors_the_box_originates_are_rate_limited() {
     c.assert_eq("nat64_drops_total{reason=\"subscriber_limit\"}", 36.0);
 }
 
+/// Sends UDP datagrams from `src` to random ports of the pool's addresses
+/// for `secs` seconds, as fast as it can; prints `sent N`.
+const UDP_SPRAY_PY: &str = r#"
+import random, socket, sys, time
+src, secs = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+end, n = time.time() + secs, 0
+while time.time() < end:
+    try:
+        s.sendto(b"spray", ("203.0.113.%d" % random.randint(1, 14), random.randint(1024, 65535)))
+        n += 1
+    except OSError:
+        time.sleep(0.001)
+print("sent", n, flush=True)
+"#;
+
+/// Issue 15, RFC 4443 §2.4 (f) with RFC 8201: UDP sprayed from the IPv4
+/// side at closed pool ports draws host unreachables until their budget
+/// (`icmp_errors_per_second = 5`) is spent, yet a subscriber's oversize
+/// DF packet (outside MTU 1400) still gets its Packet Too Big: path MTU
+/// discovery has a budget of its own. With one bucket for every error
+/// (before), the PTB was counted as `icmp_rate_limited` and never sent.
+#[test]
+fn udp_spray_at_closed_pool_ports_does_not_starve_packet_too_big() {
+    let Some(mut lab) = Lab::start(Setup {
+        translation: "icmp_errors_per_second = 5\n".into(),
+        outside_mtu: 1400,
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+    // Both neighbours learned first: nothing below waits on ARP / ND.
+    lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    let spray_py = lab.file("udp_spray.py", UDP_SPRAY_PY.as_bytes());
+    lab.server_bg(
+        "spray",
+        &format!("python3 -u {} {SERVER4} 4", spray_py.display()),
+    );
+    // The spray empties the unreachables' bucket within a second, and
+    // keeps it empty (5 tokens a second against thousands of datagrams).
+    std::thread::sleep(Duration::from_millis(1500));
+    let ping = lab.client.run(
+        &format!("ping -6 -n -c 3 -i 0.3 -W 1 -s 1400 -M do {srv}"),
+        20,
+    );
+    let out = format!("{}{}", ping.stdout, ping.stderr);
+    std::thread::sleep(Duration::from_millis(3000));
+    let c = lab.stop();
+    // RFC 7915 §5.1: the MTU in the PTB is the IPv4 one plus 20.
+    assert!(
+        out.contains("Packet too big") && out.contains("mtu=1420"),
+        "no Packet Too Big reached the subscriber:\n{out}\n{}",
+        c.dump()
+    );
+    c.assert_ge("nat64_drops_total{reason=\"icmp_rate_limited\"}", 100.0);
+    c.assert_ge("nat64_drops_total{reason=\"no_bib\"}", 100.0);
+    c.assert_eq("nat64_drops_total{reason=\"icmp_pmtu_rate_limited\"}", 0.0);
+}
+
 // ---------------------------------------------------------------------------
 // DNS64: the subscriber asks the box for a name
 

@@ -931,30 +931,36 @@ impl<'e> PollLoop<'e> {
         }
     }
 
-    /// RFC 7915 §4 (DF=0 fragmented to the IPv6 side's MTU): copy each
+    /// RFC 7915 §4 (DF=0 fragmented to the IPv6 side's MTU): write each
     /// fragment into its own mbuf and send it.
     fn send_fragments(&mut self, m: Mbuf<'e>, mtu: u16, now: Millis) {
         let mut frags: Burst<'e, BURST> = Burst::new(self.eal);
         let pool = self.pool;
         let mut failed = 0u64;
-        let res = crate::xlat::v4to6::fragment_ipv6(m.data(), mtu, &mut |piece: &[u8]| {
-            let Some(mut f) = pool.alloc() else {
-                failed += 1;
-                return false;
-            };
-            // Room for the Ethernet header in front.
-            let Ok(n) = u16::try_from(piece.len()) else {
-                return false;
-            };
-            match f.append(n) {
-                Some(buf) => buf.copy_from_slice(piece),
-                None => {
+        let res =
+            crate::xlat::v4to6::fragment_ipv6(m.data(), mtu, &mut |head: &[u8], piece: &[u8]| {
+                let Some(mut f) = pool.alloc() else {
                     failed += 1;
                     return false;
+                };
+                // Written straight into the new mbuf (the Ethernet header
+                // goes in its headroom later).
+                let Ok(n) = u16::try_from(head.len() + piece.len()) else {
+                    return false;
+                };
+                match f.append(n) {
+                    Some(buf) => {
+                        let (h, p) = buf.split_at_mut(head.len());
+                        h.copy_from_slice(head);
+                        p.copy_from_slice(piece);
+                    }
+                    None => {
+                        failed += 1;
+                        return false;
+                    }
                 }
-            }
-            frags.push(f).is_ok()
-        });
+                frags.push(f).is_ok()
+            });
         drop(m);
         self.dp.alloc_failures += failed;
         if res.is_err() {
