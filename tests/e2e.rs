@@ -931,6 +931,86 @@ fn udp_spray_at_closed_pool_ports_does_not_starve_packet_too_big() {
     c.assert_eq("nat64_drops_total{reason=\"icmp_pmtu_rate_limited\"}", 0.0);
 }
 
+/// Sends, for `secs` seconds, IPv6 UDP packets with hop limit 1 toward
+/// `dst` from random sources of the inside link (scapy, raw frames to the
+/// box's MAC): each draws an ICMPv6 Time Exceeded to a new, never
+/// answering on-link address. Prints `sent N`.
+const ND_FLOOD_PY: &str = r#"
+import random, sys, time
+from scapy.all import Ether, IPv6, UDP, conf, sendp
+iface, box_mac, dst, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+conf.verb = 0
+s = conf.L2socket(iface=iface)
+end, n = time.time() + secs, 0
+while time.time() < end:
+    for _ in range(200):
+        src = "2001:db8:1::%x:%x" % (random.randint(0x100, 0xffff), random.randint(1, 0xffff))
+        s.send(Ether(dst=box_mac) / IPv6(src=src, dst=dst, hlim=1) / UDP(sport=1000, dport=9))
+        n += 1
+print("sent", n, flush=True)
+"#;
+
+/// Issue 15: Time Exceeded errors to thousands of spoofed on-link sources
+/// (each a neighbour never answering) used to fill the worker's 1024
+/// neighbour entries with unresolved ones, evict the gateway and blackhole
+/// what goes back to the subscribers. Now the unresolved entries have a
+/// small share and an admission rate, and the gateway is pinned: the
+/// subscriber's pings keep coming back during the flood.
+#[test]
+fn spoofed_neighbour_flood_keeps_the_gateway_and_4to6_flowing() {
+    require_tools(&["/usr/bin/python3"]);
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+    lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    let box_mac = lab.client.ok(&format!(
+        "ip -6 neigh show {BOX6} dev {} | awk '{{print $3}}'",
+        lab.client_if
+    ));
+    let flood_py = lab.file("nd_flood.py", ND_FLOOD_PY.as_bytes());
+    lab.client_bg(
+        "flood",
+        &format!(
+            "/usr/bin/python3 -u {} {} {} {srv} 8",
+            flood_py.display(),
+            lab.client_if,
+            box_mac.trim()
+        ),
+    );
+    // Two seconds in, the cache would be full of unresolved entries.
+    std::thread::sleep(Duration::from_secs(2));
+    let ping = lab
+        .client
+        .run(&format!("ping -6 -n -c 20 -i 0.2 -W 1 {srv}"), 30);
+    let received = ping
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.split(", ")
+                .find_map(|f| f.strip_suffix(" received")?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(3));
+    let c = lab.stop();
+    assert!(
+        received >= 18,
+        "{received} of 20 echo replies during the flood:\n{}\n{}",
+        ping.stdout,
+        c.dump()
+    );
+    c.assert_ge("nat64_replies_total", 1000.0);
+    c.assert_ge("nat64_neigh_total{family=\"ipv6\",event=\"solicit\"}", 10.0);
+    let refused = c.get("nat64_neigh_total{family=\"ipv6\",event=\"unresolved_full_drop\"}")
+        + c.get("nat64_neigh_total{family=\"ipv6\",event=\"rate_limited_drop\"}");
+    assert!(
+        refused > 0.0,
+        "the flood was never held back:\n{}",
+        c.dump()
+    );
+    c.assert_eq("nat64_neigh_total{family=\"ipv6\",event=\"evicted\"}", 0.0);
+}
+
 // ---------------------------------------------------------------------------
 // DNS64: the subscriber asks the box for a name
 
