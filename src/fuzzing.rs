@@ -278,9 +278,9 @@ pub fn xlat_4to6(data: &[u8]) {
             );
         }
         Verdict::Fragment { mtu } => {
-            let _ = fragment_ipv6(buf.data(), mtu, &mut |frag: &[u8]| {
+            let _ = fragment_ipv6(buf.data(), mtu, &mut |head: &[u8], piece: &[u8]| {
                 assert!(
-                    frag.len() <= usize::from(mtu),
+                    head.len() + piece.len() <= usize::from(mtu),
                     "fragment larger than the MTU"
                 );
                 true

@@ -1129,6 +1129,147 @@ fn icmp_errors_the_box_originates_are_rate_limited() {
     c.assert_eq("nat64_drops_total{reason=\"subscriber_limit\"}", 36.0);
 }
 
+/// Sends UDP datagrams from `src` to random ports of the pool's addresses
+/// for `secs` seconds, as fast as it can; prints `sent N`.
+const UDP_SPRAY_PY: &str = r#"
+import random, socket, sys, time
+src, secs = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+end, n = time.time() + secs, 0
+while time.time() < end:
+    try:
+        s.sendto(b"spray", ("203.0.113.%d" % random.randint(1, 14), random.randint(1024, 65535)))
+        n += 1
+    except OSError:
+        time.sleep(0.001)
+print("sent", n, flush=True)
+"#;
+
+/// Issue 15, RFC 4443 §2.4 (f) with RFC 8201: UDP sprayed from the IPv4
+/// side at closed pool ports draws host unreachables until their budget
+/// (`icmp_errors_per_second = 5`) is spent, yet a subscriber's oversize
+/// DF packet (outside MTU 1400) still gets its Packet Too Big: path MTU
+/// discovery has a budget of its own. With one bucket for every error
+/// (before), the PTB was counted as `icmp_rate_limited` and never sent.
+#[test]
+fn udp_spray_at_closed_pool_ports_does_not_starve_packet_too_big() {
+    let Some(mut lab) = Lab::start(Setup {
+        translation: "icmp_errors_per_second = 5\n".into(),
+        outside_mtu: 1400,
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+    // Both neighbours learned first: nothing below waits on ARP / ND.
+    lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    let spray_py = lab.file("udp_spray.py", UDP_SPRAY_PY.as_bytes());
+    lab.server_bg(
+        "spray",
+        &format!("python3 -u {} {SERVER4} 4", spray_py.display()),
+    );
+    // The spray empties the unreachables' bucket within a second, and
+    // keeps it empty (5 tokens a second against thousands of datagrams).
+    std::thread::sleep(Duration::from_millis(1500));
+    let ping = lab.client.run(
+        &format!("ping -6 -n -c 3 -i 0.3 -W 1 -s 1400 -M do {srv}"),
+        20,
+    );
+    let out = format!("{}{}", ping.stdout, ping.stderr);
+    std::thread::sleep(Duration::from_millis(3000));
+    let c = lab.stop();
+    // RFC 7915 §5.1: the MTU in the PTB is the IPv4 one plus 20.
+    assert!(
+        out.contains("Packet too big") && out.contains("mtu=1420"),
+        "no Packet Too Big reached the subscriber:\n{out}\n{}",
+        c.dump()
+    );
+    c.assert_ge("nat64_drops_total{reason=\"icmp_rate_limited\"}", 100.0);
+    c.assert_ge("nat64_drops_total{reason=\"no_bib\"}", 100.0);
+    c.assert_eq("nat64_drops_total{reason=\"icmp_pmtu_rate_limited\"}", 0.0);
+}
+
+/// Sends, for `secs` seconds, IPv6 UDP packets with hop limit 1 toward
+/// `dst` from random sources of the inside link (scapy, raw frames to the
+/// box's MAC): each draws an ICMPv6 Time Exceeded to a new, never
+/// answering on-link address. Prints `sent N`.
+const ND_FLOOD_PY: &str = r#"
+import random, sys, time
+from scapy.all import Ether, IPv6, UDP, conf, sendp
+iface, box_mac, dst, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+conf.verb = 0
+s = conf.L2socket(iface=iface)
+end, n = time.time() + secs, 0
+while time.time() < end:
+    for _ in range(200):
+        src = "2001:db8:1::%x:%x" % (random.randint(0x100, 0xffff), random.randint(1, 0xffff))
+        s.send(Ether(dst=box_mac) / IPv6(src=src, dst=dst, hlim=1) / UDP(sport=1000, dport=9))
+        n += 1
+print("sent", n, flush=True)
+"#;
+
+/// Issue 15: Time Exceeded errors to thousands of spoofed on-link sources
+/// (each a neighbour never answering) used to fill the worker's 1024
+/// neighbour entries with unresolved ones, evict the gateway and blackhole
+/// what goes back to the subscribers. Now the unresolved entries have a
+/// small share and an admission rate, and the gateway is pinned: the
+/// subscriber's pings keep coming back during the flood.
+#[test]
+fn spoofed_neighbour_flood_keeps_the_gateway_and_4to6_flowing() {
+    require_tools(&["/usr/bin/python3"]);
+    let Some(mut lab) = Lab::start(Setup::default()) else {
+        return;
+    };
+    let srv = mapped(SERVER4);
+    lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
+    let box_mac = lab.client.ok(&format!(
+        "ip -6 neigh show {BOX6} dev {} | awk '{{print $3}}'",
+        lab.client_if
+    ));
+    let flood_py = lab.file("nd_flood.py", ND_FLOOD_PY.as_bytes());
+    lab.client_bg(
+        "flood",
+        &format!(
+            "/usr/bin/python3 -u {} {} {} {srv} 8",
+            flood_py.display(),
+            lab.client_if,
+            box_mac.trim()
+        ),
+    );
+    // Two seconds in, the cache would be full of unresolved entries.
+    std::thread::sleep(Duration::from_secs(2));
+    let ping = lab
+        .client
+        .run(&format!("ping -6 -n -c 20 -i 0.2 -W 1 {srv}"), 30);
+    let received = ping
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.split(", ")
+                .find_map(|f| f.strip_suffix(" received")?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(3));
+    let c = lab.stop();
+    assert!(
+        received >= 18,
+        "{received} of 20 echo replies during the flood:\n{}\n{}",
+        ping.stdout,
+        c.dump()
+    );
+    c.assert_ge("nat64_replies_total", 1000.0);
+    c.assert_ge("nat64_neigh_total{family=\"ipv6\",event=\"solicit\"}", 10.0);
+    let refused = c.get("nat64_neigh_total{family=\"ipv6\",event=\"unresolved_full_drop\"}")
+        + c.get("nat64_neigh_total{family=\"ipv6\",event=\"rate_limited_drop\"}");
+    assert!(
+        refused > 0.0,
+        "the flood was never held back:\n{}",
+        c.dump()
+    );
+    c.assert_eq("nat64_neigh_total{family=\"ipv6\",event=\"evicted\"}", 0.0);
+}
+
 // ---------------------------------------------------------------------------
 // DNS64: the subscriber asks the box for a name
 

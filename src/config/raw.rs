@@ -159,6 +159,7 @@ pub struct Translation {
     pub copy_traffic_class: bool,
     pub amend_udp_checksum_zero: bool,
     pub icmp_errors_per_second: u32,
+    pub icmp_pmtu_errors_per_second: u32,
     /// IPv4 ranges subscribers may not reach (an added key); absent: the
     /// default `Config::deny4` computes.
     pub deny4: Option<Vec<String>>,
@@ -173,6 +174,7 @@ impl Default for Translation {
             copy_traffic_class: true,
             amend_udp_checksum_zero: true,
             icmp_errors_per_second: 1000,
+            icmp_pmtu_errors_per_second: 1000,
             deny4: None,
         }
     }

@@ -91,6 +91,11 @@ pub const KEYS: &[Key] = &[
         translation.icmp_errors_per_second
     ),
     key!("translation.deny4", Live, translation.deny4),
+    key!(
+        "translation.icmp_pmtu_errors_per_second",
+        Live,
+        translation.icmp_pmtu_errors_per_second
+    ),
     key!("pool4.addresses", Restart, pool4.addresses),
     key!("pool4.port_range", Restart, pool4.port_range),
     key!("pool4.block_size", Restart, pool4.block_size),

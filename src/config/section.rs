@@ -44,8 +44,13 @@ pub struct Translation {
     /// Compute a checksum for IPv4 UDP with checksum 0 (false: drop).
     pub amend_udp_checksum_zero: bool,
     /// ICMP errors each worker may originate per second (RFC 4443 §2.4
-    /// (f), RFC 1812 §4.3.2.8); 0: no limit. An added key.
+    /// (f), RFC 1812 §4.3.2.8) in each direction, Packet Too Big /
+    /// Fragmentation Needed excepted; 0: no limit. An added key.
     pub icmp_errors_per_second: u32,
+    /// Packet Too Big / Fragmentation Needed each worker may originate per
+    /// second in each direction (their own budget, so path MTU discovery
+    /// is never starved by unreachables); 0: no limit. An added key.
+    pub icmp_pmtu_errors_per_second: u32,
     /// `translation.deny4` as written: IPv4 ranges subscribers may not
     /// reach. `None`: the key is absent, and `Config::deny4` gives the
     /// default. An added key.
@@ -102,6 +107,7 @@ impl TryFrom<raw::Translation> for Translation {
             copy_traffic_class: t.copy_traffic_class,
             amend_udp_checksum_zero: t.amend_udp_checksum_zero,
             icmp_errors_per_second: t.icmp_errors_per_second,
+            icmp_pmtu_errors_per_second: t.icmp_pmtu_errors_per_second,
             deny4: t
                 .deny4
                 .as_deref()

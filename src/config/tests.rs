@@ -1194,6 +1194,11 @@ fn icmp_error_rate_key_accepted_and_typed() {
     assert!(warnings("[translation]\nicmp_errors_per_second = 1\n").is_empty());
     let e = error("[translation]\nicmp_errors_per_second = -5\n");
     assert!(e.contains("icmp_errors_per_second"), "{e}");
+    assert_eq!(parse("").translation.icmp_pmtu_errors_per_second, 1000);
+    let c = parse("[translation]\nicmp_pmtu_errors_per_second = 7\n");
+    assert_eq!(c.translation.icmp_pmtu_errors_per_second, 7);
+    let e = error("[translation]\nicmp_pmtu_errors_per_second = -1\n");
+    assert!(e.contains("icmp_pmtu_errors_per_second"), "{e}");
 }
 
 #[test]

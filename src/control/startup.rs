@@ -615,6 +615,7 @@ fn share(
         events: (0..n).map(|_| ArrayQueue::new(EVENT_QUEUE)).collect(),
         epoch_tsc,
         icmp_errors_per_second: config.translation.icmp_errors_per_second,
+        icmp_pmtu_errors_per_second: config.translation.icmp_pmtu_errors_per_second,
         ipv4_cksum_offload,
         rx_burst: config.workers.burst,
         stop: Default::default(),

@@ -5,8 +5,18 @@
 //! and nothing is allocated afterwards (queued packets sit in one
 //! pre-allocated ring per entry); lookup is O(1) (open addressing with
 //! linear probing and backward-shift deletion); when the cache is full the
-//! least recently used resolved entry is reclaimed, never a static one nor
-//! one still being resolved. Every dropped packet is counted.
+//! least recently used resolved entry is reclaimed, never a static one, a
+//! pinned one nor one still being resolved. Every dropped packet is
+//! counted.
+//!
+//! Against abuse (packets from spoofed on-link sources each drawing an
+//! ICMP error to a new next hop), [`NeighCache::with_limits`] bounds what
+//! unresolved next hops may take ([`NeighLimits`]): their number (a small
+//! share of the cache, so they can never crowd out resolved entries), the
+//! rate at which new ones are admitted (each costs a solicitation), and
+//! the packets parked behind them in the whole cache. Excess is dropped
+//! and counted. [`NeighCache::pin`] names next hops (the gateways) that
+//! are never reclaimed and never held back by those limits.
 //!
 //! Neighbour states follow RFC 4861 §7.3.2, simplified (the same machine
 //! serves ARP, RFC 826 having none of its own):
@@ -22,6 +32,16 @@
 //! - STATIC: `gateway_mac`, never expires, never solicited, never
 //!   overwritten by learning.
 //!
+//! A learned pair that contradicts a REACHABLE entry (an unsolicited ARP
+//! reply, NA or gratuitous ARP with another MAC) does not replace it: it
+//! is counted as a conflict and ignored (the last one is kept for the
+//! log). The MAC changes only through a solicitation cycle: once the
+//! entry is past its reachable time it is probed, and the answer is
+//! taken. Deviation: RFC 826's merge and RFC 4861 §7.2.5 (an NA with the
+//! O flag) would overwrite at once; a neighbour that really changed its
+//! MAC is thus followed only after up to [`REACHABLE_MS`] (`gateway_mac`
+//! or a virtual router MAC for gateways that fail over).
+//!
 //! Deviations: every learned pair makes its entry REACHABLE, also one
 //! learned from a solicitation (RFC 4861 §7.2.3 would make it STALE; ARP
 //! has no such distinction), and an NA without the S or O flag too (§7.2.5);
@@ -35,6 +55,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::ratelimit::TokenBucket;
 use super::Mac;
 use crate::index::{mix64, OptIndex};
 use crate::nat64::Millis;
@@ -47,6 +68,32 @@ pub const RETRY_MS: Millis = 1000;
 pub const MAX_SOLICIT: u8 = 3;
 /// How long a learned MAC is used without re-soliciting (see the module docs).
 pub const REACHABLE_MS: Millis = 300_000;
+
+/// Bounds on what unresolved next hops may take (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighLimits {
+    /// INCOMPLETE entries at most (pinned ones not counted against it).
+    pub max_unresolved: usize,
+    /// New next hops admitted for resolution per second (each a first
+    /// solicitation), with bursts of up to `ratelimit::BUCKET_DEPTH`; 0:
+    /// no limit.
+    pub new_per_second: u32,
+    /// Packets parked behind unresolved next hops in the whole cache
+    /// (pinned ones may park theirs beyond it).
+    pub max_parked: usize,
+}
+
+impl NeighLimits {
+    /// Each worker's caches (one per family): 64 of 1024 entries
+    /// unresolved, 100 new next hops a second, 256 packets parked, so a
+    /// worker parks at most 512 of its `workers.mbufs_per_worker` (16384
+    /// by default) plus the gateways' few.
+    pub const WORKER: NeighLimits = NeighLimits {
+        max_unresolved: 64,
+        new_per_second: 100,
+        max_parked: 256,
+    };
+}
 
 /// An address a [`NeighCache`] can hold: hashable to 64 bits.
 pub trait NeighAddr: Copy + Eq + fmt::Debug {
@@ -126,6 +173,14 @@ pub struct NeighCounters {
     pub queue_full_drops: u64,
     /// Packets dropped: no entry could be made (full of unresolved or static entries).
     pub cache_full_drops: u64,
+    /// Packets dropped: no new entry, the unresolved share
+    /// ([`NeighLimits::max_unresolved`]) is taken.
+    pub unresolved_full_drops: u64,
+    /// Packets dropped: no new entry, over the admission rate
+    /// ([`NeighLimits::new_per_second`]).
+    pub rate_limited_drops: u64,
+    /// Packets dropped: the cache parks [`NeighLimits::max_parked`] already.
+    pub parked_full_drops: u64,
     /// Queued packets dropped: the next hop never answered.
     pub timed_out_drops: u64,
     /// Solicitations asked for (ARP requests / NS), first tries and retries.
@@ -137,22 +192,29 @@ pub struct NeighCounters {
     pub evicted: u64,
     /// Learned pairs ignored (a static entry, or no free slot for a new one).
     pub learn_ignored: u64,
+    /// Learned pairs ignored because they contradict a resolved entry's
+    /// MAC without a solicitation cycle (see the module docs).
+    pub conflicts: u64,
 }
 
 impl NeighCounters {
     /// Every counter with its metrics label.
-    pub fn events(&self) -> [(&'static str, u64); 10] {
+    pub fn events(&self) -> [(&'static str, u64); 14] {
         [
             ("hit", self.hits),
             ("resolved", self.resolved),
             ("queued", self.queued),
             ("queue_full_drop", self.queue_full_drops),
             ("cache_full_drop", self.cache_full_drops),
+            ("unresolved_full_drop", self.unresolved_full_drops),
+            ("rate_limited_drop", self.rate_limited_drops),
+            ("parked_full_drop", self.parked_full_drops),
             ("timed_out_drop", self.timed_out_drops),
             ("solicit", self.solicits),
             ("failed", self.failed),
             ("evicted", self.evicted),
             ("learn_ignored", self.learn_ignored),
+            ("conflict", self.conflicts),
         ]
     }
 
@@ -163,11 +225,15 @@ impl NeighCounters {
         self.queued += other.queued;
         self.queue_full_drops += other.queue_full_drops;
         self.cache_full_drops += other.cache_full_drops;
+        self.unresolved_full_drops += other.unresolved_full_drops;
+        self.rate_limited_drops += other.rate_limited_drops;
+        self.parked_full_drops += other.parked_full_drops;
         self.timed_out_drops += other.timed_out_drops;
         self.solicits += other.solicits;
         self.failed += other.failed;
         self.evicted += other.evicted;
         self.learn_ignored += other.learn_ignored;
+        self.conflicts += other.conflicts;
     }
 }
 
@@ -237,6 +303,8 @@ struct Entry<A> {
     next_solicit: Millis,
     /// Solicitations sent in the current attempt.
     sent: u8,
+    /// A pinned next hop (see [`NeighCache::pin`]).
+    pinned: bool,
     /// First queued packet's position in the entry's ring.
     q_head: u32,
     /// Queued packets.
@@ -254,6 +322,7 @@ impl<A> Entry<A> {
             confirmed: 0,
             next_solicit: 0,
             sent: 0,
+            pinned: false,
             q_head: 0,
             q_len: 0,
             links: Links::NONE,
@@ -279,6 +348,17 @@ pub struct NeighCache<A, T> {
     lru: ListHead,
     wait: ListHead,
     counters: NeighCounters,
+    limits: NeighLimits,
+    /// INCOMPLETE entries now.
+    unresolved: usize,
+    /// Packets queued now, all entries together.
+    parked: usize,
+    /// New resolutions admitted ([`NeighLimits::new_per_second`]).
+    admission: TokenBucket,
+    /// Next hops never reclaimed nor limited ([`NeighCache::pin`]).
+    pins: Vec<A>,
+    /// The last conflict: the address, the MAC kept, the MAC refused.
+    last_conflict: Option<(A, Mac, Mac)>,
 }
 
 impl<A: fmt::Debug, T> fmt::Debug for NeighCache<A, T> {
@@ -287,6 +367,9 @@ impl<A: fmt::Debug, T> fmt::Debug for NeighCache<A, T> {
             .field("capacity", &self.entries.len())
             .field("in_use", &(self.entries.len() - self.free.len()))
             .field("per_hop", &self.per_hop)
+            .field("limits", &self.limits)
+            .field("unresolved", &self.unresolved)
+            .field("parked", &self.parked)
             .field("counters", &self.counters)
             .finish()
     }
@@ -294,8 +377,9 @@ impl<A: fmt::Debug, T> fmt::Debug for NeighCache<A, T> {
 
 impl<A: NeighAddr, T> NeighCache<A, T> {
     /// A cache of `capacity` next hops (at least 1), each queueing at most
-    /// `pending_per_hop` packets (at least 1) while unresolved. Everything
-    /// is allocated here.
+    /// `pending_per_hop` packets (at least 1) while unresolved, with no
+    /// limits beyond those ([`NeighCache::with_limits`] sets them).
+    /// Everything is allocated here.
     pub fn new(capacity: usize, pending_per_hop: usize) -> Self {
         let capacity = capacity.clamp(1, (u32::MAX / 4) as usize);
         let per_hop = pending_per_hop.clamp(1, 1 << 16);
@@ -313,7 +397,48 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
             lru: ListHead::EMPTY,
             wait: ListHead::EMPTY,
             counters: NeighCounters::default(),
+            limits: NeighLimits {
+                max_unresolved: capacity,
+                new_per_second: 0,
+                max_parked: capacity * per_hop,
+            },
+            unresolved: 0,
+            parked: 0,
+            admission: TokenBucket::new(0),
+            pins: Vec::new(),
+            last_conflict: None,
         }
+    }
+
+    /// The same cache with `limits` on its unresolved entries (see the
+    /// module docs).
+    pub fn with_limits(mut self, limits: NeighLimits) -> Self {
+        self.limits = limits;
+        self.admission = TokenBucket::new(limits.new_per_second);
+        self
+    }
+
+    /// Pins next hop `ip` (a gateway): its entry is never reclaimed for
+    /// another, and its resolution is never refused by the limits (only
+    /// its own queue of `pending_per_hop` bounds it). Meant for start-up.
+    pub fn pin(&mut self, ip: A) {
+        if !self.pins.contains(&ip) {
+            self.pins.push(ip);
+        }
+        if let Some(i) = self.lookup(ip) {
+            self.entries[i].pinned = true;
+        }
+    }
+
+    /// Packets queued now, all next hops together.
+    pub fn parked(&self) -> usize {
+        self.parked
+    }
+
+    /// The last conflict seen (see [`NeighCounters::conflicts`]): the
+    /// address, the MAC kept, the MAC refused.
+    pub fn last_conflict(&self) -> Option<(A, Mac, Mac)> {
+        self.last_conflict
     }
 
     /// Number of entries the cache can hold.
@@ -482,6 +607,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
         }
         let at = i * self.per_hop as usize + ((e.q_head + e.q_len) % self.per_hop) as usize;
         e.q_len += 1;
+        self.parked += 1;
         self.pending[at] = Some(pkt);
         Ok(())
     }
@@ -494,6 +620,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
         let at = i * self.per_hop as usize + e.q_head as usize;
         e.q_head = (e.q_head + 1) % self.per_hop;
         e.q_len -= 1;
+        self.parked -= 1;
         self.pending[at].take()
     }
 
@@ -513,6 +640,9 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
     fn release(&mut self, i: usize) {
         self.q_clear(i);
         self.unlink(i);
+        if self.entries[i].state == NeighState::Incomplete {
+            self.unresolved -= 1;
+        }
         if let Some(ip) = self.entries[i].ip {
             self.index_remove(ip);
         }
@@ -526,9 +656,22 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
         if let Some(i) = self.free.pop() {
             return Some(i as usize);
         }
-        let victim = match self.lru.tail.get() {
-            Some(tail) if evict => tail as usize,
-            _ => return None,
+        if !evict {
+            return None;
+        }
+        // Pinned entries at the tail go back to the front (they are few:
+        // at most `pins.len()` turns).
+        let mut turns = self.pins.len();
+        let victim = loop {
+            let tail = self.lru.tail.get()? as usize;
+            if !self.entries[tail].pinned {
+                break tail;
+            }
+            if turns == 0 || self.lru.len <= 1 {
+                return None;
+            }
+            turns -= 1;
+            self.push_front(ListId::Lru, tail);
         };
         self.release(victim);
         self.counters.evicted += 1;
@@ -543,6 +686,7 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
         e.confirmed = now;
         e.next_solicit = now;
         e.sent = 0;
+        e.pinned = self.pins.contains(&ip);
         e.q_head = 0;
         e.q_len = 0;
         self.index_insert(ip, i);
@@ -556,6 +700,9 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
             Some(i) => {
                 self.counters.timed_out_drops += self.q_clear(i);
                 self.unlink(i);
+                if self.entries[i].state == NeighState::Incomplete {
+                    self.unresolved -= 1;
+                }
                 i
             }
             None => {
@@ -613,6 +760,10 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
                 Resolve::Ready(self.entries[i].mac, pkt)
             }
             NeighState::Incomplete => {
+                if !self.entries[i].pinned && self.parked >= self.limits.max_parked {
+                    self.counters.parked_full_drops += 1;
+                    return Resolve::Dropped(pkt);
+                }
                 if let Err(pkt) = self.q_push(i, pkt) {
                     self.counters.queue_full_drops += 1;
                     return Resolve::Dropped(pkt);
@@ -634,13 +785,29 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
         }
     }
 
-    /// A new INCOMPLETE entry for `ip`, `pkt` queued, first solicitation due.
+    /// A new INCOMPLETE entry for `ip`, `pkt` queued, first solicitation
+    /// due; unless `ip` is pinned, only within the limits.
     fn start_resolution(&mut self, ip: A, pkt: T, now: Millis) -> Resolve<T> {
+        if !self.pins.contains(&ip) {
+            if self.unresolved >= self.limits.max_unresolved {
+                self.counters.unresolved_full_drops += 1;
+                return Resolve::Dropped(pkt);
+            }
+            if self.parked >= self.limits.max_parked {
+                self.counters.parked_full_drops += 1;
+                return Resolve::Dropped(pkt);
+            }
+            if !self.admission.allow(now) {
+                self.counters.rate_limited_drops += 1;
+                return Resolve::Dropped(pkt);
+            }
+        }
         let Some(i) = self.take_slot(true) else {
             self.counters.cache_full_drops += 1;
             return Resolve::Dropped(pkt);
         };
         self.occupy(i, ip, NeighState::Incomplete, [0; 6], now);
+        self.unresolved += 1;
         let e = &mut self.entries[i];
         e.sent = 1;
         e.next_solicit = now.saturating_add(RETRY_MS);
@@ -659,7 +826,8 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
     /// packets are handed to `out` with the MAC, in the order they came.
     /// A pair for an address not in the cache is added only into a free
     /// slot (an unsolicited announcement never evicts anything); a static
-    /// entry is never changed.
+    /// entry is never changed; a REACHABLE one keeps its MAC against
+    /// another (a counted conflict, see the module docs).
     pub fn learn(&mut self, ip: A, mac: Mac, now: Millis, out: &mut dyn FnMut(Mac, T)) {
         let i = match self.lookup(ip) {
             Some(i) => i,
@@ -679,11 +847,24 @@ impl<A: NeighAddr, T> NeighCache<A, T> {
             self.counters.learn_ignored += 1;
             return;
         }
-        // RFC 826 merge / RFC 4861 §7.2.5: the link-layer address is
-        // recorded (or replaced) and the entry is REACHABLE.
-        if e.state != NeighState::Reachable {
-            self.counters.resolved += 1;
+        if e.state == NeighState::Reachable && e.mac != mac {
+            // Not asked for: the resolved MAC stays (module docs).
+            self.counters.conflicts += 1;
+            self.last_conflict = Some((ip, e.mac, mac));
+            return;
         }
+        // RFC 826 merge / RFC 4861 §7.2.5: the link-layer address is
+        // recorded (or replaced, answering a probe) and the entry is
+        // REACHABLE.
+        match e.state {
+            NeighState::Reachable => {}
+            NeighState::Incomplete => {
+                self.unresolved -= 1;
+                self.counters.resolved += 1;
+            }
+            _ => self.counters.resolved += 1,
+        }
+        let e = &mut self.entries[i];
         e.mac = mac;
         e.state = NeighState::Reachable;
         e.confirmed = now;

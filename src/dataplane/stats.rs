@@ -69,8 +69,12 @@ pub struct DpCounters {
     pub neigh_update_drops: u64,
     /// Port-block events lost because the queue to the control side was full.
     pub event_drops: u64,
-    /// ICMP errors built but not sent: over `translation.icmp_errors_per_second`.
+    /// ICMP errors other than PMTU ones built but not sent: over
+    /// `translation.icmp_errors_per_second` in their direction.
     pub icmp_rate_limited: u64,
+    /// Packet Too Big / Fragmentation Needed built but not sent: over
+    /// `translation.icmp_pmtu_errors_per_second` in their direction.
+    pub icmp_pmtu_rate_limited: u64,
 }
 
 /// The protocols of the per-protocol gauges, as labelled, in [`Gauges`]
@@ -330,6 +334,7 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
         ("mbuf_alloc_failed", dp.alloc_failures),
         ("neigh_update_queue_full", dp.neigh_update_drops),
         ("icmp_rate_limited", dp.icmp_rate_limited),
+        ("icmp_pmtu_rate_limited", dp.icmp_pmtu_rate_limited),
     ];
     for (reason, c) in dd {
         v.series(dr, C, &[("layer", "dataplane"), ("reason", reason)], c);

@@ -46,8 +46,8 @@ use super::classify::{self, L2Action, L2Drop, L2Verdict, LocalReply};
 use super::exception::ExceptionRx;
 use super::l2::{self, NextHop, ETHER_HDR};
 use super::local;
-use super::neigh::{NeighCache, NeighUpdate, Resolve};
-use super::ratelimit::TokenBucket;
+use super::neigh::{NeighCache, NeighLimits, NeighUpdate, Resolve};
+use super::ratelimit::{IcmpBudget, IcmpClass};
 use super::stats::{DpCounters, Gauges, Snapshot, WorkerStats};
 use super::{BoxIdentity, Mac, Side};
 use crate::dpdk::{
@@ -79,6 +79,8 @@ const PUBLISH_MS: Millis = 10;
 const EXCEPTION_POLL_US: u64 = 20;
 /// How often neighbour caches run their timers (ms).
 const NEIGH_TICK_MS: Millis = 100;
+/// At most one log line per worker about neighbour conflicts this often (ms).
+const CONFLICT_LOG_MS: Millis = 10_000;
 
 /// Filler for the verdicts of a burst's empty slots (never acted on).
 const UNSORTED: L2Verdict = L2Verdict {
@@ -104,8 +106,13 @@ pub struct Shared {
     /// the control side can date events).
     pub epoch_tsc: u64,
     /// `translation.icmp_errors_per_second` at start-up (each worker's
-    /// budget; a reload's comes with [`Shared::settings`]).
+    /// budget per direction for errors other than PMTU ones; a reload's
+    /// comes with [`Shared::settings`]).
     pub icmp_errors_per_second: u32,
+    /// `translation.icmp_pmtu_errors_per_second` at start-up (each
+    /// worker's budget per direction for Packet Too Big / Fragmentation
+    /// Needed).
+    pub icmp_pmtu_errors_per_second: u32,
     /// The outside NIC fills IPv4 header checksums (tx offload enabled):
     /// IPv4 frames whose checksum field is 0 are marked for it.
     pub ipv4_cksum_offload: bool,
@@ -268,6 +275,10 @@ struct Handoff<'e> {
 struct Neighbours<'e> {
     v4: NeighCache<Ipv4Addr, Mbuf<'e>>,
     v6: NeighCache<Ipv6Addr, Mbuf<'e>>,
+    /// Conflicts (IPv4, IPv6) when the last were logged.
+    conflicts_logged: (u64, u64),
+    /// When a conflict may be logged again ([`CONFLICT_LOG_MS`]).
+    next_conflict_log: Millis,
 }
 
 /// The last next hop resolved on each family and its MAC, so the
@@ -326,8 +337,10 @@ struct PollLoop<'e> {
     handoff: Handoff<'e>,
     neighbours: Neighbours<'e>,
     last_hop: LastHop,
-    /// ICMP errors this worker may still send (`translation.icmp_errors_per_second`).
-    icmp: TokenBucket,
+    /// ICMP errors this worker may still send, per direction and class
+    /// (`translation.icmp_errors_per_second`,
+    /// `translation.icmp_pmtu_errors_per_second`).
+    icmp: IcmpBudget,
     dp: DpCounters,
     l2_drops: Vec<u64>,
     /// The burst being worked on (rx, handoff, exception path).
@@ -376,10 +389,17 @@ impl WorkerSetup {
                 rx: None,
             },
         };
+        // The gateways are pinned: never reclaimed, never held back by the
+        // limits on unresolved next hops (a flood from spoofed on-link
+        // sources cannot blackhole the worker).
         let mut neighbours = Neighbours {
-            v4: NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING),
-            v6: NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING),
+            v4: NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING).with_limits(NeighLimits::WORKER),
+            v6: NeighCache::new(NEIGH_ENTRIES, NEIGH_PENDING).with_limits(NeighLimits::WORKER),
+            conflicts_logged: (0, 0),
+            next_conflict_log: 0,
         };
+        neighbours.v4.pin(shared.own.outside_gateway);
+        neighbours.v6.pin(shared.own.inside_gateway);
         if let Some(mac) = shared.outside_gateway_mac {
             neighbours.v4.set_static(shared.own.outside_gateway, mac);
         }
@@ -412,7 +432,10 @@ impl WorkerSetup {
             neighbours,
             last_hop: LastHop::default(),
             dp: DpCounters::default(),
-            icmp: TokenBucket::new(shared.icmp_errors_per_second),
+            icmp: IcmpBudget::new(
+                shared.icmp_errors_per_second,
+                shared.icmp_pmtu_errors_per_second,
+            ),
             l2_drops: vec![0; L2Drop::ALL.len()],
             rx: Burst::new(eal),
             nat_batch: Burst::new(eal),
@@ -766,15 +789,7 @@ impl<'e> PollLoop<'e> {
     ) {
         match action {
             Action::Forward | Action::Hairpin => self.send_l3(m, now),
-            // RFC 4443 §2.4 (f), RFC 1812 §4.3.2.8: the errors this box
-            // originates are rate limited.
-            Action::Reply(_) => {
-                if self.icmp.allow(now) {
-                    self.send_l3(m, now);
-                } else {
-                    self.dp.icmp_rate_limited += 1;
-                }
-            }
+            Action::Reply(reason) => self.send_icmp_error(m, IcmpClass::of(reason), now),
             Action::Fragment { mtu } => self.send_fragments(m, mtu, now),
             Action::Handoff { worker, .. } => self.handoff(m, worker),
             Action::Local => {
@@ -825,6 +840,24 @@ impl<'e> PollLoop<'e> {
                 None => drop(m),
             },
             Action::Held | Action::Drop(_) => drop(m),
+        }
+    }
+
+    /// An ICMP error this box originates (an L3 packet), sent if its
+    /// direction's budget for `class` allows: RFC 4443 §2.4 (f), RFC 1812
+    /// §4.3.2.8 (see `ratelimit`). An ICMPv6 error leaves by the inside.
+    fn send_icmp_error(&mut self, m: Mbuf<'e>, class: IcmpClass, now: Millis) {
+        let side = match m.data().first().map(|b| b >> 4) {
+            Some(6) => Side::Inside,
+            _ => Side::Outside,
+        };
+        if self.icmp.allow(side, class, now) {
+            self.send_l3(m, now);
+        } else {
+            match class {
+                IcmpClass::Pmtu => self.dp.icmp_pmtu_rate_limited += 1,
+                IcmpClass::Other => self.dp.icmp_rate_limited += 1,
+            }
         }
     }
 
@@ -940,30 +973,36 @@ impl<'e> PollLoop<'e> {
         }
     }
 
-    /// RFC 7915 §4 (DF=0 fragmented to the IPv6 side's MTU): copy each
+    /// RFC 7915 §4 (DF=0 fragmented to the IPv6 side's MTU): write each
     /// fragment into its own mbuf and send it.
     fn send_fragments(&mut self, m: Mbuf<'e>, mtu: u16, now: Millis) {
         let mut frags: Burst<'e, BURST> = Burst::new(self.eal);
         let pool = self.pool;
         let mut failed = 0u64;
-        let res = crate::xlat::v4to6::fragment_ipv6(m.data(), mtu, &mut |piece: &[u8]| {
-            let Some(mut f) = pool.alloc() else {
-                failed += 1;
-                return false;
-            };
-            // Room for the Ethernet header in front.
-            let Ok(n) = u16::try_from(piece.len()) else {
-                return false;
-            };
-            match f.append(n) {
-                Some(buf) => buf.copy_from_slice(piece),
-                None => {
+        let res =
+            crate::xlat::v4to6::fragment_ipv6(m.data(), mtu, &mut |head: &[u8], piece: &[u8]| {
+                let Some(mut f) = pool.alloc() else {
                     failed += 1;
                     return false;
+                };
+                // Written straight into the new mbuf (the Ethernet header
+                // goes in its headroom later).
+                let Ok(n) = u16::try_from(head.len() + piece.len()) else {
+                    return false;
+                };
+                match f.append(n) {
+                    Some(buf) => {
+                        let (h, p) = buf.split_at_mut(head.len());
+                        h.copy_from_slice(head);
+                        p.copy_from_slice(piece);
+                    }
+                    None => {
+                        failed += 1;
+                        return false;
+                    }
                 }
-            }
-            frags.push(f).is_ok()
-        });
+                frags.push(f).is_ok()
+            });
         drop(m);
         self.dp.alloc_failures += failed;
         if res.is_err() {
@@ -1138,8 +1177,8 @@ impl<'e> PollLoop<'e> {
         }
     }
 
-    /// Apply a reload's settings (`nat64::live`): the pipeline's, and a
-    /// fresh ICMP error bucket at the new rate.
+    /// Apply a reload's settings (`nat64::live`): the pipeline's, and
+    /// fresh ICMP error buckets at the new rates.
     fn settings(&mut self) {
         // One atomic load when nothing is queued (the usual case).
         let Some(q) = self.shared.settings.get(usize::from(self.id)) else {
@@ -1150,7 +1189,7 @@ impl<'e> PollLoop<'e> {
         }
         while let Some(s) = q.pop() {
             self.nat.apply(&s);
-            self.icmp = TokenBucket::new(s.icmp_errors_per_second);
+            self.icmp = IcmpBudget::new(s.icmp_errors_per_second, s.icmp_pmtu_errors_per_second);
         }
     }
 
@@ -1208,17 +1247,15 @@ impl<'e> PollLoop<'e> {
         self.dp.alloc_failures += failed;
         for m in out.drain() {
             // Port unreachables for held SYNs are errors too.
-            if self.icmp.allow(now) {
-                self.send_l3(m, now);
-            } else {
-                self.dp.icmp_rate_limited += 1;
-            }
+            self.send_icmp_error(m, IcmpClass::Other, now);
         }
     }
 
-    /// Neighbour retries and ageing.
+    /// Neighbour retries and ageing; a rate-limited log line about
+    /// conflicts (pairs refused for contradicting a resolved MAC).
     fn neigh_tick(&mut self, now: Millis) {
         self.last_hop.forget();
+        self.log_conflicts(now);
         let own = &self.shared.own;
         let pool = self.pool;
         let dp = &mut self.dp;
@@ -1242,6 +1279,36 @@ impl<'e> PollLoop<'e> {
                 Some(m) => tx.push(m, &mut dp.tx_inside, &mut dp.tx_full_inside),
                 None => dp.alloc_failures += 1,
             });
+    }
+
+    /// At most every [`CONFLICT_LOG_MS`]: a warning naming the last
+    /// conflict when any happened since the last warning.
+    fn log_conflicts(&mut self, now: Millis) {
+        let n = &mut self.neighbours;
+        let seen = (n.v4.counters().conflicts, n.v6.counters().conflicts);
+        if seen == n.conflicts_logged || now < n.next_conflict_log {
+            return;
+        }
+        // The newest family's last conflict names an example.
+        let last = if seen.1 != n.conflicts_logged.1 {
+            n.v6.last_conflict()
+                .map(|(ip, kept, refused)| (IpAddr::V6(ip), kept, refused))
+        } else {
+            n.v4.last_conflict()
+                .map(|(ip, kept, refused)| (IpAddr::V4(ip), kept, refused))
+        };
+        let fmt = |m: Mac| m.map(|b| format!("{b:02x}")).join(":");
+        if let Some((ip, kept, refused)) = last {
+            tracing::warn!(
+                worker = self.id,
+                conflicts = (seen.0 + seen.1) - (n.conflicts_logged.0 + n.conflicts_logged.1),
+                "neighbour {ip} claimed by {} while resolved to {}: ignored until a solicitation confirms it",
+                fmt(refused),
+                fmt(kept)
+            );
+        }
+        n.conflicts_logged = seen;
+        n.next_conflict_log = now + CONFLICT_LOG_MS;
     }
 
     fn count_l2(&mut self, r: L2Drop) {

@@ -11,6 +11,11 @@
 //! (`Worker::expire_held_syns`, from `tick`: answered with an ICMPv4 port
 //! unreachable, as a host with no listener would).
 //!
+//! Finding a held SYN (for every IPv4 SYN held and every IPv6 SYN that
+//! opens a connection) is O(1) expected: the keys are indexed by a hash
+//! (`index::HashIndex`), and free slots kept on a stack, so an outsider
+//! filling the store cannot make each unmatched SYN scan it.
+//!
 //! Deviation: a retransmitted SYN for a connection already held is dropped
 //! and counted (`HeldSynRetransmit`); the first copy keeps its deadline.
 
@@ -19,6 +24,7 @@ use std::net::Ipv4Addr;
 use super::counters::{DropCause, Nat64Drop};
 use super::pipeline::{Action, Emit, Worker};
 use super::Millis;
+use crate::index::{mix64, HashIndex};
 use crate::wire::icmpv4_type;
 use crate::xlat::v4to6::icmpv4_error;
 use crate::xlat::{PacketBuf, Verdict};
@@ -39,6 +45,15 @@ pub(super) struct HeldKey {
     pub(super) y_port: u16,
 }
 
+impl HeldKey {
+    /// A well-mixed hash of the key (for the store's index).
+    fn hash64(&self) -> u64 {
+        let addrs = (u64::from(u32::from(self.t4)) << 32) | u64::from(u32::from(self.y4));
+        let ports = (u64::from(self.t_port) << 16) | u64::from(self.y_port);
+        mix64(addrs ^ mix64(ports))
+    }
+}
+
 /// One held IPv4 SYN: the first `HELD_SYN_BYTES` of it.
 struct HeldSyn {
     key: HeldKey,
@@ -47,11 +62,14 @@ struct HeldSyn {
     bytes: [u8; HELD_SYN_BYTES],
 }
 
-/// A fixed set of held-SYN slots. Keys sit in their own array so a lookup
-/// scans contiguous memory (and only while something is held).
+/// A fixed set of held-SYN slots, their keys indexed by hash.
 pub(super) struct HeldSyns {
     keys: Vec<Option<HeldKey>>,
     slots: Vec<HeldSyn>,
+    /// Key hash to slot, for the slots in use.
+    index: HashIndex,
+    /// Unused slots (popped from the end).
+    free: Vec<u32>,
     used: usize,
 }
 
@@ -74,6 +92,8 @@ impl HeldSyns {
                     bytes: [0; HELD_SYN_BYTES],
                 })
                 .collect(),
+            index: HashIndex::new(n),
+            free: (0..n as u32).rev().collect(),
             used: 0,
         }
     }
@@ -87,33 +107,41 @@ impl HeldSyns {
         if self.used == 0 {
             return None;
         }
-        self.keys.iter().position(|s| s.as_ref() == Some(k))
+        let keys = &self.keys;
+        self.index
+            .find(k.hash64(), |i| {
+                keys.get(i as usize).is_some_and(|s| s.as_ref() == Some(k))
+            })
+            .map(|i| i as usize)
     }
 
-    /// Store `pkt` under `k`; false if every slot is taken.
+    /// Store `pkt` under `k` (not held yet); false if every slot is taken.
     fn hold(&mut self, k: HeldKey, pkt: &[u8], expires: Millis) -> bool {
-        let Some(i) = self.keys.iter().position(Option::is_none) else {
+        let Some(i) = self.free.last().map(|&i| i as usize) else {
             return false;
         };
         let Some(slot) = self.slots.get_mut(i) else {
             return false;
         };
+        self.free.pop();
         let n = pkt.len().min(HELD_SYN_BYTES);
         slot.bytes[..n].copy_from_slice(&pkt[..n]);
         slot.len = n as u16;
         slot.key = k;
         slot.expires = expires;
         self.keys[i] = Some(k);
+        self.index.insert(k.hash64(), i as u32);
         self.used += 1;
         true
     }
 
     fn remove(&mut self, i: usize) {
-        if let Some(k) = self.keys.get_mut(i) {
-            if k.take().is_some() {
-                self.used -= 1;
-            }
-        }
+        let Some(k) = self.keys.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        self.index.remove(k.hash64(), i as u32);
+        self.free.push(i as u32);
+        self.used -= 1;
     }
 }
 
@@ -186,3 +214,6 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -65,10 +65,13 @@ pub struct LiveSettings {
     pub max_blocks_per_subscriber: u32,
     /// `pool4.block_allocations_per_second`.
     pub block_allocations_per_second: u32,
-    /// `translation.icmp_errors_per_second`, for the dataplane's bucket.
+    /// `translation.icmp_errors_per_second`, for the dataplane's buckets.
     pub icmp_errors_per_second: u32,
     /// `inside.subscribers`: the sources served (the uRPF check).
     pub served: Served,
+    /// `translation.icmp_pmtu_errors_per_second`, for the dataplane's
+    /// Packet Too Big buckets.
+    pub icmp_pmtu_errors_per_second: u32,
     /// `[[static_bib]]`.
     pub static_bib: Vec<StaticBibEntry>,
     /// The pool layout routing the static entries
@@ -91,6 +94,7 @@ impl LiveSettings {
             block_allocations_per_second: cfg.pool4.block_allocations_per_second,
             icmp_errors_per_second: cfg.translation.icmp_errors_per_second,
             served: Served::from_config(&cfg.inside),
+            icmp_pmtu_errors_per_second: cfg.translation.icmp_pmtu_errors_per_second,
             static_bib: cfg.static_bib.clone(),
             layout,
         }

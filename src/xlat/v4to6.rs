@@ -56,7 +56,7 @@ const IPV6_MIN_MTU: usize = 1280;
 /// RFC 1812 §4.3.2.3: an ICMPv4 error never exceeds 576 bytes.
 const ICMPV4_ERROR_MAX: usize = 576;
 /// Largest fragment `fragment_ipv6` builds (a 9216-byte jumbo frame).
-const FRAG_BUF: usize = 9216;
+const MAX_FRAGMENT: usize = 9216;
 /// IGMP, which §4.2 drops.
 const IGMP: u8 = 2;
 
@@ -1306,13 +1306,16 @@ fn quoted_tuple(q: &[u8]) -> Result<Tuple<Ipv4Addr>, DropReason> {
 /// Split the IPv6 packet `pkt`, which carries a Fragment header right after
 /// its fixed header (as `translate_4to6` builds it for
 /// `Verdict::Fragment`), into fragments of at most `mtu` bytes, handing each
-/// to `out`. Offsets are multiples of 8, M is set on all but the last (or
-/// kept from the original), the identification is kept. Stops at the first
-/// `false` from `out`; returns how many fragments `out` accepted.
+/// to `out` in two parts, `out(head, piece)`: the fragment is `head`
+/// followed by `piece` (the caller copies both where the fragment goes, so
+/// no fragment-sized buffer is filled here; `piece` is empty when `pkt`
+/// fits whole). Offsets are multiples of 8, M is set on all but the last
+/// (or kept from the original), the identification is kept. Stops at the
+/// first `false` from `out`; returns how many fragments `out` accepted.
 pub fn fragment_ipv6(
     pkt: &[u8],
     mtu: u16,
-    out: &mut dyn FnMut(&[u8]) -> bool,
+    out: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<usize, DropReason> {
     let ip = Ipv6Packet::new_checked(pkt).map_err(bad)?;
     if ip.next_header() != ip_proto::IPV6_FRAG {
@@ -1324,9 +1327,9 @@ pub fn fragment_ipv6(
     let pkt = pkt
         .get(..IPV6_HDR + ip.payload().len())
         .ok_or(DropReason::Truncated)?;
-    let mtu = usize::from(mtu).min(FRAG_BUF);
+    let mtu = usize::from(mtu).min(MAX_FRAGMENT);
     if pkt.len() <= mtu {
-        return Ok(usize::from(out(pkt)));
+        return Ok(usize::from(out(pkt, &[])));
     }
     let chunk = mtu.saturating_sub(front) & !7;
     if chunk == 0 {
@@ -1339,19 +1342,18 @@ pub fn fragment_ipv6(
     if base + (pieces.max(1) - 1) * chunk > 0xfff8 {
         return Err(DropReason::TooBig);
     }
-    let mut frag = [0u8; FRAG_BUF];
-    window(&mut frag, 0, front)?.copy_from_slice(pkt.get(..front).ok_or(DropReason::Truncated)?);
+    // Only the headers are rewritten per fragment: 48 bytes on the stack.
+    let mut head = [0u8; IPV6_HDR + FRAG_HDR];
+    head.copy_from_slice(pkt.get(..front).ok_or(DropReason::Truncated)?);
     let mut n = 0;
     for (i, piece) in body.chunks(chunk).enumerate() {
         let last = i + 1 == pieces;
-        let len = front + piece.len();
-        let (head, rest) = frag.split_at_mut(IPV6_HDR);
-        Ipv6Packet::new_unchecked(head).set_payload_len((FRAG_HDR + piece.len()) as u16);
-        let mut f = Ipv6FragHeader::new_unchecked(window(rest, 0, FRAG_HDR)?);
+        let (ip, frag) = head.split_at_mut(IPV6_HDR);
+        Ipv6Packet::new_unchecked(ip).set_payload_len((FRAG_HDR + piece.len()) as u16);
+        let mut f = Ipv6FragHeader::new_unchecked(frag);
         f.set_frag_offset((base + i * chunk) as u16);
         f.set_more_frags(!last || more);
-        window(rest, FRAG_HDR, piece.len())?.copy_from_slice(piece);
-        if !out(frag.get(..len).ok_or(DropReason::Truncated)?) {
+        if !out(&head, piece) {
             break;
         }
         n += 1;

@@ -629,6 +629,9 @@ pub struct Setup {
     pub metrics_listen: String,
     /// More of the binary's own options (after `--`).
     pub args: Vec<String>,
+    /// `outside.mtu` (1500 by default, as the lab's links): lower, the box
+    /// refuses bigger DF packets with Packet Too Big (RFC 7915 §5.1).
+    pub outside_mtu: u16,
 }
 
 impl Default for Setup {
@@ -645,6 +648,7 @@ impl Default for Setup {
             events: None,
             metrics_listen: "127.0.0.1:0".into(),
             args: Vec::new(),
+            outside_mtu: 1500,
         }
     }
 }
@@ -679,7 +683,7 @@ mtu = 1500
 device = "{dev_out}"
 address = "{BOX4}/24"
 gateway = "{SERVER4}"
-mtu = 1500
+mtu = {outside_mtu}
 {kout}
 [workers]
 burst = 32
@@ -702,6 +706,7 @@ events = "{events}"
         inside = s.inside,
         dns64 = s.dns64,
         metrics_listen = s.metrics_listen,
+        outside_mtu = s.outside_mtu,
         events = s
             .events
             .clone()

@@ -197,6 +197,7 @@ fn live_keys_are_accepted_and_reported() {
         ("translation.copy_traffic_class", "false"),
         ("translation.amend_udp_checksum_zero", "false"),
         ("translation.icmp_errors_per_second", "10"),
+        ("translation.icmp_pmtu_errors_per_second", "10"),
         ("pool4.max_blocks_per_subscriber", "4"),
         ("pool4.block_allocations_per_second", "10"),
         ("inside.subscribers", "[\"2001:db8:100::/40\"]"),

@@ -288,8 +288,47 @@ fn rfc4861_7_2_4_dad_ns_answered_to_all_nodes_without_s_flag() {
     assert_eq!(out, f);
 }
 
+/// Issue 15: the box is configured for no VLAN, so a frame tagged with
+/// any VLAN ID is dropped and counted (before, an NS on VLAN 42 was
+/// answered and a NAT64 packet on VLAN 7 translated); a priority tag (VID
+/// 0, IEEE 802.1Q §9.6: no VLAN) is still accepted.
 #[test]
-fn ieee802_1q_tagged_ns_keeps_its_tag() {
+fn ieee802_1q_frames_on_an_unconfigured_vlan_are_dropped() {
+    let host = a6("2001:db8:1::99");
+    let nat = a6("2001:db8:64::c000:205");
+    for (vid, pcp) in [(42u16, 0u8), (7, 5), (4095, 0), (1, 7)] {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, IN_MAC)
+            .single_vlan(VlanId::try_new(vid).unwrap())
+            .ipv6(host.octets(), nat.octets(), 64)
+            .udp(1, 2)
+            .write(&mut f, b"x")
+            .unwrap();
+        f[14] |= pcp << 5;
+        assert_eq!(inside(&f).0, drop(L2Drop::UnknownVlan), "vid {vid}");
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, OUT_MAC)
+            .single_vlan(VlanId::try_new(vid).unwrap())
+            .ipv4([198, 51, 100, 9], [192, 0, 2, 5], 64)
+            .udp(1, 2)
+            .write(&mut f, b"x")
+            .unwrap();
+        assert_eq!(outside(&f).0, drop(L2Drop::UnknownVlan), "vid {vid}");
+    }
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, IN_MAC)
+        .single_vlan(VlanId::try_new(0).unwrap())
+        .ipv6(host.octets(), nat.octets(), 64)
+        .udp(1, 2)
+        .write(&mut f, b"x")
+        .unwrap();
+    f[14] |= 3 << 5;
+    assert_eq!(inside(&f).0, L2Verdict::of(L2Action::Nat64 { l3: 18 }));
+    assert_eq!(L2Drop::UnknownVlan.name(), "unknown_vlan");
+}
+
+#[test]
+fn ieee802_1q_priority_tagged_ns_keeps_its_tag() {
     let o = own();
     let peer = a6("fe80::99");
     let group = crate::dataplane::l2::solicited_node(&o.inside_link_local);
@@ -297,7 +336,7 @@ fn ieee802_1q_tagged_ns_keeps_its_tag() {
     body.extend_from_slice(&[1, 1, 0x02, 0, 0, 0, 0, 0x99]);
     let mut f = Vec::new();
     PacketBuilder::ethernet2(PEER_MAC, multicast_mac(&group))
-        .single_vlan(VlanId::try_new(42).unwrap())
+        .single_vlan(VlanId::try_new(0).unwrap())
         .ipv6(peer.octets(), group.octets(), 255)
         .icmpv6_raw(135, 0, [0; 4])
         .write(&mut f, &body)
@@ -305,7 +344,7 @@ fn ieee802_1q_tagged_ns_keeps_its_tag() {
     let (v, out) = inside(&f);
     assert_eq!(v.action, L2Action::Reply);
     assert_eq!(v.learn, Some((IpAddr::V6(peer), PEER_MAC)));
-    assert_eq!(&out[12..16], &[0x81, 0x00, 0x00, 42]);
+    assert_eq!(&out[12..16], &[0x81, 0x00, 0x00, 0]);
     assert_eq!(&out[16..18], &[0x86, 0xdd]);
     assert_eq!(&out[..6], &PEER_MAC);
     let icmp = Icmpv6Slice::from_slice(&out[18 + 40..]).unwrap();
@@ -462,7 +501,7 @@ fn inside_matrix() {
     padded.extend_from_slice(&[0xEE; 6]); // trailer after the IPv6 packet
     let mut tagged = Vec::new();
     PacketBuilder::ethernet2(PEER_MAC, IN_MAC)
-        .single_vlan(VlanId::try_new(7).unwrap())
+        .single_vlan(VlanId::try_new(0).unwrap())
         .ipv6(host.octets(), nat.octets(), 64)
         .udp(1, 2)
         .write(&mut tagged, b"x")
@@ -483,7 +522,7 @@ fn inside_matrix() {
     arp.extend_from_slice(&[0; 28]);
     let mut qinq = udp6_frame(IN_MAC, host, nat);
     qinq[12..14].copy_from_slice(&[0x81, 0x00]);
-    qinq.splice(14..14, [0, 1, 0x81, 0x00]);
+    qinq.splice(14..14, [0, 0, 0x81, 0x00]);
     let mut bad_version = udp6_frame(IN_MAC, host, nat);
     bad_version[14] = 0x40;
     let mut src_group = udp6_frame(IN_MAC, host, nat);

@@ -69,6 +69,16 @@ fn check<A: NeighAddr, T>(c: &NeighCache<A, T>) {
     let queued: usize = c.pending.iter().filter(|p| p.is_some()).count();
     let counted: u32 = c.entries.iter().map(|e| e.q_len).sum();
     assert_eq!(queued, counted as usize);
+    assert_eq!(c.parked(), queued);
+    let unresolved = used
+        .iter()
+        .filter(|&&i| c.entries[i].state == NeighState::Incomplete)
+        .count();
+    assert_eq!(c.unresolved, unresolved);
+    for &i in &used {
+        let e = &c.entries[i];
+        assert_eq!(e.pinned, e.ip.is_some_and(|ip| c.pins.contains(&ip)));
+    }
 }
 
 #[test]
@@ -338,8 +348,12 @@ proptest! {
     /// Random operations keep the index, lists and queues consistent,
     /// and account for every packet: sent, still queued, or counted.
     #[test]
-    fn random_operations_keep_invariants(ops in prop::collection::vec(op(), 1..200), cap in 1usize..10, per in 1usize..4) {
+    fn random_operations_keep_invariants(ops in prop::collection::vec(op(), 1..200), cap in 1usize..10, per in 1usize..4, limited in any::<bool>()) {
         let mut c: NeighCache<Ipv4Addr, u32> = NeighCache::new(cap, per);
+        if limited {
+            c = c.with_limits(NeighLimits { max_unresolved: 2, new_per_second: 5, max_parked: 3 });
+            c.pin(v4(0));
+        }
         let mut now: Millis = 0;
         let (mut sent, mut offered, mut refused) = (0u64, 0u64, 0u64);
         for op in ops {
@@ -364,8 +378,100 @@ proptest! {
             check(&c);
             let k = c.counters();
             let waiting: u64 = c.entries.iter().map(|e| u64::from(e.q_len)).sum();
-            prop_assert_eq!(refused, k.queue_full_drops + k.cache_full_drops);
+            prop_assert_eq!(
+                refused,
+                k.queue_full_drops
+                    + k.cache_full_drops
+                    + k.unresolved_full_drops
+                    + k.rate_limited_drops
+                    + k.parked_full_drops
+            );
+            if limited {
+                let pinned_q = c.queued(v4(0));
+                prop_assert!(c.parked() <= 3 + pinned_q);
+                let pinned_incomplete = usize::from(c.get(v4(0)).is_some_and(|(_, s)| s == NeighState::Incomplete));
+                prop_assert!(c.unresolved <= 2 + pinned_incomplete);
+            }
             prop_assert_eq!(sent + waiting + refused + k.timed_out_drops, offered);
         }
     }
+}
+
+/// The gateway and `n` spoofed on-link sources of the flood.
+fn spoofed(i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + i)
+}
+
+/// Issue 15: ICMP errors to thousands of spoofed on-link sources (each a
+/// next hop never answering) while the gateway carries traffic: the
+/// gateway stays resolved and every packet to it goes out, the parked
+/// packets stay bounded, the flood's excess is counted.
+#[test]
+fn spoofed_neighbour_flood_keeps_the_gateway_and_bounds_parked_packets() {
+    let gw = v4(1);
+    let mut c: NeighCache<Ipv4Addr, Rc<()>> = worker_cache();
+    let token = Rc::new(());
+    assert!(matches!(
+        c.resolve(gw, token.clone(), 0),
+        Resolve::Queued { .. }
+    ));
+    assert_eq!(learn_all(&mut c, gw, M1, 1).len(), 1);
+    let mut max_parked = 0;
+    // 20 000 spoofed sources over 20 s, one new one every millisecond, a
+    // gateway packet between each; the timers run every 100 ms.
+    for t in 0..20_000u32 {
+        let now = Millis::from(t) + 2;
+        for _ in 0..4 {
+            let _ = c.resolve(spoofed(t), token.clone(), now);
+        }
+        match c.resolve(gw, token.clone(), now) {
+            Resolve::Ready(mac, _) => assert_eq!(mac, M1, "at {now} ms"),
+            r => panic!("gateway not ready at {now} ms: {r:?}"),
+        }
+        if now % 100 == 0 {
+            tick_all(&mut c, now);
+        }
+        max_parked = max_parked.max(Rc::strong_count(&token) - 1);
+    }
+    check(&c);
+    assert_eq!(c.get(gw), Some((M1, NeighState::Reachable)));
+    assert!(max_parked <= 512, "{max_parked} packets parked at once");
+    let k = c.counters();
+    assert_eq!(k.evicted, 0, "{k:?}");
+    assert!(k.solicits <= 3 * 20 * 100 + 3, "{k:?}");
+}
+
+/// Issue 15 / RFC 826, RFC 4861 §7.2.5: an unsolicited ARP reply, NA or
+/// gratuitous ARP claiming a resolved neighbour's address does not replace
+/// its MAC (counted as a conflict); an answer to a solicitation (the entry
+/// being probed) does.
+#[test]
+fn unsolicited_pair_does_not_replace_a_resolved_mac() {
+    let mut c: NeighCache<Ipv4Addr, u8> = NeighCache::new(8, 2);
+    assert!(matches!(c.resolve(v4(1), 1, 0), Resolve::Queued { .. }));
+    assert_eq!(learn_all(&mut c, v4(1), M1, 1), vec![(M1, 1)]);
+    // An attacker's announcement.
+    assert!(learn_all(&mut c, v4(1), M2, 2).is_empty());
+    assert_eq!(c.resolve(v4(1), 2, 3), Resolve::Ready(M1, 2));
+    assert_eq!(c.get(v4(1)), Some((M1, NeighState::Reachable)));
+    assert_eq!(c.counters().conflicts, 1);
+    // The same MAC again is no conflict.
+    learn_all(&mut c, v4(1), M1, 4);
+    assert_eq!(c.counters().conflicts, 1);
+    check(&c);
+    // Once stale and probed, the answer brings the new MAC.
+    let t = 4 + REACHABLE_MS;
+    assert_eq!(c.resolve(v4(1), 3, t), Resolve::Ready(M1, 3));
+    assert_eq!(tick_all(&mut c, t), vec![v4(1)]);
+    learn_all(&mut c, v4(1), M2, t + 1);
+    assert_eq!(c.get(v4(1)), Some((M2, NeighState::Reachable)));
+    check(&c);
+}
+
+/// A cache as each worker builds it: the dataplane's sizes and limits, the
+/// gateway pinned.
+fn worker_cache<T>() -> NeighCache<Ipv4Addr, T> {
+    let mut c = NeighCache::new(1024, 8).with_limits(NeighLimits::WORKER);
+    c.pin(v4(1));
+    c
 }

@@ -230,8 +230,8 @@ impl Nat64Box {
             match a {
                 Action::Forward | Action::Hairpin => out.sent.push(data),
                 Action::Fragment { mtu } => {
-                    fragment_ipv6(&data, mtu, &mut |p: &[u8]| {
-                        out.sent.push(p.to_vec());
+                    fragment_ipv6(&data, mtu, &mut |head: &[u8], piece: &[u8]| {
+                        out.sent.push([head, piece].concat());
                         true
                     })
                     .unwrap();

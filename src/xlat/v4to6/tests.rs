@@ -493,7 +493,8 @@ fn rfc7915_4_1_4to6_df0_fragmented_to_lowest_mtu() {
     );
 
     let mut frags = Vec::new();
-    let n = fragment_ipv6(&out, 1280, &mut |f: &[u8]| {
+    let n = fragment_ipv6(&out, 1280, &mut |h: &[u8], p: &[u8]| {
+        let f = [h, p].concat();
         frags.push(f.to_vec());
         true
     })
@@ -628,7 +629,8 @@ fn rfc7915_4_2_4to6_icmp_echo_big() {
     let (v, out) = run(&pkt4(h, &echo), &plan());
     assert_eq!(v, Verdict::Fragment { mtu: 1280 });
     let mut frags = Vec::new();
-    fragment_ipv6(&out, 1280, &mut |f: &[u8]| {
+    fragment_ipv6(&out, 1280, &mut |h: &[u8], p: &[u8]| {
+        let f = [h, p].concat();
         frags.push(f.to_vec());
         true
     })
@@ -1410,7 +1412,8 @@ fn fragment_ipv6_edges() {
     // Fits: handed out whole.
     let mut seen = Vec::new();
     assert_eq!(
-        fragment_ipv6(&out, 9000, &mut |f: &[u8]| {
+        fragment_ipv6(&out, 9000, &mut |h: &[u8], p: &[u8]| {
+            let f = [h, p].concat();
             seen.push(f.len());
             true
         }),
@@ -1418,10 +1421,14 @@ fn fragment_ipv6_edges() {
     );
     assert_eq!(seen, vec![out.len()]);
     // A sink that refuses stops the loop.
-    assert_eq!(fragment_ipv6(&out, 1280, &mut |_: &[u8]| false), Ok(0));
+    assert_eq!(
+        fragment_ipv6(&out, 1280, &mut |_: &[u8], _: &[u8]| false),
+        Ok(0)
+    );
     // An odd MTU still yields 8-byte multiples.
     let mut frags = Vec::new();
-    let n = fragment_ipv6(&out, 1001, &mut |f: &[u8]| {
+    let n = fragment_ipv6(&out, 1001, &mut |h: &[u8], p: &[u8]| {
+        let f = [h, p].concat();
         frags.push(f.to_vec());
         true
     })
@@ -1431,17 +1438,17 @@ fn fragment_ipv6_edges() {
     assert_eq!(&body[8..], &data[..]);
     // MTU too small for any data, no Fragment header, not IPv6.
     assert_eq!(
-        fragment_ipv6(&out, 50, &mut |_: &[u8]| true),
+        fragment_ipv6(&out, 50, &mut |_: &[u8], _: &[u8]| true),
         Err(DropReason::TooBig)
     );
     let mut nofrag = out.clone();
     nofrag[6] = 17;
     assert_eq!(
-        fragment_ipv6(&nofrag, 1280, &mut |_: &[u8]| true),
+        fragment_ipv6(&nofrag, 1280, &mut |_: &[u8], _: &[u8]| true),
         Err(DropReason::Fragment)
     );
     assert_eq!(
-        fragment_ipv6(&pkt, 1280, &mut |_: &[u8]| true),
+        fragment_ipv6(&pkt, 1280, &mut |_: &[u8], _: &[u8]| true),
         Err(DropReason::BadHeader)
     );
 }
@@ -1485,7 +1492,7 @@ fn rfc7915_4_truncation_of_every_prefix_never_panics() {
             let (v, _) = run(&pkt[..len], &p);
             assert!(matches!(v, Verdict::Drop(_)), "prefix {len}: {v:?}");
             let _ = flow4(&pkt[..len]);
-            let _ = fragment_ipv6(&pkt[..len], 1280, &mut |_: &[u8]| true);
+            let _ = fragment_ipv6(&pkt[..len], 1280, &mut |_: &[u8], _: &[u8]| true);
         }
     }
 }
@@ -1519,7 +1526,7 @@ proptest! {
         let mut b = PacketBuf::new(&mut mem, headroom, bytes.len()).unwrap();
         let _ = translate_4to6(&mut b, &err_plan(), &cfg(), &mut XlatState::default());
         let _ = flow4(&bytes);
-        let _ = fragment_ipv6(&bytes, 1280, &mut |f: &[u8]| f.len() <= 1280);
+        let _ = fragment_ipv6(&bytes, 1280, &mut |h: &[u8], p: &[u8]| h.len() + p.len() <= 1280);
     }
 
     #[test]
@@ -1540,7 +1547,8 @@ proptest! {
         let v = translate_4to6(&mut b, &err_plan(), &c, &mut XlatState::default());
         if let Verdict::Fragment { mtu } = v {
             let mut n = 0;
-            let r = fragment_ipv6(b.data(), mtu, &mut |f: &[u8]| { n += 1; f.len() <= usize::from(mtu) });
+            let r = fragment_ipv6(b.data(), mtu, &mut |h: &[u8], p: &[u8]| {
+        let f = [h, p].concat(); n += 1; f.len() <= usize::from(mtu) });
             prop_assert_eq!(r, Ok(n));
         }
         let _ = flow4(&pkt);
