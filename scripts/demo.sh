@@ -234,6 +234,10 @@ if command -v traceroute >/dev/null; then
   in_client traceroute -6 -n -q 1 -w 2 -m 4 "$SERVER_VIA_NAT64" || true
 fi
 
+echo "== the operator's view over HTTP (metrics.listen 127.0.0.1:9464): nat64-dpdk ctl =="
+"$bin" ctl sessions
+"$bin" ctl blocks
+
 echo "== stop (SIGINT) =="
 kill -INT "$pid"
 rc=0; wait "$pid" || rc=$?
