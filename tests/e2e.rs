@@ -807,6 +807,13 @@ fn fragment_flood_from_the_ipv4_side_stays_bounded() {
         60,
     );
     assert_eq!(field(&out, "whole"), 3, "{out}");
+    // The operator's event: the refusals reach the log, counted.
+    let log = lab.nat.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("fragments: ") && l.contains(" refused since the last report")),
+        "{log}"
+    );
     let c = lab.stop();
     c.assert_ge("nat64_fragments_total{event=\"tracked\"}", 1024.0);
     c.assert_ge("nat64_fragments_total{event=\"refused\"}", 1.0);

@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 use super::events::EventLog;
 use super::http::PortLink;
-use super::metrics::{write_atomic, DpdkSample};
+use super::metrics::{write_atomic, DpdkSample, Exporter};
 use super::reload::Reloader;
 use super::startup::{RunOptions, Runtime};
 use crate::config::Config;
@@ -89,6 +89,7 @@ pub fn serve(rt: &mut Runtime, config: &Config, opts: &RunOptions, signals: &Sig
     let file = opts.counters.as_deref().filter(|p| p.as_os_str() != "-");
     let mut idle = IdleWatch::new(opts.exit_after_idle);
     let mut links = LinkWatch::new(&rt.inside, &rt.outside);
+    let mut fragments = FragmentWatch::new(Instant::now());
     let mut reloader = Reloader::new(
         opts.config_path.clone(),
         config,
@@ -106,6 +107,9 @@ pub fn serve(rt: &mut Runtime, config: &Config, opts: &RunOptions, signals: &Sig
         }
         links.check(&rt.inside, &rt.outside, &rt.links);
         drain_events(&rt.shared, &mut rt.events);
+        for line in fragments.check(Instant::now(), FragmentTotals::of(&rt.exporter)) {
+            warn!("{line}");
+        }
         sample_dpdk(rt);
         if let Some(path) = file {
             write_counters(path, &rt.exporter.encode());
@@ -199,6 +203,74 @@ impl IdleWatch {
     }
 }
 
+/// The fragment events an operator should see (RFC 6146 §3.4), summed
+/// over the workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FragmentTotals {
+    /// New fragmented datagrams refused: the store was full.
+    refused: u64,
+    /// Held fragments freed because their first fragment never came.
+    timed_out: u64,
+}
+
+impl FragmentTotals {
+    fn of(e: &Exporter) -> FragmentTotals {
+        let get = |event| e.workers_total("nat64_fragments_total", &[("event", event)]);
+        FragmentTotals {
+            refused: get("refused"),
+            timed_out: get("timed_out"),
+        }
+    }
+}
+
+/// Turns the fragment counters into log events: at most one warning per
+/// kind every [`FRAGMENT_LOG_PERIOD`], with the count since the last, so
+/// a flood of fragments shows in the log without filling it.
+struct FragmentWatch {
+    logged: FragmentTotals,
+    next: Instant,
+}
+
+/// How often the fragment events are logged at most.
+const FRAGMENT_LOG_PERIOD: Duration = Duration::from_secs(10);
+
+impl FragmentWatch {
+    fn new(now: Instant) -> FragmentWatch {
+        FragmentWatch {
+            logged: FragmentTotals::default(),
+            next: now,
+        }
+    }
+
+    /// The warnings due at `now`, given the totals so far.
+    fn check(&mut self, now: Instant, totals: FragmentTotals) -> Vec<String> {
+        if now < self.next {
+            return Vec::new();
+        }
+        let mut lines = Vec::new();
+        let refused = totals.refused.saturating_sub(self.logged.refused);
+        if refused > 0 {
+            lines.push(format!(
+                "fragments: {refused} refused since the last report: the fragment store is full \
+                 (workers.max_fragmented_datagrams_per_worker, \
+                 workers.max_held_fragments_per_worker, workers.max_held_fragment_bytes_per_worker)"
+            ));
+        }
+        let timed_out = totals.timed_out.saturating_sub(self.logged.timed_out);
+        if timed_out > 0 {
+            lines.push(format!(
+                "fragments: {timed_out} held fragments freed since the last report: their \
+                 datagram's first fragment never came within timeouts.fragment"
+            ));
+        }
+        if !lines.is_empty() {
+            self.logged = totals;
+            self.next = now + FRAGMENT_LOG_PERIOD;
+        }
+        lines
+    }
+}
+
 /// The ports' link states as last logged.
 struct LinkWatch {
     seen: [Option<Link>; 2],
@@ -237,3 +309,6 @@ impl LinkWatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

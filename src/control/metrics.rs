@@ -717,6 +717,19 @@ impl Exporter {
         *self.dpdk.lock().unwrap_or_else(PoisonError::into_inner) = sample;
     }
 
+    /// The workers' series of `metric` that carry every label of
+    /// `labels`, summed over the workers (and over the series): e.g.
+    /// `("nat64_fragments_total", &[("event", "refused")])`.
+    pub fn workers_total(&self, metric: &str, labels: &[(&str, &str)]) -> u64 {
+        self.workers
+            .layout
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.metric == metric && labels.iter().all(|l| s.labels.contains(l)))
+            .map(|(i, _)| self.workers.total(i))
+            .sum()
+    }
+
     /// Frames the workers have received on both ports (for idleness).
     pub fn rx_packets(&self) -> u64 {
         self.workers
