@@ -205,15 +205,12 @@ impl Config {
         };
         let deny4 = self.deny4();
         let denied = if deny4.is_empty() {
-            "nothing beyond RFC 6052 section 3.1".to_string()
+            "no IPv4 range is denied beyond RFC 6052 section 3.1".to_string()
         } else {
-            deny4
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let list: Vec<String> = deny4.iter().map(|r| r.to_string()).collect();
+            format!("subscribers may not reach {}", list.join(", "))
         };
-        out += &format!("serves {served}; subscribers may not reach {denied}\n");
+        out += &format!("serves {served}; {denied}\n");
         let i = &self.inside;
         let o = &self.outside;
         out += &format!(

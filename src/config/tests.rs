@@ -1246,7 +1246,7 @@ fn summary_names_what_it_will_do() {
         "80 address(es) [192.0.2.0/26, 203.0.113.32/28], ports 1024-65535, \
          126 blocks of 512 per address (10080 in all)",
         "static BIB: 1 entry",
-        "serves 2001:db8::/32; subscribers may not reach nothing beyond RFC 6052 section 3.1",
+        "serves 2001:db8::/32; no IPv4 range is denied beyond RFC 6052 section 3.1",
         "inside 0000:03:00.0: 2001:db8:1::1/64 via 2001:db8:1::fffe, mtu 1500",
         "events to syslog+udp://198.51.100.20:514",
     ] {
