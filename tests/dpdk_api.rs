@@ -69,6 +69,11 @@ fn strip_l2_burst<'a, P: DerefMut<Target = PacketBuf<'a>>>(pkts: &mut [P]) -> us
     pkts.iter_mut().map(|p| p.adj(14)).filter(|ok| *ok).count()
 }
 
+/// How long the kernel may take to answer through a TAP: generous, as on a
+/// loaded 2-CPU machine busy-polling DPDK processes can starve its
+/// softirqs for seconds.
+const KERNEL_WAIT: Duration = Duration::from_secs(10);
+
 /// Receive from `rx` until `want` accepts a frame or `timeout` passes;
 /// the frames seen, for the failure message.
 fn rx_until<const N: usize>(
@@ -443,7 +448,7 @@ fn exception_inside_steps(eal: &Eal, pool: &Mempool) {
         .unwrap();
     assert_eq!(tx_one(&mut tx[1], eal, mbuf_with(pool, &req)), 1);
     let mut burst: Burst<'_, 32> = Burst::new(eal);
-    let ns = rx_until(&mut rx, &mut burst, Duration::from_secs(3), |f| {
+    let ns = rx_until(&mut rx, &mut burst, KERNEL_WAIT, |f| {
         icmpv6(f).is_some_and(|(ty, body)| ty == 135 && body.get(4..20) == Some(&peer.octets()[..]))
     })
     .unwrap_or_else(|seen| panic!("no NS for {peer} from the kernel; saw {seen:02x?}"));
@@ -469,7 +474,7 @@ fn exception_inside_steps(eal: &Eal, pool: &Mempool) {
         .write(&mut na, &na_body)
         .unwrap();
     assert_eq!(tx_one(&mut tx[0], eal, mbuf_with(pool, &na)), 1);
-    let reply = rx_until(&mut rx, &mut burst, Duration::from_secs(3), |f| {
+    let reply = rx_until(&mut rx, &mut burst, KERNEL_WAIT, |f| {
         icmpv6(f).is_some_and(|(ty, _)| ty == 129)
     })
     .unwrap_or_else(|seen| panic!("no echo reply from the kernel; saw {seen:02x?}"));
@@ -552,7 +557,7 @@ fn exception_outside_steps(eal: &Eal, pool: &Mempool) {
             .output()
     });
     let mut burst: Burst<'_, 32> = Burst::new(eal);
-    let arp = rx_until(&mut rx, &mut burst, Duration::from_secs(3), |f| {
+    let arp = rx_until(&mut rx, &mut burst, KERNEL_WAIT, |f| {
         f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[38..42] == [192, 0, 2, 77]
     });
     let _ = ping.join();
