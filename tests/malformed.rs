@@ -160,6 +160,7 @@ const fn dropped(name: &'static str, drops: &'static [&'static str]) -> Case {
 const T64: &str = "nat64_translated_total{dir=\"6to4\"}";
 const T46: &str = "nat64_translated_total{dir=\"4to6\"}";
 const REPLIED: &str = "nat64_replies_total";
+const SESSIONS: &str = "nat64_sessions_created_total";
 const TRACKED: &str = "nat64_fragments_total{event=\"tracked\"}";
 
 /// The scapy driver running in one namespace.
@@ -280,6 +281,13 @@ fn run_cases(
                     msg.push(format!("{k} moved {delta}, expected {w}"));
                 }
             }
+        }
+        // A packet that is not translated takes no state (a session under
+        // one of the static BIB entries would outlive it).
+        let translated = case.moves.iter().any(|(q, _)| *q == T64 || *q == T46);
+        let created = after.get(SESSIONS) - before.get(SESSIONS);
+        if !translated && created != 0.0 {
+            msg.push(format!("{created} sessions created"));
         }
         for (q, w) in case.moves {
             let delta = after.get(q) - before.get(q);
