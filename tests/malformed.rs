@@ -29,7 +29,8 @@ use common::*;
 const DRIVER_PY: &str = r##"
 import sys
 from scapy.all import (Ether, IP, IPv6, UDP, TCP, ICMP, ICMPv6EchoRequest,
-    ICMPv6DestUnreach, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPOption_RR,
+    ICMPv6DestUnreach, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, IPOption_NOP, IPOption_RR,
     IPOption_LSRR, conf, get_if_hwaddr)
 conf.verb = 0
 iface, box_mac, me, peer = sys.argv[1:5]
@@ -75,6 +76,12 @@ CASES = {
     "frag6_tiny": lambda: [frag6(0, 1, b"\x23\x28\x00\x09", 0x61)],
     "frag6_overlap": lambda: [frag6(0, 1, first6, 0x62), frag6(1, 1, b"b" * 16, 0x62)],
     "frag6_incomplete": lambda: [frag6(0, 1, first6, 0x63)],
+    "frag6_orphan": lambda: [frag6(3, 1, b"c" * 16, 0x64)],
+    "ipv6_trailer": lambda: [v6(ip6() / udp6() / b"t") / (b"\xee" * 20)],
+    "ipv6_routing_left": lambda: [v6(ip6() / IPv6ExtHdrRouting(addresses=["2001:db8:1::9"], segleft=1) / udp6())],
+    "ipv6_hop_by_hop": lambda: [v6(ip6() / IPv6ExtHdrHopByHop() / udp6() / b"hbh")],
+    "hlim1_on_error": lambda: [v6(ip6(hlim=1) / ICMPv6DestUnreach(code=4)
+        / IPv6(src=peer, dst=me) / UDP(sport=9, dport=9000))],
     "icmp6_error_in_error": lambda: [v6(ip6() / ICMPv6DestUnreach(code=4)
         / IPv6(src=peer, dst=me) / ICMPv6DestUnreach(code=4) / IPv6(src=me, dst=peer) / udp6())],
     "icmp6_error_truncated_inner": lambda: [v6(ip6() / ICMPv6DestUnreach(code=4)
@@ -104,6 +111,11 @@ CASES = {
     "frag4_overlap": lambda: [frag4(0, 1, first4, 0x42), frag4(1, 1, b"b" * 16, 0x42)],
     "frag4_incomplete": lambda: [frag4(0, 1, first4, 0x43)],
     "frag4_udp_checksum_zero": lambda: [frag4(0, 1, first4_zero, 0x44)],
+    "frag4_orphan": lambda: [frag4(3, 1, b"c" * 16, 0x45)],
+    "ipv4_trailer": lambda: [v4(ip4() / udp4() / b"t") / (b"\xee" * 20)],
+    "ipv4_options_40": lambda: [v4(ip4(options=[IPOption_NOP()] * 40) / udp4() / b"nop")],
+    "ttl1_on_error": lambda: [v4(ip4(ttl=1) / ICMP(type=3, code=3)
+        / IP(src=peer, dst=me) / UDP(sport=9000, dport=9))],
     "icmp4_error_in_error": lambda: [v4(ip4() / ICMP(type=3, code=1)
         / IP(src=peer, dst=me) / ICMP(type=3, code=1) / IP(src=me, dst=peer) / udp4())],
     "icmp4_error_truncated_inner": lambda: [v4(ip4() / ICMP(type=3, code=3)
@@ -161,6 +173,7 @@ const T64: &str = "nat64_translated_total{dir=\"6to4\"}";
 const T46: &str = "nat64_translated_total{dir=\"4to6\"}";
 const REPLIED: &str = "nat64_replies_total";
 const SESSIONS: &str = "nat64_sessions_created_total";
+const HELD: &str = "nat64_fragments_total{event=\"held\"}";
 const TRACKED: &str = "nat64_fragments_total{event=\"tracked\"}";
 
 /// The scapy driver running in one namespace.
@@ -530,6 +543,39 @@ const INSIDE: &[Case] = &[
     },
     // RFC 4291 §2.7: never a source address.
     dropped("mcast_src6", &["l2/bad_ipv6"]),
+    // A fragment before its first: held (its mbuf parked) until the first
+    // comes or `timeouts.fragment` passes (then freed: `assert_settled`).
+    Case {
+        name: "frag6_orphan",
+        drops: &[],
+        moves: &[(HELD, 1.0), (TRACKED, 1.0)],
+        host: None,
+    },
+    // Bytes after the payload length are link padding: trimmed, and the
+    // datagram reaches the server (no socket on its port).
+    Case {
+        name: "ipv6_trailer",
+        drops: &[],
+        moves: &[(T64, 1.0)],
+        host: Some(Host::Peer("Udp", "NoPorts")),
+    },
+    // RFC 7915 §5.1: a Routing header with Segments Left != 0 is not
+    // translated; ICMPv6 Parameter Problem to the sender.
+    Case {
+        name: "ipv6_routing_left",
+        drops: &[],
+        moves: &[(REPLIED, 1.0)],
+        host: Some(Host::Sender("", "Icmp6InParmProblems")),
+    },
+    // RFC 7915 §5.1: other extension headers are skipped; translated.
+    Case {
+        name: "ipv6_hop_by_hop",
+        drops: &[],
+        moves: &[(T64, 1.0)],
+        host: Some(Host::Peer("Udp", "NoPorts")),
+    },
+    // RFC 4443 §2.4 (e): no Time Exceeded for an error.
+    dropped("hlim1_on_error", &["xlat/ttl_expired_on_error"]),
     dropped("group_src_mac6", &["l2/bad_src_mac"]),
     // 9000 bytes do not fit the mbufs net_tap receives into: the port
     // refuses the frame (a receive error), before any worker sees it.
@@ -623,6 +669,27 @@ const OUTSIDE: &[Case] = &[
     // RFC 7915 §4.1 "Source Address" / RFC 1812 §5.3.7.
     dropped("bcast_src4", &["xlat/martian_source"]),
     dropped("mcast_src4", &["xlat/martian_source"]),
+    Case {
+        name: "frag4_orphan",
+        drops: &[],
+        moves: &[(HELD, 1.0), (TRACKED, 1.0)],
+        host: None,
+    },
+    Case {
+        name: "ipv4_trailer",
+        drops: &[],
+        moves: &[(T46, 1.0)],
+        host: Some(Host::Peer("", "Udp6NoPorts")),
+    },
+    // RFC 7915 §4.1: 40 bytes of options (no source route) are ignored.
+    Case {
+        name: "ipv4_options_40",
+        drops: &[],
+        moves: &[(T46, 1.0)],
+        host: Some(Host::Peer("", "Udp6NoPorts")),
+    },
+    // RFC 1812 §4.3.2.7: no Time Exceeded for an error.
+    dropped("ttl1_on_error", &["xlat/ttl_expired_on_error"]),
     dropped("group_src_mac4", &["l2/bad_src_mac"]),
     Case {
         name: "jumbo4",
