@@ -187,6 +187,11 @@ const SESSIONS: &str = "nat64_sessions_created_total";
 const HELD: &str = "nat64_fragments_total{event=\"held\"}";
 const TRACKED: &str = "nat64_fragments_total{event=\"tracked\"}";
 
+/// Drop reasons the namespaces' own kernels cause now and then (neighbour
+/// solicitations and ARP requests about other addresses on the link): not
+/// compared, as no case here causes them.
+const BACKGROUND: &[&str] = &["l2/nd_not_for_us", "l2/arp_not_for_us"];
+
 /// The scapy driver running in one namespace.
 struct Driver {
     child: Child,
@@ -299,7 +304,8 @@ fn run_cases(
         }
         for (k, v) in &after.values {
             let delta = v - before.values.get(k).copied().unwrap_or(0.0);
-            if k.starts_with("nat64_drops_total{") {
+            if k.starts_with("nat64_drops_total{") && !BACKGROUND.iter().any(|b| *k == drop_key(b))
+            {
                 let w = want.get(k).copied().unwrap_or(0.0);
                 if delta != w {
                     msg.push(format!("{k} moved {delta}, expected {w}"));
