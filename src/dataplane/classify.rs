@@ -97,7 +97,8 @@ pub enum L2Drop {
     ArpConflict,
     /// IPv4 header invalid or truncated.
     BadIpv4,
-    /// IPv6 header invalid or truncated.
+    /// IPv6 header invalid or truncated, or a multicast source (RFC 4291
+    /// §2.7).
     BadIpv6,
     /// NS or NA failing RFC 4861 §7.1.1 / §7.1.2 validation.
     BadNd,
@@ -301,8 +302,8 @@ fn nat64_shortcut_inside(d: &[u8], own: &BoxIdentity) -> Option<usize> {
         return None;
     }
     let ip = Ipv6Packet::new_checked(d.get(ETHER_LEN..)?).ok()?;
-    own.prefix
-        .contains(&ip.dst_addr())
+    // A multicast source is the general path's (dropped there).
+    (own.prefix.contains(&ip.dst_addr()) && !ip.src_addr().is_multicast())
         .then(|| crate::wire::ipv6::HEADER_LEN + usize::from(ip.payload_len()))
 }
 
@@ -389,6 +390,11 @@ fn inside_ipv6(frame: &mut PacketBuf, eth: &Ether, own: &BoxIdentity) -> L2Verdi
             crate::wire::ipv6::HEADER_LEN + usize::from(ip.payload_len()),
         )
     };
+    // RFC 4291 §2.7: a multicast address is never a source; such a header
+    // is invalid (translated, it would take state and a pool port).
+    if src.is_multicast() {
+        return L2Verdict::drop(L2Drop::BadIpv6);
+    }
     // RFC 1122 §3.3.6 (and RFC 4861 §7 for ND): a unicast destination in a
     // frame sent to a link-layer group address is discarded.
     if eth.group && !dst.is_multicast() {

@@ -1195,9 +1195,18 @@ fn build_icmpv4_error(
 
 /// Classify an IPv4 packet for RFC 6146 §3.4 without changing it: its
 /// tuple, the tuple an ICMP error quotes, TCP flags, non-first fragment.
-/// The header checksum is not verified here (translation does that).
+/// A packet translation would refuse for its header (checksum, illegal
+/// source) is refused here already, before it can take state (a session
+/// under an existing BIB entry).
 pub fn flow4(pkt: &[u8]) -> Result<Flow<Ipv4Addr>, DropReason> {
     let ip = Ipv4Packet::new_checked(pkt).map_err(bad)?;
+    if !ip.verify_checksum() {
+        return Err(DropReason::BadIpv4Checksum);
+    }
+    // §4.1 Source Address (RFC 1812 §5.3.7), as `translate`.
+    if martian(ip.src_addr()) {
+        return Err(DropReason::MartianSource);
+    }
     let kind = match ip.protocol() {
         ip_proto::TCP => L4::Tcp,
         ip_proto::UDP => L4::Udp,

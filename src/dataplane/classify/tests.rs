@@ -576,6 +576,12 @@ fn inside_matrix() {
         ("qinq", qinq, drop(L2Drop::UnknownEthertype)),
         ("bad-version", bad_version, drop(L2Drop::BadIpv6)),
         ("truncated", short_payload, drop(L2Drop::BadIpv6)),
+        // RFC 4291 §2.7: never translated (it would take a pool port).
+        (
+            "multicast-src",
+            udp6_frame(IN_MAC, a6("ff0e::1"), nat),
+            drop(L2Drop::BadIpv6),
+        ),
         ("runt", vec![0; 13], drop(L2Drop::Runt)),
     ];
     for (name, f, want) in cases {

@@ -1399,6 +1399,32 @@ fn rfc6146_3_4_flow4() {
     assert_eq!(flow4(&ee), Err(DropReason::IcmpInnerBad));
 }
 
+/// What translation refuses for the IPv4 header alone, flow4 refuses
+/// first, so that such a packet never takes state in the stateful NAT64
+/// (a session under an existing BIB entry): a bad header checksum (RFC
+/// 1812 §5.2.2) and an illegal source (RFC 7915 §4.1, RFC 1812 §5.3.7).
+#[test]
+fn rfc7915_4_1_flow4_refuses_what_translation_refuses_for_the_header() {
+    let h = v4(17, PEER4, POOL4);
+    let mut bad_sum = pkt4(h.clone(), &udp4(&h, 53, 1024, b"x"));
+    bad_sum[10] ^= 0x55;
+    assert_eq!(flow4(&bad_sum), Err(DropReason::BadIpv4Checksum));
+    let (v, _) = run(&bad_sum, &plan());
+    assert_eq!(v, Verdict::Drop(DropReason::BadIpv4Checksum));
+    for src in [
+        [255, 255, 255, 255],
+        [224, 0, 0, 1],
+        [127, 0, 0, 1],
+        [0, 0, 0, 0],
+    ] {
+        let h = v4(17, src, POOL4);
+        let pkt = pkt4(h.clone(), &udp4(&h, 53, 1024, b"x"));
+        assert_eq!(flow4(&pkt), Err(DropReason::MartianSource), "{src:?}");
+        let (v, _) = run(&pkt, &plan());
+        assert_eq!(v, Verdict::Drop(DropReason::MartianSource), "{src:?}");
+    }
+}
+
 // --- fragment_ipv6 ----------------------------------------------------------
 
 #[test]
