@@ -1107,7 +1107,9 @@ print("sent=%d" % n, flush=True)
 /// refused); a UDP flood at a closed port of the outside address is
 /// dropped and counted before the kernel; a flood at one of the kernel's
 /// ephemeral ports (where replies to its own connections arrive) is cut
-/// to the configured rate; translation carries on throughout.
+/// to the configured rate; translation carries on throughout. The inside
+/// default (ICMPv6 and the DNS64's ports: none here) keeps the same
+/// service from the subscribers.
 #[test]
 fn exception_path_passes_only_what_is_allowed_and_polices_it() {
     const PPS: f64 = 100.0;
@@ -1122,20 +1124,30 @@ fn exception_path_passes_only_what_is_allowed_and_polices_it() {
     let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
     let flood_py = lab.file("udp_flood.py", UDP_FLOOD_PY.as_bytes());
     const SSH: u16 = 8022;
-    let kout = lab.kernel_if('o');
+    let (kin, kout) = (lab.kernel_if('i'), lab.kernel_if('o'));
     lab.host_bg(
         "kernel4",
         &format!("python3 -u {} {BOX4} {SSH} {kout}", peer_py.display()),
     );
-    wait_listening_in(None, "tcp", SSH);
-    let tcp = lab.server.run(
-        &format!(
-            "python3 -c \"import socket; socket.create_connection(('{BOX4}', {SSH}), timeout=2)\""
-        ),
-        10,
+    lab.host_bg(
+        "kernel6",
+        &format!("python3 -u {} {BOX6} {SSH} {kin}", peer_py.display()),
     );
-    let tcp_out = format!("{}{}", tcp.stdout, tcp.stderr);
-    assert!(tcp_out.contains("timed out"), "{tcp_out}");
+    wait_listening_in(None, "tcp", SSH);
+    // Neither from the Internet nor from a subscriber.
+    for (ns, addr) in [
+        (&lab.server, BOX4.to_string()),
+        (&lab.client, BOX6.to_string()),
+    ] {
+        let tcp = ns.run(
+            &format!(
+                "python3 -c \"import socket; socket.create_connection(('{addr}', {SSH}), timeout=2)\""
+            ),
+            10,
+        );
+        let tcp_out = format!("{}{}", tcp.stdout, tcp.stderr);
+        assert!(tcp_out.contains("timed out"), "{addr}: {tcp_out}");
+    }
     let c0 = lab.nat.counters_fresh();
     let not_allowed0 = c0.get("nat64_drops_total{reason=\"kernel_not_allowed\"}");
     assert!(

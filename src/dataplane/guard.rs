@@ -11,9 +11,11 @@
 //! The allow list (`inside.kernel_allow` / `outside.kernel_allow`, see
 //! [`KernelRule`]) admits ICMP (ICMPv6 on the inside) and UDP or TCP by
 //! destination port. Always admitted, whatever the list says:
-//! - ARP and Neighbor Discovery (ICMPv6 types 133 to 137, RFC 4861 §4):
-//!   the kernel resolves its own neighbours (the classification passes
-//!   only what is for the box);
+//! - ARP and Neighbor Solicitations and Advertisements (RFC 4861 §4.3,
+//!   §4.4): the kernel resolves its own neighbours (the classification
+//!   passes only what is for the box). Router Solicitations and
+//!   Advertisements and Redirects are ICMPv6 like any other: the kernel
+//!   learns no route from the link unless `icmp` is listed;
 //! - UDP and TCP to the kernel's ephemeral ports (Linux's
 //!   `net.ipv4.ip_local_port_range`, which IPv6 shares): replies to
 //!   connections the kernel opened (the DNS64's upstream queries) pass
@@ -241,10 +243,9 @@ fn transport(frame: &[u8]) -> Transport {
             }
             match next {
                 ip_proto::ICMPV6 => match l4.first() {
-                    // RFC 4861 §4: RS, RA, NS, NA, Redirect.
-                    Some(&t)
-                        if (icmpv6_type::ROUTER_SOLICIT..=icmpv6_type::REDIRECT).contains(&t) =>
-                    {
+                    // RFC 4861 §4.3, §4.4: what the kernel's own address
+                    // resolution and unreachability detection need.
+                    Some(&(icmpv6_type::NEIGHBOR_SOLICIT | icmpv6_type::NEIGHBOR_ADVERT)) => {
                         Transport::Pass
                     }
                     Some(_) => Transport::Icmp,

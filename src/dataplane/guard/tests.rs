@@ -181,11 +181,18 @@ fn arp_and_neighbor_discovery_always_pass() {
     .unwrap();
     arp.extend_from_slice(&[0; 28]);
     assert!(g.allowed(&arp));
-    for t in icmpv6_type::ROUTER_SOLICIT..=icmpv6_type::REDIRECT {
-        assert!(
-            g.allowed(&raw6(ip_proto::ICMPV6, &[t, 0, 0, 0, 0, 0, 0, 0])),
-            "type {t}"
-        );
+    let icmp6 = |t: u8| raw6(ip_proto::ICMPV6, &[t, 0, 0, 0, 0, 0, 0, 0]);
+    for t in [icmpv6_type::NEIGHBOR_SOLICIT, icmpv6_type::NEIGHBOR_ADVERT] {
+        assert!(g.allowed(&icmp6(t)), "type {t}");
+    }
+    // RS, RA, Redirect: only with the icmp entry.
+    for t in [
+        icmpv6_type::ROUTER_SOLICIT,
+        icmpv6_type::ROUTER_SOLICIT + 1,
+        icmpv6_type::REDIRECT,
+    ] {
+        assert!(!g.allowed(&icmp6(t)), "type {t}");
+        assert!(guard(&["icmp"]).allowed(&icmp6(t)), "type {t}");
     }
     assert!(!g.allowed(&echo6()), "echo needs the icmp entry");
     assert!(guard(&["icmp"]).allowed(&echo6()));
