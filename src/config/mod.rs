@@ -45,8 +45,8 @@ mod value;
 
 pub use error::ConfigError;
 pub use section::{
-    static_bib, Dns64, Filtering, Inside, Logging, Metrics, Outside, Pool4, StaticBibEntry,
-    Timeouts, Translation, Workers,
+    static_bib, Dns64, Filtering, Inside, KernelPolicy, KernelProto, KernelRule, Logging, Metrics,
+    Outside, Pool4, StaticBibEntry, Timeouts, Translation, Workers,
 };
 pub use value::{Allocation, EventSink, Ipv4Range, Ipv6Prefix, Level};
 
@@ -75,6 +75,33 @@ pub struct Config {
 }
 
 impl Config {
+    /// What the inside exception path passes to the kernel:
+    /// `inside.kernel_allow`, or by default ICMPv6 and, with the DNS64
+    /// enabled, UDP and TCP to each `dns64.listen` port.
+    pub fn inside_kernel_allow(&self) -> Vec<KernelRule> {
+        if let Some(list) = &self.inside.kernel_allow {
+            return list.clone();
+        }
+        let mut rules = vec![KernelRule {
+            proto: KernelProto::Icmp,
+            port: None,
+        }];
+        if self.dns64.enabled {
+            for a in &self.dns64.listen {
+                for proto in [KernelProto::Udp, KernelProto::Tcp] {
+                    let r = KernelRule {
+                        proto,
+                        port: Some(a.port()),
+                    };
+                    if !rules.contains(&r) {
+                        rules.push(r);
+                    }
+                }
+            }
+        }
+        rules
+    }
+
     /// Read and validate the configuration file at `path`.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -268,6 +268,12 @@ pub struct Inside {
     /// The IPv6 prefixes the box serves (an added key); absent: any source,
     /// warned about.
     pub subscribers: Option<Vec<String>>,
+    /// What the exception path passes to the kernel (an added key);
+    /// absent: the DNS64's ports and ICMPv6.
+    pub kernel_allow: Option<Vec<String>>,
+    /// Exception-path policer, per worker (added keys).
+    pub kernel_pps: u32,
+    pub kernel_bytes_per_second: u64,
 }
 
 impl Default for Inside {
@@ -280,6 +286,9 @@ impl Default for Inside {
             mtu: 1500,
             kernel_iface: "n64-in".into(),
             subscribers: None,
+            kernel_allow: None,
+            kernel_pps: super::section::KernelPolicy::DEFAULT_PPS,
+            kernel_bytes_per_second: super::section::KernelPolicy::DEFAULT_BYTES_PER_SECOND,
         }
     }
 }
@@ -294,6 +303,12 @@ pub struct Outside {
     pub gateway_mac: Option<String>,
     pub mtu: u16,
     pub kernel_iface: String,
+    /// What the exception path passes to the kernel (an added key);
+    /// default: ICMP only.
+    pub kernel_allow: Vec<String>,
+    /// Exception-path policer, per worker (added keys).
+    pub kernel_pps: u32,
+    pub kernel_bytes_per_second: u64,
 }
 
 impl Default for Outside {
@@ -305,6 +320,9 @@ impl Default for Outside {
             gateway_mac: None,
             mtu: 1500,
             kernel_iface: "n64-out".into(),
+            kernel_allow: vec!["icmp".into()],
+            kernel_pps: super::section::KernelPolicy::DEFAULT_PPS,
+            kernel_bytes_per_second: super::section::KernelPolicy::DEFAULT_BYTES_PER_SECOND,
         }
     }
 }

@@ -148,6 +148,13 @@ pub const KEYS: &[Key] = &[
     key!("inside.mtu", Restart, inside.mtu),
     key!("inside.kernel_iface", Restart, inside.kernel_iface),
     key!("inside.subscribers", Live, inside.subscribers),
+    key!("inside.kernel_allow", Restart, inside.kernel_allow),
+    key!("inside.kernel_pps", Restart, inside.kernel_policy.pps),
+    key!(
+        "inside.kernel_bytes_per_second",
+        Restart,
+        inside.kernel_policy.bytes_per_second
+    ),
     key!("outside.device", Restart, outside.device),
     key!("outside.address", Restart, outside.address),
     key!("outside.address", Restart, outside.prefix_len),
@@ -155,6 +162,13 @@ pub const KEYS: &[Key] = &[
     key!("outside.gateway_mac", Restart, outside.gateway_mac),
     key!("outside.mtu", Restart, outside.mtu),
     key!("outside.kernel_iface", Restart, outside.kernel_iface),
+    key!("outside.kernel_allow", Restart, outside.kernel_allow),
+    key!("outside.kernel_pps", Restart, outside.kernel_policy.pps),
+    key!(
+        "outside.kernel_bytes_per_second",
+        Restart,
+        outside.kernel_policy.bytes_per_second
+    ),
     key!("workers.burst", Restart, workers.burst),
     key!(
         "workers.mbufs_per_worker",

@@ -583,6 +583,13 @@ pub struct Inside {
     /// other source is dropped before it can take a port (a uRPF check).
     /// `None`: the key is absent and any source is served (warned about).
     pub subscribers: Option<Vec<Ipv6Prefix>>,
+    /// `inside.kernel_allow` (an added key): what the exception path passes
+    /// to the kernel. `None`: the key is absent, and
+    /// [`crate::config::Config::inside_kernel_allow`] gives the default
+    /// (ICMPv6 and the DNS64's ports).
+    pub kernel_allow: Option<Vec<KernelRule>>,
+    /// `inside.kernel_pps`, `inside.kernel_bytes_per_second` (added keys).
+    pub kernel_policy: KernelPolicy,
 }
 
 impl Inside {
@@ -653,6 +660,12 @@ impl TryFrom<raw::Inside> for Inside {
                 .as_deref()
                 .map(|list| parse_list("inside.subscribers", list, parse_ipv6_prefix))
                 .transpose()?,
+            kernel_allow: i
+                .kernel_allow
+                .as_deref()
+                .map(|list| parse_list("inside.kernel_allow", list, KernelRule::parse))
+                .transpose()?,
+            kernel_policy: KernelPolicy::new("inside", i.kernel_pps, i.kernel_bytes_per_second)?,
         };
         match inside.subscribers.as_deref() {
             Some([]) => {
@@ -718,6 +731,96 @@ fn check_frame_fits(key: &str, mtu: u16) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A protocol of an exception-path allow rule ([`KernelRule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelProto {
+    /// ICMP on the outside, ICMPv6 on the inside.
+    Icmp,
+    Udp,
+    Tcp,
+}
+
+/// One entry of `inside.kernel_allow` / `outside.kernel_allow`: `"icmp"`,
+/// `"udp"` / `"tcp"` (every port) or `"udp/53"` / `"tcp/22"` (one
+/// destination port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelRule {
+    pub proto: KernelProto,
+    /// The destination port; `None`: any (always `None` for ICMP).
+    pub port: Option<u16>,
+}
+
+impl KernelRule {
+    /// Parses `"icmp"`, `"udp"`, `"tcp"`, `"udp/<port>"`, `"tcp/<port>"`.
+    pub fn parse(s: &str) -> Result<KernelRule, String> {
+        let (proto, port) = match s.split_once('/') {
+            Some((p, port)) => (p, Some(port)),
+            None => (s, None),
+        };
+        let proto = match proto {
+            "icmp" => KernelProto::Icmp,
+            "udp" => KernelProto::Udp,
+            "tcp" => KernelProto::Tcp,
+            _ => {
+                return Err(format!(
+                    "{s:?}: the protocol must be \"icmp\", \"udp\" or \"tcp\""
+                ))
+            }
+        };
+        let port = match (proto, port) {
+            (_, None) => None,
+            (KernelProto::Icmp, Some(_)) => {
+                return Err(format!("{s:?}: ICMP has no ports (write \"icmp\")"))
+            }
+            (_, Some(p)) => match p.parse::<u16>() {
+                Ok(n) if n != 0 => Some(n),
+                _ => return Err(format!("{s:?}: the port must be 1 to 65535")),
+            },
+        };
+        Ok(KernelRule { proto, port })
+    }
+}
+
+/// A side's exception-path policer: each worker passes at most `pps`
+/// packets and `bytes_per_second` bytes a second to the kernel on that side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelPolicy {
+    pub pps: u32,
+    pub bytes_per_second: u64,
+}
+
+impl KernelPolicy {
+    /// Default `<side>.kernel_pps`.
+    pub const DEFAULT_PPS: u32 = 2000;
+    /// Default `<side>.kernel_bytes_per_second` (16 Mbit/s).
+    pub const DEFAULT_BYTES_PER_SECOND: u64 = 2_000_000;
+    /// The least `<side>.kernel_bytes_per_second`: one largest frame a
+    /// second must fit.
+    pub const MIN_BYTES_PER_SECOND: u64 = MAX_FRAME_LEN as u64;
+
+    fn new(side: &str, pps: u32, bytes_per_second: u64) -> Result<KernelPolicy, ConfigError> {
+        if pps == 0 {
+            return Err(ConfigError::invalid(
+                format!("{side}.kernel_pps"),
+                "must be at least 1 (the exception path is always policed)",
+            ));
+        }
+        if bytes_per_second < Self::MIN_BYTES_PER_SECOND {
+            return Err(ConfigError::invalid(
+                format!("{side}.kernel_bytes_per_second"),
+                format!(
+                    "{bytes_per_second} is below {}, the largest frame",
+                    Self::MIN_BYTES_PER_SECOND
+                ),
+            ));
+        }
+        Ok(KernelPolicy {
+            pps,
+            bytes_per_second,
+        })
+    }
+}
+
 /// `[outside]`: the IPv4 port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outside {
@@ -735,6 +838,11 @@ pub struct Outside {
     /// Name of the kernel interface of this side's exception path (the TAP
     /// that carries the box's own traffic to Linux); `outside.kernel_iface`.
     pub kernel_iface: String,
+    /// `outside.kernel_allow` (an added key): what the exception path
+    /// passes to the kernel; default ICMP only.
+    pub kernel_allow: Vec<KernelRule>,
+    /// `outside.kernel_pps`, `outside.kernel_bytes_per_second` (added keys).
+    pub kernel_policy: KernelPolicy,
 }
 
 impl Outside {
@@ -771,6 +879,8 @@ impl TryFrom<raw::Outside> for Outside {
                 .transpose()?,
             mtu: o.mtu,
             kernel_iface: at("outside.kernel_iface", check_ifname(&o.kernel_iface))?,
+            kernel_allow: parse_list("outside.kernel_allow", &o.kernel_allow, KernelRule::parse)?,
+            kernel_policy: KernelPolicy::new("outside", o.kernel_pps, o.kernel_bytes_per_second)?,
         };
         // The next hop is on the link (IPv4 has no link-local next hops).
         if !outside.on_link(gateway) {

@@ -1436,3 +1436,68 @@ fn checks_across_sections_run_on_the_converted_sections() {
     c.outside.device = c.inside.device.clone();
     assert_eq!(c.check_across().unwrap_err().key(), Some("outside.device"));
 }
+
+#[test]
+fn kernel_allow_defaults_follow_the_dns64() {
+    let rule = |s: &str| KernelRule::parse(s).unwrap();
+    let c = parse(
+        "[dns64]\nenabled = true\nlisten = [\"[2001:db8:1::1]:53\", \"[2001:db8:1::1]:5353\"]\n",
+    );
+    assert_eq!(
+        c.inside_kernel_allow(),
+        ["icmp", "udp/53", "tcp/53", "udp/5353", "tcp/5353"].map(rule)
+    );
+    assert_eq!(c.outside.kernel_allow, vec![rule("icmp")]);
+    let c = parse("[dns64]\nenabled = false\n");
+    assert_eq!(c.inside_kernel_allow(), vec![rule("icmp")]);
+    // Set: exactly what is listed, even empty.
+    let c = parse("[inside]\nkernel_allow = [\"tcp/22\"]\n[outside]\nkernel_allow = []\n");
+    assert_eq!(c.inside_kernel_allow(), vec![rule("tcp/22")]);
+    assert!(c.outside.kernel_allow.is_empty());
+    assert_eq!(
+        c.inside.kernel_policy,
+        KernelPolicy {
+            pps: KernelPolicy::DEFAULT_PPS,
+            bytes_per_second: KernelPolicy::DEFAULT_BYTES_PER_SECOND
+        }
+    );
+    let c = parse("[outside]\nkernel_pps = 10\nkernel_bytes_per_second = 4096\n");
+    assert_eq!(c.outside.kernel_policy.pps, 10);
+    assert_eq!(c.outside.kernel_policy.bytes_per_second, 4096);
+}
+
+#[test]
+fn kernel_rules_parse() {
+    let r = KernelRule::parse("udp/53").unwrap();
+    assert_eq!((r.proto, r.port), (KernelProto::Udp, Some(53)));
+    let r = KernelRule::parse("tcp").unwrap();
+    assert_eq!((r.proto, r.port), (KernelProto::Tcp, None));
+    let r = KernelRule::parse("icmp").unwrap();
+    assert_eq!((r.proto, r.port), (KernelProto::Icmp, None));
+}
+
+#[test]
+fn error_kernel_keys_matrix() {
+    assert_eq!(
+        error("[outside]\nkernel_allow = [\"icmp\", \"gre\"]\n"),
+        "outside.kernel_allow[1]: \"gre\": the protocol must be \"icmp\", \"udp\" or \"tcp\""
+    );
+    assert_eq!(
+        error("[inside]\nkernel_allow = [\"icmp/8\"]\n"),
+        "inside.kernel_allow[0]: \"icmp/8\": ICMP has no ports (write \"icmp\")"
+    );
+    for bad in ["udp/0", "udp/65536", "tcp/", "tcp/ssh"] {
+        assert_eq!(
+            error(&format!("[inside]\nkernel_allow = [\"{bad}\"]\n")),
+            format!("inside.kernel_allow[0]: \"{bad}\": the port must be 1 to 65535")
+        );
+    }
+    assert_eq!(
+        error("[inside]\nkernel_pps = 0\n"),
+        "inside.kernel_pps: must be at least 1 (the exception path is always policed)"
+    );
+    assert_eq!(
+        error("[outside]\nkernel_bytes_per_second = 2047\n"),
+        "outside.kernel_bytes_per_second: 2047 is below 2048, the largest frame"
+    );
+}

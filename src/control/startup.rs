@@ -33,6 +33,7 @@ use super::metrics::{DpdkSample, Exporter};
 use super::summary::{self, Facts, PortFacts};
 use crate::config::Config;
 use crate::dataplane::exception::{self, ExceptionPort};
+use crate::dataplane::guard::{self, KernelGuard};
 use crate::dataplane::stats::WorkerStats;
 use crate::dataplane::worker::{ExceptionQueues, Shared, TestStall, WorkerSetup, SETTINGS_QUEUE};
 use crate::dataplane::{BoxIdentity, Side};
@@ -616,6 +617,21 @@ fn share(
         epoch_tsc,
         icmp_errors_per_second: config.translation.icmp_errors_per_second,
         icmp_pmtu_errors_per_second: config.translation.icmp_pmtu_errors_per_second,
+        kernel_guards: {
+            let ephemeral = guard::ephemeral_ports();
+            (
+                KernelGuard::new(
+                    config.inside_kernel_allow(),
+                    ephemeral.clone(),
+                    config.inside.kernel_policy,
+                ),
+                KernelGuard::new(
+                    config.outside.kernel_allow.clone(),
+                    ephemeral,
+                    config.outside.kernel_policy,
+                ),
+            )
+        },
         ipv4_cksum_offload,
         rx_burst: config.workers.burst,
         stop: Default::default(),

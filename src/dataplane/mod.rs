@@ -18,7 +18,7 @@
 //! the others and with the control side (`crate::control`), which builds
 //! everything this module runs on, launches the workers and stops them.
 //!
-//! `classify`, `local`, `l2`, `neigh` and `ratelimit` are pure Rust over
+//! `classify`, `guard`, `local`, `l2`, `neigh` and `ratelimit` are pure Rust over
 //! byte slices and plain structs (tested without EAL); `worker` and
 //! `exception` use `crate::dpdk`.
 
@@ -32,6 +32,7 @@ use crate::xlat::rfc6052::Nat64Prefix;
 
 pub mod classify;
 pub mod exception;
+pub mod guard;
 pub mod l2;
 pub mod local;
 pub mod neigh;

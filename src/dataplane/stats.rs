@@ -49,6 +49,14 @@ pub struct DpCounters {
     /// Frames for the exception path dropped (none configured, or its
     /// queue full).
     pub exception_drops: u64,
+    /// Frames for the kernel refused by the side's allow list
+    /// (`<side>.kernel_allow`).
+    pub kernel_not_allowed: u64,
+    /// Frames for the kernel over the side's rate
+    /// (`<side>.kernel_pps`, `<side>.kernel_bytes_per_second`).
+    pub kernel_policed: u64,
+    /// Packets to a pool address no mapping claims: not the kernel's.
+    pub kernel_not_owner: u64,
     /// Packets rung to another worker / received from one.
     pub handoff_out: u64,
     pub handoff_in: u64,
@@ -330,6 +338,9 @@ pub fn visit(s: &Snapshot<'_>, v: &mut dyn Visitor) {
     let dd = [
         ("chained_mbuf", dp.chained_drops),
         ("kernel_unavailable", dp.exception_drops),
+        ("kernel_not_allowed", dp.kernel_not_allowed),
+        ("kernel_policed", dp.kernel_policed),
+        ("kernel_not_owner", dp.kernel_not_owner),
         ("handoff_ring_full", dp.handoff_drops),
         ("mbuf_alloc_failed", dp.alloc_failures),
         ("neigh_update_queue_full", dp.neigh_update_drops),

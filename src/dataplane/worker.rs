@@ -44,6 +44,7 @@ use crossbeam::queue::ArrayQueue;
 
 use super::classify::{self, L2Action, L2Drop, L2Verdict, LocalReply};
 use super::exception::ExceptionRx;
+use super::guard::{self, KernelDrop, KernelGuard};
 use super::l2::{self, NextHop, ETHER_HDR};
 use super::local;
 use super::neigh::{NeighCache, NeighLimits, NeighUpdate, Resolve};
@@ -113,6 +114,10 @@ pub struct Shared {
     /// worker's budget per direction for Packet Too Big / Fragmentation
     /// Needed).
     pub icmp_pmtu_errors_per_second: u32,
+    /// The exception path's guards (inside, outside) at start-up, copied
+    /// by each worker: `<side>.kernel_allow`, `<side>.kernel_pps`,
+    /// `<side>.kernel_bytes_per_second`.
+    pub kernel_guards: (KernelGuard, KernelGuard),
     /// The outside NIC fills IPv4 header checksums (tx offload enabled):
     /// IPv4 frames whose checksum field is 0 are marked for it.
     pub ipv4_cksum_offload: bool,
@@ -253,6 +258,9 @@ struct ExceptionPath<'e> {
     /// Frames for the kernel on the inside / outside TAP.
     inside_tx: Option<Tx<'e>>,
     outside_tx: Option<Tx<'e>>,
+    /// What may go down each (inside, outside), and how fast.
+    inside_guard: KernelGuard,
+    outside_guard: KernelGuard,
     /// The TAPs' rx queues (inside, outside): frames the kernel sends.
     /// Worker 0 only.
     rx: Option<(ExceptionRx, ExceptionRx)>,
@@ -378,6 +386,8 @@ impl WorkerSetup {
             Some((ei, eo)) => ExceptionPath {
                 inside_tx: Some(Tx::new(eal, ei.tx)),
                 outside_tx: Some(Tx::new(eal, eo.tx)),
+                inside_guard: shared.kernel_guards.0.clone(),
+                outside_guard: shared.kernel_guards.1.clone(),
                 rx: match (ei.rx, eo.rx) {
                     (Some(a), Some(b)) => Some((a, b)),
                     _ => None,
@@ -386,6 +396,8 @@ impl WorkerSetup {
             None => ExceptionPath {
                 inside_tx: None,
                 outside_tx: None,
+                inside_guard: shared.kernel_guards.0.clone(),
+                outside_guard: shared.kernel_guards.1.clone(),
                 rx: None,
             },
         };
@@ -654,7 +666,7 @@ impl<'e> PollLoop<'e> {
                     self.count_local_reply(m.data());
                     self.tx(side, m);
                 }
-                L2Action::Exception => self.divert_to_exception(side, m),
+                L2Action::Exception => self.divert_to_exception(side, m, now),
                 L2Action::Drop(r) => self.count_l2(r),
             }
         }
@@ -817,6 +829,12 @@ impl<'e> PollLoop<'e> {
                     }
                     return;
                 }
+                // Only the outside address is the kernel's: a pool address
+                // no mapping claims (a refused echo request, say) is not.
+                if !guard::kernel_owns_v4(m.data(), self.shared.own.outside) {
+                    self.dp.kernel_not_owner += 1;
+                    return;
+                }
                 // To the outside kernel: put back the header it arrived
                 // with when it is still in the headroom, else a fresh one.
                 let restored = match (side, l3) {
@@ -833,7 +851,7 @@ impl<'e> PollLoop<'e> {
                         return;
                     }
                 }
-                self.divert_to_exception(Side::Outside, m);
+                self.divert_to_exception(Side::Outside, m, now);
             }
             Action::Park { slot } => match self.parked.get_mut(slot as usize) {
                 Some(p) => *p = Some(m),
@@ -1029,18 +1047,31 @@ impl<'e> PollLoop<'e> {
     }
 
     /// A frame for the box itself, down `side`'s exception path to the
-    /// kernel.
-    fn divert_to_exception(&mut self, side: Side, m: Mbuf<'e>) {
-        let (tx, count) = match side {
+    /// kernel if that side's guard admits it (allow list, policer).
+    fn divert_to_exception(&mut self, side: Side, m: Mbuf<'e>, now: Millis) {
+        let (tx, count, guard) = match side {
             Side::Inside => (
                 &mut self.exception.inside_tx,
                 &mut self.dp.to_exception_inside,
+                &mut self.exception.inside_guard,
             ),
             Side::Outside => (
                 &mut self.exception.outside_tx,
                 &mut self.dp.to_exception_outside,
+                &mut self.exception.outside_guard,
             ),
         };
+        match guard.admit(m.data(), now) {
+            Ok(()) => {}
+            Err(KernelDrop::NotAllowed) => {
+                self.dp.kernel_not_allowed += 1;
+                return;
+            }
+            Err(KernelDrop::Policed) => {
+                self.dp.kernel_policed += 1;
+                return;
+            }
+        }
         match tx {
             Some(tx) => tx.push(m, count, &mut self.dp.exception_drops),
             None => {

@@ -618,8 +618,10 @@ pub struct Setup {
     pub timeouts: String,
     /// Extra `[translation]` lines.
     pub translation: String,
-    /// Extra `[inside]` lines (`subscribers`).
+    /// Extra `[inside]` lines (`subscribers`, `kernel_allow`).
     pub inside: String,
+    /// Extra `[outside]` lines (`kernel_allow`, `kernel_pps`).
+    pub outside: String,
     /// The `[dns64]` section's lines (`enabled = false` by default).
     pub dns64: String,
     /// `logging.events`; `None`: `file:` in the lab's directory
@@ -644,6 +646,7 @@ impl Default for Setup {
             timeouts: String::new(),
             translation: String::new(),
             inside: String::new(),
+            outside: String::new(),
             dns64: "enabled = false".into(),
             events: None,
             metrics_listen: "127.0.0.1:0".into(),
@@ -684,7 +687,7 @@ device = "{dev_out}"
 address = "{BOX4}/24"
 gateway = "{SERVER4}"
 mtu = {outside_mtu}
-{kout}
+{kout}{outside}
 [workers]
 burst = 32
 mbufs_per_worker = 4096
@@ -704,6 +707,7 @@ events = "{events}"
         timeouts = s.timeouts,
         translation = s.translation,
         inside = s.inside,
+        outside = s.outside,
         dns64 = s.dns64,
         metrics_listen = s.metrics_listen,
         outside_mtu = s.outside_mtu,
