@@ -188,9 +188,15 @@ const HELD: &str = "nat64_fragments_total{event=\"held\"}";
 const TRACKED: &str = "nat64_fragments_total{event=\"tracked\"}";
 
 /// Drop reasons the namespaces' own kernels cause now and then (neighbour
-/// solicitations and ARP requests about other addresses on the link): not
+/// solicitations and ARP requests about other addresses on the link, and
+/// the multicast listener reports and router solicitations that the
+/// exception path's allow list keeps from the box's kernel): not
 /// compared, as no case here causes them.
-const BACKGROUND: &[&str] = &["l2/nd_not_for_us", "l2/arp_not_for_us"];
+const BACKGROUND: &[&str] = &[
+    "l2/nd_not_for_us",
+    "l2/arp_not_for_us",
+    "dataplane/kernel_not_allowed",
+];
 
 /// The scapy driver running in one namespace.
 struct Driver {
