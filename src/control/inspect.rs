@@ -269,6 +269,12 @@ struct Addr<A> {
     port: u16,
 }
 
+impl<A> From<(A, u16)> for Addr<A> {
+    fn from((address, port): (A, u16)) -> Addr<A> {
+        Addr { address, port }
+    }
+}
+
 /// A remote address in both its forms.
 #[derive(Serialize)]
 struct Remote {
@@ -348,14 +354,8 @@ pub fn to_json(table: Table, c: &Collected) -> String {
                     .map(|&(worker, r)| SessionJson {
                         worker,
                         protocol: proto_name(r.proto),
-                        inside: Addr {
-                            address: r.inside.0,
-                            port: r.inside.1,
-                        },
-                        outside: Addr {
-                            address: r.outside.0,
-                            port: r.outside.1,
-                        },
+                        inside: r.inside.into(),
+                        outside: r.outside.into(),
                         remote: Remote {
                             ipv6: r.remote6,
                             ipv4: r.remote.0,
@@ -376,14 +376,8 @@ pub fn to_json(table: Table, c: &Collected) -> String {
                     .map(|&(worker, r)| BibJson {
                         worker,
                         protocol: proto_name(r.proto),
-                        inside: Addr {
-                            address: r.inside.0,
-                            port: r.inside.1,
-                        },
-                        outside: Addr {
-                            address: r.outside.0,
-                            port: r.outside.1,
-                        },
+                        inside: r.inside.into(),
+                        outside: r.outside.into(),
                         is_static: r.is_static,
                         sessions: r.sessions,
                     })
