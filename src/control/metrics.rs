@@ -58,7 +58,9 @@ fn help(metric: &str) -> &'static str {
         "nat64_hairpinned_total" => "Packets hairpinned (RFC 6146 3.8).",
         "nat64_local_total" => "Packets to a pool or outside address that no BIB entry claims.",
         "nat64_sessions_created_total" => "Sessions created.",
-        "nat64_sessions_expired_total" => "Sessions removed by expiry or reclaim.",
+        "nat64_sessions_expired_total" => {
+            "Sessions removed by expiry, reclaim or a reload that forbids them."
+        }
         "nat64_bib_created_total" => "Dynamic BIB entries created.",
         "nat64_syns_held_total" => "IPv4-initiated SYNs held (RFC 6146 3.5.2.2).",
         "nat64_held_syns_expired_total" => "Held SYNs answered with ICMP port unreachable.",

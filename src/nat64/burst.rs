@@ -11,8 +11,10 @@
 //!    header or option, not a fragment, nothing the translator would
 //!    answer with an ICMP error) of established sessions, in one pass.
 //!    Stage 1 reads every packet once and makes the checks the general
-//!    path would: this worker's, RFC 6052 §2.3 and §3.1 (§3.4), no §3.8
-//!    loop or hairpin (`TrafficDirection::shortcut_admits`). Any packet
+//!    path would: this worker's, RFC 6052 §2.3 (§3.4), no §3.8 loop or
+//!    hairpin (`TrafficDirection::shortcut_admits`); who may reach what
+//!    (RFC 6052 §3.1, `translation.deny4`, `inside.subscribers`) was
+//!    decided when the session was made (`live.rs`). Any packet
 //!    that fails sends the whole chunk, untouched and with nothing
 //!    counted, to the staged general path. Stage 2 warms the tables.
 //!    Stage 3, in order: the session found and refreshed (§3.5), the

@@ -15,13 +15,22 @@
 //!   shortening a refreshed session may wait behind older ones still on
 //!   the old deadline: it goes at most the old timeout after the reload.
 //!   A held SYN keeps the deadline it was held with.
-//! - Filtering, the RFC 6052 §3.1 rule and `translation.deny4` (an
-//!   established session to a newly denied address ends with its next
-//!   packet), the RFC 7915 options,
-//!   `inside.subscribers`, `pool4.max_blocks_per_subscriber` and
-//!   `pool4.block_allocations_per_second` apply to
-//!   the next packet (a session of a source no longer served ends with
-//!   its next packet, which is dropped).
+//! - Filtering, the RFC 6052 §3.1 rule, `translation.deny4`, the RFC
+//!   7915 options, `inside.subscribers`, `pool4.max_blocks_per_subscriber`
+//!   and `pool4.block_allocations_per_second` apply to the next packet.
+//! - Who may reach what (`inside.subscribers`, the RFC 6052 §3.1 rule
+//!   with `translation.allow_non_global_ipv4`, and `translation.deny4`)
+//!   is decided when a session is made (`steps/incoming.rs`,
+//!   `steps/mod.rs`); the established fast path does not ask again per
+//!   packet. So a reload that changes one of them sweeps the worker's
+//!   sessions: `Worker::tick` checks [`SWEEP_SLOTS`] slots of the session
+//!   table at a time (every millisecond) against the new rules, the same
+//!   functions, and removes the sessions they now forbid, releasing their
+//!   ports and counting them as expired. A full table of 1,048,576
+//!   sessions is swept in 64 ms; until its slot is checked, a session
+//!   keeps carrying packets. The next packet of a removed session takes
+//!   the general path and is refused there (`denied_ipv4`,
+//!   `non_global_ipv4`, `not_subscriber`).
 //! - `[[static_bib]]` (RFC 6146 §3.1): an added entry is installed by the
 //!   worker of its subscriber, and its port reserved by the worker that
 //!   owns its block (`PortAllocator::reserve_static`); a removed one
@@ -44,6 +53,12 @@ use crate::xlat::XlatConfig;
 /// How often a worker tries again to install the static entries a
 /// dynamic mapping was in the way of (ms).
 pub const STATIC_RETRY: Millis = 1000;
+
+/// Session table slots a worker checks per tick while it sweeps after a
+/// reload that changed who may reach what: a tick's share of a worker's
+/// time stays small (about a tenth of a millisecond), and a full table is
+/// swept in 64 ticks.
+pub const SWEEP_SLOTS: usize = 16 * 1024;
 
 /// What a worker keeps of the configuration's live keys.
 #[derive(Debug, Clone)]
@@ -105,6 +120,12 @@ impl Worker {
     /// Take `s` (a reload's settings) between bursts: see the module
     /// documentation for what happens to existing mappings.
     pub fn apply(&mut self, s: &LiveSettings) {
+        if self.allow_non_global != s.allow_non_global
+            || self.deny4 != s.deny4
+            || self.served != s.served
+        {
+            self.sweep = Some(0);
+        }
         self.timeouts = s.timeouts;
         self.address_dependent = s.address_dependent;
         self.drop_external_tcp = s.drop_external_tcp;
@@ -167,6 +188,42 @@ impl Worker {
                 self.static_pending.push(*e);
             }
         }
+    }
+
+    /// Not per packet (`tick`, while a sweep is under way): the next
+    /// [`SWEEP_SLOTS`] session slots checked against who may reach what
+    /// (see the module docs); the sessions of a source no longer served,
+    /// or with a remote a subscriber may no longer reach, are removed.
+    pub(super) fn sweep_step(&mut self, now: Millis) {
+        // Removed a few at a time, found while the table is only read.
+        const AT_ONCE: usize = 64;
+        let Some(from) = self.sweep else {
+            return;
+        };
+        let to = from.saturating_add(SWEEP_SLOTS).min(self.tables.capacity());
+        let mut at = from;
+        while at < to {
+            let end = (at + AT_ONCE).min(to);
+            let mut doomed = [None; AT_ONCE];
+            let mut n = 0;
+            for (id, s) in self.tables.sessions_in(at..end) {
+                let v6 = &self.tables.bib(s.bib).v6;
+                if !self.served.contains(v6) || !self.permits(s.remote) {
+                    doomed[n] = Some(id);
+                    n += 1;
+                }
+            }
+            let plen = self.subscriber_len;
+            let alloc = &mut self.alloc;
+            for id in doomed[..n].iter().flatten() {
+                self.tables.remove_session(*id, &mut |e: &BibEntry| {
+                    alloc.release(Subscriber::of(&e.v6, plen), e.proto, e.v4, e.v4_port, now)
+                });
+            }
+            self.counters.sessions_expired += n as u64;
+            at = end;
+        }
+        self.sweep = (to < self.tables.capacity()).then_some(to);
     }
 
     /// Install static entry `e`, unless one of its transport addresses is

@@ -165,6 +165,9 @@ pub struct Worker {
     /// to try them again (`live.rs`).
     pub(super) static_pending: Vec<StaticBibEntry>,
     pub(super) static_retry_at: Millis,
+    /// The next session slot to check after a reload that narrowed who
+    /// may reach what (`live.rs`); `None` when no check is under way.
+    pub(super) sweep: Option<usize>,
 }
 
 impl Worker {
@@ -214,6 +217,7 @@ impl Worker {
             static_bib: Vec::new(),
             static_pending: Vec::new(),
             static_retry_at: 0,
+            sweep: None,
         };
         w.set_static_bib(&[], &live.static_bib);
         w
@@ -368,6 +372,7 @@ impl Worker {
         self.counters.block_events_dropped = self.alloc.events().dropped();
         self.expire_held_syns(now, out);
         self.retry_static(now);
+        self.sweep_step(now);
         // RFC 6146 §3.4: datagrams whose window passed; their held
         // fragments are handed back to be freed.
         self.counters.fragments_timed_out += self.frags.expire(now).fragments;

@@ -1285,25 +1285,94 @@ fn deny4_destinations_refused_with_their_reason_pool_and_routers_not() {
 }
 
 #[test]
-fn deny4_applies_to_established_sessions_after_a_reload() {
+fn deny4_reload_sweeps_the_sessions_it_forbids() {
     let mut w = worker(&Opts::default());
     let (t1, tp1) = open_udp(&mut w, x6(), 40000, Y4, 53, 0);
-    // The operator denies Y's /24 on reload: the next packet either way
-    // is refused, through the fast path's check as the general one.
+    let (_, tpz) = open_udp(&mut w, x6(), 40001, Z4, 53, 0);
+    assert_eq!((w.tables().sessions_len(), w.tables().bib_len()), (2, 2));
+    // The operator denies Y's /24 on reload: the next tick sweeps the
+    // session to Y away (its mapping and port with it), not Z's.
     let mut cfg = config(&Opts::default());
     cfg.translation.deny4 = Some(vec![crate::config::Ipv4Range {
         first: Ipv4Addr::new(198, 51, 100, 0),
         last: Ipv4Addr::new(198, 51, 100, 255),
     }]);
     w.apply(&LiveSettings::new(&cfg, Arc::clone(&w.layout)));
-    let (a, _) = run6(&mut w, &udp6(x6(), 40000, y6(), 53), 1);
+    assert_eq!(w.sweep, Some(0));
+    tick(&mut w, 1);
+    assert_eq!(w.sweep, None);
+    assert_eq!((w.tables().sessions_len(), w.tables().bib_len()), (1, 1));
+    assert!(w.tables().bib_by_v4(L4::Udp, t1, tp1).is_none());
+    assert_eq!(w.counters().sessions_expired, 1);
+    // The next packet either way takes the general path and is refused.
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, y6(), 53), 2);
     assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
-    let acts = run_bursts(&mut w, &[udp4(Y4, 53, t1, tp1)], 2, false, 32);
+    let acts = run_bursts(&mut w, &[udp4(Y4, 53, t1, tp1)], 3, false, 32);
     assert_eq!(
         acts[0].0,
         Action::Drop(DropCause::Nat64(Nat64Drop::DeniedIpv4))
     );
     assert_eq!(w.counters().nat64_drops(Nat64Drop::DeniedIpv4), 2);
+    // Z's session carries on, through the fast path.
+    let acts = run_bursts(&mut w, &[udp4(Z4, 53, t1, tpz)], 4, false, 32);
+    assert_eq!(acts[0].0, Action::Forward);
+    assert_eq!(seen6(&acts[0].1).dport, 40001);
+}
+
+#[test]
+fn subscribers_reload_sweeps_the_sessions_of_sources_no_longer_served() {
+    let o = Opts {
+        subscribers: "[\"2001:db8:1::/48\", \"2001:db8:2::/48\"]",
+        ..Opts::default()
+    };
+    let mut w = worker(&o);
+    open_udp(&mut w, x6(), 40000, Y4, 53, 0);
+    let (tb, tpb) = open_udp(&mut w, x6b(), 40000, Y4, 53, 0);
+    // x6b's /48 is no longer served.
+    let cfg = config(&Opts {
+        subscribers: "[\"2001:db8:1::/48\"]",
+        ..Opts::default()
+    });
+    w.apply(&reloaded(&w, &cfg));
+    tick(&mut w, 1);
+    assert_eq!((w.tables().sessions_len(), w.tables().bib_len()), (1, 1));
+    assert!(w.tables().bib_by_v6(L4::Udp, &x6b(), 40000).is_none());
+    assert_eq!(w.counters().sessions_expired, 1);
+    let (a, _) = run6(&mut w, &udp6(x6b(), 40000, y6(), 53), 2);
+    assert_eq!(a, nd(Nat64Drop::NotSubscriber));
+    // Nothing reaches it from the IPv4 side either: no mapping is left.
+    let (a, _) = run4(&mut w, &udp4(Y4, 53, tb, tpb), 3);
+    assert_ne!(a, Action::Forward);
+    let (a, _) = run6(&mut w, &udp6(x6(), 40000, y6(), 53), 4);
+    assert_eq!(a, Action::Forward);
+}
+
+#[test]
+fn a_sweep_checks_sweep_slots_a_tick_and_only_when_reach_changes() {
+    use crate::nat64::live::SWEEP_SLOTS;
+    let o = Opts {
+        sessions: (2 * SWEEP_SLOTS + 1) as u32,
+        ..Opts::default()
+    };
+    let mut w = worker(&o);
+    let cap = w.tables().capacity();
+    assert!(cap > 2 * SWEEP_SLOTS);
+    // A reload of timeouts only: nothing to sweep.
+    let mut cfg = config(&o);
+    cfg.timeouts.udp = std::time::Duration::from_secs(60);
+    w.apply(&reloaded(&w, &cfg));
+    assert_eq!(w.sweep, None);
+    // Allowing non-global addresses changes who may reach what: the
+    // table is swept, SWEEP_SLOTS slots a tick.
+    cfg.translation.allow_non_global_ipv4 = true;
+    w.apply(&reloaded(&w, &cfg));
+    let mut ticks = 0;
+    while let Some(at) = w.sweep {
+        assert_eq!(at, ticks * SWEEP_SLOTS);
+        tick(&mut w, 1 + ticks as Millis);
+        ticks += 1;
+    }
+    assert_eq!(ticks, cap.div_ceil(SWEEP_SLOTS));
 }
 
 #[test]

@@ -256,12 +256,14 @@ impl Worker {
         ControlFlow::Continue(self.outgoing_4(&inc, x6, x_port))
     }
 
-    /// Whether an outbound packet from `x6` to `y4` (its destination mapped
-    /// to IPv4), no ICMP error, would leave by §3.7 rather than be refused
-    /// in §3.4 (a §3.8 loop, RFC 6052 §3.1) or hairpinned (§3.8): the
-    /// check an outbound packet passes before a shortcut takes it.
+    /// Whether an outbound packet of an established session from `x6` to
+    /// `y4` (its destination mapped to IPv4), no ICMP error, would leave
+    /// by §3.7 rather than be refused in §3.4 (a §3.8 loop) or hairpinned
+    /// (§3.8): the check an outbound packet passes before a shortcut takes
+    /// it. RFC 6052 §3.1 and `translation.deny4` were asked when the
+    /// session was made (`live.rs` sweeps the sessions a reload forbids).
     #[inline(always)]
     pub(in crate::nat64) fn outbound_goes_out(&self, x6: &Ipv6Addr, y4: Ipv4Addr) -> bool {
-        !self.is_hairpin_loop(x6) && self.permits(y4) && !self.hairpins(y4)
+        !self.is_hairpin_loop(x6) && !self.hairpins(y4)
     }
 }
