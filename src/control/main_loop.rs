@@ -5,8 +5,8 @@
 //! samples the ports and the mbuf pool for the metrics and replaces the
 //! `--counters` file atomically with every metric (`control::metrics`,
 //! the text the metrics endpoint serves), and watches for idleness
-//! (`--exit-after-idle`); every second it logs a change of either port's
-//! link. On SIGHUP it reloads the configuration and reopens the event log
+//! (`--exit-after-idle`); it logs a change of either port's link, read
+//! once per round for the metrics and `/healthz` alike. On SIGHUP it reloads the configuration and reopens the event log
 //! (`control::reload`), between two of those rounds. It returns on
 //! SIGINT/SIGTERM (or when the idle time is up); [`finish`] then writes
 //! what the stopped workers left: the last events and the final counters.
@@ -36,8 +36,6 @@ use crate::dpdk::{Link, Port};
 
 /// How often the control side writes the counters file.
 const CONTROL_PERIOD: Duration = Duration::from_millis(100);
-/// How often it looks at the ports' links.
-const LINK_PERIOD: Duration = Duration::from_secs(1);
 /// How often it looks at the signal flags.
 pub const SIGNAL_POLL: Duration = Duration::from_millis(10);
 
@@ -88,7 +86,7 @@ impl Signals {
 pub fn serve(rt: &mut Runtime, config: &Config, opts: &RunOptions, signals: &Signals) {
     let file = opts.counters.as_deref().filter(|p| p.as_os_str() != "-");
     let mut idle = IdleWatch::new(opts.exit_after_idle);
-    let mut links = LinkWatch::new(&rt.inside, &rt.outside);
+    let mut links = LinkWatch::default();
     let mut fragments = FragmentWatch::new(Instant::now());
     let mut reloader = Reloader::new(
         opts.config_path.clone(),
@@ -105,12 +103,12 @@ pub fn serve(rt: &mut Runtime, config: &Config, opts: &RunOptions, signals: &Sig
             drain_events(&rt.shared, &mut rt.events);
             reloader.reload(rt);
         }
-        links.check(&rt.inside, &rt.outside, &rt.links);
+        let sample = sample_dpdk(rt);
+        links.check([&rt.inside, &rt.outside], sample, &rt.links);
         drain_events(&rt.shared, &mut rt.events);
         for line in fragments.check(Instant::now(), FragmentTotals::of(&rt.exporter)) {
             warn!("{line}");
         }
-        sample_dpdk(rt);
         if let Some(path) = file {
             write_counters(path, &rt.exporter.encode());
         }
@@ -141,9 +139,11 @@ pub fn finish(rt: &mut Runtime, opts: &RunOptions) {
 
 /// Read the ports' counters and links and the mbuf pool's use for the
 /// metrics (here, on the main lcore, which owns them).
-fn sample_dpdk(rt: &Runtime) {
+fn sample_dpdk(rt: &Runtime) -> [Option<Link>; 2] {
     let sample = DpdkSample::take(&rt.inside, &rt.outside, &rt.pool, rt.shared.stats.len());
+    let links = sample.links();
     rt.exporter.set_dpdk(sample);
+    links
 }
 
 /// Replace the counters file; a failure is logged, never fatal.
@@ -271,33 +271,25 @@ impl FragmentWatch {
     }
 }
 
-/// The ports' link states as last logged.
+/// The ports' link states as last logged (`None` before the first
+/// round: the start-up summary said them).
+#[derive(Default)]
 struct LinkWatch {
-    seen: [Option<Link>; 2],
-    next_check: Instant,
+    seen: Option<[Option<Link>; 2]>,
 }
 
 impl LinkWatch {
-    fn new(inside: &Port, outside: &Port) -> LinkWatch {
-        LinkWatch {
-            seen: [inside.link().ok(), outside.link().ok()],
-            next_check: Instant::now(),
-        }
-    }
-
-    /// At most every `LINK_PERIOD`: log a port whose link changed, and
-    /// record both links for `/healthz`.
-    fn check(&mut self, inside: &Port, outside: &Port, published: &[PortLink; 2]) {
-        if Instant::now() < self.next_check {
-            return;
-        }
-        self.next_check = Instant::now() + LINK_PERIOD;
-        for (((role, port), seen), link) in [("inside", inside), ("outside", outside)]
+    /// With the links of this round's sample (inside, outside): log a
+    /// port whose link changed, and record both for `/healthz`.
+    fn check(&mut self, ports: [&Port; 2], links: [Option<Link>; 2], published: &[PortLink; 2]) {
+        let seen = self.seen.get_or_insert(links);
+        for ((((role, port), seen), link), now) in ["inside", "outside"]
             .into_iter()
-            .zip(&mut self.seen)
+            .zip(ports)
+            .zip(seen.iter_mut())
             .zip(published)
+            .zip(links)
         {
-            let now = port.link().ok();
             link.up.store(now.is_some_and(|l| l.up), Ordering::Relaxed);
             if now != *seen {
                 match now {

@@ -382,6 +382,19 @@ impl DpdkSample {
             pools: vec![(pool.name().to_string(), pool.in_use(), pool.available())],
         }
     }
+
+    /// Both ports' links as read (inside, outside; `None` where the query
+    /// failed): the control loop logs their changes and `/healthz` reports
+    /// them, with no second reading.
+    pub fn links(&self) -> [Option<Link>; 2] {
+        let of = |role| {
+            self.ports
+                .iter()
+                .find(|p| p.role == role)
+                .and_then(|p| p.link)
+        };
+        [of("inside"), of("outside")]
+    }
 }
 
 /// Per-worker packets and bytes on each port, from the driver's per-queue
