@@ -20,8 +20,13 @@ use serde_json::Value;
 
 /// `curl` from the host: (HTTP status, Content-Type, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    get_from(addr, path, "")
+}
+
+/// `get` with more curl options (`--interface` for the source address).
+fn get_from(addr: SocketAddr, path: &str, opts: &str) -> (u16, String, String) {
     let out = host_ok(&format!(
-        "curl -sS -m 10 -w '\\n%{{http_code}} %{{content_type}}' 'http://{addr}{path}'"
+        "curl -sS -m 10 {opts} -w '\\n%{{http_code}} %{{content_type}}' 'http://{addr}{path}'"
     ));
     let (body, tail) = out.rsplit_once('\n').expect("curl -w line");
     let (code, ct) = tail.split_once(' ').unwrap_or((tail, ""));
@@ -388,5 +393,51 @@ fn loopback_listen_is_quiet() {
     let (code, _, body) = get(addr, "/metrics");
     assert_eq!(code, 200);
     Counters::parse(&body).expect("/metrics parses");
+    lab.stop();
+}
+
+/// `metrics.allow`: the listener on the box's outside kernel address
+/// answers loopback and the listed clients only; another client (the
+/// host, whose source is that address itself) gets 403 on every path,
+/// counted, and no warning about the non-loopback address is logged.
+/// A reload that lists it lets it in.
+#[test]
+fn metrics_allow_refuses_unlisted_clients_until_a_reload_lists_them() {
+    let mut setup = Setup {
+        metrics_listen: format!("{BOX4}:0"),
+        metrics: "allow = [\"203.0.113.0/24\", \"2001:db8:ffff::/48\"]".into(),
+        ..Setup::default()
+    };
+    let Some(mut lab) = Lab::start(setup.clone()) else {
+        return;
+    };
+    let addr = lab.nat.http_addr();
+    assert_eq!(addr.ip(), IpAddr::V4(BOX4));
+    assert!(
+        !lab.nat.log().contains("is not a loopback address"),
+        "{}",
+        lab.nat.log()
+    );
+    for path in ["/metrics", "/healthz", "/sessions", "/nowhere"] {
+        let (code, _, body) = get(addr, path);
+        assert_eq!(
+            (code, body.as_str()),
+            (403, "not in metrics.allow\n"),
+            "{path}"
+        );
+    }
+    // Loopback is always answered; the refusals were counted.
+    let (code, _, body) = get_from(addr, "/metrics", "--interface 127.0.0.1");
+    assert_eq!(code, 200, "{body}");
+    let c = Counters::parse(&body).expect("/metrics parses");
+    c.assert_eq("nat64_http_refused_total", 4.0);
+    // Listed on reload: answered.
+    setup.metrics = format!("allow = [\"{BOX4}/32\"]");
+    let line = lab.reload(&setup);
+    assert!(line.contains("applied metrics.allow"), "{line}");
+    let (code, _, body) = get(addr, "/metrics");
+    assert_eq!(code, 200, "{body}");
+    let c = Counters::parse(&body).expect("/metrics parses");
+    c.assert_eq("nat64_http_refused_total", 4.0);
     lab.stop();
 }

@@ -18,7 +18,7 @@ use common::dns::{query_msg, udp_exchange};
 use common::nsd::{self, Nsd};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
-use nat64_dpdk::config::{Config, Ipv4Range};
+use nat64_dpdk::config::{ClientList, Config, Ipv4Range};
 use nat64_dpdk::dns64::server::{self, ServerHandle, ServerOptions};
 use nat64_dpdk::xlat::rfc6052::Nat64Prefix;
 
@@ -58,8 +58,7 @@ fn base_config(prefix: &str) -> Config {
     ];
     cfg.dns64.timeout = Duration::from_millis(300);
     cfg.dns64.rate_limit_qps = 0;
-    cfg.dns64.allow_v4.clear();
-    cfg.dns64.allow_v6.clear();
+    cfg.dns64.allow = ClientList::default();
     cfg
 }
 
@@ -491,7 +490,7 @@ fn clients_outside_the_acl_are_refused() {
         ..ServerOptions::default()
     };
     let Some(lab) = lab_with(WKP, opts.clone(), |c| {
-        c.dns64.allow_v4 = vec![Ipv4Range {
+        c.dns64.allow.v4 = vec![Ipv4Range {
             first: Ipv4Addr::new(192, 0, 2, 0),
             last: Ipv4Addr::new(192, 0, 2, 255),
         }];
@@ -509,7 +508,7 @@ fn clients_outside_the_acl_are_refused() {
     drop(lab);
     // dns64.allow widens it: 127.0.0.0/8 allowed, ::1 still refused.
     let Some(lab) = lab_with(WKP, opts, |c| {
-        c.dns64.allow_v4 = vec![Ipv4Range {
+        c.dns64.allow.v4 = vec![Ipv4Range {
             first: Ipv4Addr::new(127, 0, 0, 0),
             last: Ipv4Addr::new(127, 255, 255, 255),
         }];
@@ -820,7 +819,7 @@ fn reload_swaps_acl_prefix_and_upstream_keeping_the_sockets() {
     };
     let mut cfg = None;
     let Some(lab) = lab_with(WKP, opts, |c| {
-        c.dns64.allow_v4 = vec![loopback];
+        c.dns64.allow.v4 = vec![loopback];
         cfg = Some(c.clone());
     }) else {
         return;
@@ -838,12 +837,12 @@ fn reload_swaps_acl_prefix_and_upstream_keeping_the_sockets() {
         "{m:?}"
     );
     // The ACL without loopback: refused on the same socket.
-    cfg.dns64.allow_v4.clear();
+    cfg.dns64.allow.v4.clear();
     lab.server.reload(&cfg);
     assert_eq!(ask().metadata.response_code, ResponseCode::Refused);
     // Allowed again, under another prefix: synthesized anew, not the
     // cached answer.
-    cfg.dns64.allow_v4 = vec![loopback];
+    cfg.dns64.allow.v4 = vec![loopback];
     cfg.dns64.prefix = NSP40.parse().unwrap();
     lab.server.reload(&cfg);
     let m = ask();

@@ -48,7 +48,7 @@ pub use section::{
     static_bib, Dns64, Filtering, Inside, KernelPolicy, KernelProto, KernelRule, Logging, Metrics,
     Outside, Pool4, StaticBibEntry, Timeouts, Translation, Workers,
 };
-pub use value::{Allocation, EventSink, Ipv4Range, Ipv6Prefix, Level};
+pub use value::{unmapped, Allocation, ClientList, EventSink, Ipv4Range, Ipv6Prefix, Level};
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -398,12 +398,14 @@ impl Default for Dns64 {
 #[serde(default, deny_unknown_fields)]
 pub struct Metrics {
     pub listen: String,
+    pub allow: Option<Vec<String>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             listen: "127.0.0.1:9464".into(),
+            allow: None,
         }
     }
 }

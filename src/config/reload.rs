@@ -204,11 +204,11 @@ pub const KEYS: &[Key] = &[
     key!("dns64.filter_a", Live, dns64.filter_a),
     key!("dns64.synthesize_ptr", Live, dns64.synthesize_ptr),
     key!("dns64.synthesize_on_error", Live, dns64.synthesize_on_error),
-    key!("dns64.allow", Live, dns64.allow_v4),
-    key!("dns64.allow", Live, dns64.allow_v6),
+    key!("dns64.allow", Live, dns64.allow),
     key!("dns64.rate_limit_qps", Live, dns64.rate_limit_qps),
     key!("dns64.cache_entries", Live, dns64.cache_entries),
     key!("metrics.listen", Restart, metrics.listen),
+    key!("metrics.allow", Live, metrics.allow),
     key!("logging.level", Restart, logging.level),
     key!("logging.events", Live, logging.events),
 ];

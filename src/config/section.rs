@@ -23,7 +23,7 @@ use super::raw;
 use super::value::{
     at, check_ifname, in_prefix_v6, mask_v4, parse_events, parse_iface, parse_ipv4_range,
     parse_ipv6_prefix, parse_list, parse_mac, parse_port_range, parse_socket, Allocation,
-    EventSink, Ipv4Range, Ipv6Prefix, Level,
+    ClientList, EventSink, Ipv4Range, Ipv6Prefix, Level,
 };
 use super::ConfigError;
 use crate::wire::ethernet::{MAX_FRAME_LEN, VLAN_HEADER_LEN};
@@ -1026,11 +1026,9 @@ pub struct Dns64 {
     pub synthesize_on_error: bool,
     /// Cache size in entries; 0 disables the cache.
     pub cache_entries: u32,
-    /// `dns64.allow`, its IPv4 entries: clients answered besides those on
-    /// the inside interface and loopback. An added key.
-    pub allow_v4: Vec<Ipv4Range>,
-    /// `dns64.allow`, its IPv6 entries.
-    pub allow_v6: Vec<Ipv6Prefix>,
+    /// `dns64.allow`: clients answered besides those on the inside
+    /// interface and loopback. An added key.
+    pub allow: ClientList,
     /// Queries per second one client may send (a token bucket, burst of
     /// one second's worth); 0 turns the limit off. An added key.
     pub rate_limit_qps: u32,
@@ -1046,16 +1044,7 @@ impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
         let listen = parse_list("dns64.listen", &d.listen, parse_socket)?;
         let upstream = parse_list("dns64.upstream", &d.upstream, parse_socket)?;
         let exclude = parse_list("dns64.exclude", &d.exclude, parse_ipv6_prefix)?;
-        let mut allow_v4 = Vec::new();
-        let mut allow_v6 = Vec::new();
-        for (i, s) in d.allow.iter().enumerate() {
-            let key = format!("dns64.allow[{i}]");
-            if s.contains(':') {
-                allow_v6.push(at(&key, parse_ipv6_prefix(s))?);
-            } else {
-                allow_v4.push(at(&key, parse_ipv4_range(s))?);
-            }
-        }
+        let allow = ClientList::parse("dns64.allow", &d.allow)?;
         // RFC 6147 §5.2: synthesis under the NAT64's own prefix, unless
         // another NAT64 serves a different one (the escape hatch).
         let own = translation.prefix;
@@ -1106,8 +1095,7 @@ impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
             synthesize_ptr: d.synthesize_ptr,
             synthesize_on_error: d.synthesize_on_error,
             cache_entries: d.cache_entries,
-            allow_v4,
-            allow_v6,
+            allow,
             rate_limit_qps: d.rate_limit_qps,
         })
     }
@@ -1118,6 +1106,10 @@ impl TryFrom<(raw::Dns64, &Translation)> for Dns64 {
 pub struct Metrics {
     /// HTTP listener for `/metrics` and `/healthz`.
     pub listen: SocketAddr,
+    /// `metrics.allow` (an added key): the clients answered besides
+    /// loopback; `None` (the key absent): every client that reaches the
+    /// listener.
+    pub allow: Option<ClientList>,
 }
 
 impl TryFrom<raw::Metrics> for Metrics {
@@ -1126,6 +1118,11 @@ impl TryFrom<raw::Metrics> for Metrics {
     fn try_from(m: raw::Metrics) -> Result<Self, ConfigError> {
         Ok(Metrics {
             listen: at("metrics.listen", parse_socket(&m.listen))?,
+            allow: m
+                .allow
+                .as_deref()
+                .map(|l| ClientList::parse("metrics.allow", l))
+                .transpose()?,
         })
     }
 }

@@ -178,7 +178,7 @@ fn contract_file_parses_with_documented_values() {
     assert!(!c.dns64.filter_a);
     assert!(c.dns64.synthesize_ptr);
     assert_eq!(c.dns64.cache_entries, 65536);
-    assert!(c.dns64.allow_v4.is_empty() && c.dns64.allow_v6.is_empty());
+    assert!(c.dns64.allow.is_empty());
     assert_eq!(c.dns64.rate_limit_qps, 200);
     assert_eq!(d.dns64.rate_limit_qps, 200);
     assert_eq!(c.metrics.listen, "127.0.0.1:9464".parse().unwrap());
@@ -421,14 +421,28 @@ fn error_block_size_larger_than_port_range() {
 #[test]
 fn dns64_allow_takes_ipv4_and_ipv6_prefixes_and_names_a_bad_one() {
     let c = parse("[dns64]\nallow = [\"192.0.2.0/24\", \"2001:db8:5::/48\"]\nrate_limit_qps = 0\n");
-    assert_eq!(c.dns64.allow_v4.len(), 1);
-    assert!(c.dns64.allow_v4[0].contains(Ipv4Addr::new(192, 0, 2, 77)));
-    assert_eq!(c.dns64.allow_v6[0].to_string(), "2001:db8:5::/48");
+    assert_eq!(c.dns64.allow.v4.len(), 1);
+    assert!(c.dns64.allow.v4[0].contains(Ipv4Addr::new(192, 0, 2, 77)));
+    assert_eq!(c.dns64.allow.v6[0].to_string(), "2001:db8:5::/48");
     assert_eq!(c.dns64.rate_limit_qps, 0);
     let e = error("[dns64]\nallow = [\"192.0.2.0/24\", \"2001:db8::1/16\"]\n");
     assert!(e.starts_with("dns64.allow[1]: "), "{e}");
     let e = error("[dns64]\nallow = [\"192.0.2.0/33\"]\n");
     assert!(e.starts_with("dns64.allow[0]: "), "{e}");
+}
+
+#[test]
+fn metrics_allow_takes_ipv4_and_ipv6_entries_and_names_a_bad_one() {
+    assert_eq!(parse("").metrics.allow, None);
+    let c =
+        parse("[metrics]\nallow = [\"192.0.2.10\", \"198.51.100.0/24\", \"2001:db8:5::/48\"]\n");
+    let allow = c.metrics.allow.expect("metrics.allow");
+    assert_eq!((allow.v4.len(), allow.v6.len()), (2, 1));
+    assert!(allow.contains("192.0.2.10".parse().unwrap()));
+    assert!(!allow.contains("192.0.2.11".parse().unwrap()));
+    assert!(allow.contains("2001:db8:5:1::1".parse().unwrap()));
+    let e = error("[metrics]\nallow = [\"192.0.2.0/24\", \"2001:db8::1/16\"]\n");
+    assert!(e.starts_with("metrics.allow[1]: "), "{e}");
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! [`parse_list`]). Nothing here looks at another key.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -373,6 +373,55 @@ pub(super) fn parse_events(s: &str) -> Result<EventSink, String> {
         host: host.to_string(),
         port,
     })
+}
+
+/// A list of client addresses a service answers (`dns64.allow`,
+/// `metrics.allow`): IPv4 ranges and prefixes, IPv6 prefixes, in any mix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientList {
+    pub v4: Vec<Ipv4Range>,
+    pub v6: Vec<Ipv6Prefix>,
+}
+
+impl ClientList {
+    /// The entries of `list`, each an IPv4 range or prefix
+    /// ("a.b.c.d/n", "a.b.c.d-a.b.c.e", "a.b.c.d") or an IPv6 prefix,
+    /// naming `key[i]` on failure.
+    pub(super) fn parse(key: &str, list: &[String]) -> Result<ClientList, ConfigError> {
+        let mut l = ClientList::default();
+        for (i, s) in list.iter().enumerate() {
+            let r = if s.contains(':') {
+                parse_ipv6_prefix(s).map(|p| l.v6.push(p))
+            } else {
+                parse_ipv4_range(s).map(|r| l.v4.push(r))
+            };
+            r.map_err(|e| ConfigError::invalid(format!("{key}[{i}]"), e))?;
+        }
+        Ok(l)
+    }
+
+    /// Whether `source` is listed; an IPv4-mapped IPv6 source (a
+    /// dual-stack socket) counts as its IPv4 address.
+    pub fn contains(&self, source: IpAddr) -> bool {
+        match unmapped(source) {
+            IpAddr::V4(a) => self.v4.iter().any(|r| r.contains(a)),
+            IpAddr::V6(a) => self.v6.iter().any(|p| p.contains(&a)),
+        }
+    }
+
+    /// No entry.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+}
+
+/// An IPv4-mapped IPv6 address (a dual-stack socket's peer) as its IPv4
+/// address; any other address as it is.
+pub fn unmapped(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        IpAddr::V4(_) => a,
+    }
 }
 
 /// Parse each string of `list` with `parse`, naming `key[i]` on failure.

@@ -7,8 +7,14 @@
 //!   server, never a worker's, serving one request at a time with
 //!   `tiny_http` (no HTTP parsing of our own). Start-up fails, naming
 //!   `metrics.listen`, when the address cannot be bound; a non-loopback
-//!   address is allowed with a warning (subscriber addresses and the
-//!   inspection routes are open to whoever reaches it).
+//!   address is allowed with a warning unless `metrics.allow` names the
+//!   clients (subscriber addresses and the inspection routes are open to
+//!   whoever reaches it).
+//! - Who is answered ([`HttpAcl`]): loopback, and the clients of
+//!   `metrics.allow` (every client that reaches the listener when the key
+//!   is absent). Anyone else gets `403`, counted in
+//!   `nat64_http_refused_total`, before the request is looked at. A reload
+//!   swaps the list.
 //! - `/metrics`: every counter in the Prometheus text format
 //!   (`text/plain; version=0.0.4`), from one [`MetricsSource`], the same
 //!   text `--counters` writes.
@@ -16,7 +22,7 @@
 //!   [`POLL_LATE`] and both ports' links are up; otherwise `503` with one
 //!   line per problem (`worker 2: no poll for 3.2 s`, `outside port
 //!   net_tap1: link down`). Link states are the control loop's, refreshed
-//!   every second.
+//!   every 100 ms.
 //! - Only `GET` (and `HEAD`); anything else is `405`; unknown paths `404`.
 //!
 //! Deviation: requests are served one after the other; an inspection
@@ -26,16 +32,18 @@
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use prometheus::IntCounter;
 use tiny_http::{Header, Method, Response, Server};
 use tracing::{info, warn};
 
 use super::inspect::{self, Error as InspectError};
+use crate::config::{unmapped, ClientList};
 use crate::dataplane::worker::Shared;
 use crate::nat64::inspect::Table;
 use crate::nat64::Millis;
@@ -63,12 +71,44 @@ pub struct PortLink {
     pub up: AtomicBool,
 }
 
+/// Who the listener answers (`metrics.allow`): loopback always (the
+/// box's own `ctl`), and the list, or everyone when there is none.
+#[derive(Debug, Default)]
+pub struct HttpAcl(RwLock<Option<ClientList>>);
+
+impl HttpAcl {
+    /// The ACL of `metrics.allow` (`None`: the key absent).
+    pub fn new(allow: Option<ClientList>) -> HttpAcl {
+        HttpAcl(RwLock::new(allow))
+    }
+
+    /// Replace the list (a reload).
+    pub fn set(&self, allow: Option<ClientList>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = allow;
+    }
+
+    /// Whether a request from `source` is answered.
+    pub fn allows(&self, source: IpAddr) -> bool {
+        unmapped(source).is_loopback()
+            || self
+                .0
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .is_none_or(|l| l.contains(source))
+    }
+}
+
 /// What the handlers read.
 pub struct Context {
     pub metrics: MetricsSource,
     pub shared: Arc<Shared>,
     pub clock: Clock,
     pub links: Arc<[PortLink; 2]>,
+    /// Who is answered.
+    pub acl: Arc<HttpAcl>,
+    /// Requests refused by `acl` (`nat64_http_refused_total`).
+    pub refused: IntCounter,
 }
 
 /// The running listener; [`HttpServer::stop`] (or dropping it) ends its
@@ -78,6 +118,7 @@ pub struct HttpServer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
+    acl: Arc<HttpAcl>,
 }
 
 impl HttpServer {
@@ -85,6 +126,11 @@ impl HttpServer {
     /// asks for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Who it answers from now on (`metrics.allow` reloaded).
+    pub fn set_allow(&self, allow: Option<ClientList>) {
+        self.acl.set(allow);
     }
 
     /// Stop listening and wait for the thread (as dropping it does).
@@ -107,10 +153,17 @@ pub fn start(
     ctx: Context,
     pin_cpu: Option<usize>,
 ) -> Result<HttpServer, String> {
-    if !listen.ip().is_loopback() {
+    let listed = ctx
+        .acl
+        .0
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some();
+    if !listen.ip().is_loopback() && !listed {
         warn!(
             "metrics.listen {listen} is not a loopback address: /metrics, /healthz and the \
-             inspection routes (subscriber addresses) are open to whoever reaches it"
+             inspection routes (subscriber addresses) are open to whoever reaches it; \
+             metrics.allow names the clients to answer"
         );
     }
     let server = Server::http(listen).map_err(|e| format!("metrics.listen {listen}: {e}"))?;
@@ -119,6 +172,7 @@ pub fn start(
         .to_ip()
         .ok_or_else(|| format!("metrics.listen {listen}: not an IP listener"))?;
     let server = Arc::new(server);
+    let acl = Arc::clone(&ctx.acl);
     let stop = Arc::new(AtomicBool::new(false));
     let (srv, stopping) = (Arc::clone(&server), Arc::clone(&stop));
     let thread = std::thread::Builder::new()
@@ -139,6 +193,7 @@ pub fn start(
         stop,
         thread: Some(thread),
         addr,
+        acl,
     })
 }
 
@@ -153,9 +208,15 @@ fn serve(server: &Server, ctx: &Context, stop: &AtomicBool) {
                 continue;
             }
         };
-        let reply = match req.method() {
-            Method::Get | Method::Head => route(ctx, req.url()),
-            _ => Reply::text(405, "only GET and HEAD\n".into()),
+        let allowed = req.remote_addr().is_some_and(|a| ctx.acl.allows(a.ip()));
+        let reply = if !allowed {
+            ctx.refused.inc();
+            Reply::text(403, "not in metrics.allow\n".into())
+        } else {
+            match req.method() {
+                Method::Get | Method::Head => route(ctx, req.url()),
+                _ => Reply::text(405, "only GET and HEAD\n".into()),
+            }
         };
         let mut resp = Response::from_string(reply.body).with_status_code(reply.status);
         if let Ok(ct) = Header::from_bytes("Content-Type", reply.content_type) {

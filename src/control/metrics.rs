@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
-use prometheus::{Registry, TextEncoder};
+use prometheus::{IntCounter, Registry, TextEncoder};
 
 use crate::dataplane::stats::{visit, Kind, Snapshot, Visitor, WorkerStats, PER_WORKER};
 use crate::dataplane::worker::Shared;
@@ -668,6 +668,7 @@ pub struct Exporter {
     registry: Registry,
     workers: Arc<Workers>,
     dpdk: Arc<Mutex<DpdkSample>>,
+    http_refused: IntCounter,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -710,10 +711,16 @@ impl Exporter {
         if let Some(stats) = dns64 {
             registry.register(Box::new(Collected::new(Arc::new(Dns64(stats)))?))?;
         }
+        let http_refused = IntCounter::new(
+            "nat64_http_refused_total",
+            "HTTP requests refused: the client is not in metrics.allow.",
+        )?;
+        registry.register(Box::new(http_refused.clone()))?;
         Ok(Exporter {
             registry,
             workers,
             dpdk,
+            http_refused,
         })
     }
 
@@ -725,6 +732,11 @@ impl Exporter {
             tracing::warn!("metrics: {e}");
         }
         text
+    }
+
+    /// The counter of refused HTTP requests, for the listener to count in.
+    pub fn http_refused(&self) -> IntCounter {
+        self.http_refused.clone()
     }
 
     /// Replace the DPDK sample (the control loop, every 100 ms).

@@ -147,6 +147,9 @@ impl Reloader {
                 server.reload(&new);
             }
         }
+        if changes.touches("metrics") {
+            rt.http().set_allow(new.metrics.allow.clone());
+        }
         if let Err(e) = rt.events.reopen(&new.logging.events) {
             error!("{e}; events go on to {}", self.running.logging.events);
             new.logging.events = self.running.logging.events.clone();

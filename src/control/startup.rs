@@ -560,6 +560,8 @@ fn start_http(
         shared: Arc::clone(shared),
         clock: Arc::new(move || tsc_cycles().saturating_sub(epoch) / per_ms),
         links: Arc::clone(links),
+        acl: Arc::new(http::HttpAcl::new(config.metrics.allow.clone())),
+        refused: exporter.http_refused(),
     };
     Ok(http::start(config.metrics.listen, ctx, pin_cpu)?)
 }
@@ -745,6 +747,11 @@ impl Runtime {
     /// The DNS64 server, while it runs (a reload's `[dns64]` goes to it).
     pub(super) fn dns64(&self) -> Option<&ServerHandle> {
         self.dns64.as_ref()
+    }
+
+    /// The HTTP listener (a reload's `metrics.allow` goes to it).
+    pub(super) fn http(&self) -> &HttpServer {
+        &self.http
     }
 
     /// Stop every worker and wait for it; their queue handles go with

@@ -100,7 +100,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use super::cache::{client_question, Cache, Coalescer, Role};
 use super::upstream::{Upstream, UpstreamStats};
 use super::{Ask, Dns64, Question, Settings, Step, UpstreamReply};
-use crate::config::{Config, Ipv4Range, Ipv6Prefix};
+use crate::config::{unmapped, ClientList, Config};
 
 /// Default idle timeout of a TCP connection (RFC 7766 §6.2.3).
 pub const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -246,35 +246,17 @@ fn bump(c: &AtomicU64) {
 pub struct Acl {
     /// Loopback sources are allowed.
     pub allow_loopback: bool,
-    /// `dns64.allow`, IPv4.
-    pub allow_v4: Vec<Ipv4Range>,
-    /// `dns64.allow`, IPv6.
-    pub allow_v6: Vec<Ipv6Prefix>,
+    /// `dns64.allow`.
+    pub allow: ClientList,
 }
 
 impl Acl {
     /// Whether a query from `source` that arrived on a socket bound to
     /// the inside interface (`inside`) or not is answered.
     pub fn allows(&self, source: IpAddr, inside: bool) -> bool {
-        let source = canonical(source);
-        if inside || (self.allow_loopback && source.is_loopback()) {
-            return true;
-        }
-        match source {
-            IpAddr::V4(a) => self.allow_v4.iter().any(|r| r.contains(a)),
-            IpAddr::V6(a) => self.allow_v6.iter().any(|p| p.contains(&a)),
-        }
-    }
-}
-
-/// An IPv4-mapped IPv6 source (a dual-stack socket) as its IPv4 address.
-fn canonical(a: IpAddr) -> IpAddr {
-    match a {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(v6),
-        },
-        v4 => v4,
+        inside
+            || (self.allow_loopback && unmapped(source).is_loopback())
+            || self.allow.contains(source)
     }
 }
 
@@ -313,7 +295,7 @@ impl RateLimiter {
 
     /// The key a source is counted under.
     pub fn key(&self, source: IpAddr) -> IpAddr {
-        match canonical(source) {
+        match unmapped(source) {
             IpAddr::V6(a) => {
                 let mask = match self.v6_len {
                     0 => 0,
@@ -552,8 +534,7 @@ impl Live {
             dns64: Dns64::new(Settings::new(cfg)),
             acl: Acl {
                 allow_loopback,
-                allow_v4: d.allow_v4.clone(),
-                allow_v6: d.allow_v6.clone(),
+                allow: d.allow.clone(),
             },
         }
     }

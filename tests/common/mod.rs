@@ -629,6 +629,8 @@ pub struct Setup {
     pub events: Option<String>,
     /// `metrics.listen` (`127.0.0.1:0` by default: a port of its own).
     pub metrics_listen: String,
+    /// Extra `[metrics]` lines (`allow`).
+    pub metrics: String,
     /// More of the binary's own options (after `--`).
     pub args: Vec<String>,
     /// `outside.mtu` (1500 by default, as the lab's links): lower, the box
@@ -650,6 +652,7 @@ impl Default for Setup {
             dns64: "enabled = false".into(),
             events: None,
             metrics_listen: "127.0.0.1:0".into(),
+            metrics: String::new(),
             args: Vec::new(),
             outside_mtu: 1500,
         }
@@ -698,6 +701,7 @@ max_sessions_per_worker = 16384
 
 [metrics]
 listen = "{metrics_listen}"
+{metrics}
 
 [logging]
 level = "info"
@@ -710,6 +714,7 @@ events = "{events}"
         outside = s.outside,
         dns64 = s.dns64,
         metrics_listen = s.metrics_listen,
+        metrics = s.metrics,
         outside_mtu = s.outside_mtu,
         events = s
             .events

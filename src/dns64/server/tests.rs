@@ -1,18 +1,21 @@
 use super::*;
+use crate::config::{Ipv4Range, Ipv6Prefix};
 use std::net::Ipv4Addr;
 
 #[test]
 fn acl_inside_loopback_and_allow() {
     let mut acl = Acl {
         allow_loopback: true,
-        allow_v4: vec![Ipv4Range {
-            first: Ipv4Addr::new(192, 0, 2, 0),
-            last: Ipv4Addr::new(192, 0, 2, 255),
-        }],
-        allow_v6: vec![Ipv6Prefix {
-            addr: "2001:db8:1::".parse().unwrap(),
-            len: 48,
-        }],
+        allow: ClientList {
+            v4: vec![Ipv4Range {
+                first: Ipv4Addr::new(192, 0, 2, 0),
+                last: Ipv4Addr::new(192, 0, 2, 255),
+            }],
+            v6: vec![Ipv6Prefix {
+                addr: "2001:db8:1::".parse().unwrap(),
+                len: 48,
+            }],
+        },
     };
     let lo4: IpAddr = Ipv4Addr::LOCALHOST.into();
     let lo6: IpAddr = Ipv6Addr::LOCALHOST.into();
