@@ -314,6 +314,7 @@ pub fn dataplane_own() -> &'static crate::dataplane::BoxIdentity {
             port_range: (1024, 65535),
             block_size: 512,
             max_blocks_per_subscriber: 8,
+            max_sessions_per_subscriber: 4096,
             subscriber_prefix_len: 56,
             block_allocations_per_second: 100,
             allocation: crate::config::Allocation::Dynamic,

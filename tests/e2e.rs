@@ -1015,6 +1015,89 @@ fn spoofed_source_flood_takes_no_port_block() {
     assert_no_pipeline_drops(&c, &["not_subscriber"]);
 }
 
+/// Sends `count` UDP datagrams to `dst`:9000, each from its own host of
+/// the /56 2001:db8:1:100::/56 (one subscriber), source port 40000: each a
+/// new flow, a new session (scapy, layer 3). Prints `sent=N`.
+const SUBSCRIBER_FLOOD_PY: &str = r#"import sys
+from scapy.all import IPv6, UDP, conf, send
+conf.verb = 0
+dst, count = sys.argv[1], int(sys.argv[2])
+srcs = ["2001:db8:1:1%02x::%x" % (i % 256, i // 256 + 1) for i in range(count)]
+pkts = [IPv6(src=s, dst=dst) / UDP(sport=40000, dport=9000) / b"flood" for s in srcs]
+send(pkts, inter=0.0005)
+print("sent=%d" % len(pkts))
+"#;
+
+/// Issue 15: with `max_sessions_per_subscriber = 50`, subscriber A
+/// (2001:db8:1:100::/56) floods 300 new flows from hosts of its /56: 50
+/// sessions, 250 refusals counted as `subscriber_session_limit`; A's own
+/// new flows are refused too (with an ICMPv6 error each), while subscriber
+/// B (2001:db8:1:200::/56) opens new flows that all work.
+#[test]
+fn one_subscribers_session_flood_leaves_anothers_new_flows_working() {
+    let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
+    let b: Ipv6Addr = "2001:db8:1:200::b".parse().unwrap();
+    let Some(mut lab) = Lab::start(Setup {
+        pool4: "max_sessions_per_subscriber = 50\n".into(),
+        client_addrs: vec![a, b],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
+    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
+    let flood_py = lab.file("flood.py", SUBSCRIBER_FLOOD_PY.as_bytes());
+    lab.server_bg(
+        "echo",
+        &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
+    );
+    lab.server.wait_listening("udp", 9000);
+    let srv = mapped(SERVER4);
+    // B's ping teaches the box its neighbours (one session of B's).
+    lab.client
+        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 -I {b} {srv}"));
+
+    let n = 300;
+    let out = lab.client.ok_within(
+        &format!("/usr/bin/python3 {} {srv} {n}", flood_py.display()),
+        120,
+    );
+    assert_eq!(field(&out, "sent"), n, "{out}");
+    let live = lab.nat.counters_fresh();
+    live.assert_eq(
+        "nat64_drops_total{reason=\"subscriber_session_limit\"}",
+        (n - 50) as f64,
+    );
+    // A's own new flows: refused, each with ICMPv6 unreachable.
+    let out = lab.client.ok_within(
+        &format!("python3 {} {a} {srv} 9000 5 3", flows_py.display()),
+        60,
+    );
+    assert_eq!(field(&out, "replied"), 0, "A: {out}");
+    assert_eq!(field(&out, "errors"), 5, "A: {out}");
+    // B's new flows all work, both ways.
+    let out = lab.client.ok_within(
+        &format!("python3 {} {b} {srv} 9000 20 5", flows_py.display()),
+        60,
+    );
+    assert_eq!(field(&out, "replied"), 20, "B: {out}");
+    assert_eq!(field(&out, "again"), 20, "B: {out}");
+
+    let live = lab.nat.counters_fresh();
+    live.assert_ge("nat64_sessions", 50.0 + 20.0 + 1.0);
+    let c = lab.stop();
+    c.assert_eq(
+        "nat64_drops_total{reason=\"subscriber_session_limit\"}",
+        (n - 50 + 5) as f64,
+    );
+    // A's 50 admitted flood datagrams, B's ping and flows went out.
+    c.assert_ge(
+        "nat64_translated_total{dir=\"6to4\"}",
+        50.0 + 2.0 + 20.0 * 2.0,
+    );
+    assert_no_pipeline_drops(&c, &["subscriber_session_limit"]);
+}
+
 /// The exception path: TCP to the box's own inside and outside addresses
 /// (not ping, which the dataplane answers) reaches an ordinary socket of the
 /// box's kernel, on the exception TAP interfaces, and its answers leave

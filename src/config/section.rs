@@ -128,6 +128,9 @@ pub struct Pool4 {
     pub block_size: u32,
     /// Most blocks one subscriber may hold (>= 1).
     pub max_blocks_per_subscriber: u32,
+    /// Most sessions one subscriber may hold at once (0: no cap besides
+    /// its ports). An added key.
+    pub max_sessions_per_subscriber: u32,
     /// Leading IPv6 source bits that identify a subscriber (32..=128).
     pub subscriber_prefix_len: u8,
     /// New blocks each worker may hand out per second, with a burst of one
@@ -342,6 +345,7 @@ impl TryFrom<raw::Pool4> for Pool4 {
             port_range,
             block_size: p.block_size,
             max_blocks_per_subscriber: p.max_blocks_per_subscriber,
+            max_sessions_per_subscriber: p.max_sessions_per_subscriber,
             subscriber_prefix_len: p.subscriber_prefix_len,
             block_allocations_per_second: p.block_allocations_per_second,
             allocation,
@@ -459,15 +463,37 @@ pub struct Filtering {
     pub address_dependent: bool,
     /// Drop IPv4-initiated SYNs outright instead of holding them.
     pub drop_externally_initiated_tcp: bool,
+    /// Sessions IPv4 packets may open on one mapping (0: no cap; at most
+    /// [`Filtering::MAX_INBOUND_SESSIONS_PER_MAPPING`]). An added key.
+    pub max_inbound_sessions_per_mapping: u32,
 }
 
-impl From<raw::Filtering> for Filtering {
-    /// Two booleans: nothing can be wrong.
-    fn from(f: raw::Filtering) -> Self {
-        Filtering {
+impl Filtering {
+    /// The largest `max_inbound_sessions_per_mapping`: a BIB entry counts
+    /// its sessions opened from the IPv4 side in 16 bits (it has no room
+    /// for more in its 32 bytes).
+    pub const MAX_INBOUND_SESSIONS_PER_MAPPING: u32 = u16::MAX as u32;
+}
+
+impl TryFrom<raw::Filtering> for Filtering {
+    type Error = ConfigError;
+
+    fn try_from(f: raw::Filtering) -> Result<Self, ConfigError> {
+        if f.max_inbound_sessions_per_mapping > Filtering::MAX_INBOUND_SESSIONS_PER_MAPPING {
+            return Err(ConfigError::invalid(
+                "filtering.max_inbound_sessions_per_mapping",
+                format!(
+                    "{} is above {} (0 means no cap)",
+                    f.max_inbound_sessions_per_mapping,
+                    Filtering::MAX_INBOUND_SESSIONS_PER_MAPPING
+                ),
+            ));
+        }
+        Ok(Filtering {
             address_dependent: f.address_dependent,
             drop_externally_initiated_tcp: f.drop_externally_initiated_tcp,
-        }
+            max_inbound_sessions_per_mapping: f.max_inbound_sessions_per_mapping,
+        })
     }
 }
 

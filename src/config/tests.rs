@@ -571,6 +571,23 @@ fn block_allocation_rate_key() {
     );
 }
 
+#[test]
+fn session_flood_keys() {
+    let d = parse("");
+    assert_eq!(d.pool4.max_sessions_per_subscriber, 4096);
+    assert_eq!(d.filtering.max_inbound_sessions_per_mapping, 256);
+    let c = parse(
+        "[pool4]\nmax_sessions_per_subscriber = 0\n\
+         [filtering]\nmax_inbound_sessions_per_mapping = 65535\n",
+    );
+    assert_eq!(c.pool4.max_sessions_per_subscriber, 0);
+    assert_eq!(c.filtering.max_inbound_sessions_per_mapping, 65535);
+    assert_eq!(
+        error("[filtering]\nmax_inbound_sessions_per_mapping = 65536\n"),
+        "filtering.max_inbound_sessions_per_mapping: 65536 is above 65535 (0 means no cap)"
+    );
+}
+
 /// `Config::deny4` as text.
 fn deny4_of(text: &str) -> Vec<String> {
     parse(text).deny4().iter().map(|r| r.to_string()).collect()
@@ -1375,7 +1392,10 @@ fn each_section_converts_on_its_own() {
         Timeouts::try_from(raw::Timeouts::default()).unwrap(),
         d.timeouts
     );
-    assert_eq!(Filtering::from(raw::Filtering::default()), d.filtering);
+    assert_eq!(
+        Filtering::try_from(raw::Filtering::default()).unwrap(),
+        d.filtering
+    );
     assert_eq!(Inside::try_from(raw::Inside::default()).unwrap(), d.inside);
     assert_eq!(
         Outside::try_from(raw::Outside::default()).unwrap(),

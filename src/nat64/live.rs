@@ -18,7 +18,9 @@
 //! - Filtering, the RFC 6052 §3.1 rule and `translation.deny4` (an
 //!   established session to a newly denied address ends with its next
 //!   packet), the RFC 7915 options,
-//!   `inside.subscribers`, `pool4.max_blocks_per_subscriber` and
+//!   `inside.subscribers`, `pool4.max_blocks_per_subscriber`,
+//!   `pool4.max_sessions_per_subscriber`,
+//!   `filtering.max_inbound_sessions_per_mapping` and
 //!   `pool4.block_allocations_per_second` apply to
 //!   the next packet (a session of a source no longer served ends with
 //!   its next packet, which is dropped).
@@ -54,6 +56,10 @@ pub struct LiveSettings {
     pub address_dependent: bool,
     /// `filtering.drop_externally_initiated_tcp` (§3.5.2.2).
     pub drop_external_tcp: bool,
+    /// `filtering.max_inbound_sessions_per_mapping` (0: no cap).
+    pub max_inbound_per_mapping: u32,
+    /// `pool4.max_sessions_per_subscriber` (0: no cap).
+    pub max_sessions_per_subscriber: u32,
     /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
     pub allow_non_global: bool,
     /// `translation.deny4` in force (`Config::deny4`).
@@ -87,6 +93,8 @@ impl LiveSettings {
             timeouts: Timeouts::from_config(&cfg.timeouts),
             address_dependent: cfg.filtering.address_dependent,
             drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
+            max_inbound_per_mapping: cfg.filtering.max_inbound_sessions_per_mapping,
+            max_sessions_per_subscriber: cfg.pool4.max_sessions_per_subscriber,
             allow_non_global: cfg.translation.allow_non_global_ipv4,
             deny4: Ipv4Spans::new(cfg.deny4().iter().map(|r| (r.first, r.last))),
             xlat: cfg.xlat_config(),
@@ -108,6 +116,8 @@ impl Worker {
         self.timeouts = s.timeouts;
         self.address_dependent = s.address_dependent;
         self.drop_external_tcp = s.drop_external_tcp;
+        self.max_inbound_per_mapping = s.max_inbound_per_mapping;
+        self.max_sessions_per_subscriber = s.max_sessions_per_subscriber;
         self.allow_non_global = s.allow_non_global;
         self.deny4.clone_from(&s.deny4);
         self.served = s.served.clone();
@@ -189,6 +199,7 @@ impl Worker {
                 v4_port: p,
                 is_static: true,
                 sessions: 0,
+                inbound: 0,
             })
             .is_ok()
     }
