@@ -316,6 +316,8 @@ pub fn dataplane_own() -> &'static crate::dataplane::BoxIdentity {
             max_blocks_per_subscriber: 8,
             max_sessions_per_subscriber: 4096,
             subscriber_prefix_len: 56,
+            aggregate_prefix_len: 48,
+            max_blocks_per_aggregate: 0,
             block_allocations_per_second: 100,
             allocation: crate::config::Allocation::Dynamic,
             paired: true,

@@ -114,6 +114,17 @@ pub const KEYS: &[Key] = &[
         Restart,
         pool4.subscriber_prefix_len
     ),
+    // The shares are counted in the pool layout every worker shares.
+    key!(
+        "pool4.aggregate_prefix_len",
+        Restart,
+        pool4.aggregate_prefix_len
+    ),
+    key!(
+        "pool4.max_blocks_per_aggregate",
+        Restart,
+        pool4.max_blocks_per_aggregate
+    ),
     key!(
         "pool4.block_allocations_per_second",
         Live,

@@ -133,6 +133,13 @@ pub struct Pool4 {
     pub max_sessions_per_subscriber: u32,
     /// Leading IPv6 source bits that identify a subscriber (32..=128).
     pub subscriber_prefix_len: u8,
+    /// Leading bits that group subscribers into one aggregate (a
+    /// customer's delegated /48) for `max_blocks_per_aggregate`
+    /// (32..=`subscriber_prefix_len` when that is set). An added key.
+    pub aggregate_prefix_len: u8,
+    /// Most blocks one aggregate may hold on all workers together (0: no
+    /// cap; dynamic allocation only). An added key.
+    pub max_blocks_per_aggregate: u32,
     /// New blocks each worker may hand out per second, with a burst of one
     /// second's worth (>= 1; dynamic allocation only). An added key.
     pub block_allocations_per_second: u32,
@@ -335,6 +342,29 @@ impl TryFrom<raw::Pool4> for Pool4 {
             ));
         }
         let allocation = at("pool4.allocation", Allocation::parse(&p.allocation))?;
+        if p.max_blocks_per_aggregate != 0 {
+            if !(Pool4::MIN_SUBSCRIBER_PREFIX_LEN..=p.subscriber_prefix_len)
+                .contains(&p.aggregate_prefix_len)
+            {
+                return Err(ConfigError::invalid(
+                    "pool4.aggregate_prefix_len",
+                    format!(
+                        "{} is not within {}..={} (pool4.subscriber_prefix_len: an aggregate \
+                         groups whole subscribers)",
+                        p.aggregate_prefix_len,
+                        Pool4::MIN_SUBSCRIBER_PREFIX_LEN,
+                        p.subscriber_prefix_len
+                    ),
+                ));
+            }
+            if allocation == Allocation::Deterministic {
+                return Err(ConfigError::invalid(
+                    "pool4.max_blocks_per_aggregate",
+                    "has no effect with deterministic allocation (each subscriber's range \
+                     is fixed): leave it 0",
+                ));
+            }
+        }
         let deterministic_inside = p
             .deterministic_inside
             .as_deref()
@@ -347,6 +377,8 @@ impl TryFrom<raw::Pool4> for Pool4 {
             max_blocks_per_subscriber: p.max_blocks_per_subscriber,
             max_sessions_per_subscriber: p.max_sessions_per_subscriber,
             subscriber_prefix_len: p.subscriber_prefix_len,
+            aggregate_prefix_len: p.aggregate_prefix_len,
+            max_blocks_per_aggregate: p.max_blocks_per_aggregate,
             block_allocations_per_second: p.block_allocations_per_second,
             allocation,
             paired: p.paired,

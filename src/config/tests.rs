@@ -588,6 +588,38 @@ fn session_flood_keys() {
     );
 }
 
+#[test]
+fn aggregate_share_keys() {
+    let d = parse("");
+    assert_eq!(
+        (
+            d.pool4.aggregate_prefix_len,
+            d.pool4.max_blocks_per_aggregate
+        ),
+        (48, 0)
+    );
+    // Unchecked while there is no cap.
+    assert_eq!(
+        parse("[pool4]\nsubscriber_prefix_len = 40\n")
+            .pool4
+            .aggregate_prefix_len,
+        48
+    );
+    assert_eq!(
+        error("[pool4]\nsubscriber_prefix_len = 40\nmax_blocks_per_aggregate = 64\n"),
+        "pool4.aggregate_prefix_len: 48 is not within 32..=40 (pool4.subscriber_prefix_len: \
+         an aggregate groups whole subscribers)"
+    );
+    assert_eq!(
+        error(
+            "[pool4]\nallocation = \"deterministic\"\n\
+             deterministic_inside = \"2001:db8::/52\"\nmax_blocks_per_aggregate = 64\n"
+        ),
+        "pool4.max_blocks_per_aggregate: has no effect with deterministic allocation \
+         (each subscriber's range is fixed): leave it 0"
+    );
+}
+
 /// `Config::deny4` as text.
 fn deny4_of(text: &str) -> Vec<String> {
     parse(text).deny4().iter().map(|r| r.to_string()).collect()

@@ -87,6 +87,9 @@ pub enum Nat64Drop {
     /// A session an IPv4 packet would open on a mapping that has
     /// `filtering.max_inbound_sessions_per_mapping` such sessions already.
     InboundSessionLimit,
+    /// A new port block was due, but the subscriber's aggregate prefix
+    /// holds `pool4.max_blocks_per_aggregate` blocks already.
+    AggregateLimit,
 }
 
 impl Nat64Drop {
@@ -114,6 +117,7 @@ impl Nat64Drop {
         Nat64Drop::DeniedIpv4,
         Nat64Drop::SubscriberSessionLimit,
         Nat64Drop::InboundSessionLimit,
+        Nat64Drop::AggregateLimit,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -141,6 +145,7 @@ impl Nat64Drop {
             Nat64Drop::DeniedIpv4 => "denied_ipv4",
             Nat64Drop::SubscriberSessionLimit => "subscriber_session_limit",
             Nat64Drop::InboundSessionLimit => "inbound_session_limit",
+            Nat64Drop::AggregateLimit => "aggregate_limit",
         }
     }
 

@@ -62,6 +62,8 @@ struct Opts {
     session_cap: u32,
     /// `filtering.max_inbound_sessions_per_mapping`.
     inbound_cap: u32,
+    /// `pool4.max_blocks_per_aggregate`.
+    aggregate_cap: u32,
 }
 
 impl Default for Opts {
@@ -81,6 +83,7 @@ impl Default for Opts {
             block_rate: 100,
             session_cap: 4096,
             inbound_cap: 256,
+            aggregate_cap: 0,
         }
     }
 }
@@ -90,6 +93,7 @@ fn config(o: &Opts) -> Config {
         "[translation]\nprefix = \"{}\"\nallow_non_global_ipv4 = {}\n\
          [pool4]\naddresses = [\"{}\"]\nport_range = \"{}\"\nblock_size = {}\nmax_blocks_per_subscriber = {}\n\
          block_allocations_per_second = {}\nmax_sessions_per_subscriber = {}\n\
+         max_blocks_per_aggregate = {}\n\
          [filtering]\naddress_dependent = {}\ndrop_externally_initiated_tcp = {}\n\
          max_inbound_sessions_per_mapping = {}\n\
          [workers]\nmax_sessions_per_worker = {}\n{}{}",
@@ -101,6 +105,7 @@ fn config(o: &Opts) -> Config {
         o.max_blocks,
         o.block_rate,
         o.session_cap,
+        o.aggregate_cap,
         o.adf,
         o.drop_ext,
         o.inbound_cap,
@@ -2152,4 +2157,31 @@ fn rfc6146_3_5_1_adf_admits_only_the_right_peer_of_a_mapping_with_many_sessions(
     assert_eq!(seen6(&out).dst, x6());
     // Each check looked at a key or two, not the mapping's 3000 sessions.
     assert!(w.tables().adf_keys_compared() <= 4);
+}
+
+#[test]
+fn one_delegated_48_takes_no_more_than_its_block_share() {
+    let mut w = worker(&Opts {
+        aggregate_cap: 2,
+        ..Opts::default()
+    });
+    // Three subscribers (/56) of 2001:db8:1::/48, one block each: the
+    // third is refused with ICMPv6 unreachable code 3, counted.
+    let host = |third: u16, fourth: u16| Ipv6Addr::new(0x2001, 0xdb8, third, fourth, 0, 0, 0, 1);
+    for (i, h) in [host(1, 0x100), host(1, 0x200)].into_iter().enumerate() {
+        let (a, _) = run6(&mut w, &udp6(h, 5000, y6(), 53), 1_000);
+        assert_eq!(a, Action::Forward, "subscriber {i}");
+    }
+    let (a, out) = run6(&mut w, &udp6(host(1, 0x300), 5000, y6(), 53), 1_000);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(seen6(&out).icmp, Some((1, 3)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::AggregateLimit), 1);
+    assert_eq!(w.allocator().blocks_in_use(), 2);
+    // The subscribers holding a block keep mapping new flows in it.
+    let (a, _) = run6(&mut w, &udp6(host(1, 0x100), 5001, y6(), 53), 1_000);
+    assert_eq!(a, Action::Forward);
+    // Another /48 is not affected.
+    let (a, _) = run6(&mut w, &udp6(host(2, 0x100), 5000, y6(), 53), 1_000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::AggregateLimit), 1);
 }

@@ -365,6 +365,7 @@ impl Worker {
                     AllocError::SubscriberLimit => Nat64Drop::SubscriberLimit,
                     AllocError::PoolExhausted => Nat64Drop::PoolExhausted,
                     AllocError::RateLimited => Nat64Drop::BlockRateLimited,
+                    AllocError::AggregateLimit => Nat64Drop::AggregateLimit,
                 };
                 return ControlFlow::Break(self.refuse6(buf, d, 3));
             }
