@@ -1098,6 +1098,101 @@ fn one_subscribers_session_flood_leaves_anothers_new_flows_working() {
     assert_no_pipeline_drops(&c, &["subscriber_session_limit"]);
 }
 
+/// Waits for one datagram on `addr`:`port`, then sends to its sender's
+/// transport address (T, t) five datagrams `right` from five new ports of
+/// `addr`, two `wrong` from `other` (another IPv4 host) and two `nobib` to
+/// (T, t + 1). Prints `mapped=T:t`.
+const INBOUND_PY: &str = r#"import socket, sys, time
+addr, port, other = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+_, (t, tp) = s.recvfrom(2048)
+print("mapped=%s:%d" % (t, tp), flush=True)
+time.sleep(0.3)
+def send(src, dst, what):
+    x = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    x.bind((src, 0))
+    x.sendto(what, dst)
+    x.close()
+    time.sleep(0.05)
+for _ in range(5):
+    send(addr, (t, tp), b"right")
+for _ in range(2):
+    send(other, (t, tp), b"wrong")
+for _ in range(2):
+    send(addr, (t, tp + 1), b"nobib")
+"#;
+
+/// Sends one datagram from `src` to `dst`:`port`, then counts what comes
+/// back to its port for `secs` seconds, by payload. Prints `right=N
+/// wrong=N nobib=N`.
+const INBOUND_CLIENT_PY: &str = r#"import socket, sys, time, select
+src, dst, port, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.sendto(b"hello", (dst, port))
+got = {b"right": 0, b"wrong": 0, b"nobib": 0}
+end = time.time() + secs
+while time.time() < end:
+    r, _, _ = select.select([s], [], [], max(0.0, end - time.time()))
+    if r:
+        data = s.recv(2048)
+        got[data] = got.get(data, 0) + 1
+print(" ".join("%s=%d" % (k.decode(), v) for k, v in got.items()))
+"#;
+
+/// Issue 15: with address-dependent filtering and
+/// `max_inbound_sessions_per_mapping = 3`, nothing from the IPv4 side
+/// reaches the inside host without a BIB entry (`no_bib`) or from a peer
+/// it never sent to (`filtered`); from the right peer's new ports, three
+/// sessions open and the rest are dropped (`inbound_session_limit`).
+#[test]
+fn the_ipv4_side_reaches_inside_only_through_a_mapping_from_the_right_peer() {
+    let other = Ipv4Addr::new(198, 51, 100, 3);
+    let Some(mut lab) = Lab::start(Setup {
+        filtering: "address_dependent = true\nmax_inbound_sessions_per_mapping = 3\n".into(),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    lab.server
+        .ok(&format!("ip addr add {other}/24 dev {}", lab.server_if));
+    let server_py = lab.file("inbound.py", INBOUND_PY.as_bytes());
+    let client_py = lab.file("inbound_client.py", INBOUND_CLIENT_PY.as_bytes());
+    let srv = lab.server_bg(
+        "inbound",
+        &format!("python3 -u {} {SERVER4} 9100 {other}", server_py.display()),
+    );
+    lab.server.wait_listening("udp", 9100);
+    // The client's ping teaches the box its neighbours.
+    lab.client
+        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {}", mapped(SERVER4)));
+    let out = lab.client.ok_within(
+        &format!(
+            "python3 {} {CLIENT6} {} 9100 4",
+            client_py.display(),
+            mapped(SERVER4)
+        ),
+        30,
+    );
+    let log = lab.bg[srv].output();
+    let t: Ipv4Addr = log
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("mapped="))
+        .and_then(|m| m.split(':').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no mapping in the server's log: {log}"));
+    assert!(in_pool(t), "server saw {t}");
+    assert_eq!(field(&out, "right"), 3, "{out}");
+    assert_eq!(field(&out, "wrong"), 0, "{out}");
+    assert_eq!(field(&out, "nobib"), 0, "{out}");
+    let c = lab.stop();
+    c.assert_eq("nat64_drops_total{reason=\"filtered\"}", 2.0);
+    c.assert_eq("nat64_drops_total{reason=\"no_bib\"}", 2.0);
+    c.assert_eq("nat64_drops_total{reason=\"inbound_session_limit\"}", 2.0);
+    assert_no_pipeline_drops(&c, &["filtered", "no_bib", "inbound_session_limit"]);
+}
+
 /// The exception path: TCP to the box's own inside and outside addresses
 /// (not ping, which the dataplane answers) reaches an ordinary socket of the
 /// box's kernel, on the exception TAP interfaces, and its answers leave
