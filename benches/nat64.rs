@@ -50,10 +50,11 @@ fn config(capacity: usize) -> Config {
     // Long TCP lifetimes keep the pre-filled sessions (V6 INIT, transitory
     // class) alive while the new-session bench expires its own UDP ones.
     // The fill takes thousands of blocks at one instant: no allocation
-    // rate limit.
+    // rate limit; nor a cap on one subscriber's sessions.
     let text = format!(
         "[translation]\nprefix = \"{PREFIX}\"\n\
          [pool4]\naddresses = [\"198.51.100.0/24\"]\nblock_allocations_per_second = 1000000\n\
+         max_sessions_per_subscriber = 0\n\
          [timeouts]\ntcp_transitory = 864000\ntcp_established = 864000\n\
          [workers]\nmax_sessions_per_worker = {capacity}\n"
     );

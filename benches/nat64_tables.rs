@@ -82,6 +82,7 @@ fn insert(t: &mut Tables, f: &Flow, now: Millis, to: &Timeouts) -> SessionId {
             v4_port: f.v4_port,
             is_static: false,
             sessions: 0,
+            inbound: 0,
         })
         .expect("bib room");
     t.session_insert(b, f.z, f.zp, TimerClass::Udp, now, to)

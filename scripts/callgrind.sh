@@ -119,6 +119,9 @@ subscriber_prefix_len = 56
 # Every flow's first packet takes a block: the protection against bursts
 # of new subscribers would refuse most of an offline replay's.
 block_allocations_per_second = 1000000
+# Nor a cap on the sessions of one subscriber (a measurement, not a
+# defence).
+max_sessions_per_subscriber = 0
 [inside]
 device = "net_pcap0"
 address = "2001:db8:1::1/64"

@@ -1015,6 +1015,184 @@ fn spoofed_source_flood_takes_no_port_block() {
     assert_no_pipeline_drops(&c, &["not_subscriber"]);
 }
 
+/// Sends `count` UDP datagrams to `dst`:9000, each from its own host of
+/// the /56 2001:db8:1:100::/56 (one subscriber), source port 40000: each a
+/// new flow, a new session (scapy, layer 3). Prints `sent=N`.
+const SUBSCRIBER_FLOOD_PY: &str = r#"import sys
+from scapy.all import IPv6, UDP, conf, send
+conf.verb = 0
+dst, count = sys.argv[1], int(sys.argv[2])
+srcs = ["2001:db8:1:1%02x::%x" % (i % 256, i // 256 + 1) for i in range(count)]
+pkts = [IPv6(src=s, dst=dst) / UDP(sport=40000, dport=9000) / b"flood" for s in srcs]
+send(pkts, inter=0.0005)
+print("sent=%d" % len(pkts))
+"#;
+
+/// Issue 15: with `max_sessions_per_subscriber = 50`, subscriber A
+/// (2001:db8:1:100::/56) floods 300 new flows from hosts of its /56: 50
+/// sessions, 250 refusals counted as `subscriber_session_limit`; A's own
+/// new flows are refused too (with an ICMPv6 error each), while subscriber
+/// B (2001:db8:1:200::/56) opens new flows that all work.
+#[test]
+fn one_subscribers_session_flood_leaves_anothers_new_flows_working() {
+    let a: Ipv6Addr = "2001:db8:1:100::a".parse().unwrap();
+    let b: Ipv6Addr = "2001:db8:1:200::b".parse().unwrap();
+    let Some(mut lab) = Lab::start(Setup {
+        pool4: "max_sessions_per_subscriber = 50\n".into(),
+        client_addrs: vec![a, b],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let echo_py = lab.file("udp_echo.py", UDP_ECHO_PY.as_bytes());
+    let flows_py = lab.file("udp_flows.py", UDP_FLOWS_PY.as_bytes());
+    let flood_py = lab.file("flood.py", SUBSCRIBER_FLOOD_PY.as_bytes());
+    lab.server_bg(
+        "echo",
+        &format!("python3 -u {} {SERVER4} 9000", echo_py.display()),
+    );
+    lab.server.wait_listening("udp", 9000);
+    let srv = mapped(SERVER4);
+    // B's ping teaches the box its neighbours (one session of B's).
+    lab.client
+        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 -I {b} {srv}"));
+
+    let n = 300;
+    let out = lab.client.ok_within(
+        &format!("/usr/bin/python3 {} {srv} {n}", flood_py.display()),
+        120,
+    );
+    assert_eq!(field(&out, "sent"), n, "{out}");
+    let live = lab.nat.counters_fresh();
+    live.assert_eq(
+        "nat64_drops_total{reason=\"subscriber_session_limit\"}",
+        (n - 50) as f64,
+    );
+    // A's own new flows: refused, each with ICMPv6 unreachable.
+    let out = lab.client.ok_within(
+        &format!("python3 {} {a} {srv} 9000 5 3", flows_py.display()),
+        60,
+    );
+    assert_eq!(field(&out, "replied"), 0, "A: {out}");
+    assert_eq!(field(&out, "errors"), 5, "A: {out}");
+    // B's new flows all work, both ways.
+    let out = lab.client.ok_within(
+        &format!("python3 {} {b} {srv} 9000 20 5", flows_py.display()),
+        60,
+    );
+    assert_eq!(field(&out, "replied"), 20, "B: {out}");
+    assert_eq!(field(&out, "again"), 20, "B: {out}");
+
+    let live = lab.nat.counters_fresh();
+    live.assert_ge("nat64_sessions", 50.0 + 20.0 + 1.0);
+    let c = lab.stop();
+    c.assert_eq(
+        "nat64_drops_total{reason=\"subscriber_session_limit\"}",
+        (n - 50 + 5) as f64,
+    );
+    // A's 50 admitted flood datagrams, B's ping and flows went out.
+    c.assert_ge(
+        "nat64_translated_total{dir=\"6to4\"}",
+        50.0 + 2.0 + 20.0 * 2.0,
+    );
+    assert_no_pipeline_drops(&c, &["subscriber_session_limit"]);
+}
+
+/// Waits for one datagram on `addr`:`port`, then sends to its sender's
+/// transport address (T, t) five datagrams `right` from five new ports of
+/// `addr`, two `wrong` from `other` (another IPv4 host) and two `nobib` to
+/// (T, t + 1). Prints `mapped=T:t`.
+const INBOUND_PY: &str = r#"import socket, sys, time
+addr, port, other = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+_, (t, tp) = s.recvfrom(2048)
+print("mapped=%s:%d" % (t, tp), flush=True)
+time.sleep(0.3)
+def send(src, dst, what):
+    x = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    x.bind((src, 0))
+    x.sendto(what, dst)
+    x.close()
+    time.sleep(0.05)
+for _ in range(5):
+    send(addr, (t, tp), b"right")
+for _ in range(2):
+    send(other, (t, tp), b"wrong")
+for _ in range(2):
+    send(addr, (t, tp + 1), b"nobib")
+"#;
+
+/// Sends one datagram from `src` to `dst`:`port`, then counts what comes
+/// back to its port for `secs` seconds, by payload. Prints `right=N
+/// wrong=N nobib=N`.
+const INBOUND_CLIENT_PY: &str = r#"import socket, sys, time, select
+src, dst, port, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.sendto(b"hello", (dst, port))
+got = {b"right": 0, b"wrong": 0, b"nobib": 0}
+end = time.time() + secs
+while time.time() < end:
+    r, _, _ = select.select([s], [], [], max(0.0, end - time.time()))
+    if r:
+        data = s.recv(2048)
+        got[data] = got.get(data, 0) + 1
+print(" ".join("%s=%d" % (k.decode(), v) for k, v in got.items()))
+"#;
+
+/// Issue 15: with address-dependent filtering and
+/// `max_inbound_sessions_per_mapping = 3`, nothing from the IPv4 side
+/// reaches the inside host without a BIB entry (`no_bib`) or from a peer
+/// it never sent to (`filtered`); from the right peer's new ports, three
+/// sessions open and the rest are dropped (`inbound_session_limit`).
+#[test]
+fn the_ipv4_side_reaches_inside_only_through_a_mapping_from_the_right_peer() {
+    let other = Ipv4Addr::new(198, 51, 100, 3);
+    let Some(mut lab) = Lab::start(Setup {
+        filtering: "address_dependent = true\nmax_inbound_sessions_per_mapping = 3\n".into(),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    lab.server
+        .ok(&format!("ip addr add {other}/24 dev {}", lab.server_if));
+    let server_py = lab.file("inbound.py", INBOUND_PY.as_bytes());
+    let client_py = lab.file("inbound_client.py", INBOUND_CLIENT_PY.as_bytes());
+    let srv = lab.server_bg(
+        "inbound",
+        &format!("python3 -u {} {SERVER4} 9100 {other}", server_py.display()),
+    );
+    lab.server.wait_listening("udp", 9100);
+    // The client's ping teaches the box its neighbours.
+    lab.client
+        .ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {}", mapped(SERVER4)));
+    let out = lab.client.ok_within(
+        &format!(
+            "python3 {} {CLIENT6} {} 9100 4",
+            client_py.display(),
+            mapped(SERVER4)
+        ),
+        30,
+    );
+    let log = lab.bg[srv].output();
+    let t: Ipv4Addr = log
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("mapped="))
+        .and_then(|m| m.split(':').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no mapping in the server's log: {log}"));
+    assert!(in_pool(t), "server saw {t}");
+    assert_eq!(field(&out, "right"), 3, "{out}");
+    assert_eq!(field(&out, "wrong"), 0, "{out}");
+    assert_eq!(field(&out, "nobib"), 0, "{out}");
+    let c = lab.stop();
+    c.assert_eq("nat64_drops_total{reason=\"filtered\"}", 2.0);
+    c.assert_eq("nat64_drops_total{reason=\"no_bib\"}", 2.0);
+    c.assert_eq("nat64_drops_total{reason=\"inbound_session_limit\"}", 2.0);
+    assert_no_pipeline_drops(&c, &["filtered", "no_bib", "inbound_session_limit"]);
+}
+
 /// The exception path: TCP to the box's own inside and outside addresses
 /// (not ping, which the dataplane answers) reaches an ordinary socket of the
 /// box's kernel, on the exception TAP interfaces, and its answers leave

@@ -298,7 +298,7 @@ fn validate(raw: raw::Config) -> Result<Config, ConfigError> {
     let translation = Translation::try_from(raw.translation)?;
     let pool4 = Pool4::try_from(raw.pool4)?;
     let timeouts = Timeouts::try_from(raw.timeouts)?;
-    let filtering = Filtering::from(raw.filtering);
+    let filtering = Filtering::try_from(raw.filtering)?;
     let inside = Inside::try_from(raw.inside)?;
     let outside = Outside::try_from(raw.outside)?;
     let static_bib = static_bib(raw.static_bib)?;

@@ -188,7 +188,10 @@ pub struct Pool4 {
     pub port_range: String,
     pub block_size: u32,
     pub max_blocks_per_subscriber: u32,
+    pub max_sessions_per_subscriber: u32,
     pub subscriber_prefix_len: u8,
+    pub aggregate_prefix_len: u8,
+    pub max_blocks_per_aggregate: u32,
     pub block_allocations_per_second: u32,
     pub allocation: String,
     pub paired: bool,
@@ -204,7 +207,10 @@ impl Default for Pool4 {
             port_range: "1024-65535".into(),
             block_size: 512,
             max_blocks_per_subscriber: 8,
+            max_sessions_per_subscriber: 4096,
             subscriber_prefix_len: 56,
+            aggregate_prefix_len: 48,
+            max_blocks_per_aggregate: 0,
             block_allocations_per_second: 100,
             allocation: "dynamic".into(),
             paired: true,
@@ -239,11 +245,22 @@ impl Default for Timeouts {
 }
 
 /// `[filtering]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Filtering {
     pub address_dependent: bool,
     pub drop_externally_initiated_tcp: bool,
+    pub max_inbound_sessions_per_mapping: u32,
+}
+
+impl Default for Filtering {
+    fn default() -> Self {
+        Filtering {
+            address_dependent: false,
+            drop_externally_initiated_tcp: false,
+            max_inbound_sessions_per_mapping: 256,
+        }
+    }
 }
 
 /// One `[[static_bib]]` entry. All three keys are required.

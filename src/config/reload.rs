@@ -105,9 +105,25 @@ pub const KEYS: &[Key] = &[
         pool4.max_blocks_per_subscriber
     ),
     key!(
+        "pool4.max_sessions_per_subscriber",
+        Live,
+        pool4.max_sessions_per_subscriber
+    ),
+    key!(
         "pool4.subscriber_prefix_len",
         Restart,
         pool4.subscriber_prefix_len
+    ),
+    // The shares are counted in the pool layout every worker shares.
+    key!(
+        "pool4.aggregate_prefix_len",
+        Restart,
+        pool4.aggregate_prefix_len
+    ),
+    key!(
+        "pool4.max_blocks_per_aggregate",
+        Restart,
+        pool4.max_blocks_per_aggregate
     ),
     key!(
         "pool4.block_allocations_per_second",
@@ -138,6 +154,11 @@ pub const KEYS: &[Key] = &[
         "filtering.drop_externally_initiated_tcp",
         Live,
         filtering.drop_externally_initiated_tcp
+    ),
+    key!(
+        "filtering.max_inbound_sessions_per_mapping",
+        Live,
+        filtering.max_inbound_sessions_per_mapping
     ),
     key!("static_bib", Live, static_bib),
     key!("inside.device", Restart, inside.device),

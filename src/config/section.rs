@@ -128,8 +128,18 @@ pub struct Pool4 {
     pub block_size: u32,
     /// Most blocks one subscriber may hold (>= 1).
     pub max_blocks_per_subscriber: u32,
+    /// Most sessions one subscriber may hold at once (0: no cap besides
+    /// its ports). An added key.
+    pub max_sessions_per_subscriber: u32,
     /// Leading IPv6 source bits that identify a subscriber (32..=128).
     pub subscriber_prefix_len: u8,
+    /// Leading bits that group subscribers into one aggregate (a
+    /// customer's delegated /48) for `max_blocks_per_aggregate`
+    /// (32..=`subscriber_prefix_len` when that is set). An added key.
+    pub aggregate_prefix_len: u8,
+    /// Most blocks one aggregate may hold on all workers together (0: no
+    /// cap; dynamic allocation only). An added key.
+    pub max_blocks_per_aggregate: u32,
     /// New blocks each worker may hand out per second, with a burst of one
     /// second's worth (>= 1; dynamic allocation only). An added key.
     pub block_allocations_per_second: u32,
@@ -332,6 +342,29 @@ impl TryFrom<raw::Pool4> for Pool4 {
             ));
         }
         let allocation = at("pool4.allocation", Allocation::parse(&p.allocation))?;
+        if p.max_blocks_per_aggregate != 0 {
+            if !(Pool4::MIN_SUBSCRIBER_PREFIX_LEN..=p.subscriber_prefix_len)
+                .contains(&p.aggregate_prefix_len)
+            {
+                return Err(ConfigError::invalid(
+                    "pool4.aggregate_prefix_len",
+                    format!(
+                        "{} is not within {}..={} (pool4.subscriber_prefix_len: an aggregate \
+                         groups whole subscribers)",
+                        p.aggregate_prefix_len,
+                        Pool4::MIN_SUBSCRIBER_PREFIX_LEN,
+                        p.subscriber_prefix_len
+                    ),
+                ));
+            }
+            if allocation == Allocation::Deterministic {
+                return Err(ConfigError::invalid(
+                    "pool4.max_blocks_per_aggregate",
+                    "has no effect with deterministic allocation (each subscriber's range \
+                     is fixed): leave it 0",
+                ));
+            }
+        }
         let deterministic_inside = p
             .deterministic_inside
             .as_deref()
@@ -342,7 +375,10 @@ impl TryFrom<raw::Pool4> for Pool4 {
             port_range,
             block_size: p.block_size,
             max_blocks_per_subscriber: p.max_blocks_per_subscriber,
+            max_sessions_per_subscriber: p.max_sessions_per_subscriber,
             subscriber_prefix_len: p.subscriber_prefix_len,
+            aggregate_prefix_len: p.aggregate_prefix_len,
+            max_blocks_per_aggregate: p.max_blocks_per_aggregate,
             block_allocations_per_second: p.block_allocations_per_second,
             allocation,
             paired: p.paired,
@@ -459,15 +495,37 @@ pub struct Filtering {
     pub address_dependent: bool,
     /// Drop IPv4-initiated SYNs outright instead of holding them.
     pub drop_externally_initiated_tcp: bool,
+    /// Sessions IPv4 packets may open on one mapping (0: no cap; at most
+    /// [`Filtering::MAX_INBOUND_SESSIONS_PER_MAPPING`]). An added key.
+    pub max_inbound_sessions_per_mapping: u32,
 }
 
-impl From<raw::Filtering> for Filtering {
-    /// Two booleans: nothing can be wrong.
-    fn from(f: raw::Filtering) -> Self {
-        Filtering {
+impl Filtering {
+    /// The largest `max_inbound_sessions_per_mapping`: a BIB entry counts
+    /// its sessions opened from the IPv4 side in 16 bits (it has no room
+    /// for more in its 32 bytes).
+    pub const MAX_INBOUND_SESSIONS_PER_MAPPING: u32 = u16::MAX as u32;
+}
+
+impl TryFrom<raw::Filtering> for Filtering {
+    type Error = ConfigError;
+
+    fn try_from(f: raw::Filtering) -> Result<Self, ConfigError> {
+        if f.max_inbound_sessions_per_mapping > Filtering::MAX_INBOUND_SESSIONS_PER_MAPPING {
+            return Err(ConfigError::invalid(
+                "filtering.max_inbound_sessions_per_mapping",
+                format!(
+                    "{} is above {} (0 means no cap)",
+                    f.max_inbound_sessions_per_mapping,
+                    Filtering::MAX_INBOUND_SESSIONS_PER_MAPPING
+                ),
+            ));
+        }
+        Ok(Filtering {
             address_dependent: f.address_dependent,
             drop_externally_initiated_tcp: f.drop_externally_initiated_tcp,
-        }
+            max_inbound_sessions_per_mapping: f.max_inbound_sessions_per_mapping,
+        })
     }
 }
 

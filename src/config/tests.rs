@@ -585,6 +585,55 @@ fn block_allocation_rate_key() {
     );
 }
 
+#[test]
+fn session_flood_keys() {
+    let d = parse("");
+    assert_eq!(d.pool4.max_sessions_per_subscriber, 4096);
+    assert_eq!(d.filtering.max_inbound_sessions_per_mapping, 256);
+    let c = parse(
+        "[pool4]\nmax_sessions_per_subscriber = 0\n\
+         [filtering]\nmax_inbound_sessions_per_mapping = 65535\n",
+    );
+    assert_eq!(c.pool4.max_sessions_per_subscriber, 0);
+    assert_eq!(c.filtering.max_inbound_sessions_per_mapping, 65535);
+    assert_eq!(
+        error("[filtering]\nmax_inbound_sessions_per_mapping = 65536\n"),
+        "filtering.max_inbound_sessions_per_mapping: 65536 is above 65535 (0 means no cap)"
+    );
+}
+
+#[test]
+fn aggregate_share_keys() {
+    let d = parse("");
+    assert_eq!(
+        (
+            d.pool4.aggregate_prefix_len,
+            d.pool4.max_blocks_per_aggregate
+        ),
+        (48, 0)
+    );
+    // Unchecked while there is no cap.
+    assert_eq!(
+        parse("[pool4]\nsubscriber_prefix_len = 40\n")
+            .pool4
+            .aggregate_prefix_len,
+        48
+    );
+    assert_eq!(
+        error("[pool4]\nsubscriber_prefix_len = 40\nmax_blocks_per_aggregate = 64\n"),
+        "pool4.aggregate_prefix_len: 48 is not within 32..=40 (pool4.subscriber_prefix_len: \
+         an aggregate groups whole subscribers)"
+    );
+    assert_eq!(
+        error(
+            "[pool4]\nallocation = \"deterministic\"\n\
+             deterministic_inside = \"2001:db8::/52\"\nmax_blocks_per_aggregate = 64\n"
+        ),
+        "pool4.max_blocks_per_aggregate: has no effect with deterministic allocation \
+         (each subscriber's range is fixed): leave it 0"
+    );
+}
+
 /// `Config::deny4` as text.
 fn deny4_of(text: &str) -> Vec<String> {
     parse(text).deny4().iter().map(|r| r.to_string()).collect()
@@ -1389,7 +1438,10 @@ fn each_section_converts_on_its_own() {
         Timeouts::try_from(raw::Timeouts::default()).unwrap(),
         d.timeouts
     );
-    assert_eq!(Filtering::from(raw::Filtering::default()), d.filtering);
+    assert_eq!(
+        Filtering::try_from(raw::Filtering::default()).unwrap(),
+        d.filtering
+    );
     assert_eq!(Inside::try_from(raw::Inside::default()).unwrap(), d.inside);
     assert_eq!(
         Outside::try_from(raw::Outside::default()).unwrap(),

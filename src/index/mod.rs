@@ -9,8 +9,8 @@
 //! - [`HashIndex`] maps a 64-bit hash to a `u32` entry index for entries
 //!   kept elsewhere, the caller verifying its key on a tag match; O(1)
 //!   expected lookups, no tombstones, nothing allocated after
-//!   [`HashIndex::new`]. It serves the session and BIB indexes
-//!   (`nat64::table`), built for millions of entries. The port
+//!   [`HashIndex::new`]. It serves the session and BIB indexes and their
+//!   counts (`nat64::table`), built for millions of entries. The port
 //!   allocator's subscriber map (`nat64::pool4`) and the neighbour cache
 //!   (`dataplane::neigh`) keep their own smaller open-addressing tables
 //!   of the same family (linear probing, backward-shift deletion): on

@@ -81,6 +81,15 @@ pub enum Nat64Drop {
     /// An IPv4 address in `translation.deny4` (ICMPv6 destination
     /// unreachable, administratively prohibited, for an IPv6 sender).
     DeniedIpv4,
+    /// A new session beyond `pool4.max_sessions_per_subscriber` (ICMPv6
+    /// destination unreachable for an IPv6 sender; silent from IPv4).
+    SubscriberSessionLimit,
+    /// A session an IPv4 packet would open on a mapping that has
+    /// `filtering.max_inbound_sessions_per_mapping` such sessions already.
+    InboundSessionLimit,
+    /// A new port block was due, but the subscriber's aggregate prefix
+    /// holds `pool4.max_blocks_per_aggregate` blocks already.
+    AggregateLimit,
 }
 
 impl Nat64Drop {
@@ -106,6 +115,9 @@ impl Nat64Drop {
         Nat64Drop::NotSubscriber,
         Nat64Drop::BlockRateLimited,
         Nat64Drop::DeniedIpv4,
+        Nat64Drop::SubscriberSessionLimit,
+        Nat64Drop::InboundSessionLimit,
+        Nat64Drop::AggregateLimit,
     ];
 
     /// Stable snake_case name, used as the Prometheus label.
@@ -131,6 +143,9 @@ impl Nat64Drop {
             Nat64Drop::NotSubscriber => "not_subscriber",
             Nat64Drop::BlockRateLimited => "block_rate_limited",
             Nat64Drop::DeniedIpv4 => "denied_ipv4",
+            Nat64Drop::SubscriberSessionLimit => "subscriber_session_limit",
+            Nat64Drop::InboundSessionLimit => "inbound_session_limit",
+            Nat64Drop::AggregateLimit => "aggregate_limit",
         }
     }
 

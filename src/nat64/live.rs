@@ -16,8 +16,10 @@
 //!   the old deadline: it goes at most the old timeout after the reload.
 //!   A held SYN keeps the deadline it was held with.
 //! - Filtering, the RFC 6052 §3.1 rule, `translation.deny4`, the RFC
-//!   7915 options, `inside.subscribers`, `pool4.max_blocks_per_subscriber`
-//!   and `pool4.block_allocations_per_second` apply to the next packet.
+//!   7915 options, `inside.subscribers`, `pool4.max_blocks_per_subscriber`,
+//!   `pool4.max_sessions_per_subscriber`,
+//!   `filtering.max_inbound_sessions_per_mapping` and
+//!   `pool4.block_allocations_per_second` apply to the next packet.
 //! - Who may reach what (`inside.subscribers`, the RFC 6052 §3.1 rule
 //!   with `translation.allow_non_global_ipv4`, and `translation.deny4`)
 //!   is decided when a session is made (`steps/incoming.rs`,
@@ -69,6 +71,10 @@ pub struct LiveSettings {
     pub address_dependent: bool,
     /// `filtering.drop_externally_initiated_tcp` (§3.5.2.2).
     pub drop_external_tcp: bool,
+    /// `filtering.max_inbound_sessions_per_mapping` (0: no cap).
+    pub max_inbound_per_mapping: u32,
+    /// `pool4.max_sessions_per_subscriber` (0: no cap).
+    pub max_sessions_per_subscriber: u32,
     /// `translation.allow_non_global_ipv4` (RFC 6052 §3.1).
     pub allow_non_global: bool,
     /// `translation.deny4` in force (`Config::deny4`).
@@ -102,6 +108,8 @@ impl LiveSettings {
             timeouts: Timeouts::from_config(&cfg.timeouts),
             address_dependent: cfg.filtering.address_dependent,
             drop_external_tcp: cfg.filtering.drop_externally_initiated_tcp,
+            max_inbound_per_mapping: cfg.filtering.max_inbound_sessions_per_mapping,
+            max_sessions_per_subscriber: cfg.pool4.max_sessions_per_subscriber,
             allow_non_global: cfg.translation.allow_non_global_ipv4,
             deny4: Ipv4Spans::new(cfg.deny4().iter().map(|r| (r.first, r.last))),
             xlat: cfg.xlat_config(),
@@ -129,6 +137,8 @@ impl Worker {
         self.timeouts = s.timeouts;
         self.address_dependent = s.address_dependent;
         self.drop_external_tcp = s.drop_external_tcp;
+        self.max_inbound_per_mapping = s.max_inbound_per_mapping;
+        self.max_sessions_per_subscriber = s.max_sessions_per_subscriber;
         self.allow_non_global = s.allow_non_global;
         self.deny4.clone_from(&s.deny4);
         self.served = s.served.clone();
@@ -246,6 +256,7 @@ impl Worker {
                 v4_port: p,
                 is_static: true,
                 sessions: 0,
+                inbound: 0,
             })
             .is_ok()
     }

@@ -30,7 +30,10 @@
 //! (§3.5.1); RFC 6888 REQ-11 (a subscriber at its block cap or an empty
 //! pool gets a counted drop, an ICMPv6 error and a rate-limited
 //! `SubscriberLimit` / `PoolExhausted` event in the allocator's event queue,
-//! nobody else is affected); static BIB entries from `[[static_bib]]`.
+//! nobody else is affected); session flood limits (a per-subscriber session
+//! cap, a cap on sessions opened from the IPv4 side per mapping, fair
+//! reclaim of a full table: `steps/filtering.rs`); static BIB entries from
+//! `[[static_bib]]`.
 //! Counters and drop reasons are `counters.rs`'s.
 //!
 //! Bursts (`process_*_burst`, `burst.rs`) give each packet what
@@ -146,6 +149,10 @@ pub struct Worker {
     pub(super) deny4: Ipv4Spans,
     pub(super) address_dependent: bool,
     pub(super) drop_external_tcp: bool,
+    /// `pool4.max_sessions_per_subscriber` (0: no cap).
+    pub(super) max_sessions_per_subscriber: u32,
+    /// `filtering.max_inbound_sessions_per_mapping` (0: no cap).
+    pub(super) max_inbound_per_mapping: u32,
     pub(super) subscriber_len: u8,
     /// `inside.subscribers` (the uRPF check of `steps/mod.rs`).
     pub(super) served: Served,
@@ -196,6 +203,8 @@ impl Worker {
             deny4: live.deny4.clone(),
             address_dependent: live.address_dependent,
             drop_external_tcp: live.drop_external_tcp,
+            max_sessions_per_subscriber: live.max_sessions_per_subscriber,
+            max_inbound_per_mapping: live.max_inbound_per_mapping,
             subscriber_len: cfg.pool4.subscriber_prefix_len,
             served: live.served.clone(),
             outside: cfg.outside.address,
@@ -204,7 +213,11 @@ impl Worker {
             xstate: XlatState::default(),
             layout: Arc::clone(&live.layout),
             alloc,
-            tables: Tables::new(max_sessions, max_bib),
+            tables: {
+                let mut t = Tables::new(max_sessions, max_bib);
+                t.set_subscriber_prefix_len(cfg.pool4.subscriber_prefix_len);
+                t
+            },
             held: HeldSyns::new(HELD_SYN_SLOTS),
             frags: FragStore::new(
                 cfg.workers.max_fragmented_datagrams_per_worker as usize,

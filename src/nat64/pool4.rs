@@ -24,6 +24,12 @@
 //!   worth. So a burst of new flows (from spoofed or from real sources)
 //!   cannot drain a worker's share before anyone notices; a flow refused
 //!   for the rate ([`AllocError::RateLimited`]) is counted, not logged.
+//!   With `pool4.max_blocks_per_aggregate`, the subscribers of one
+//!   aggregate prefix (`pool4.aggregate_prefix_len`, a customer's
+//!   delegated /48) hold at most that many blocks on all workers together
+//!   ([`AggregateShares`], shared through the layout, touched only when a
+//!   block is taken or released; [`AllocError::AggregateLimit`], counted,
+//!   no event).
 //!   A refusal ([`AllocError`]) is an event too, at most one per
 //!   subscriber (limit) or worker (pool exhausted) per
 //!   [`REFUSAL_EVENT_INTERVAL`]; a full queue counts what it drops.
@@ -54,6 +60,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use super::{subscriber_worker, BlockEvent, BlockEventKind, EventQueue, Millis, Subscriber, L4};
 use crate::config::{self, Allocation};
@@ -96,6 +104,95 @@ pub enum AllocError {
     /// the worker gave out `pool4.block_allocations_per_second` blocks in
     /// the last second (dynamic only; no event: only counted).
     RateLimited,
+    /// A new block was due, but the subscriber's aggregate prefix
+    /// (`pool4.aggregate_prefix_len`) holds `pool4.max_blocks_per_aggregate`
+    /// blocks on all workers together (dynamic only; no event: only
+    /// counted).
+    AggregateLimit,
+}
+
+/// Most counters in each row of [`AggregateShares`] (4 MiB a row).
+const MAX_AGGREGATE_SLOTS: usize = 1 << 20;
+
+/// Blocks held per aggregate prefix (`pool4.aggregate_prefix_len`, e.g. a
+/// customer's delegated /48 seen as 256 subscribers of a /56), counted
+/// across every worker, so that one aggregate cannot take more than
+/// `pool4.max_blocks_per_aggregate` blocks of the pool.
+///
+/// Shared by all workers' allocators (through their [`PoolLayout`]) and
+/// touched only when a block is taken or released, never per packet: a
+/// fixed table of atomics, nothing allocated after [`AggregateShares::new`],
+/// no lock. A count-min sketch (Cormode and Muthukrishnan, 2005): two rows
+/// of counters, each aggregate counted in one counter of each row (two
+/// independent hashes); its count is the smaller. That never undercounts,
+/// so the cap always holds, also for two workers taking blocks at once
+/// (the counters are incremented before the cap is checked, and put back
+/// on a refusal). It may overcount when both of an aggregate's counters
+/// are shared with other aggregates' blocks; rows of at least four
+/// counters per block of the pool keep that rare.
+#[derive(Debug)]
+pub struct AggregateShares {
+    prefix_len: u8,
+    max_blocks: u32,
+    rows: [Box<[AtomicU32]>; 2],
+    /// Counters per row minus one (a power of two minus one).
+    mask: u64,
+}
+
+impl AggregateShares {
+    /// Shares of at most `max_blocks` blocks per /`prefix_len`, for a
+    /// pool of `total_blocks` blocks.
+    pub fn new(prefix_len: u8, max_blocks: u32, total_blocks: u32) -> AggregateShares {
+        let slots = (total_blocks as usize)
+            .saturating_mul(4)
+            .next_power_of_two()
+            .clamp(64, MAX_AGGREGATE_SLOTS);
+        let row = || (0..slots).map(|_| AtomicU32::new(0)).collect();
+        AggregateShares {
+            prefix_len,
+            max_blocks,
+            rows: [row(), row()],
+            mask: slots as u64 - 1,
+        }
+    }
+
+    /// `sub`'s aggregate's counter in each row.
+    #[inline]
+    fn slots(&self, sub: &Subscriber) -> [usize; 2] {
+        let h = Subscriber::of(&sub.0, self.prefix_len).hash64();
+        [
+            (h & self.mask) as usize,
+            (mix64(h ^ 0x5bd1_e995_a3c6_4f2b) & self.mask) as usize,
+        ]
+    }
+
+    /// Blocks held by `sub`'s aggregate (never less than the truth).
+    pub fn held(&self, sub: &Subscriber) -> u32 {
+        let [i, j] = self.slots(sub);
+        self.rows[0][i]
+            .load(Ordering::Relaxed)
+            .min(self.rows[1][j].load(Ordering::Relaxed))
+    }
+
+    /// Counts one more block of `sub`'s aggregate, unless that holds
+    /// `max_blocks` already (false, nothing counted).
+    fn try_take(&self, sub: &Subscriber) -> bool {
+        let [i, j] = self.slots(sub);
+        let a = self.rows[0][i].fetch_add(1, Ordering::Relaxed);
+        let b = self.rows[1][j].fetch_add(1, Ordering::Relaxed);
+        if a.min(b) < self.max_blocks {
+            return true;
+        }
+        self.give_back(sub);
+        false
+    }
+
+    /// One block of `sub`'s aggregate is released.
+    fn give_back(&self, sub: &Subscriber) {
+        let [i, j] = self.slots(sub);
+        self.rows[0][i].fetch_sub(1, Ordering::Relaxed);
+        self.rows[1][j].fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One `pool4.addresses` entry with the index of its first address.
@@ -233,6 +330,10 @@ pub struct PoolLayout {
     draining: Vec<u64>,
     /// Sorted by (addr, port, proto).
     statics: Vec<StaticOwner>,
+    /// `pool4.max_blocks_per_aggregate`'s shares, the same for every
+    /// worker (and every reload's layout); `None`: no cap, or
+    /// deterministic allocation.
+    aggregates: Option<Arc<AggregateShares>>,
 }
 
 /// Protocol index for per-protocol arrays.
@@ -303,6 +404,15 @@ impl PoolLayout {
             static_blocks: vec![0; (total_blocks as usize).div_ceil(64)],
             draining: Vec::new(),
             statics: Vec::with_capacity(static_bib.len()),
+            aggregates: (cfg.max_blocks_per_aggregate != 0
+                && cfg.allocation == Allocation::Dynamic)
+                .then(|| {
+                    Arc::new(AggregateShares::new(
+                        cfg.aggregate_prefix_len,
+                        cfg.max_blocks_per_aggregate,
+                        total_blocks,
+                    ))
+                }),
         };
         layout.add_statics(static_bib);
         layout
@@ -1350,17 +1460,28 @@ impl PortAllocator {
         };
         let due = slot.map_or(now, |s| self.subs.block_due[s]);
         let rate_ok = addr.is_some() && self.block_rate_admits(due, now);
-        let Some(a) = addr.filter(|_| rate_ok) else {
+        // The aggregate's share, shared with the other workers: taken
+        // before the block, given back if no block comes of it.
+        let shares = self.layout.aggregates.clone();
+        let share_ok = !rate_ok || shares.as_ref().is_none_or(|g| g.try_take(&sub));
+        let Some(a) = addr.filter(|_| rate_ok && share_ok) else {
             // No new block: settle for another parity or class.
             if let Some((l, off)) = self.search(head, pi, want_port, &levels[1..], 0) {
                 return Ok(self.take(l, pi, off, now));
             }
             if addr.is_some() {
-                return Err(AllocError::RateLimited);
+                return Err(if share_ok {
+                    AllocError::RateLimited
+                } else {
+                    AllocError::AggregateLimit
+                });
             }
             return Err(self.refused(slot, sub, sub_addr, count, now));
         };
         let Some(l) = self.pop_free(a, proto, want_port) else {
+            if let Some(g) = &shares {
+                g.give_back(&sub);
+            }
             return Err(self.refused(slot, sub, sub_addr, count, now));
         };
         // The block is taken: one token of the worker's, and the
@@ -1516,6 +1637,9 @@ impl PortAllocator {
     /// Block `l` of `sub` has no port left: off the subscriber, Released
     /// event, into hold-down.
     fn release_block(&mut self, l: u32, sub: Subscriber, now: Millis) {
+        if let Some(g) = &self.layout.aggregates {
+            g.give_back(&sub);
+        }
         let key = u128::from(sub.0);
         if let Some(s) = self.subs.find(key) {
             self.subs.head[s] = list_remove(&mut self.blocks, self.subs.head[s], l);

@@ -618,6 +618,8 @@ pub struct Setup {
     pub timeouts: String,
     /// Extra `[translation]` lines.
     pub translation: String,
+    /// `[filtering]` lines.
+    pub filtering: String,
     /// Extra `[inside]` lines (`subscribers`, `kernel_allow`).
     pub inside: String,
     /// Extra `[outside]` lines (`kernel_allow`, `kernel_pps`).
@@ -647,6 +649,7 @@ impl Default for Setup {
             client_addrs: Vec::new(),
             timeouts: String::new(),
             translation: String::new(),
+            filtering: String::new(),
             inside: String::new(),
             outside: String::new(),
             dns64: "enabled = false".into(),
@@ -679,6 +682,8 @@ addresses = ["{POOL}"]
 {pool4}
 [timeouts]
 {timeouts}
+[filtering]
+{filtering}
 [inside]
 device = "{dev_in}"
 address = "{BOX6}/64"
@@ -709,6 +714,7 @@ events = "{events}"
 "#,
         pool4 = s.pool4,
         timeouts = s.timeouts,
+        filtering = s.filtering,
         translation = s.translation,
         inside = s.inside,
         outside = s.outside,

@@ -58,6 +58,12 @@ struct Opts {
     /// `inside.subscribers` as TOML; empty: the key absent (any source).
     subscribers: &'static str,
     block_rate: u32,
+    /// `pool4.max_sessions_per_subscriber`.
+    session_cap: u32,
+    /// `filtering.max_inbound_sessions_per_mapping`.
+    inbound_cap: u32,
+    /// `pool4.max_blocks_per_aggregate`.
+    aggregate_cap: u32,
 }
 
 impl Default for Opts {
@@ -75,6 +81,9 @@ impl Default for Opts {
             static_bib: "",
             subscribers: "",
             block_rate: 100,
+            session_cap: 4096,
+            inbound_cap: 256,
+            aggregate_cap: 0,
         }
     }
 }
@@ -83,8 +92,10 @@ fn config(o: &Opts) -> Config {
     let text = format!(
         "[translation]\nprefix = \"{}\"\nallow_non_global_ipv4 = {}\n\
          [pool4]\naddresses = [\"{}\"]\nport_range = \"{}\"\nblock_size = {}\nmax_blocks_per_subscriber = {}\n\
-         block_allocations_per_second = {}\n\
+         block_allocations_per_second = {}\nmax_sessions_per_subscriber = {}\n\
+         max_blocks_per_aggregate = {}\n\
          [filtering]\naddress_dependent = {}\ndrop_externally_initiated_tcp = {}\n\
+         max_inbound_sessions_per_mapping = {}\n\
          [workers]\nmax_sessions_per_worker = {}\n{}{}",
         o.prefix,
         o.allow_non_global,
@@ -93,8 +104,11 @@ fn config(o: &Opts) -> Config {
         o.block_size,
         o.max_blocks,
         o.block_rate,
+        o.session_cap,
+        o.aggregate_cap,
         o.adf,
         o.drop_ext,
+        o.inbound_cap,
         o.sessions,
         if o.subscribers.is_empty() {
             String::new()
@@ -2012,4 +2026,231 @@ fn reload_static_entry_waits_for_the_dynamic_mapping_in_its_way() {
     let (a, out) = run4(&mut w, &udp4(Y4, 5353, s4, 53), after(1, udp) + 2000);
     assert_eq!(a, Action::Forward);
     assert_eq!(seen6(&out).dport, 53);
+}
+
+// ---- Session floods (issue 15) ----
+
+#[test]
+fn one_subscribers_session_flood_leaves_anothers_new_flows_working() {
+    let mut w = worker(&Opts {
+        session_cap: 20,
+        ..Opts::default()
+    });
+    let t0 = 1_000;
+    // Subscriber A opens 30 flows (to 30 destination ports): 20 sessions,
+    // then refusals with ICMPv6 unreachable code 3, counted.
+    let mut refused = 0;
+    for p in 0..30u16 {
+        let (a, out) = run6(&mut w, &udp6(x6(), 10000, y6(), 2000 + p), t0);
+        if p < 20 {
+            assert_eq!(a, Action::Forward, "flow {p}");
+        } else {
+            assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+            assert_eq!(seen6(&out).icmp, Some((1, 3)));
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        w.counters().nat64_drops(Nat64Drop::SubscriberSessionLimit),
+        refused
+    );
+    assert_eq!(w.counters().sessions_created, 20);
+    assert_eq!(w.tables().subscriber_sessions(&x6()), 20);
+    // Another host of A's /56 (2001:db8:1::/56) is A too: refused.
+    let other: Ipv6Addr = "2001:db8:1:ff::99".parse().unwrap();
+    let (a, _) = run6(&mut w, &udp6(other, 10000, y6(), 53), t0);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    // A's existing flows keep working, both ways.
+    let (a, out) = run6(&mut w, &udp6(x6(), 10000, y6(), 2000), t0);
+    assert_eq!(a, Action::Forward);
+    let m = seen4(&out);
+    let (a, _) = run4(&mut w, &udp4(Y4, 2000, m.src, m.sport), t0);
+    assert_eq!(a, Action::Forward);
+    // An outside host cannot open a 21st session of A's either (silently).
+    let (a, _) = run4(&mut w, &udp4(Z4, 9, m.src, m.sport), t0);
+    assert_eq!(
+        a,
+        Action::Drop(DropCause::Nat64(Nat64Drop::SubscriberSessionLimit))
+    );
+    assert_eq!(
+        w.counters().nat64_drops(Nat64Drop::SubscriberSessionLimit),
+        refused + 2
+    );
+    // Subscriber B's new flows all work meanwhile.
+    for p in 0..20u16 {
+        let (a, _) = run6(&mut w, &udp6(x6b(), 10000 + p, y6(), 53), t0);
+        assert_eq!(a, Action::Forward, "B's flow {p}");
+    }
+    assert_eq!(w.counters().sessions_created, 40);
+    // Once A's sessions expire, A may open new ones again.
+    tick(&mut w, t0 + 301_000);
+    assert_eq!(w.tables().subscriber_sessions(&x6()), 0);
+    let (a, _) = run6(&mut w, &udp6(x6(), 10000, y6(), 2029), t0 + 301_000);
+    assert_eq!(a, Action::Forward);
+}
+
+#[test]
+fn a_full_table_is_not_reclaimed_from_smaller_subscribers() {
+    // 64 sessions, no per-subscriber cap: only reclaim decides.
+    let mut w = worker(&Opts {
+        sessions: 64,
+        session_cap: 0,
+        ..Opts::default()
+    });
+    // Subscriber B's four flows come first: the stalest of the table.
+    let mut b_maps = Vec::new();
+    for p in 0..4u16 {
+        let (a, out) = run6(&mut w, &udp6(x6b(), 20000 + p, y6(), 53), 1_000);
+        assert_eq!(a, Action::Forward);
+        b_maps.push(seen4(&out));
+    }
+    // Subscriber A floods 200 new flows (one mapping, 200 destinations):
+    // once the table is full each evicts one of A's own sessions.
+    for p in 0..200u16 {
+        let (a, _) = run6(
+            &mut w,
+            &udp6(x6(), 10000, y6(), 1 + p),
+            2_000 + Millis::from(p),
+        );
+        assert_eq!(a, Action::Forward, "A's flow {p}");
+    }
+    assert_eq!(w.tables().sessions_len(), 64);
+    assert_eq!(w.tables().subscriber_sessions(&x6b()), 4);
+    assert_eq!(w.tables().subscriber_sessions(&x6()), 60);
+    assert_eq!(w.counters().sessions_expired, 200 - 60);
+    // B's sessions are alive: replies get through.
+    for (i, m) in b_maps.iter().enumerate() {
+        let (a, _) = run4(&mut w, &udp4(Y4, 53, m.src, m.sport), 3_000);
+        assert_eq!(a, Action::Forward, "reply to B's flow {i}");
+    }
+    // B's new flow works too, at A's expense (A holds more).
+    let (a, _) = run6(&mut w, &udp6(x6b(), 20010, y6(), 53), 3_000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.tables().subscriber_sessions(&x6b()), 5);
+    assert_eq!(w.tables().subscriber_sessions(&x6()), 59);
+    // An outsider's flood at B's mapping evicts nothing live: refused.
+    let before = w.counters().nat64_drops(Nat64Drop::TableFull);
+    for zp in 0..10u16 {
+        let (a, _) = run4(
+            &mut w,
+            &udp4(Z4, 40000 + zp, b_maps[0].src, b_maps[0].sport),
+            3_000,
+        );
+        assert_eq!(a, Action::Drop(DropCause::Nat64(Nat64Drop::TableFull)));
+    }
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::TableFull), before + 10);
+    assert_eq!(w.tables().subscriber_sessions(&x6b()), 5);
+    assert_eq!(w.tables().subscriber_sessions(&x6()), 59);
+}
+
+#[test]
+fn rfc6146_3_5_1_inbound_sessions_per_mapping_are_capped_under_eif() {
+    let mut w = worker(&Opts {
+        inbound_cap: 4,
+        ..Opts::default()
+    });
+    let (a, out) = run6(&mut w, &udp6(x6(), 5000, y6(), 3478), 1_000);
+    assert_eq!(a, Action::Forward);
+    let m = seen4(&out);
+    // Endpoint-independent filtering: any outside host may open a
+    // session on the mapping, four of them here; the rest are dropped
+    // silently, counted.
+    for zp in 0..10u16 {
+        let (a, out) = run4(&mut w, &udp4(Z4, 30000 + zp, m.src, m.sport), 1_000);
+        if zp < 4 {
+            assert_eq!(a, Action::Forward);
+            let s = seen6(&out);
+            assert_eq!((s.dst, s.dport), (x6(), 5000));
+        } else {
+            assert_eq!(
+                a,
+                Action::Drop(DropCause::Nat64(Nat64Drop::InboundSessionLimit))
+            );
+        }
+    }
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::InboundSessionLimit), 6);
+    let b = w.tables().bib_by_v6(L4::Udp, &x6(), 5000).unwrap();
+    assert_eq!(w.tables().bib(b).inbound, 4);
+    assert_eq!(w.tables().bib(b).sessions, 5);
+    // Sessions the inside host opens do not count: it still reaches new
+    // destinations from the same mapping.
+    for dp in 0..10u16 {
+        let (a, _) = run6(&mut w, &udp6(x6(), 5000, y6(), 6000 + dp), 1_000);
+        assert_eq!(a, Action::Forward);
+    }
+    // ... and packets of the inbound sessions already open still pass.
+    let (a, _) = run4(&mut w, &udp4(Z4, 30000, m.src, m.sport), 1_000);
+    assert_eq!(a, Action::Forward);
+    // A TCP SYN or an echo request would be refused the same way on a
+    // mapping at its cap; here, once the inbound sessions expire, the
+    // mapping admits new ones again.
+    tick(&mut w, 1_000 + 300_000);
+    assert_eq!(w.tables().sessions_len(), 0);
+    let (a, out) = run6(&mut w, &udp6(x6(), 5000, y6(), 3478), 301_000);
+    assert_eq!(a, Action::Forward);
+    let m = seen4(&out);
+    let (a, _) = run4(&mut w, &udp4(Z4, 31000, m.src, m.sport), 301_000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::InboundSessionLimit), 6);
+}
+
+#[test]
+fn rfc6146_3_5_1_adf_admits_only_the_right_peer_of_a_mapping_with_many_sessions() {
+    let mut w = worker(&Opts {
+        adf: true,
+        ..Opts::default()
+    });
+    // One mapping with 3000 sessions: 3000 destinations on 30 addresses.
+    let dst = |i: u16| pfx().embed(Ipv4Addr::new(198, 51, 100, 10 + (i % 30) as u8));
+    let mut m = None;
+    for i in 0..3000u16 {
+        let (a, out) = run6(&mut w, &udp6(x6(), 5000, dst(i), 1000 + i), 1_000);
+        assert_eq!(a, Action::Forward);
+        m.get_or_insert_with(|| seen4(&out));
+    }
+    let m = m.unwrap();
+    let b = w.tables().bib_by_v6(L4::Udp, &x6(), 5000).unwrap();
+    assert_eq!(w.tables().bib(b).sessions, 3000);
+    // Nothing reaches the inside host without a BIB entry...
+    let (a, _) = run4(&mut w, &udp4(Y4, 53, m.src, m.sport.wrapping_add(2)), 1_000);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::NoBib), 1);
+    // ... nor from a peer it never sent to ...
+    let (a, _) = run4(&mut w, &udp4(Z4, 53, m.src, m.sport), 1_000);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::Filtered), 1);
+    // ... while a peer it sent to may answer from any port.
+    let peer = Ipv4Addr::new(198, 51, 100, 39);
+    let (a, out) = run4(&mut w, &udp4(peer, 4444, m.src, m.sport), 1_000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(seen6(&out).dst, x6());
+    // Each check looked at a key or two, not the mapping's 3000 sessions.
+    assert!(w.tables().adf_keys_compared() <= 4);
+}
+
+#[test]
+fn one_delegated_48_takes_no_more_than_its_block_share() {
+    let mut w = worker(&Opts {
+        aggregate_cap: 2,
+        ..Opts::default()
+    });
+    // Three subscribers (/56) of 2001:db8:1::/48, one block each: the
+    // third is refused with ICMPv6 unreachable code 3, counted.
+    let host = |third: u16, fourth: u16| Ipv6Addr::new(0x2001, 0xdb8, third, fourth, 0, 0, 0, 1);
+    for (i, h) in [host(1, 0x100), host(1, 0x200)].into_iter().enumerate() {
+        let (a, _) = run6(&mut w, &udp6(h, 5000, y6(), 53), 1_000);
+        assert_eq!(a, Action::Forward, "subscriber {i}");
+    }
+    let (a, out) = run6(&mut w, &udp6(host(1, 0x300), 5000, y6(), 53), 1_000);
+    assert_eq!(a, Action::Reply(ReplyReason::DestinationUnreachable));
+    assert_eq!(seen6(&out).icmp, Some((1, 3)));
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::AggregateLimit), 1);
+    assert_eq!(w.allocator().blocks_in_use(), 2);
+    // The subscribers holding a block keep mapping new flows in it.
+    let (a, _) = run6(&mut w, &udp6(host(1, 0x100), 5001, y6(), 53), 1_000);
+    assert_eq!(a, Action::Forward);
+    // Another /48 is not affected.
+    let (a, _) = run6(&mut w, &udp6(host(2, 0x100), 5000, y6(), 53), 1_000);
+    assert_eq!(a, Action::Forward);
+    assert_eq!(w.counters().nat64_drops(Nat64Drop::AggregateLimit), 1);
 }

@@ -842,6 +842,9 @@ proptest! {
                             prop_assert_eq!(blocks.len(), 2);
                         }
                         Err(AllocError::PoolExhausted) | Err(AllocError::RateLimited) => {}
+                        Err(AllocError::AggregateLimit) => {
+                            prop_assert!(false, "no aggregate cap configured");
+                        }
                     }
                 }
                 _ => {
@@ -917,5 +920,56 @@ fn blocks_in_use_per_address_follow_allocation_and_release() {
         }
         assert!(a.blocks_in_use_by_address().iter().all(|&n| n == 0));
         assert_eq!(a.blocks_in_use(), 0);
+    }
+}
+
+/// Issue 15: one delegated /48 (256 subscribers of a /56) cannot take
+/// more than `max_blocks_per_aggregate` blocks, on all workers together;
+/// another /48 is not affected, and a released block's share comes back.
+#[test]
+fn aggregate_share_caps_a_delegated_48_across_workers() {
+    let c = config(SMALL, "");
+    let capped = config(&format!("{SMALL}max_blocks_per_aggregate = 5\n"), "");
+    for (cfg, cap) in [(&c, None), (&capped, Some(5))] {
+        let (layout, mut all) = workers(cfg, 3);
+        let mut got = Vec::new();
+        let mut refused = 0;
+        // Ten subscribers of 2001:db8::/48, each on its own worker, one
+        // mapping (one new block) each.
+        for i in 0..10 {
+            let s = sub(i);
+            let w = usize::from(subscriber_worker(&s, 3));
+            match all[w].allocate(s, L4::Udp, 40000, T0) {
+                Ok((addr, port)) => {
+                    assert_eq!(layout.owner(addr, port, L4::Udp), Some(w as u16));
+                    got.push((i, w, addr, port));
+                }
+                Err(AllocError::AggregateLimit) => refused += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        let in_use: usize = all.iter().map(|a| a.blocks_in_use()).sum();
+        match cap {
+            None => assert_eq!((in_use, refused), (10, 0)),
+            Some(cap) => {
+                assert_eq!((in_use, refused), (cap, 10 - cap));
+                assert!(all.iter().filter(|a| a.blocks_in_use() > 0).count() > 1);
+                // Another /48 gets its block.
+                let other = sub(256);
+                let w = usize::from(subscriber_worker(&other, 3));
+                assert!(all[w].allocate(other, L4::Udp, 40000, T0).is_ok());
+                // A released block gives its share back: a refused
+                // subscriber of the /48 gets one now.
+                let (i, w, addr, port) = got[0];
+                all[w].release(sub(i), L4::Udp, addr, port, T0 + 1);
+                let late = sub(9);
+                let lw = usize::from(subscriber_worker(&late, 3));
+                assert!(all[lw].allocate(late, L4::Udp, 40000, T0 + 2).is_ok());
+                assert_eq!(
+                    all[lw].allocate(sub(8), L4::Udp, 40000, T0 + 2),
+                    Err(AllocError::AggregateLimit)
+                );
+            }
+        }
     }
 }

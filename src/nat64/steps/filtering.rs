@@ -6,9 +6,29 @@
 //!
 //! Mapping is endpoint-independent always (§3.5.1.1: one BIB entry per
 //! (X', x) whatever the destination); filtering endpoint-independent, or
-//! address-dependent (RFC 4787 §5) with `filtering.address_dependent`. A
-//! full table makes room by evicting the stalest session of the cheapest
-//! class; an exhausted subscriber or pool is RFC 6888 REQ-11.
+//! address-dependent (RFC 4787 §5) with `filtering.address_dependent`,
+//! whose check is one hashed lookup (`Tables::bib_has_remote_addr`). An
+//! exhausted subscriber or pool is RFC 6888 REQ-11.
+//!
+//! Session floods (RFC 6888 REQ-4's spirit, for sessions rather than
+//! ports), checked only where a session is created, never per packet of
+//! an existing one:
+//! - a subscriber holds at most `pool4.max_sessions_per_subscriber`
+//!   sessions (0: no cap besides its ports); beyond it a new flow from
+//!   the inside is refused (`SubscriberSessionLimit`, ICMPv6 destination
+//!   unreachable code 3, as every refused mapping) and one from the
+//!   outside dropped silently (same reason);
+//! - a BIB entry gains at most `filtering.max_inbound_sessions_per_mapping`
+//!   sessions opened by IPv4 packets (0: no cap); sessions the inside host
+//!   opened do not count. Beyond it a packet that would open one is
+//!   dropped silently (`InboundSessionLimit`): no ICMP error for what is
+//!   likely a flood from spoofable sources;
+//! - a full table makes room fairly (`Tables::reclaim`): an expired
+//!   session first; else, for a session opened from the inside, one of
+//!   the stalest few of each class (cheapest class first) held by a
+//!   subscriber with more sessions than the asking one, else one of the
+//!   asker's own; a session opened from the outside evicts nothing live.
+//!   When nothing may go the flow is refused (`TableFull`).
 //!
 //! Deviation: §3.5.2.2 CLOSED says TCP segments other than a SYN SHOULD be
 //! translated when a BIB entry exists. Without a session there is no state
@@ -98,6 +118,11 @@ impl Worker {
             // Deliberate deviation (see the module docs).
             return ControlFlow::Break(self.drop(Nat64Drop::NoSession));
         }
+        // The subscriber's session cap (module docs), before a port is
+        // taken for it.
+        if self.at_session_cap(&inc.x6) {
+            return ControlFlow::Break(self.refuse6(buf, Nat64Drop::SubscriberSessionLimit, 3));
+        }
         // §3.5.1.1 / §3.5.2.1 / §3.5.3: the BIB entry for (X', x), created
         // with a fresh (T, t) if missing (endpoint-independent mapping:
         // one entry whatever the destination).
@@ -129,7 +154,7 @@ impl Worker {
                 }
             }
         };
-        let s = match self.new_session(bib, inc.y4, key.remote_port, class, now) {
+        let s = match self.new_session(bib, inc.y4, key.remote_port, class, Side::V6, now) {
             ControlFlow::Continue(s) => s,
             ControlFlow::Break(a) => {
                 self.forget_unused_bib(bib, now);
@@ -186,7 +211,7 @@ impl Worker {
                 if !self.admitted(b, inc.y4) {
                     return ControlFlow::Break(self.refuse4(buf, Nat64Drop::Filtered, 13, inc.t4));
                 }
-                self.new_session(b, inc.y4, rport, TimerClass::Udp, now)?;
+                self.new_session(b, inc.y4, rport, TimerClass::Udp, Side::V4, now)?;
                 let e = self.tables.bib(b);
                 ControlFlow::Continue((e.v6, e.v6_port))
             }
@@ -198,7 +223,7 @@ impl Worker {
                 if !self.admitted(b, inc.y4) {
                     return ControlFlow::Break(self.drop(Nat64Drop::Filtered));
                 }
-                self.new_session(b, inc.y4, rport, TimerClass::Icmp, now)?;
+                self.new_session(b, inc.y4, rport, TimerClass::Icmp, Side::V4, now)?;
                 let e = self.tables.bib(b);
                 ControlFlow::Continue((e.v6, e.v6_port))
             }
@@ -219,7 +244,7 @@ impl Worker {
                     Some(b) if self.admitted(b, inc.y4) => {
                         let open = tcp::opened_by(Side::V4);
                         let class = open.timer.unwrap_or(TimerClass::TcpIncomingSyn);
-                        let s = self.new_session(b, inc.y4, rport, class, now)?;
+                        let s = self.new_session(b, inc.y4, rport, class, Side::V4, now)?;
                         self.tables.session_mut(s).tcp = open.state;
                         let e = self.tables.bib(b);
                         ControlFlow::Continue((e.v6, e.v6_port))
@@ -320,7 +345,12 @@ impl Worker {
     /// §3.5.1.1: a new BIB entry for (X', x) with a port from the
     /// subscriber's blocks. Exhaustion is RFC 6888 REQ-11.
     fn new_bib(&mut self, buf: &mut PacketBuf, inc: &Incoming6, now: Millis) -> Step<BibId> {
-        self.make_room(now);
+        // Room for the entry's session first, so that a fresh BIB entry
+        // never stays without its session (nor takes a port for nothing).
+        if self.tables.sessions_len() >= self.tables.capacity() && !self.reclaim(now, Some(&inc.x6))
+        {
+            return ControlFlow::Break(self.drop(Nat64Drop::TableFull));
+        }
         let sub = Subscriber::of(&inc.x6, self.subscriber_len);
         let (t4, t_port) = match self.alloc.allocate(sub, inc.l4, inc.x_port, now) {
             Ok(m) => m,
@@ -335,6 +365,7 @@ impl Worker {
                     AllocError::SubscriberLimit => Nat64Drop::SubscriberLimit,
                     AllocError::PoolExhausted => Nat64Drop::PoolExhausted,
                     AllocError::RateLimited => Nat64Drop::BlockRateLimited,
+                    AllocError::AggregateLimit => Nat64Drop::AggregateLimit,
                 };
                 return ControlFlow::Break(self.refuse6(buf, d, 3));
             }
@@ -347,6 +378,7 @@ impl Worker {
             v4_port: t_port,
             is_static: false,
             sessions: 0,
+            inbound: 0,
         }) {
             Ok(b) => {
                 self.counters.bib_created += 1;
@@ -359,24 +391,40 @@ impl Worker {
         }
     }
 
-    /// A new session on `bib`, reclaiming the stalest one if the table is
-    /// full.
+    /// A new session on `bib`, opened by a packet from `side`, within the
+    /// flood limits of the module docs (a refusal from the IPv4 side is a
+    /// silent drop; the IPv6 side's subscriber cap was checked before its
+    /// BIB entry), reclaiming fairly if the table is full.
     fn new_session(
         &mut self,
         bib: BibId,
         remote: Ipv4Addr,
         rport: u16,
         class: TimerClass,
+        side: Side,
         now: Millis,
     ) -> Step<SessionId> {
         let mut bib = bib;
+        let e = *self.tables.bib(bib);
+        if side == Side::V4 {
+            if self.at_session_cap(&e.v6) {
+                return ControlFlow::Break(self.drop(Nat64Drop::SubscriberSessionLimit));
+            }
+            if self.max_inbound_per_mapping != 0
+                && u32::from(e.inbound) >= self.max_inbound_per_mapping
+            {
+                return ControlFlow::Break(self.drop(Nat64Drop::InboundSessionLimit));
+            }
+        }
         if self.tables.sessions_len() >= self.tables.capacity() {
-            // Full: evict the stalest session first. That may have been
-            // the last session of `bib` itself, taking a dynamic entry (and
-            // its port) with it; then this packet is dropped and the next
-            // one creates a fresh mapping.
-            let e = *self.tables.bib(bib);
-            self.reclaim(now);
+            // Full: evict a session first. That may have been the last
+            // session of `bib` itself, taking a dynamic entry (and its
+            // port) with it; then this packet is dropped and the next one
+            // creates a fresh mapping.
+            let asker = (side == Side::V6).then_some(&e.v6);
+            if !self.reclaim(now, asker) {
+                return ControlFlow::Break(self.drop(Nat64Drop::TableFull));
+            }
             match self.tables.bib_by_v4(e.proto, e.v4, e.v4_port) {
                 Some(b) => bib = b,
                 None => return ControlFlow::Break(self.drop(Nat64Drop::TableFull)),
@@ -388,11 +436,22 @@ impl Worker {
             .session_insert(bib, remote, rport, class, now, &to)
         {
             Ok(s) => {
+                if side == Side::V4 {
+                    self.tables.set_opened_from_v4(s);
+                }
                 self.counters.sessions_created += 1;
                 ControlFlow::Continue(s)
             }
             Err(_) => ControlFlow::Break(self.drop(Nat64Drop::TableFull)),
         }
+    }
+
+    /// Whether the subscriber of `v6` holds
+    /// `pool4.max_sessions_per_subscriber` sessions already (never with
+    /// the cap at 0).
+    fn at_session_cap(&self, v6: &Ipv6Addr) -> bool {
+        self.max_sessions_per_subscriber != 0
+            && self.tables.subscriber_sessions(v6) >= self.max_sessions_per_subscriber
     }
 
     /// Removes a dynamic BIB entry left without a session (its session
@@ -407,23 +466,17 @@ impl Worker {
         self.alloc.release(sub, e.proto, e.v4, e.v4_port, now);
     }
 
-    /// Makes room for one BIB entry and session before they are created,
-    /// so that a fresh BIB entry never stays without its session.
-    fn make_room(&mut self, now: Millis) {
-        if self.tables.sessions_len() >= self.tables.capacity() {
-            self.reclaim(now);
-        }
-    }
-
-    /// Evicts the stalest session of the cheapest class, releasing ports.
-    fn reclaim(&mut self, now: Millis) {
+    /// Evicts a session for one of `asker` (`None`: opened from the IPv4
+    /// side) as `Tables::reclaim` allows, releasing ports. False if none
+    /// may go.
+    fn reclaim(&mut self, now: Millis, asker: Option<&Ipv6Addr>) -> bool {
         let plen = self.subscriber_len;
         let alloc = &mut self.alloc;
-        if self.tables.reclaim(now, &mut |e: &BibEntry| {
+        let done = self.tables.reclaim(now, asker, &mut |e: &BibEntry| {
             alloc.release(Subscriber::of(&e.v6, plen), e.proto, e.v4, e.v4_port, now)
-        }) {
-            self.counters.sessions_expired += 1;
-        }
+        });
+        self.counters.sessions_expired += u64::from(done);
+        done
     }
 
     /// Filtering (§3.5.1): endpoint-independent admits every remote;

@@ -32,10 +32,25 @@
 //! session may be removed by [`Tables::expire`] up to that much after its
 //! `expires` (RFC 6146's lifetimes are minimums). Granularity 0 is exact.
 //!
+//! - Counts kept on every insert and removal, each one hashed lookup
+//!   (`counts.rs`): live sessions per subscriber (the BIB entry's IPv6
+//!   address under [`Tables::set_subscriber_prefix_len`]), for the
+//!   session cap and fair reclaim; live sessions per (BIB entry, remote
+//!   address), so that the address-dependent filter's question
+//!   ([`Tables::bib_has_remote_addr`]) costs O(1) expected however many
+//!   sessions the entry has; per BIB entry, its sessions opened from the
+//!   IPv4 side (`BibEntry::inbound`).
+//! - A full table is reclaimed fairly ([`Tables::reclaim`]): expired
+//!   sessions first; a live session only for a session opened from the
+//!   inside, and only one of the asking subscriber or of a subscriber
+//!   holding more sessions.
+//!
 //! Memory per session, all in, with `max_bib == max_sessions` (the worst
 //! case): 32 B session + 8 B its links in the BIB's session list + 32 B BIB
 //! entry + 4 B BIB list head + four index slots of 8 B at load <= 3/4
-//! (<= 43 B) = at most ~119 B ([`Tables::memory_bytes`] gives the exact sum).
+//! (<= 43 B) + the two count maps (a 20 B and a 12 B entry, an index slot
+//! each: <= 53 B) = at most ~172 B ([`Tables::memory_bytes`] gives the
+//! exact sum).
 //!
 //! Costs: a lookup hashes its key once, reads one index cache line, the
 //! session and its BIB entry (three cache lines; the BIB entry is the one
@@ -47,6 +62,7 @@
 //! writes four index slots (linear probing, expected < 9 probes at full
 //! load), a removal shifts back at most the rest of a probe run.
 
+mod counts;
 #[cfg(test)]
 mod tests;
 
@@ -55,7 +71,8 @@ use std::ops::Range;
 
 use crate::index::HashIndex as Index;
 
-use super::{Millis, TcpState, Timeouts, TimerClass, L4};
+use self::counts::CountMap;
+use super::{Millis, Subscriber, TcpState, Timeouts, TimerClass, L4};
 
 /// Default touch granularity: a session moves on its expiry list at most
 /// once per second of refreshed lifetime.
@@ -113,6 +130,11 @@ const RECLAIM_ORDER: [TimerClass; 5] = [
     TimerClass::Udp,
     TimerClass::TcpEstablished,
 ];
+
+/// Sessions of each expiry list, stalest first, that [`Tables::reclaim`]
+/// looks at for one of a subscriber bigger than the asker: a bound on the
+/// work of a reclaim, which runs on the packet's path.
+const RECLAIM_LOOKAHEAD: usize = 8;
 
 /// Keys per stage of a burst lookup ([`Tables::sessions_by_v6`]).
 pub const BURST: usize = 32;
@@ -192,6 +214,10 @@ pub struct BibEntry {
     pub is_static: bool,
     /// Sessions using this entry (kept by the table; ignored on insert).
     pub sessions: u32,
+    /// Of those, the ones opened from the IPv4 side
+    /// ([`Tables::set_opened_from_v4`]; kept by the table, ignored on
+    /// insert, saturating at `u16::MAX`).
+    pub inbound: u16,
 }
 
 /// A session (RFC 6146 §3.2): a BIB entry plus the remote IPv4 transport
@@ -217,6 +243,9 @@ pub struct Session {
     /// Neighbours on the expiry list (`next` chains the free list).
     prev: Link,
     next: Link,
+    /// Opened from the IPv4 side and counted in its BIB entry's
+    /// `inbound` ([`Tables::set_opened_from_v4`]).
+    pub from_v4: bool,
 }
 
 const _: () = assert!(size_of::<Session>() == 32);
@@ -306,6 +335,31 @@ impl Keys {
         let a = (u64::from(u32::from(v4)) << 32) | (u64::from(port) << 8) | proto_bits(p);
         mum(a ^ self.0[1], self.0[3])
     }
+
+    /// A subscriber's prefix (the per-subscriber session counts).
+    #[inline(always)]
+    fn subscriber(&self, s: &Subscriber) -> u64 {
+        mum(self.v6_halves(&s.0) ^ self.0[3], self.0[2])
+    }
+
+    /// (BIB entry, remote address Z) (the address-dependent filter).
+    #[inline(always)]
+    fn remote(&self, bib: BibId, z: Ipv4Addr) -> u64 {
+        let a = (u64::from(bib.0) << 32) | u64::from(u32::from(z));
+        mum(a ^ self.0[0], self.0[1] ^ self.0[2])
+    }
+}
+
+/// A subscriber's key in the per-subscriber session counts.
+#[inline(always)]
+fn subscriber_key(s: &Subscriber) -> [u32; 4] {
+    let v = u128::from(s.0);
+    [
+        (v >> 96) as u32,
+        (v >> 64) as u32,
+        (v >> 32) as u32,
+        v as u32,
+    ]
 }
 
 /// One worker's BIB and session tables.
@@ -329,6 +383,13 @@ pub struct Tables {
     n_sessions: u32,
     /// BIB entries in use per protocol ([`bib_proto_index`] order).
     n_bib: [u32; 3],
+    /// Live sessions per subscriber (a BIB entry's IPv6 address under
+    /// `subscriber_len`): the session cap and fair reclaim.
+    per_subscriber: CountMap<4>,
+    /// Live sessions per (BIB entry, remote address): the
+    /// address-dependent filter's question in one lookup.
+    per_remote: CountMap<2>,
+    subscriber_len: u8,
     keys: Keys,
     granularity: Millis,
 }
@@ -371,6 +432,7 @@ impl Tables {
                 list: FREE,
                 prev: Link::NONE,
                 next: next_free(i, max_sessions),
+                from_v4: false,
             })
             .collect();
         let bibs: Box<[BibEntry]> = (0..max_bib)
@@ -382,6 +444,7 @@ impl Tables {
                 v4_port: 0,
                 is_static: false,
                 sessions: BIB_FREE,
+                inbound: 0,
             })
             .collect();
         let bib_first: Box<[Link]> = (0..max_bib).map(|i| next_free(i, max_bib)).collect();
@@ -412,9 +475,22 @@ impl Tables {
             free_bib: if max_bib > 0 { Link::to(0) } else { Link::NONE },
             n_sessions: 0,
             n_bib: [0; 3],
+            // Each counted key has a live session: never more keys than
+            // sessions.
+            per_subscriber: CountMap::new(max_sessions),
+            per_remote: CountMap::new(max_sessions),
+            subscriber_len: 128,
             keys: Keys::new(seed),
             granularity: DEFAULT_TOUCH_GRANULARITY,
         }
+    }
+
+    /// Sets the leading IPv6 bits that make a subscriber
+    /// (`pool4.subscriber_prefix_len`; 128 until set), for
+    /// [`Tables::subscriber_sessions`]. Only on an empty table.
+    pub fn set_subscriber_prefix_len(&mut self, len: u8) {
+        debug_assert_eq!(self.n_sessions, 0, "subscriber length of a used table");
+        self.subscriber_len = len;
     }
 
     /// Sets the lazy-touch granularity (0: every touch moves the session,
@@ -489,6 +565,8 @@ impl Tables {
             + self.s_by_v4.bytes()
             + self.b_by_v6.bytes()
             + self.b_by_v4.bytes()
+            + self.per_subscriber.bytes()
+            + self.per_remote.bytes()
     }
 
     // ---- BIB (§3.1) ----
@@ -547,7 +625,11 @@ impl Tables {
         let h4 = self.keys.bib_v4(e.proto, e.v4, e.v4_port);
         self.b_by_v6.touch(h6);
         self.b_by_v4.touch(h4);
-        self.bibs[i] = BibEntry { sessions: 0, ..e };
+        self.bibs[i] = BibEntry {
+            sessions: 0,
+            inbound: 0,
+            ..e
+        };
         self.b_by_v6.insert(h6, id);
         self.b_by_v4.insert(h4, id);
         self.n_bib[bib_proto_index(e.proto)] += 1;
@@ -587,11 +669,42 @@ impl Tables {
     }
 
     /// ADF (RFC 6146 §3.5.1, address-dependent filtering): does BIB entry
-    /// `bib` have a session with remote address `z`? Walks the entry's
-    /// session list: O(sessions of this entry), one cache line each.
+    /// `bib` have a session with remote address `z`? One lookup in the
+    /// per-(entry, remote) session counts, O(1) expected however many
+    /// sessions the entry has (a walk of them would let one mapping with
+    /// 100k sessions stall the worker on every outside packet).
     pub fn bib_has_remote_addr(&self, bib: BibId, z: Ipv4Addr) -> bool {
-        self.bib_sessions(bib)
-            .any(|s| self.sessions[s.index()].remote == z)
+        self.per_remote
+            .get(self.keys.remote(bib, z), [bib.0, u32::from(z)])
+            != 0
+    }
+
+    /// Keys the address-dependent checks compared so far (test helper:
+    /// proof that [`Tables::bib_has_remote_addr`] does not walk).
+    #[cfg(test)]
+    pub(in crate::nat64) fn adf_keys_compared(&self) -> u64 {
+        self.per_remote.compared()
+    }
+
+    /// Live sessions of the subscriber of IPv6 address `v6` (its prefix
+    /// of [`Tables::set_subscriber_prefix_len`] bits): one lookup.
+    pub fn subscriber_sessions(&self, v6: &Ipv6Addr) -> u32 {
+        self.subscriber_count(&Subscriber::of(v6, self.subscriber_len))
+    }
+
+    /// Session `id` (in use) was opened by a packet from the IPv4 side:
+    /// count it in its BIB entry's `inbound` while it lives (unless that
+    /// count is at `u16::MAX` already).
+    pub fn set_opened_from_v4(&mut self, id: SessionId) {
+        let s = &mut self.sessions[id.index()];
+        if s.list == FREE || s.from_v4 {
+            return;
+        }
+        let b = &mut self.bibs[s.bib.index()];
+        if let Some(n) = b.inbound.checked_add(1) {
+            b.inbound = n;
+            s.from_v4 = true;
+        }
     }
 
     /// The sessions of BIB entry `bib`, newest first.
@@ -878,6 +991,7 @@ impl Tables {
             list: class.index() as u8,
             prev: Link::NONE,
             next: Link::NONE,
+            from_v4: false,
         };
         self.link_tail(id);
         let first = self.bib_first[bib.index()];
@@ -893,6 +1007,11 @@ impl Tables {
         self.s_by_v6.insert(h6, id);
         self.s_by_v4.insert(h4, id);
         self.n_sessions += 1;
+        let sub = Subscriber::of(&b.v6, self.subscriber_len);
+        self.per_subscriber
+            .add(self.keys.subscriber(&sub), subscriber_key(&sub));
+        self.per_remote
+            .add(self.keys.remote(bib, remote), [bib.0, u32::from(remote)]);
         Ok(SessionId(id))
     }
 
@@ -966,19 +1085,37 @@ impl Tables {
         n
     }
 
-    /// Makes room in a full table: removes an expired session if a list
-    /// starts with one, else the stalest session of the cheapest class
-    /// (TcpTransitory, TcpIncomingSyn, Icmp, Udp, TcpEstablished), with
-    /// the same reporting as [`Tables::expire`]. False if there is no
-    /// session at all.
-    pub fn reclaim(&mut self, now: Millis, on_bib_removed: &mut dyn FnMut(&BibEntry)) -> bool {
-        self.reclaim_with(now, &mut |_, _, _| {}, on_bib_removed)
+    /// Makes room in a full table for a session of `asker`, fairly:
+    ///
+    /// 1. an expired session, if a list starts with one, goes (it is dead
+    ///    already);
+    /// 2. else, for a session of the subscriber of IPv6 address `asker`
+    ///    (`Some`): among the `RECLAIM_LOOKAHEAD` (8) stalest sessions of
+    ///    each class, cheapest class first (TcpTransitory, TcpIncomingSyn,
+    ///    Icmp, Udp, TcpEstablished), the first of a subscriber holding
+    ///    more sessions than the asker; failing that, the first of the
+    ///    asker's own. A subscriber flooding new flows evicts its own
+    ///    sessions and those of bigger holders, never a smaller
+    ///    subscriber's live session (and is refused when none of those is
+    ///    among the sessions looked at);
+    /// 3. `asker` `None` (a session opened from the IPv4 side): nothing
+    ///    live goes, so an outsider's flood never evicts a live session.
+    ///
+    /// Reported as [`Tables::expire`] reports. False if nothing went.
+    pub fn reclaim(
+        &mut self,
+        now: Millis,
+        asker: Option<&Ipv6Addr>,
+        on_bib_removed: &mut dyn FnMut(&BibEntry),
+    ) -> bool {
+        self.reclaim_with(now, asker, &mut |_, _, _| {}, on_bib_removed)
     }
 
     /// As [`Tables::reclaim`], also reporting the removed session.
     pub fn reclaim_with(
         &mut self,
         now: Millis,
+        asker: Option<&Ipv6Addr>,
         on_session_removed: &mut dyn FnMut(SessionId, &Session, &BibEntry),
         on_bib_removed: &mut dyn FnMut(&BibEntry),
     ) -> bool {
@@ -987,11 +1124,8 @@ impl Tables {
             .iter()
             .filter_map(|h| h.get())
             .find(|&h| self.sessions[h as usize].expires <= now);
-        let victim = expired.or_else(|| {
-            RECLAIM_ORDER
-                .iter()
-                .find_map(|c| self.heads[c.index()].get())
-        });
+        let victim =
+            expired.or_else(|| self.fair_victim(&Subscriber::of(asker?, self.subscriber_len)));
         match victim {
             Some(h) => {
                 self.remove_inner(h, on_session_removed, on_bib_removed);
@@ -999,6 +1133,36 @@ impl Tables {
             }
             None => false,
         }
+    }
+
+    /// Step 2 of [`Tables::reclaim`]: the live session a new one of
+    /// `asker` may replace. At most `5 * RECLAIM_LOOKAHEAD` sessions
+    /// looked at, one count lookup each.
+    fn fair_victim(&self, asker: &Subscriber) -> Option<u32> {
+        let mine = self.subscriber_count(asker);
+        let owner = |h: u32| {
+            let b = &self.bibs[self.sessions[h as usize].bib.index()];
+            Subscriber::of(&b.v6, self.subscriber_len)
+        };
+        // The stalest few of each class, cheapest class first.
+        let window = || {
+            RECLAIM_ORDER.iter().flat_map(|c| {
+                std::iter::successors(self.heads[c.index()].get(), |&h| {
+                    self.sessions[h as usize].next.get()
+                })
+                .take(RECLAIM_LOOKAHEAD)
+            })
+        };
+        window()
+            .find(|&h| self.subscriber_count(&owner(h)) > mine)
+            .or_else(|| window().find(|&h| owner(h) == *asker))
+    }
+
+    /// Live sessions of subscriber `s`.
+    #[inline]
+    fn subscriber_count(&self, s: &Subscriber) -> u32 {
+        self.per_subscriber
+            .get(self.keys.subscriber(s), subscriber_key(s))
     }
 
     /// Removes session `id`, and its BIB entry if that was its last session
@@ -1050,6 +1214,32 @@ impl Tables {
             }
         }
         assert_eq!(bibs, self.bib_len());
+        // The counts agree with a walk of every session.
+        let mut subs = std::collections::HashMap::new();
+        let mut remotes = std::collections::HashMap::new();
+        let mut inbound = std::collections::HashMap::new();
+        for (_, s) in self.sessions_in(0..self.capacity()) {
+            let b = &self.bibs[s.bib.index()];
+            let sub = subscriber_key(&Subscriber::of(&b.v6, self.subscriber_len));
+            *subs.entry(sub).or_insert(0u32) += 1;
+            *remotes
+                .entry([s.bib.0, u32::from(s.remote)])
+                .or_insert(0u32) += 1;
+            *inbound.entry(s.bib).or_insert(0u16) += u16::from(s.from_v4);
+        }
+        let mut got: Vec<_> = self.per_subscriber.iter().collect();
+        let mut want: Vec<_> = subs.into_iter().collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        let mut got: Vec<_> = self.per_remote.iter().collect();
+        let mut want: Vec<_> = remotes.into_iter().collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        for (id, b) in self.bibs_in(0..self.bib_capacity()) {
+            assert_eq!(b.inbound, inbound.get(&id).copied().unwrap_or(0));
+        }
         for p in [L4::Tcp, L4::Udp, L4::Icmp] {
             let n = self
                 .bibs
@@ -1101,10 +1291,19 @@ impl Tables {
         let e = &mut self.sessions[i];
         e.list = FREE;
         e.next = self.free_session;
+        e.from_v4 = false;
         self.free_session = Link::to(id);
         self.n_sessions -= 1;
+        let sub = Subscriber::of(&b.v6, self.subscriber_len);
+        self.per_subscriber
+            .sub(self.keys.subscriber(&sub), subscriber_key(&sub));
+        self.per_remote.sub(
+            self.keys.remote(s.bib, s.remote),
+            [s.bib.0, u32::from(s.remote)],
+        );
         let b = &mut self.bibs[bi];
         b.sessions -= 1;
+        b.inbound -= u16::from(s.from_v4);
         let b = *b;
         on_session_removed(SessionId(id), &s, &b);
         if b.sessions == 0 && !b.is_static {
