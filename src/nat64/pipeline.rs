@@ -214,7 +214,11 @@ impl Worker {
             layout: Arc::clone(&live.layout),
             alloc,
             tables: {
-                let mut t = Tables::new(max_sessions, max_bib);
+                // A subscriber with a session holds a block of the pool
+                // (dynamic or deterministic) or a static entry: never more
+                // of them than blocks and static entries.
+                let subscribers = live.layout.total_blocks() as usize + max_bib - max_sessions;
+                let mut t = Tables::sized(max_sessions, max_bib, subscribers);
                 t.set_subscriber_prefix_len(cfg.pool4.subscriber_prefix_len);
                 t
             },

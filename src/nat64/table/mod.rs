@@ -48,9 +48,12 @@
 //! Memory per session, all in, with `max_bib == max_sessions` (the worst
 //! case): 32 B session + 8 B its links in the BIB's session list + 32 B BIB
 //! entry + 4 B BIB list head + four index slots of 8 B at load <= 3/4
-//! (<= 43 B) + the two count maps (a 20 B and a 12 B entry, an index slot
-//! each: <= 53 B) = at most ~172 B ([`Tables::memory_bytes`] gives the
-//! exact sum).
+//! (<= 43 B) + the (BIB entry, remote) count map (a 12 B entry and an index
+//! slot: <= 23 B) = at most ~142 B, plus the per-subscriber count map (a
+//! 20 B entry and an index slot, <= 31 B) per subscriber room
+//! ([`Tables::sized`]: a worker gives it its pool's blocks, far fewer than
+//! sessions; [`Tables::new`] one per session) ([`Tables::memory_bytes`]
+//! gives the exact sum).
 //!
 //! Costs: a lookup hashes its key once, reads one index cache line, the
 //! session and its BIB entry (three cache lines; the BIB entry is the one
@@ -399,16 +402,27 @@ impl Tables {
     /// (static ones included). All memory is allocated and touched here.
     /// Hash keys are random per table.
     pub fn new(max_sessions: usize, max_bib: usize) -> Tables {
+        Tables::sized(max_sessions, max_bib, max_sessions)
+    }
+
+    /// As [`Tables::new`], counting sessions for at most `max_subscribers`
+    /// subscribers at once (the per-subscriber count map's room: a worker
+    /// knows a bound far below its session capacity, its pool's blocks).
+    pub fn sized(max_sessions: usize, max_bib: usize, max_subscribers: usize) -> Tables {
         use std::hash::{BuildHasher, Hasher};
         let seed = std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish();
-        Tables::with_seed(max_sessions, max_bib, seed)
+        Tables::build(max_sessions, max_bib, max_subscribers, seed)
     }
 
     /// As [`Tables::new`], with the hash keys derived from `seed`
     /// (reproducible tests and benchmarks).
     pub fn with_seed(max_sessions: usize, max_bib: usize, seed: u64) -> Tables {
+        Tables::build(max_sessions, max_bib, max_sessions, seed)
+    }
+
+    fn build(max_sessions: usize, max_bib: usize, max_subscribers: usize, seed: u64) -> Tables {
         let max_sessions = max_sessions.min(MAX_ENTRIES);
         let max_bib = max_bib.min(MAX_ENTRIES);
         // Each free list chains its entries in index order.
@@ -476,8 +490,8 @@ impl Tables {
             n_sessions: 0,
             n_bib: [0; 3],
             // Each counted key has a live session: never more keys than
-            // sessions.
-            per_subscriber: CountMap::new(max_sessions),
+            // sessions (nor, the caller says, than `max_subscribers`).
+            per_subscriber: CountMap::new(max_subscribers.min(max_sessions)),
             per_remote: CountMap::new(max_sessions),
             subscriber_len: 128,
             keys: Keys::new(seed),

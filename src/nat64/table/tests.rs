@@ -532,6 +532,16 @@ fn memory_per_session_at_most_176_bytes() {
 }
 
 #[test]
+fn memory_per_session_at_most_146_bytes_with_a_workers_subscriber_room() {
+    // A worker sizes the per-subscriber counts by its pool's blocks, far
+    // fewer than sessions (here one subscriber room per 64 sessions).
+    let n = 1 << 16;
+    let t = Tables::sized(n, n, n / 64);
+    let per = t.memory_bytes() as f64 / n as f64;
+    assert!(per <= 146.0, "{per} bytes/session");
+}
+
+#[test]
 fn hash_spreads_sequential_keys() {
     // Sequential subscribers, ports and remotes at full load keep every
     // index's probe runs short (a weak hash would pile them up).
