@@ -130,7 +130,8 @@ echo "== configuration check =="
 
 mem=(--no-huge -m 512)
 if grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts && [ "$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)" -ge 128 ]; then
-  mem=(-m 256)
+  # The page files go at once: none is left behind in /dev/hugepages.
+  mem=(-m 256 --huge-unlink)
 fi
 # lcore 0 runs the control side, lcores 1 and 2 the two workers.
 case "$(nproc)" in
