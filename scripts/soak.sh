@@ -10,8 +10,9 @@
 #
 # The same structure as scripts/demo.sh (setup.sh, release build, nsd on the
 # box's loopback as the DNS64's upstream, TAP interfaces moved into two
-# namespaces), with its own addresses, interface names, namespaces and EAL
-# --file-prefix so that it can run beside the demo or the tests. The box
+# namespaces; the shared pieces are in scripts/lib/lab.sh), with its own
+# addresses, interface names, namespaces and EAL --file-prefix so that it
+# can run beside the demo or the tests. The box
 # runs two workers (on a two-CPU machine both share CPU 1), short timeouts
 # (udp 15 s, icmp 8 s, tcp_transitory 10 s, tcp_established 30 s: below
 # the RFC minimums, warned about) so that sessions expire during the run,
@@ -42,6 +43,7 @@
 # non-zero if a check fails. Results (CSV, the box's log, its config, the
 # churn's counts) stay in /tmp/soak-<UTC time>/. Run as root; not in CI.
 set -euo pipefail
+. "$(dirname "$0")/lib/lab.sh"
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" -eq 0 ] || { echo "soak.sh: net_tap and network namespaces need root; run it as root" >&2; exit 1; }
@@ -128,11 +130,7 @@ write_config 1000
 echo "== configuration check =="
 "$bin" -- --config "$conf" --check
 
-mem=(--no-huge -m 512)
-if grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts && [ "$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)" -ge 128 ]; then
-  # The page files go at once: none is left behind in /dev/hugepages.
-  mem=(-m 256 --huge-unlink)
-fi
+lab_hugepages 256
 # lcore 0 runs the control side, lcores 1 and 2 the two workers.
 case "$(nproc)" in
   1) cores=(--lcores '0@0,(1-2)@0') ;;
@@ -141,122 +139,41 @@ case "$(nproc)" in
 esac
 
 pid=""
-nsd_pid=""
+lab_nsd_pid=""
 server_pids=()
 churn_pid=""
 cleanup() {
   set +e
   [ -n "$churn_pid" ] && kill "$churn_pid" 2>/dev/null && wait "$churn_pid" 2>/dev/null
   for p in "${server_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  # nsd (started with setsid) forks its server processes into its group.
-  [ -n "$nsd_pid" ] && kill -TERM -- "-$nsd_pid" 2>/dev/null && wait "$nsd_pid" 2>/dev/null
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -INT "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  for ns in "$CLIENT_NS" "$SERVER_NS"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-  done
+  lab_nsd_stop "$lab_nsd_pid"
+  lab_box_stop "$pid"
+  lab_netns_delete "$CLIENT_NS" "$SERVER_NS"
   echo "soak.sh: results in $results"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-in_client() { ip netns exec "$CLIENT_NS" "$@"; }
-in_server() { ip netns exec "$SERVER_NS" "$@"; }
-
 echo "== network namespaces: $CLIENT_NS (IPv6 only), $SERVER_NS (IPv4 only) =="
-for ns in "$CLIENT_NS" "$SERVER_NS"; do
-  ip netns del "$ns" 2>/dev/null || true
-  ip netns add "$ns"
-  ip netns exec "$ns" ip link set lo up
-done
+lab_netns_create "$CLIENT_NS" "$SERVER_NS"
 
 echo "== nsd on 127.0.0.1:$nsd_port (the DNS64's upstream): h0 .. h49.$ZONE have only A records =="
-mkdir -p "$results/nsd"
-{
-  echo "\$ORIGIN $ZONE."
-  echo "\$TTL 300"
-  echo "@ 60 IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 600 86400 30"
-  echo "@ NS ns"
-  echo "ns A $SERVER4"
-  for i in $(seq 0 49); do echo "h$i A $SERVER4"; done
-} >"$results/nsd/soak.zone"
-cat >"$results/nsd/reverse.zone" <<EOF
-\$ORIGIN 100.51.198.in-addr.arpa.
-\$TTL 300
-@ 60 IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 600 86400 30
-@ NS ns.$ZONE.
-${SERVER4##*.} PTR h0.$ZONE.
-EOF
-cat >"$results/nsd/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1
-    port: $nsd_port
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonesdir: "$results/nsd"
-    zonelistfile: "$results/nsd/zone.list"
-    pidfile: "$results/nsd/nsd.pid"
-    xfrdfile: "$results/nsd/xfrd.state"
-    xfrdir: "$results/nsd"
-    logfile: "$results/nsd/nsd.log"
-remote-control:
-    control-enable: no
-zone:
-    name: "$ZONE."
-    zonefile: "soak.zone"
-zone:
-    name: "100.51.198.in-addr.arpa."
-    zonefile: "reverse.zone"
-EOF
-setsid nsd -d -c "$results/nsd/nsd.conf" >/dev/null 2>&1 &
-nsd_pid=$!
-for _ in $(seq 1 50); do
-  dig +short +time=1 +tries=1 -p "$nsd_port" @127.0.0.1 SOA "$ZONE" | grep -q hostmaster && break
-  sleep 0.2
-done
+# shellcheck disable=SC2046 # one host name a word
+lab_nsd_up "$results/nsd" "$nsd_port" "$ZONE" "$SERVER4" h0 $(seq -f "h%g" 0 49)
 
 echo "== start nat64-dpdk =="
-set -x
-"$bin" "${cores[@]}" --no-pci "${mem[@]}" --file-prefix nat64-soak \
+lab_box_start "$log" "$bin" "${cores[@]}" --no-pci "${lab_mem[@]}" --file-prefix nat64-soak \
   --vdev "net_tap0,iface=$IF_IN" --vdev "net_tap1,iface=$IF_OUT" \
-  -- --config "$conf" >"$log" 2>&1 &
-{ set +x; } 2>/dev/null
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "forwarding:" "$log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
-if ! grep -q "forwarding:" "$log"; then
-  cat "$log"
-  echo "soak.sh: nat64-dpdk did not start forwarding (log above)" >&2
-  exit 1
-fi
-cat "$log"
+  -- --config "$conf"
+pid=$lab_box_pid
+lab_box_wait "$pid" "$log" || exit 1
 metrics_addr=$(sed -n 's/.*http: listening on \([0-9.]*:[0-9]*\) .*/\1/p' "$log" | head -n 1)
 [ -n "$metrics_addr" ] || { echo "soak.sh: no 'http: listening on' line in the log" >&2; exit 1; }
 
 echo "== the TAP interfaces move into the namespaces =="
-ip link set "$IF_IN" netns "$CLIENT_NS"
-in_client sysctl -qw net.ipv6.conf.all.accept_ra=0
-in_client ip link set "$IF_IN" address 02:00:5e:65:01:02 up
-in_client ip addr add "$CLIENT6/64" dev "$IF_IN" nodad
+lab_tap_client "$CLIENT_NS" "$IF_IN" 02:00:5e:65:01:02 "$CLIENT6/64" "$PREFIX" "$BOX6"
 for s in "${SUBSCRIBERS[@]}"; do in_client ip addr add "$s/128" dev "$IF_IN" nodad; done
-in_client ip -6 route add "$PREFIX" via "$BOX6" dev "$IF_IN"
-
-ip link set "$IF_OUT" netns "$SERVER_NS"
-in_server sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-in_server ip link set "$IF_OUT" address 02:00:5e:65:02:02 up
-in_server ip addr add "$SERVER4/25" dev "$IF_OUT"
-in_server ip route add "$POOL" via "$BOX4" dev "$IF_OUT"
+lab_tap_server "$SERVER_NS" "$IF_OUT" 02:00:5e:65:02:02 "$SERVER4/25" "$POOL" "$BOX4"
 
 echo "== servers at $SERVER4: HTTP on 80, UDP echo on 7000-7009 =="
 mkdir -p "$results/www"
