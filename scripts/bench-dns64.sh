@@ -40,6 +40,7 @@
 # ours/BIND. Needs dnsperf (installed here
 # with apt-get when missing), nsd, named (bind9) and dig (scripts/setup.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib/lab.sh"
 
 seconds=20
 server_cpu=0
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --clients) clients=$2; shift ;;
     --outstanding) outstanding=$2; shift ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "bench-dns64.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -74,9 +75,8 @@ if ! command -v dnsperf >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends dnsperf >/dev/null
 fi
-NSD=$(command -v nsd || echo /usr/sbin/nsd)
 NAMED=$(command -v named || echo /usr/sbin/named)
-for t in "$NSD" "$NAMED"; do
+for t in "$(command -v nsd || echo /usr/sbin/nsd)" "$NAMED"; do
   [ -x "$t" ] || { echo "bench-dns64.sh: $t missing: run scripts/setup.sh" >&2; exit 1; }
 done
 command -v dig >/dev/null || { echo "bench-dns64.sh: dig missing: run scripts/setup.sh" >&2; exit 1; }
@@ -122,34 +122,12 @@ nsd_port=$(free_port); ours_port=$(free_port); bind_port=$(free_port)
   for i in $(seq 1 300); do echo "h$i A 198.51.100.$((i % 250 + 1))"; done
   echo '*.miss A 203.0.113.1'
 } > "$dir/bench.example.zone"
-cat > "$dir/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1
-    port: $nsd_port
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonesdir: "$dir"
-    zonelistfile: "$dir/zone.list"
-    pidfile: "$dir/nsd.pid"
-    xfrdfile: "$dir/xfrd.state"
-    xfrdir: "$dir"
-    logfile: "$dir/nsd.log"
-    verbosity: 1
-    # nsd's response rate limiting (200 QPS per client by default) off:
-    # the DNS64s are its only clients.
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "bench.example."
-    zonefile: "bench.example.zone"
-EOF
-taskset -c "$client_cpu" "$NSD" -d -c "$dir/nsd.conf" >/dev/null 2>&1 &
-pids+=($!)
+# nsd's response rate limiting (200 QPS per client by default) off: the
+# DNS64s are its only clients.
+lab_nsd_conf "$dir" "$nsd_port" $'verbosity: 1\nrrl-ratelimit: 0\nrrl-whitelist-ratelimit: 0' \
+  bench.example bench.example.zone
+lab_nsd_start "$dir" taskset -c "$client_cpu"
+pids+=("$lab_nsd_pid")
 
 # --- BIND as a DNS64 ----------------------------------------------------
 mkdir -p "$dir/named"

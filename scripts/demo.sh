@@ -19,6 +19,7 @@
 # counters. Everything is removed on exit (also on Ctrl-C or an error).
 # Run as root. DEMO_DEBUG=1 uses a debug build instead of the release one.
 set -euo pipefail
+. "$(dirname "$0")/lib/lab.sh"
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: net_tap and network namespaces need root; run it as root" >&2; exit 1; }
@@ -54,10 +55,7 @@ fi
 echo "== configuration check =="
 "$bin" -- --config config/demo.toml --check
 
-mem=(--no-huge -m 512)
-if grep -qs ' /dev/hugepages hugetlbfs ' /proc/mounts && [ "$(cat /proc/sys/vm/nr_hugepages)" -ge 64 ]; then
-  mem=(-m 128)
-fi
+lab_hugepages 128
 # lcore 0 runs the control side, lcore 1 the worker; on a one-CPU machine
 # both share CPU 0.
 if [ "$(nproc)" -ge 2 ]; then cores=(-l 0-1); else cores=(--lcores '0@0,1@0'); fi
@@ -67,120 +65,37 @@ log=$work/nat64-dpdk.log
 counters=$work/counters.prom
 pid=""
 http_pid=""
-nsd_pid=""
+lab_nsd_pid=""
 cleanup() {
   set +e
   [ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null && wait "$http_pid" 2>/dev/null
-  # nsd (started with setsid) forks its server processes into its group.
-  [ -n "$nsd_pid" ] && kill -TERM -- "-$nsd_pid" 2>/dev/null && wait "$nsd_pid" 2>/dev/null
+  lab_nsd_stop "$lab_nsd_pid"
   rm -rf "/etc/netns/$CLIENT_NS"
   rmdir /etc/netns 2>/dev/null
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -INT "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  for ns in "$CLIENT_NS" "$SERVER_NS"; do
-    # Whatever still runs in a namespace goes with it.
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-  done
+  lab_box_stop "$pid"
+  lab_netns_delete "$CLIENT_NS" "$SERVER_NS"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-in_client() { ip netns exec "$CLIENT_NS" "$@"; }
-in_server() { ip netns exec "$SERVER_NS" "$@"; }
-
 echo "== network namespaces: $CLIENT_NS (IPv6 only), $SERVER_NS (IPv4 only) =="
-for ns in "$CLIENT_NS" "$SERVER_NS"; do
-  ip netns del "$ns" 2>/dev/null || true
-  ip netns add "$ns"
-  ip netns exec "$ns" ip link set lo up
-done
+lab_netns_create "$CLIENT_NS" "$SERVER_NS"
 
 echo "== nsd on 127.0.0.1:$NSD_PORT (the DNS64's upstream): $NAME has only an A record =="
-mkdir -p "$work/nsd"
-cat >"$work/nsd/demo.example.zone" <<EOF
-\$ORIGIN demo.example.
-\$TTL 300
-@    60 IN SOA ns.demo.example. hostmaster.demo.example. 1 3600 600 86400 30
-@       NS  ns
-ns      A   $SERVER4
-www     A   $SERVER4
-EOF
-cat >"$work/nsd/reverse.zone" <<EOF
-\$ORIGIN 100.51.198.in-addr.arpa.
-\$TTL 300
-@    60 IN SOA ns.demo.example. hostmaster.demo.example. 1 3600 600 86400 30
-@       NS  ns.demo.example.
-2       PTR $NAME.
-EOF
-cat >"$work/nsd/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1
-    port: $NSD_PORT
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    database: ""
-    zonesdir: "$work/nsd"
-    zonelistfile: "$work/nsd/zone.list"
-    pidfile: "$work/nsd/nsd.pid"
-    xfrdfile: "$work/nsd/xfrd.state"
-    xfrdir: "$work/nsd"
-    logfile: "$work/nsd/nsd.log"
-remote-control:
-    control-enable: no
-zone:
-    name: "demo.example."
-    zonefile: "demo.example.zone"
-zone:
-    name: "100.51.198.in-addr.arpa."
-    zonefile: "reverse.zone"
-EOF
-setsid nsd -d -c "$work/nsd/nsd.conf" >/dev/null 2>&1 &
-nsd_pid=$!
-for _ in $(seq 1 50); do
-  dig +short +time=1 +tries=1 -p "$NSD_PORT" @127.0.0.1 SOA demo.example | grep -q hostmaster && break
-  sleep 0.2
-done
+lab_nsd_up "$work/nsd" "$NSD_PORT" demo.example "$SERVER4" www www
 dig +noall +answer -p "$NSD_PORT" @127.0.0.1 A "$NAME"
 
 echo "== start nat64-dpdk =="
-set -x
-"$bin" "${cores[@]}" --no-pci "${mem[@]}" --file-prefix nat64-demo \
+lab_box_start "$log" "$bin" "${cores[@]}" --no-pci "${lab_mem[@]}" --file-prefix nat64-demo \
   --vdev "net_tap0,iface=$IF_IN" --vdev "net_tap1,iface=$IF_OUT" \
-  -- --config config/demo.toml --counters "$counters" >"$log" 2>&1 &
-{ set +x; } 2>/dev/null
-pid=$!
-for _ in $(seq 1 300); do
-  grep -q "forwarding:" "$log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
-if ! grep -q "forwarding:" "$log"; then
-  cat "$log"
-  echo "demo.sh: nat64-dpdk did not start forwarding (log above)" >&2
-  exit 1
-fi
-cat "$log"
+  -- --config config/demo.toml --counters "$counters"
+pid=$lab_box_pid
+lab_box_wait "$pid" "$log" || exit 1
 
 echo "== the TAP interfaces move into the namespaces =="
-ip link set "$IF_IN" netns "$CLIENT_NS"
-in_client sysctl -qw net.ipv6.conf.all.accept_ra=0
-in_client ip link set "$IF_IN" address 02:00:5e:64:01:02 up
-in_client ip addr add "$CLIENT6/64" dev "$IF_IN" nodad
-in_client ip -6 route add "$PREFIX" via "$BOX6" dev "$IF_IN"
-
-ip link set "$IF_OUT" netns "$SERVER_NS"
-in_server sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-in_server ip link set "$IF_OUT" address 02:00:5e:64:02:02 up
-in_server ip addr add "$SERVER4/24" dev "$IF_OUT"
-in_server ip route add "$POOL" via "$BOX4" dev "$IF_OUT"
+lab_tap_client "$CLIENT_NS" "$IF_IN" 02:00:5e:64:01:02 "$CLIENT6/64" "$PREFIX" "$BOX6"
+lab_tap_server "$SERVER_NS" "$IF_OUT" 02:00:5e:64:02:02 "$SERVER4/24" "$POOL" "$BOX4"
 echo "client: $(in_client ip -brief addr show "$IF_IN")"
 echo "        $(in_client ip -6 route show "$PREFIX")"
 echo "server: $(in_server ip -brief addr show "$IF_OUT")"
