@@ -44,3 +44,8 @@ fn fuzz_seeds_dataplane_frames() {
 fn fuzz_seeds_dns64_exchange() {
     run("dns64_exchange", nat64_dpdk::fuzzing::dns64_exchange);
 }
+
+#[test]
+fn fuzz_seeds_pipeline_sequence() {
+    run("pipeline_sequence", nat64_dpdk::fuzzing::pipeline_sequence);
+}
