@@ -23,7 +23,7 @@
 //! set of configurations), and there are no static BIB entries.
 
 use crate::config::Config;
-use crate::nat64::pipeline::{Action, Emit, Worker};
+use crate::nat64::pipeline::{Action, Direction, Emit, Worker};
 use crate::nat64::pool4::{PoolLayout, HOLD_DOWN};
 use crate::nat64::table::BibEntry;
 use crate::nat64::Millis;
@@ -588,7 +588,7 @@ impl Run {
     fn check(&mut self, p: Packet, a: Action, out: Vec<u8>) {
         match a {
             Action::Forward if p.six => {
-                let (src, dst) = self.ipv4_out(&out, p.well_formed);
+                let (src, dst) = self.ipv4_out(&out, p.well_formed, false);
                 assert!(
                     self.layout.contains(src) || src == self.outside,
                     "6to4 source {src} is not ours"
@@ -629,7 +629,17 @@ impl Run {
                 self.ipv6_out(&out, p.well_formed);
             }
             Action::Reply(_) => {
-                self.ipv4_out(&out, p.well_formed);
+                self.ipv4_out(&out, p.well_formed, false);
+            }
+            // §3.8: the IPv4 half of a hairpin, for the pool port's owner,
+            // with its header checksum whatever the offload (the owner
+            // checks it).
+            Action::Handoff {
+                worker,
+                dir: Direction::FourToSix,
+            } if p.six => {
+                assert_ne!(worker, 0, "handed to itself");
+                self.ipv4_out(&out, p.well_formed, true);
             }
             Action::Handoff { worker, .. } => {
                 assert_ne!(worker, 0, "handed to itself");
@@ -639,30 +649,49 @@ impl Run {
                 assert_eq!(out, p.bytes, "a packet for the box is untouched");
             }
             Action::Local => {
-                self.ipv4_out(&out, false);
+                self.ipv4_out(&out, false, false);
             }
-            Action::Held => assert!(!p.six, "only IPv4 SYNs are held"),
+            // An IPv4 SYN, or an IPv6 one hairpinned to a pool address
+            // (its IPv4 half meets no mapping: §3.5.2.2 then §3.8).
+            Action::Held if p.six => {
+                let to = in_dst6(&p.bytes).and_then(|d| self.prefix.extract(&d));
+                assert!(
+                    to.is_some_and(|a| self.layout.contains(a)),
+                    "an IPv6 SYN held that is no hairpin"
+                );
+            }
+            Action::Held => {}
             Action::Park { slot } => {
                 let s = self
                     .parked
                     .get_mut(usize::from(slot))
                     .expect("a parking slot within max_held_fragments_per_worker");
                 assert!(s.is_none(), "slot {slot} parked twice");
-                assert_eq!(out, p.bytes, "a parked fragment is untouched");
-                *s = Some(p);
+                // As received, or (a hairpin) its IPv4 half: what the
+                // dataplane runs again is what the buffer holds.
+                let six = out.first().map(|b| b >> 4) == Some(6);
+                if six == p.six {
+                    assert_eq!(out, p.bytes, "a parked fragment is untouched");
+                }
+                *s = Some(Packet {
+                    bytes: out,
+                    six,
+                    well_formed: p.well_formed,
+                });
             }
             Action::Drop(_) => {}
         }
     }
 
-    /// The output read as IPv4 (every checksum right when `full`): its
+    /// The output read as IPv4 (every checksum right when `full`; the
+    /// header's also when `header_sum` or without the offload): its
     /// (source, destination).
-    fn ipv4_out(&self, out: &[u8], full: bool) -> (Ipv4Addr, Ipv4Addr) {
+    fn ipv4_out(&self, out: &[u8], full: bool, header_sum: bool) -> (Ipv4Addr, Ipv4Addr) {
         let Ok(IpSlice::Ipv4(ip)) = IpSlice::from_slice(out) else {
             panic!("not an IPv4 packet: {out:02x?}");
         };
         let h = ip.header();
-        if !self.offload {
+        if header_sum || !self.offload {
             let hdr = h.to_header();
             assert_eq!(
                 hdr.header_checksum,
@@ -863,8 +892,23 @@ fn set_df(pkt: &mut [u8], df: bool) {
 }
 
 /// Every checksum of a translated packet is right (RFC 768, RFC 793, RFC
-/// 792, RFC 4443 §2.3), by etherparse; fragments' are not checked.
+/// 792, RFC 4443 §2.3), by etherparse; fragments' are not checked (and an
+/// IPv6 Fragment header is not left to etherparse 0.16, which swaps its
+/// offset's low bits and M: see `Run::fragments`).
 fn check_l4(pkt: &[u8]) {
+    let fragment = match IpSlice::from_slice(pkt) {
+        Ok(IpSlice::Ipv4(ip)) => {
+            ip.header().more_fragments() || ip.header().fragments_offset().value() != 0
+        }
+        // The translator puts a Fragment header first, if any (RFC 7915 §4.1).
+        Ok(IpSlice::Ipv6(ip)) => {
+            ip.header().next_header() == etherparse::IpNumber::IPV6_FRAGMENTATION_HEADER
+        }
+        Err(_) => false,
+    };
+    if fragment {
+        return;
+    }
     let h = PacketHeaders::from_ip_slice(pkt).expect("a packet etherparse reads");
     let payload = h.payload.slice();
     match (&h.net, &h.transport) {
