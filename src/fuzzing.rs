@@ -3,6 +3,9 @@
 //! without a fuzzing toolchain. Each harness must return normally for any
 //! input: a panic is the bug the fuzzer looks for.
 
+mod pipeline;
+pub use pipeline::pipeline_sequence;
+
 use crate::wire::checksum;
 use crate::wire::*;
 use crate::xlat::v4to6::{flow4, fragment_ipv6, translate_4to6};

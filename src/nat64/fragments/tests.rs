@@ -799,7 +799,7 @@ fn fragmented_icmp_is_dropped_with_its_reason() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Every byte of a fragmented datagram arrives translated exactly
     /// once, whatever order its fragments come in, in both directions,

@@ -1517,7 +1517,7 @@ fn send(w: &mut Worker, f: (u16, u16, u16, u8, u8), now: Millis) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// After the longest timeout with no traffic every table is empty and
     /// every block is free again (after the 120 s hold-down).
@@ -1784,7 +1784,7 @@ fn plain6_strategy() -> impl Strategy<Value = (u8, u16, u16, u16, u8)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// `burst_equals_one_by_one` over any mix: packets of one new flow
     /// share bursts, other workers' subscribers are handed off, junk is
