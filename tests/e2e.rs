@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -1193,6 +1193,24 @@ fn the_ipv4_side_reaches_inside_only_through_a_mapping_from_the_right_peer() {
     assert_no_pipeline_drops(&c, &["filtered", "no_bib", "inbound_session_limit"]);
 }
 
+/// A TCP peer (`TCP_PEER_PY`) of the box's own kernel on `port` of its
+/// inside and outside addresses, each bound to its exception TAP, so that
+/// a concurrent run elsewhere on this host with the same addresses cannot
+/// take the connection; returns once both listen.
+fn kernel_tcp_peers(lab: &mut Lab, port: u16) {
+    let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
+    let sides = [
+        ("kernel6", IpAddr::V6(BOX6), 'i'),
+        ("kernel4", IpAddr::V4(BOX4), 'o'),
+    ];
+    for (name, addr, side) in sides {
+        let iface = lab.kernel_if(side);
+        let cmd = format!("python3 -u {} {addr} {port} {iface}", peer_py.display());
+        lab.host_bg(name, &cmd);
+    }
+    wait_listening_in(None, "tcp", port);
+}
+
 /// The exception path: TCP to the box's own inside and outside addresses
 /// (not ping, which the dataplane answers) reaches an ordinary socket of the
 /// box's kernel, on the exception TAP interfaces, and its answers leave
@@ -1209,21 +1227,9 @@ fn the_box_kernel_serves_its_own_addresses_through_the_exception_taps() {
     }) else {
         return;
     };
-    let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
     let connect_py = lab.file("tcp_connect.py", TCP_CONNECT_PY.as_bytes());
     const PORT: u16 = 8099;
-    // Bound to the TAP interfaces, so that a concurrent run elsewhere on
-    // this host with the same addresses cannot take the connection.
-    let (kin, kout) = (lab.kernel_if('i'), lab.kernel_if('o'));
-    lab.host_bg(
-        "kernel6",
-        &format!("python3 -u {} {BOX6} {PORT} {kin}", peer_py.display()),
-    );
-    lab.host_bg(
-        "kernel4",
-        &format!("python3 -u {} {BOX4} {PORT} {kout}", peer_py.display()),
-    );
-    wait_listening_in(None, "tcp", PORT);
+    kernel_tcp_peers(&mut lab, PORT);
 
     let out = lab.client.ok(&format!(
         "python3 {} {CLIENT6} {BOX6} {PORT} inside",
@@ -1299,19 +1305,9 @@ fn exception_path_passes_only_what_is_allowed_and_polices_it() {
     };
     let srv = mapped(SERVER4);
     lab.client.ok(&format!("ping -6 -n -c 2 -i 0.2 -W 3 {srv}"));
-    let peer_py = lab.file("tcp_peer.py", TCP_PEER_PY.as_bytes());
     let flood_py = lab.file("udp_flood.py", UDP_FLOOD_PY.as_bytes());
     const SSH: u16 = 8022;
-    let (kin, kout) = (lab.kernel_if('i'), lab.kernel_if('o'));
-    lab.host_bg(
-        "kernel4",
-        &format!("python3 -u {} {BOX4} {SSH} {kout}", peer_py.display()),
-    );
-    lab.host_bg(
-        "kernel6",
-        &format!("python3 -u {} {BOX6} {SSH} {kin}", peer_py.display()),
-    );
-    wait_listening_in(None, "tcp", SSH);
+    kernel_tcp_peers(&mut lab, SSH);
     // Neither from the Internet nor from a subscriber.
     for (ns, addr) in [
         (&lab.server, BOX4.to_string()),
